@@ -1,0 +1,1 @@
+//! memcached's command-line flags (owned by the config author; placeholder).

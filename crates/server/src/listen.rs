@@ -1,0 +1,1 @@
+//! Listening sockets (owned by the config author; placeholder).

@@ -1,0 +1,1 @@
+//! Differential harness (see tests/).
