@@ -1,1 +1,104 @@
-//! protocol
+//! Parsers and encoders for memcached's protocols. No I/O happens here: a parser looks at the
+//! bytes a connection has buffered and says what they are.
+//!
+//! Every parser returns a [`Parsed`]: a complete request with the number of bytes it used, a
+//! request that needs more bytes, or a rejection carrying memcached's exact error reply and how
+//! many bytes to drop. The server turns a rejection into the reply line with
+//! [`Rejection::reply_line`].
+
+pub mod number;
+pub mod response;
+pub mod text;
+
+/// The result of looking at a connection's buffered bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed<T> {
+    /// A whole request, and the number of bytes it occupied.
+    Complete(T, usize),
+    /// More bytes are needed. When the parser already knows how many bytes the whole request
+    /// will occupy (a storage command whose data block is still arriving), it says so, so the
+    /// server can size its buffer once.
+    Incomplete(Option<usize>),
+    /// The request is refused. `consumed` bytes are dropped from the buffer, and then
+    /// `rejection.swallow` more bytes (a refused command's data block), whether they have
+    /// arrived yet or not.
+    Rejected(Rejection, usize),
+}
+
+/// Why a request was refused, and what memcached answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reject {
+    /// `ERROR`: an unknown command or the wrong number of tokens.
+    Error,
+    /// `CLIENT_ERROR <msg>`
+    ClientError(&'static str),
+    /// `SERVER_ERROR <msg>`
+    ServerError(&'static str),
+    /// Any other fixed reply line, without its `\r\n`.
+    Line(&'static str),
+    /// Close the connection without a reply (a line too long to be a command, an HTTP request).
+    Close,
+}
+
+/// A refused request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: Reject,
+    /// The request carried `noreply`, which hides even error replies (as in memcached).
+    pub noreply: bool,
+    /// Bytes of data block to read and throw away after the command line.
+    pub swallow: usize,
+}
+
+impl Rejection {
+    pub const fn new(reason: Reject) -> Rejection {
+        Rejection {
+            reason,
+            noreply: false,
+            swallow: 0,
+        }
+    }
+
+    /// The reply line with its `\r\n`, or `None` for a silent close or a `noreply` request.
+    pub fn reply_line(&self) -> Option<Vec<u8>> {
+        if self.noreply {
+            return None;
+        }
+        let line = match self.reason {
+            Reject::Error => "ERROR".to_string(),
+            Reject::ClientError(msg) => format!("CLIENT_ERROR {msg}"),
+            Reject::ServerError(msg) => format!("SERVER_ERROR {msg}"),
+            Reject::Line(line) => line.to_string(),
+            Reject::Close => return None,
+        };
+        let mut out = line.into_bytes();
+        out.extend_from_slice(b"\r\n");
+        Some(out)
+    }
+}
+
+/// Limits that the parsers enforce before waiting for more bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `-I`: the largest item, counted as memcached counts it (see [`item_size`]).
+    pub item_size_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            item_size_max: 1024 * 1024,
+        }
+    }
+}
+
+/// The longest key memcached accepts.
+pub const KEY_MAX_LENGTH: usize = 250;
+
+/// The size memcached charges an item against `-I`: its 48-byte header, an 8-byte CAS, the
+/// key and its terminating NUL, 4 bytes of client flags when they are not zero, and the value
+/// with its `\r\n`.
+pub fn item_size(key_len: usize, flags: u32, value_len: usize) -> usize {
+    let flags_len = if flags == 0 { 0 } else { 4 };
+    48 + 8 + key_len + 1 + flags_len + value_len + 2
+}

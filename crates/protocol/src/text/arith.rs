@@ -1,0 +1,68 @@
+//! ```text
+//! incr <key> <delta> [noreply]\r\n
+//! decr <key> <delta> [noreply]\r\n
+//! ```
+//!
+//! The delta is a decimal u64.
+
+use super::{error, key_ok, want, Command, LineResult, Request, Tokens};
+use crate::number::strtoull;
+use crate::Reject;
+
+pub(super) fn parse<'a>(incr: bool, tokens: &Tokens<'a>) -> LineResult<'a> {
+    let n = tokens.ntokens();
+    want(tokens, n == 4 || n == 5)?;
+    let noreply = tokens.noreply();
+    let key = tokens.toks[1];
+    key_ok(key, noreply)?;
+    let delta = strtoull(tokens.toks[2]).ok_or_else(|| {
+        error(
+            Reject::ClientError("invalid numeric delta argument"),
+            noreply,
+        )
+    })?;
+    Ok(Command::Ready(Request::Arith {
+        key,
+        incr,
+        delta,
+        noreply,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::text::test_util::*;
+    use crate::text::Request;
+
+    #[test]
+    fn arith_known_answers() {
+        assert_eq!(
+            complete(b"incr k 18446744073709551615\r\n"),
+            Request::Arith {
+                key: b"k",
+                incr: true,
+                delta: u64::MAX,
+                noreply: false
+            }
+        );
+        assert_eq!(
+            complete(b"decr k 1 noreply\r\n"),
+            Request::Arith {
+                key: b"k",
+                incr: false,
+                delta: 1,
+                noreply: true
+            }
+        );
+        assert_eq!(
+            rejected(b"incr k -1\r\n").0,
+            "CLIENT_ERROR invalid numeric delta argument\r\n"
+        );
+        assert_eq!(
+            rejected(b"incr k 18446744073709551616\r\n").0,
+            "CLIENT_ERROR invalid numeric delta argument\r\n"
+        );
+        assert_eq!(rejected(b"incr k x noreply\r\n").0, "");
+        assert_eq!(rejected(b"incr k\r\n").0, "ERROR\r\n");
+    }
+}

@@ -1,0 +1,108 @@
+//! Commands about the server rather than items.
+//!
+//! ```text
+//! shutdown [graceful]\r\n
+//! verbosity <level> [noreply]\r\n
+//! cache_memlimit <megabytes> [noreply]\r\n
+//! ```
+
+use super::{error, want, Command, LineResult, Request, Tokens};
+use crate::number::strtoul32;
+use crate::Reject;
+
+/// `shutdown`: whether it is allowed (`-A`) is the server's call; the mode is checked here,
+/// and a bad mode is reported as `graceful: None` because memcached checks `-A` first.
+pub(super) fn shutdown<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
+    let mode = match (tokens.ntokens(), tokens.toks.get(1)) {
+        (2, _) => Some(false),
+        (3, Some(&b"graceful")) => Some(true),
+        _ => None,
+    };
+    Ok(Command::Ready(Request::Shutdown { graceful: mode }))
+}
+
+pub(super) fn verbosity<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
+    let n = tokens.ntokens();
+    want(tokens, n == 3 || n == 4)?;
+    let noreply = tokens.noreply();
+    let level = strtoul32(tokens.toks[1])
+        .ok_or_else(|| error(Reject::ClientError("bad command line format"), noreply))?;
+    Ok(Command::Ready(Request::Verbosity { level, noreply }))
+}
+
+pub(super) fn cache_memlimit<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
+    let n = tokens.ntokens();
+    want(tokens, n == 3 || n == 4)?;
+    let noreply = tokens.noreply();
+    let megabytes = strtoul32(tokens.toks[1]).ok_or_else(|| error(Reject::Error, noreply))?;
+    if megabytes < 8 {
+        return Err(error(
+            Reject::Line("MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m"),
+            noreply,
+        ));
+    }
+    if megabytes > 1_000_000_000 {
+        return Err(error(
+            Reject::Line("MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes"),
+            noreply,
+        ));
+    }
+    Ok(Command::Ready(Request::CacheMemlimit {
+        megabytes,
+        noreply,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::text::test_util::*;
+    use crate::text::Request;
+
+    #[test]
+    fn misc_known_answers() {
+        assert_eq!(
+            complete(b"shutdown\r\n"),
+            Request::Shutdown {
+                graceful: Some(false)
+            }
+        );
+        assert_eq!(
+            complete(b"shutdown graceful\r\n"),
+            Request::Shutdown {
+                graceful: Some(true)
+            }
+        );
+        assert_eq!(
+            complete(b"shutdown now\r\n"),
+            Request::Shutdown { graceful: None }
+        );
+        assert_eq!(
+            complete(b"verbosity 5 noreply\r\n"),
+            Request::Verbosity {
+                level: 5,
+                noreply: true
+            }
+        );
+        assert_eq!(rejected(b"verbosity\r\n").0, "ERROR\r\n");
+        assert_eq!(
+            rejected(b"verbosity x\r\n").0,
+            "CLIENT_ERROR bad command line format\r\n"
+        );
+        assert_eq!(
+            complete(b"cache_memlimit 100\r\n"),
+            Request::CacheMemlimit {
+                megabytes: 100,
+                noreply: false
+            }
+        );
+        assert_eq!(rejected(b"cache_memlimit x\r\n").0, "ERROR\r\n");
+        assert_eq!(
+            rejected(b"cache_memlimit 7\r\n").0,
+            "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n"
+        );
+        assert_eq!(
+            rejected(b"cache_memlimit 1000000001\r\n").0,
+            "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n"
+        );
+    }
+}

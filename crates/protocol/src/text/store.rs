@@ -1,0 +1,303 @@
+//! Storage commands.
+//!
+//! ```text
+//! set|add|replace|append|prepend <key> <flags> <exptime> <bytes> [noreply]\r\n<data>\r\n
+//! cas <key> <flags> <exptime> <bytes> <cas unique> [noreply]\r\n<data>\r\n
+//! ```
+//!
+//! The header is checked in memcached's order (token count, key length, numbers, size) before
+//! any data is waited for. An item over `-I` is refused at once and its data block is read
+//! and thrown away.
+
+use super::{error, key_ok, want, Command, LineResult, Request, Tokens};
+use crate::number::{strtol32, strtoul32, strtoull};
+use crate::{item_size, Limits, Parsed, Reject, Rejection};
+
+/// Which storage command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreMode {
+    Set,
+    Add,
+    Replace,
+    Append,
+    Prepend,
+    Cas,
+}
+
+/// A storage command line whose data block follows.
+pub(crate) struct Header<'a> {
+    mode: StoreMode,
+    key: &'a [u8],
+    flags: u32,
+    exptime: i32,
+    cas: u64,
+    len: usize,
+    noreply: bool,
+}
+
+const BAD_FORMAT: Reject = Reject::ClientError("bad command line format");
+
+/// A data length as memcached accepts it: 0 to `INT_MAX - 2`.
+fn data_len(token: &[u8]) -> Option<usize> {
+    let len = strtol32(token)?;
+    if len < 0 || len > i32::MAX - 2 {
+        None
+    } else {
+        Some(len as usize)
+    }
+}
+
+pub(super) fn parse_header<'a>(name: &[u8], tokens: &Tokens<'a>) -> LineResult<'a> {
+    let mode = match name {
+        b"add" => StoreMode::Add,
+        b"replace" => StoreMode::Replace,
+        b"append" => StoreMode::Append,
+        b"prepend" => StoreMode::Prepend,
+        b"cas" => StoreMode::Cas,
+        _ => StoreMode::Set,
+    };
+    let n = tokens.ntokens();
+    let t = &tokens.toks;
+    if mode == StoreMode::Cas && n == 6 {
+        // memcached 1.6.45 (unlike 1.6.18) refuses a `cas` without its unique as a format
+        // error and still reads and drops the data block that follows.
+        let swallow = data_len(t[4]).map_or(0, |len| len + 2);
+        return Err(Rejection {
+            reason: BAD_FORMAT,
+            noreply: false,
+            swallow,
+        });
+    }
+    let (min, max) = if mode == StoreMode::Cas {
+        (7, 8)
+    } else {
+        (6, 7)
+    };
+    want(tokens, n == min || n == max)?;
+    let noreply = tokens.noreply();
+    let key = t[1];
+    key_ok(key, noreply)?;
+    let bad = || error(BAD_FORMAT, noreply);
+    let flags = strtoul32(t[2]).ok_or_else(bad)?;
+    let exptime = strtol32(t[3]).ok_or_else(bad)?;
+    let raw_len = strtol32(t[4]).ok_or_else(bad)?;
+    let cas = if mode == StoreMode::Cas {
+        strtoull(t[5]).ok_or_else(bad)?
+    } else {
+        0
+    };
+    let len = if raw_len < 0 || raw_len > i32::MAX - 2 {
+        return Err(bad());
+    } else {
+        raw_len as usize
+    };
+    Ok(Command::NeedsData(Header {
+        mode,
+        key,
+        flags,
+        exptime,
+        cas,
+        len,
+        noreply,
+    }))
+}
+
+/// Completes a storage command with its data block, which starts at `line_len` in `buf`.
+pub(super) fn with_data<'a>(
+    h: Header<'a>,
+    buf: &'a [u8],
+    line_len: usize,
+    limits: &Limits,
+) -> Parsed<Request<'a>> {
+    if item_size(h.key.len(), h.flags, h.len) > limits.item_size_max {
+        return Parsed::Complete(
+            Request::TooLarge {
+                key: h.key,
+                mode: h.mode,
+                noreply: h.noreply,
+                swallow: h.len + 2,
+            },
+            line_len,
+        );
+    }
+    let total = line_len + h.len + 2;
+    if buf.len() < total {
+        return Parsed::Incomplete(Some(total));
+    }
+    if &buf[total - 2..total] != b"\r\n" {
+        return Parsed::Rejected(
+            Rejection {
+                reason: Reject::ClientError("bad data chunk"),
+                noreply: h.noreply,
+                swallow: 0,
+            },
+            total,
+        );
+    }
+    Parsed::Complete(
+        Request::Store {
+            mode: h.mode,
+            key: h.key,
+            flags: h.flags,
+            exptime: h.exptime,
+            cas: h.cas,
+            value: &buf[line_len..line_len + h.len],
+            noreply: h.noreply,
+        },
+        total,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::parse;
+    use crate::text::test_util::*;
+
+    #[test]
+    fn set_known_answers() {
+        assert_eq!(
+            complete(b"set k 5 100 3\r\nabc\r\n"),
+            Request::Store {
+                mode: StoreMode::Set,
+                key: b"k",
+                flags: 5,
+                exptime: 100,
+                cas: 0,
+                value: b"abc",
+                noreply: false
+            }
+        );
+        assert_eq!(
+            complete(b"cas k 0 -1 0 77 noreply\n\r\n"),
+            Request::Store {
+                mode: StoreMode::Cas,
+                key: b"k",
+                flags: 0,
+                exptime: -1,
+                cas: 77,
+                value: b"",
+                noreply: true
+            }
+        );
+    }
+
+    #[test]
+    fn value_may_hold_newlines() {
+        match complete(b"append k 0 0 4\r\n\r\n\r\n\r\n") {
+            Request::Store { value, mode, .. } => {
+                assert_eq!(value, b"\r\n\r\n");
+                assert_eq!(mode, StoreMode::Append);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_errors() {
+        let table: &[(&[u8], &str, usize)] = &[
+            (b"set k 0 0\r\n", "ERROR\r\n", 0),
+            (b"set k 0 0 1 noreply extra\r\n", "ERROR\r\n", 0),
+            (
+                b"set k x 0 1\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+            (
+                b"set k -1 0 1\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+            (
+                b"set k 0 x 1\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+            (
+                b"set k 0 0 -1\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+            (b"set k 0 0 x noreply\r\n", "", 0),
+            (
+                b"cas k 0 0 1 x\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+            (
+                b"cas k 0 0 3\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                5,
+            ),
+            (
+                b"cas k 0 0 x\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+        ];
+        for (input, want, swallow) in table {
+            let (line, used, sw) = rejected(input);
+            assert_eq!(line, *want, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(used, input.len());
+            assert_eq!(sw, *swallow, "{:?}", String::from_utf8_lossy(input));
+        }
+        let long = format!("set {} 0 0 1\r\n", "k".repeat(251));
+        assert_eq!(
+            rejected(long.as_bytes()).0,
+            "CLIENT_ERROR bad command line format\r\n"
+        );
+    }
+
+    #[test]
+    fn bad_data_chunk_consumes_the_declared_length() {
+        let (line, used, _) = rejected(b"set k 0 0 3\r\nabcde\r\n");
+        assert_eq!(line, "CLIENT_ERROR bad data chunk\r\n");
+        assert_eq!(used, 13 + 5);
+    }
+
+    #[test]
+    fn too_large_is_refused_before_the_data_arrives() {
+        let limits = Limits { item_size_max: 100 };
+        match parse(b"set k 0 0 1000\r\n", &limits) {
+            Parsed::Complete(
+                Request::TooLarge {
+                    key,
+                    mode,
+                    swallow,
+                    noreply,
+                },
+                16,
+            ) => {
+                assert_eq!(
+                    (key, mode, swallow, noreply),
+                    (&b"k"[..], StoreMode::Set, 1002, false)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // One byte under the limit is accepted: 48 + 8 + key + 1 + value + 2.
+        let fits = b"set k 0 0 40\r\n";
+        assert_eq!(
+            parse(fits, &limits),
+            Parsed::Incomplete(Some(fits.len() + 42))
+        );
+        assert!(matches!(
+            parse(b"set k 0 0 41\r\n", &limits),
+            Parsed::Complete(Request::TooLarge { .. }, _)
+        ));
+    }
+
+    #[test]
+    fn every_prefix_of_a_set_is_incomplete() {
+        let whole = b"set key 1 2 10 noreply\r\n0123456789\r\n";
+        for cut in 0..whole.len() {
+            assert!(
+                matches!(
+                    parse(&whole[..cut], &Limits::default()),
+                    Parsed::Incomplete(_)
+                ),
+                "cut at {cut}"
+            );
+        }
+    }
+}
