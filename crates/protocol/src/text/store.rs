@@ -40,11 +40,7 @@ const BAD_FORMAT: Reject = Reject::ClientError("bad command line format");
 /// A data length as memcached accepts it: 0 to `INT_MAX - 2`.
 fn data_len(token: &[u8]) -> Option<usize> {
     let len = strtol32(token)?;
-    if len < 0 || len > i32::MAX - 2 {
-        None
-    } else {
-        Some(len as usize)
-    }
+    (0..=i32::MAX - 2).contains(&len).then_some(len as usize)
 }
 
 pub(super) fn parse_header<'a>(name: &[u8], tokens: &Tokens<'a>) -> LineResult<'a> {
@@ -80,17 +76,13 @@ pub(super) fn parse_header<'a>(name: &[u8], tokens: &Tokens<'a>) -> LineResult<'
     let bad = || error(BAD_FORMAT, noreply);
     let flags = strtoul32(t[2]).ok_or_else(bad)?;
     let exptime = strtol32(t[3]).ok_or_else(bad)?;
-    let raw_len = strtol32(t[4]).ok_or_else(bad)?;
+    strtol32(t[4]).ok_or_else(bad)?;
     let cas = if mode == StoreMode::Cas {
         strtoull(t[5]).ok_or_else(bad)?
     } else {
         0
     };
-    let len = if raw_len < 0 || raw_len > i32::MAX - 2 {
-        return Err(bad());
-    } else {
-        raw_len as usize
-    };
+    let len = data_len(t[4]).ok_or_else(bad)?;
     Ok(Command::NeedsData(Header {
         mode,
         key,
