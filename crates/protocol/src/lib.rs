@@ -48,6 +48,10 @@ pub struct Rejection {
     pub noreply: bool,
     /// Bytes of data block to read and throw away after the command line.
     pub swallow: usize,
+    /// memcached drops the replies it has not sent yet (those of earlier pipelined requests
+    /// in the same read) before answering; it does so for a retrieval with a key over 250
+    /// bytes.
+    pub discard_pending: bool,
 }
 
 impl Rejection {
@@ -56,6 +60,7 @@ impl Rejection {
             reason,
             noreply: false,
             swallow: 0,
+            discard_pending: false,
         }
     }
 

@@ -76,7 +76,10 @@ pub(super) fn parse<'a>(name: &[u8], tokens: &Tokens<'a>) -> LineResult<'a> {
     }
     let keys = KeyIter::new(tokens.line_from(skip));
     for key in keys.clone() {
-        key_ok(key, false)?;
+        key_ok(key, false).map_err(|mut r| {
+            r.discard_pending = true;
+            r
+        })?;
     }
     Ok(Command::Ready(Request::Get {
         kind,

@@ -171,6 +171,7 @@ fn reject<T>(reason: Reject, noreply: bool, consumed: usize) -> Parsed<T> {
             reason,
             noreply,
             swallow: 0,
+            discard_pending: false,
         },
         consumed,
     )
@@ -238,6 +239,7 @@ pub(crate) fn error(reason: Reject, noreply: bool) -> Rejection {
         reason,
         noreply,
         swallow: 0,
+        discard_pending: false,
     }
 }
 

@@ -62,6 +62,7 @@ pub(super) fn parse_header<'a>(name: &[u8], tokens: &Tokens<'a>) -> LineResult<'
             reason: BAD_FORMAT,
             noreply: false,
             swallow,
+            discard_pending: false,
         });
     }
     let (min, max) = if mode == StoreMode::Cas {
@@ -122,6 +123,7 @@ pub(super) fn with_data<'a>(
                 reason: Reject::ClientError("bad data chunk"),
                 noreply: h.noreply,
                 swallow: 0,
+                discard_pending: false,
             },
             total,
         );
