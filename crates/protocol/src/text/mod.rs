@@ -16,6 +16,7 @@
 
 mod arith;
 mod delete;
+mod encode;
 mod flush_all;
 mod get;
 mod misc;
@@ -23,6 +24,7 @@ mod stats;
 mod store;
 mod touch;
 
+pub use encode::encode;
 pub use get::{GetKind, KeyIter};
 pub use stats::{DetailCommand, StatsGroup};
 pub use store::StoreMode;
