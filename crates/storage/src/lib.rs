@@ -1,26 +1,49 @@
-//! The ferrocache store: a [`Store`] wraps a moka cache and gives it memcached's semantics
-//! (exptime rules, flush epochs, one global CAS counter, atomic read-modify-write commands,
-//! and a memory budget that counts real bytes).
+//! The ferrocache store: a [`Store`] wraps a moka cache and gives it memcached's semantics.
 //!
-//! CONTRACT (written by the server author; the storage implementer fills the bodies and may add
-//! private modules, but must keep these public names and signatures so the server compiles):
+//! - **Time**: exptimes follow memcached's rules (0 never, up to 30 days relative, larger
+//!   absolute, negative already expired) and are checked lazily when an item is read, never
+//!   by moka's own expiry. A million keys expiring at once therefore costs nothing until each
+//!   is next touched, and no request pays for a mass clean-up.
+//! - **Flush**: `flush_all` records a flush epoch (memcached's `oldest_live` and `oldest_cas`)
+//!   that reads check, instead of calling `invalidate_all()`, whose later clean-up stalls a
+//!   request for seconds on a full cache. Flushed items leave through normal eviction.
+//! - **CAS**: one global counter; every mutation takes a fresh value.
+//! - **Atomicity**: every write to a key (set, add, replace, append, prepend, cas, incr, decr,
+//!   touch, delete) runs under that key's stripe lock; see [`Store`].
+//! - **Memory**: `-m` is a budget of real memory. The weigher charges each entry its key,
+//!   its value and moka's per-entry overhead ([`item::ENTRY_OVERHEAD`]).
+
+mod clock;
+mod counters;
+mod item;
+
+pub use clock::{Clock, ManualClock, SystemClock, REALTIME_MAXDELTA};
+pub use item::ENTRY_OVERHEAD;
 
 use bytes::Bytes;
+use clock::Times;
+use counters::{bump, Counters};
+use ferrocache_protocol::number::strtoull;
+use item::{ntotal, weight, Item};
+use moka::notification::RemovalCause;
+use moka::sync::Cache;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// What the server passes at start-up (from memcached's `-m`, `-M`, `-I`, `-C`, `-o`).
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
-    /// `-m`, in bytes (default 64 MiB). A budget of real memory: the weigher counts moka's
-    /// per-entry overhead as well as key and value.
+    /// `-m`, in bytes (default 64 MiB): a budget of real memory.
     pub memory_limit: u64,
     /// `-M`: refuse to store (`OutOfMemory`) instead of evicting.
     pub no_evict: bool,
-    /// `-I`, in bytes (default 1 MiB). Items larger than this, counted as memcached counts
-    /// them, are refused with `TooLarge`.
+    /// `-I`, in bytes (default 1 MiB), counted as memcached counts items.
     pub item_size_max: usize,
-    /// `-C` turns CAS off: every item's CAS is 0 and `cas` commands never match.
+    /// `-C` turns CAS off: every item's CAS is 0.
     pub cas_enabled: bool,
-    /// Eviction policy: memcached-like LRU (default) or moka's TinyLFU (`-o ...`).
+    /// Eviction policy: memcached-like LRU (default) or moka's TinyLFU.
     pub policy: EvictionPolicy,
 }
 
@@ -36,9 +59,13 @@ impl Default for StoreConfig {
     }
 }
 
+/// Which entries moka evicts when the budget is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EvictionPolicy {
+    /// Least recently used first, as memcached does: a value just stored stays readable.
     Lru,
+    /// moka's TinyLFU: keeps frequently used keys better under scans, but once the cache is
+    /// full it refuses most new keys (a `set` answers `STORED`, then the key is soon gone).
     TinyLfu,
 }
 
@@ -65,39 +92,30 @@ pub enum StoreMode {
 /// The outcome of a storage command; the server maps it to memcached's reply line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreOutcome {
-    /// `STORED`
     Stored,
-    /// `NOT_STORED` (add on a live key, replace/append/prepend on a missing key)
     NotStored,
-    /// `EXISTS` (cas unique mismatch)
     Exists,
-    /// `NOT_FOUND` (cas on a missing key)
     NotFound,
-    /// `SERVER_ERROR object too large for cache`
     TooLarge,
-    /// `SERVER_ERROR out of memory storing object` (with `-M`, when full)
     OutOfMemory,
 }
 
 /// The outcome of incr/decr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArithOutcome {
-    /// The new value.
     Value(u64),
     NotFound,
-    /// `CLIENT_ERROR cannot increment or decrement non-numeric value`
     NonNumeric,
 }
 
-/// Counters the store keeps; names follow memcached's `stats` fields.
+/// Counters the store keeps, named after memcached's `stats` fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoreStats {
     pub curr_items: u64,
     pub total_items: u64,
-    /// Bytes of items as memcached would report them.
+    /// Bytes of items, counted as memcached counts them.
     pub bytes: u64,
     pub evictions: u64,
-    pub limit_maxbytes: u64,
     pub get_hits: u64,
     pub get_misses: u64,
     pub get_expired: u64,
@@ -116,47 +134,244 @@ pub struct StoreStats {
     pub cmd_get: u64,
     pub cmd_set: u64,
     pub cmd_touch: u64,
-    pub cmd_flush: u64,
     pub store_too_large: u64,
     pub store_no_memory: u64,
-    pub expired_unfetched: u64,
-    pub evicted_unfetched: u64,
-    pub reclaimed: u64,
 }
 
-/// A source of wall-clock time in whole unix seconds, swappable in tests.
-pub trait Clock: Send + Sync + 'static {
-    fn unix_now(&self) -> u64;
-}
+/// Number of write locks. A power of two well above the number of threads, so two writers
+/// rarely share a stripe.
+const STRIPES: usize = 4096;
 
+/// The store.
+///
+/// Concurrency: reads go straight to moka, which is safe for concurrent use. Every write
+/// takes the stripe lock of its key first, then reads the current item, decides, and inserts
+/// or invalidates. moka's own `entry().and_compute_with` is not atomic against a plain
+/// `insert` on the same key, so instead *every* write goes through the stripe locks: two
+/// writers of one key are serialised, and a read-modify-write (add, cas, incr, append...)
+/// sees no other write between its read and its write. Readers never take a lock except to
+/// remove an item they found expired, and then they re-check under the lock.
 pub struct Store {
-    _private: (),
+    cache: Cache<Box<[u8]>, Item>,
+    locks: Box<[Mutex<()>]>,
+    hasher: RandomState,
+    clock: Arc<dyn Clock>,
+    times: Times,
+    /// The last CAS value handed out.
+    cas: AtomicU64,
+    /// memcached's flush epoch: items last stored at or before `oldest_live`, or with a CAS
+    /// below `oldest_cas`, are gone once `oldest_live` has passed. 0 means no flush.
+    oldest_live: AtomicU32,
+    oldest_cas: AtomicU64,
+    /// `-m`, changeable by `cache_memlimit`: the `-M` admission limit.
+    limit: AtomicU64,
+    config: StoreConfig,
+    counters: Arc<Counters>,
+    housekeeper_stop: Arc<AtomicBool>,
 }
 
 impl Store {
     pub fn new(config: StoreConfig) -> Store {
-        let _ = config;
-        todo!()
+        Store::with_clock(config, Arc::new(SystemClock))
     }
-    pub fn with_clock(config: StoreConfig, clock: std::sync::Arc<dyn Clock>) -> Store {
-        let _ = (config, clock);
-        todo!()
+
+    pub fn with_clock(config: StoreConfig, clock: Arc<dyn Clock>) -> Store {
+        let counters = Arc::new(Counters::default());
+        let listener_counters = counters.clone();
+        let policy = match config.policy {
+            EvictionPolicy::Lru => moka::policy::EvictionPolicy::lru(),
+            EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
+        };
+        let cache = Cache::builder()
+            .max_capacity(config.memory_limit)
+            .weigher(|key: &Box<[u8]>, item: &Item| weight(key.len(), item.value.len()))
+            .eviction_policy(policy)
+            .eviction_listener(move |key: Arc<Box<[u8]>>, item: Item, cause| {
+                // Every entry that leaves, for whatever reason, is uncounted here, and every
+                // insert counts itself in `link`: the two balance exactly.
+                let c = &listener_counters;
+                c.curr_items.fetch_sub(1, Ordering::Relaxed);
+                c.bytes.fetch_sub(
+                    ntotal(key.len(), item.flags, item.value.len()) as i64,
+                    Ordering::Relaxed,
+                );
+                c.charged.fetch_sub(
+                    i64::from(weight(key.len(), item.value.len())),
+                    Ordering::Relaxed,
+                );
+                if cause == RemovalCause::Size {
+                    bump(&c.evictions);
+                }
+            })
+            .build();
+        let stop = Arc::new(AtomicBool::new(false));
+        spawn_housekeeper(cache.clone(), stop.clone());
+        let times = Times::new(clock.unix_now());
+        Store {
+            cache,
+            locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            hasher: RandomState::new(),
+            clock,
+            times,
+            cas: AtomicU64::new(0),
+            oldest_live: AtomicU32::new(0),
+            oldest_cas: AtomicU64::new(0),
+            limit: AtomicU64::new(config.memory_limit),
+            config,
+            counters,
+            housekeeper_stop: stop,
+        }
     }
-    /// `get`/`gets` of one key. `exptime` values elsewhere are the raw client numbers
-    /// (0 never, <= 30 days relative, larger absolute unix time, negative already expired).
+
+    fn now(&self) -> u32 {
+        self.times.current(self.clock.unix_now())
+    }
+
+    fn lock(&self, key: &[u8]) -> MutexGuard<'_, ()> {
+        let stripe = self.hasher.hash_one(key) as usize % STRIPES;
+        // A stripe guards no data of its own, so a poisoned one is still usable.
+        self.locks[stripe].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn next_cas(&self) -> u64 {
+        self.cas.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn is_flushed(&self, item: &Item, now: u32) -> bool {
+        let oldest_live = self.oldest_live.load(Ordering::Relaxed);
+        if oldest_live == 0 || oldest_live > now {
+            return false;
+        }
+        let oldest_cas = self.oldest_cas.load(Ordering::Relaxed);
+        item.time <= oldest_live || (oldest_cas != 0 && item.cas != 0 && item.cas < oldest_cas)
+    }
+
+    /// Looks a key up as memcached's `do_item_get` does: an expired or flushed item is
+    /// counted, removed and reported missing. `locked` says whether the caller holds the
+    /// key's stripe lock.
+    fn lookup(&self, key: &[u8], now: u32, locked: bool) -> Option<Item> {
+        let item = self.cache.get(key)?;
+        let dead = if self.is_flushed(&item, now) {
+            bump(&self.counters.get_flushed);
+            true
+        } else if item.exptime != 0 && item.exptime <= now {
+            bump(&self.counters.get_expired);
+            true
+        } else {
+            false
+        };
+        if !dead {
+            return Some(item);
+        }
+        if locked {
+            self.cache.invalidate(key);
+        } else {
+            let _guard = self.lock(key);
+            // Remove it only if nobody replaced it since we looked.
+            if self.cache.get(key).is_some_and(|now| now.cas == item.cas) {
+                self.cache.invalidate(key);
+            }
+        }
+        None
+    }
+
+    /// Links `item` under `key` (the caller holds the stripe lock). Refuses with `-M` when the
+    /// budget would be exceeded.
+    fn link(&self, key: &[u8], item: Item, replacing: Option<&Item>, count: bool) -> bool {
+        let w = i64::from(weight(key.len(), item.value.len()));
+        if self.config.no_evict {
+            let freed = replacing.map_or(0, |old| i64::from(weight(key.len(), old.value.len())));
+            let charged = self.counters.charged.load(Ordering::Relaxed);
+            if charged - freed + w > self.limit.load(Ordering::Relaxed) as i64 {
+                bump(&self.counters.store_no_memory);
+                return false;
+            }
+        }
+        let c = &self.counters;
+        c.curr_items.fetch_add(1, Ordering::Relaxed);
+        c.bytes.fetch_add(
+            ntotal(key.len(), item.flags, item.value.len()) as i64,
+            Ordering::Relaxed,
+        );
+        c.charged.fetch_add(w, Ordering::Relaxed);
+        if count {
+            bump(&c.total_items);
+        }
+        self.cache.insert(key.into(), item);
+        true
+    }
+
+    fn new_item(&self, value: Bytes, flags: u32, exptime: u32, now: u32) -> Item {
+        Item {
+            value,
+            flags,
+            exptime,
+            time: now,
+            cas: if self.config.cas_enabled {
+                self.next_cas()
+            } else {
+                0
+            },
+        }
+    }
+
+    /// `get`/`gets` of one key.
     pub fn get(&self, key: &[u8]) -> Option<ItemView> {
-        let _ = key;
-        todo!()
+        bump(&self.counters.cmd_get);
+        let found = self.lookup(key, self.now(), false);
+        bump(if found.is_some() {
+            &self.counters.get_hits
+        } else {
+            &self.counters.get_misses
+        });
+        found.map(Item::view)
     }
-    /// `gat`/`gats` of one key: get and set a new exptime.
+
+    /// `gat`/`gats` of one key: get it and give it a new exptime. memcached counts this as a
+    /// touch, not a get.
     pub fn get_and_touch(&self, key: &[u8], exptime: i64) -> Option<ItemView> {
-        let _ = (key, exptime);
-        todo!()
+        self.touch_item(key, exptime).map(Item::view)
     }
+
+    /// `touch`. The CAS value does not change.
     pub fn touch(&self, key: &[u8], exptime: i64) -> bool {
-        let _ = (key, exptime);
-        todo!()
+        self.touch_item(key, exptime).is_some()
     }
+
+    fn touch_item(&self, key: &[u8], exptime: i64) -> Option<Item> {
+        bump(&self.counters.cmd_touch);
+        let _guard = self.lock(key);
+        let now = self.now();
+        let Some(mut item) = self.lookup(key, now, true) else {
+            bump(&self.counters.touch_misses);
+            return None;
+        };
+        bump(&self.counters.touch_hits);
+        item.exptime = self.times.realtime(exptime, now);
+        let old = item.clone();
+        // Same size as before, so it cannot be refused for memory.
+        self.link(key, item.clone(), Some(&old), false);
+        Some(item)
+    }
+
+    /// Would an item fit under `-I`, counted as memcached counts it?
+    pub fn item_size_ok(&self, key_len: usize, flags: u32, value_len: usize) -> bool {
+        ntotal(key_len, flags, value_len) <= self.config.item_size_max
+    }
+
+    /// Counts a storage command refused for size before its data was read.
+    pub fn note_too_large(&self) {
+        bump(&self.counters.store_too_large);
+    }
+
+    /// Removes a key without counting a delete: what memcached does to the old value when a
+    /// `set` fails, so a stale value does not outlive it.
+    pub fn unlink(&self, key: &[u8]) {
+        let _guard = self.lock(key);
+        self.cache.invalidate(key);
+    }
+
+    /// A storage command. `exptime` is the client's raw number.
     pub fn store(
         &self,
         mode: StoreMode,
@@ -165,37 +380,180 @@ impl Store {
         exptime: i64,
         value: Bytes,
     ) -> StoreOutcome {
-        let _ = (mode, key, flags, exptime, value);
-        todo!()
+        if !self.item_size_ok(key.len(), flags, value.len()) {
+            self.note_too_large();
+            if mode == StoreMode::Set {
+                self.unlink(key);
+            }
+            return StoreOutcome::TooLarge;
+        }
+        bump(&self.counters.cmd_set);
+        let _guard = self.lock(key);
+        let now = self.now();
+        let old = self.lookup(key, now, true);
+        let c = &self.counters;
+        let (value, flags, exptime) = match (mode, &old) {
+            (StoreMode::Add, Some(_)) => return StoreOutcome::NotStored,
+            (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None) => {
+                return StoreOutcome::NotStored
+            }
+            (StoreMode::Cas(_), None) => {
+                bump(&c.cas_misses);
+                return StoreOutcome::NotFound;
+            }
+            (StoreMode::Cas(unique), Some(old)) if old.cas != unique => {
+                bump(&c.cas_badval);
+                return StoreOutcome::Exists;
+            }
+            (StoreMode::Append | StoreMode::Prepend, Some(old)) => {
+                // Appends keep the old item's flags and exptime.
+                let (first, second) = if mode == StoreMode::Append {
+                    (&old.value, &value)
+                } else {
+                    (&value, &old.value)
+                };
+                if !self.item_size_ok(key.len(), old.flags, first.len() + second.len()) {
+                    return StoreOutcome::NotStored;
+                }
+                let mut joined = Vec::with_capacity(first.len() + second.len());
+                joined.extend_from_slice(first);
+                joined.extend_from_slice(second);
+                (Bytes::from(joined), old.flags, old.exptime)
+            }
+            _ => (value, flags, self.times.realtime(exptime, now)),
+        };
+        let item = self.new_item(value, flags, exptime, now);
+        if !self.link(key, item, old.as_ref(), true) {
+            return StoreOutcome::OutOfMemory;
+        }
+        if let StoreMode::Cas(_) = mode {
+            bump(&c.cas_hits);
+        }
+        StoreOutcome::Stored
     }
+
+    /// `delete`.
     pub fn delete(&self, key: &[u8]) -> bool {
-        let _ = key;
-        todo!()
+        let _guard = self.lock(key);
+        if self.lookup(key, self.now(), true).is_some() {
+            self.cache.invalidate(key);
+            bump(&self.counters.delete_hits);
+            true
+        } else {
+            bump(&self.counters.delete_misses);
+            false
+        }
     }
+
+    /// `incr`/`decr`: the value must be a decimal number; incr wraps at 2^64, decr stops at 0.
+    /// As in memcached, a result no longer than the old value is written over it and padded
+    /// with spaces; a longer one makes a new item of exactly its length.
     pub fn incr_decr(&self, key: &[u8], delta: u64, incr: bool) -> ArithOutcome {
-        let _ = (key, delta, incr);
-        todo!()
+        let c = &self.counters;
+        let _guard = self.lock(key);
+        let now = self.now();
+        let Some(old) = self.lookup(key, now, true) else {
+            bump(if incr { &c.incr_misses } else { &c.decr_misses });
+            return ArithOutcome::NotFound;
+        };
+        let Some(current) = (!old.value.is_empty())
+            .then(|| strtoull(&old.value))
+            .flatten()
+        else {
+            return ArithOutcome::NonNumeric;
+        };
+        let new = if incr {
+            current.wrapping_add(delta)
+        } else {
+            current.saturating_sub(delta)
+        };
+        bump(if incr { &c.incr_hits } else { &c.decr_hits });
+        let mut text = new.to_string().into_bytes();
+        let in_place = text.len() <= old.value.len();
+        if in_place {
+            text.resize(old.value.len(), b' ');
+        }
+        let mut item = self.new_item(Bytes::from(text), old.flags, old.exptime, now);
+        if in_place {
+            item.time = old.time;
+        }
+        if !self.link(key, item, Some(&old), !in_place) {
+            return ArithOutcome::NotFound;
+        }
+        ArithOutcome::Value(new)
     }
-    /// `flush_all [delay]`; delay 0 (or negative) means now.
+
+    /// `flush_all [delay]`. O(1): it records memcached's flush epoch, and reads check it.
     pub fn flush_all(&self, delay: i64) {
-        let _ = delay;
-        todo!()
+        let now = self.now();
+        let new_oldest = if delay > 0 {
+            self.times.realtime(delay, now)
+        } else {
+            now
+        };
+        if self.config.cas_enabled {
+            let oldest_live = new_oldest.wrapping_sub(1);
+            self.oldest_live.store(oldest_live, Ordering::Relaxed);
+            if oldest_live <= now {
+                // memcached spends a CAS value to separate this second's earlier items
+                // from its later ones.
+                self.oldest_cas.store(self.next_cas(), Ordering::Relaxed);
+            }
+        } else {
+            self.oldest_live.store(new_oldest, Ordering::Relaxed);
+        }
     }
-    /// `cache_memlimit <megabytes>`.
+
+    /// `cache_memlimit`: changes the budget that `-M` admission and `stats` use. moka's own
+    /// capacity is fixed when the cache is built, so eviction keeps the start-up budget
+    /// (documented in the README).
     pub fn set_memory_limit(&self, bytes: u64) {
-        let _ = bytes;
-        todo!()
+        self.limit.store(bytes, Ordering::Relaxed);
     }
-    /// `stats reset`: zero the counters (not curr_items/bytes/limit).
+
+    /// `stats reset`.
     pub fn reset_stats(&self) {
-        todo!()
+        self.counters.reset();
     }
+
     pub fn stats(&self) -> StoreStats {
-        todo!()
+        self.counters.snapshot()
     }
-    /// Would an item of this key and value length fit under `-I`, counted as memcached counts?
-    pub fn item_size_ok(&self, key_len: usize, value_len: usize) -> bool {
-        let _ = (key_len, value_len);
-        todo!()
+
+    /// Bytes charged against `-m` now (items plus moka's per-entry overhead).
+    pub fn charged_bytes(&self) -> u64 {
+        self.counters.charged.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Lets moka finish its pending bookkeeping (evictions, counters). For tests.
+    pub fn sync(&self) {
+        self.cache.run_pending_tasks();
     }
 }
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.housekeeper_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// moka does its bookkeeping (applying evictions, draining its write log) inside cache calls,
+/// and `sync::Cache` may make a writer sleep briefly when its write log is full. A background
+/// thread drains it every few milliseconds so request threads rarely have to.
+fn spawn_housekeeper(cache: Cache<Box<[u8]>, Item>, stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("ferrocache-housekeeper".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                cache.run_pending_tasks();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+    if let Err(e) = spawned {
+        // The cache still works; moka then does all its bookkeeping inline.
+        eprintln!("ferrocache: could not start the housekeeping thread: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests;

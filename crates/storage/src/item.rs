@@ -1,0 +1,43 @@
+//! What the store keeps per key, and what it costs.
+
+use crate::ItemView;
+use bytes::Bytes;
+
+/// One cached item. moka clones the value on every read, so it is kept small and cheap to
+/// clone: the data is a refcounted `Bytes`, the rest is plain numbers.
+#[derive(Clone, Debug)]
+pub(crate) struct Item {
+    pub value: Bytes,
+    pub flags: u32,
+    /// Relative expiry time (see `clock`); 0 means never.
+    pub exptime: u32,
+    /// Relative time of the last store: what `flush_all` compares with.
+    pub time: u32,
+    pub cas: u64,
+}
+
+impl Item {
+    pub fn view(self) -> ItemView {
+        ItemView {
+            value: self.value,
+            flags: self.flags,
+            cas: self.cas,
+        }
+    }
+}
+
+/// Bytes of real memory an entry costs beyond its key and value: moka's entry (its
+/// hash-table node, the `Arc`ed key and value entry, the LRU deque node, the per-entry
+/// metadata) plus our `Item` and the heap blocks of the key and value. Measured with the
+/// server's allocator (mimalloc) by `examples/rss.rs`; see the README's memory section.
+pub const ENTRY_OVERHEAD: usize = 400;
+
+/// An entry's weight in moka: what it charges against `-m`.
+pub(crate) fn weight(key_len: usize, value_len: usize) -> u32 {
+    u32::try_from(key_len + value_len + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+}
+
+/// The item's size as memcached counts it for `-I` and the `bytes` statistic.
+pub(crate) fn ntotal(key_len: usize, flags: u32, value_len: usize) -> usize {
+    ferrocache_protocol::item_size(key_len, flags, value_len)
+}

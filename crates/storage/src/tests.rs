@@ -1,0 +1,340 @@
+//! Unit tests of the store's memcached semantics.
+
+use super::*;
+use std::thread;
+
+fn store() -> (Store, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    (
+        Store::with_clock(StoreConfig::default(), clock.clone()),
+        clock,
+    )
+}
+
+fn set(s: &Store, key: &str, value: &str, exptime: i64) -> StoreOutcome {
+    s.store(
+        StoreMode::Set,
+        key.as_bytes(),
+        0,
+        exptime,
+        Bytes::copy_from_slice(value.as_bytes()),
+    )
+}
+
+fn value(s: &Store, key: &str) -> Option<String> {
+    s.get(key.as_bytes())
+        .map(|i| String::from_utf8(i.value.to_vec()).unwrap())
+}
+
+#[test]
+fn exptime_rules() {
+    let (s, clock) = store();
+    let now = clock.unix_now() as i64;
+    assert_eq!(set(&s, "never", "v", 0), StoreOutcome::Stored);
+    assert_eq!(set(&s, "rel", "v", 10), StoreOutcome::Stored);
+    assert_eq!(set(&s, "abs", "v", now + 10), StoreOutcome::Stored);
+    assert_eq!(set(&s, "past", "v", now - 10), StoreOutcome::Stored);
+    assert_eq!(set(&s, "neg", "v", -1), StoreOutcome::Stored);
+    assert_eq!(value(&s, "past"), None);
+    assert_eq!(value(&s, "neg"), None);
+    assert_eq!(value(&s, "rel").as_deref(), Some("v"));
+    clock.advance(9);
+    assert_eq!(value(&s, "rel").as_deref(), Some("v"));
+    assert_eq!(value(&s, "abs").as_deref(), Some("v"));
+    clock.advance(1);
+    assert_eq!(value(&s, "rel"), None);
+    assert_eq!(value(&s, "abs"), None);
+    assert_eq!(value(&s, "never").as_deref(), Some("v"));
+    assert_eq!(s.stats().get_expired, 4);
+}
+
+#[test]
+fn a_set_with_negative_exptime_removes_the_old_value() {
+    let (s, _) = store();
+    set(&s, "k", "old", 0);
+    set(&s, "k", "new", -1);
+    assert_eq!(value(&s, "k"), None);
+    assert_eq!(
+        s.store(StoreMode::Add, b"k", 0, 0, Bytes::from_static(b"x")),
+        StoreOutcome::Stored
+    );
+}
+
+#[test]
+fn modes_known_answers() {
+    let (s, _) = store();
+    let b = |v: &'static str| Bytes::from_static(v.as_bytes());
+    assert_eq!(
+        s.store(StoreMode::Replace, b"k", 0, 0, b("x")),
+        StoreOutcome::NotStored
+    );
+    assert_eq!(
+        s.store(StoreMode::Append, b"k", 0, 0, b("x")),
+        StoreOutcome::NotStored
+    );
+    assert_eq!(
+        s.store(StoreMode::Cas(1), b"k", 0, 0, b("x")),
+        StoreOutcome::NotFound
+    );
+    assert_eq!(
+        s.store(StoreMode::Add, b"k", 7, 0, b("b")),
+        StoreOutcome::Stored
+    );
+    assert_eq!(
+        s.store(StoreMode::Add, b"k", 0, 0, b("x")),
+        StoreOutcome::NotStored
+    );
+    assert_eq!(
+        s.store(StoreMode::Append, b"k", 1, 0, b("c")),
+        StoreOutcome::Stored
+    );
+    assert_eq!(
+        s.store(StoreMode::Prepend, b"k", 2, 0, b("a")),
+        StoreOutcome::Stored
+    );
+    let item = s.get(b"k").unwrap();
+    assert_eq!(&item.value[..], b"abc");
+    assert_eq!(item.flags, 7, "append/prepend keep the old flags");
+    assert_eq!(
+        s.store(StoreMode::Cas(item.cas + 1), b"k", 0, 0, b("x")),
+        StoreOutcome::Exists
+    );
+    assert_eq!(
+        s.store(StoreMode::Cas(item.cas), b"k", 0, 0, b("y")),
+        StoreOutcome::Stored
+    );
+    assert_eq!(value(&s, "k").as_deref(), Some("y"));
+    let st = s.stats();
+    assert_eq!((st.cas_misses, st.cas_badval, st.cas_hits), (1, 1, 1));
+    assert_eq!(st.cmd_set, 9);
+}
+
+#[test]
+fn every_mutation_takes_a_new_cas_but_touch_does_not() {
+    let (s, _) = store();
+    set(&s, "n", "1", 0);
+    let a = s.get(b"n").unwrap().cas;
+    s.incr_decr(b"n", 1, true);
+    let b = s.get(b"n").unwrap().cas;
+    assert!(b > a);
+    s.touch(b"n", 100);
+    assert_eq!(s.get(b"n").unwrap().cas, b);
+}
+
+#[test]
+fn incr_decr_known_answers() {
+    let (s, _) = store();
+    let table: &[(&str, u64, bool, ArithOutcome, &str)] = &[
+        ("0", 1, true, ArithOutcome::Value(1), "1"),
+        ("99", 1, true, ArithOutcome::Value(100), "100"),
+        ("100", 1, false, ArithOutcome::Value(99), "99 "),
+        ("5", 10, false, ArithOutcome::Value(0), "0"),
+        (
+            "18446744073709551615",
+            1,
+            true,
+            ArithOutcome::Value(0),
+            "0                   ",
+        ),
+        (" 5", 1, true, ArithOutcome::Value(6), "6 "),
+        ("5 x", 1, true, ArithOutcome::Value(6), "6  "),
+        (
+            "000000000000000000000000000001",
+            1,
+            true,
+            ArithOutcome::Value(2),
+            "2                             ",
+        ),
+        ("-1", 1, true, ArithOutcome::NonNumeric, "-1"),
+        ("abc", 1, true, ArithOutcome::NonNumeric, "abc"),
+        ("12abc", 1, true, ArithOutcome::NonNumeric, "12abc"),
+        ("", 1, true, ArithOutcome::NonNumeric, ""),
+    ];
+    for (start, delta, incr, want, after) in table {
+        set(&s, "n", start, 0);
+        assert_eq!(s.incr_decr(b"n", *delta, *incr), *want, "{start:?}");
+        assert_eq!(value(&s, "n").as_deref(), Some(*after), "{start:?}");
+    }
+    assert_eq!(s.incr_decr(b"missing", 1, true), ArithOutcome::NotFound);
+    assert_eq!(s.stats().incr_misses, 1);
+}
+
+#[test]
+fn flush_all_hides_older_items_and_keeps_newer_ones() {
+    let (s, clock) = store();
+    set(&s, "old", "v", 0);
+    s.flush_all(0);
+    set(&s, "new", "v", 0);
+    assert_eq!(value(&s, "old"), None);
+    assert_eq!(value(&s, "new").as_deref(), Some("v"));
+    assert_eq!(s.stats().get_flushed, 1);
+    // A delayed flush hides everything stored before its deadline, once it passes.
+    s.flush_all(2);
+    set(&s, "soon", "v", 0);
+    assert_eq!(value(&s, "new").as_deref(), Some("v"));
+    clock.advance(2);
+    assert_eq!(value(&s, "new"), None);
+    assert_eq!(value(&s, "soon"), None);
+    set(&s, "after", "v", 0);
+    assert_eq!(value(&s, "after").as_deref(), Some("v"));
+    // Flushed items do not satisfy add/replace/incr.
+    s.flush_all(0);
+    assert_eq!(
+        s.store(StoreMode::Replace, b"after", 0, 0, Bytes::from_static(b"x")),
+        StoreOutcome::NotStored
+    );
+}
+
+#[test]
+fn flush_all_spends_a_cas_value() {
+    let (s, _) = store();
+    set(&s, "a", "v", 0);
+    let a = s.get(b"a").unwrap().cas;
+    s.flush_all(0);
+    set(&s, "b", "v", 0);
+    assert_eq!(s.get(b"b").unwrap().cas, a + 2);
+}
+
+#[test]
+fn size_limit_counts_like_memcached() {
+    let (s, _) = store();
+    // memcached 1.6 at -I 1m: 1048516 bytes fit with a 1-byte key and flags 0.
+    assert!(s.item_size_ok(1, 0, 1_048_516));
+    assert!(!s.item_size_ok(1, 0, 1_048_517));
+    assert!(s.item_size_ok(1, 1, 1_048_512));
+    assert!(!s.item_size_ok(1, 1, 1_048_513));
+    assert!(s.item_size_ok(250, 0, 1_048_267));
+    set(&s, "k", "old", 0);
+    let big = Bytes::from(vec![b'x'; 1_048_517]);
+    assert_eq!(
+        s.store(StoreMode::Set, b"k", 0, 0, big),
+        StoreOutcome::TooLarge
+    );
+    assert_eq!(value(&s, "k"), None, "a failed set removes the old value");
+    assert_eq!(s.stats().store_too_large, 1);
+}
+
+#[test]
+fn counters_follow_memcached() {
+    let (s, _) = store();
+    set(&s, "a", "1", 0);
+    s.get(b"a");
+    s.get(b"b");
+    s.get_and_touch(b"a", 10);
+    s.get_and_touch(b"b", 10);
+    s.delete(b"a");
+    s.delete(b"a");
+    let st = s.stats();
+    assert_eq!((st.cmd_get, st.get_hits, st.get_misses), (2, 1, 1));
+    assert_eq!((st.cmd_touch, st.touch_hits, st.touch_misses), (2, 1, 1));
+    assert_eq!((st.delete_hits, st.delete_misses), (1, 1));
+    assert_eq!((st.curr_items, st.total_items), (0, 1));
+}
+
+#[test]
+fn no_evict_refuses_when_full() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let s = Store::with_clock(
+        StoreConfig {
+            memory_limit: 100 * (ENTRY_OVERHEAD as u64 + 110),
+            no_evict: true,
+            ..StoreConfig::default()
+        },
+        clock,
+    );
+    let mut refused = 0;
+    for i in 0..200 {
+        let v = Bytes::from(vec![b'v'; 100]);
+        if s.store(StoreMode::Set, format!("key{i:05}").as_bytes(), 0, 0, v)
+            == StoreOutcome::OutOfMemory
+        {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 100, "refused {refused}");
+    assert_eq!(s.stats().store_no_memory, refused);
+    assert_eq!(value(&s, "key00000").map(|v| v.len()), Some(100));
+}
+
+#[test]
+fn lru_keeps_the_value_just_stored_when_full() {
+    let s = Store::new(StoreConfig {
+        memory_limit: 200 * (ENTRY_OVERHEAD as u64 + 110),
+        ..StoreConfig::default()
+    });
+    for i in 0..2000 {
+        let v = Bytes::from(vec![b'v'; 100]);
+        let key = format!("key{i:05}");
+        assert_eq!(
+            s.store(StoreMode::Set, key.as_bytes(), 0, 0, v),
+            StoreOutcome::Stored
+        );
+        s.sync();
+        assert!(
+            s.get(key.as_bytes()).is_some(),
+            "{key} readable right after set"
+        );
+    }
+    s.sync();
+    let st = s.stats();
+    assert!(st.evictions > 1000, "{st:?}");
+    assert!(st.curr_items <= 200, "{st:?}");
+}
+
+#[test]
+fn concurrent_increments_sum_exactly() {
+    let (s, _) = store();
+    set(&s, "n", "0", 0);
+    thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..5000 {
+                    assert!(matches!(s.incr_decr(b"n", 1, true), ArithOutcome::Value(_)));
+                }
+            });
+        }
+    });
+    assert_eq!(value(&s, "n").as_deref().map(str::trim), Some("40000"));
+}
+
+#[test]
+fn concurrent_cas_and_add_have_one_winner_and_appends_lose_nothing() {
+    let (s, _) = store();
+    for round in 0..50 {
+        set(&s, "c", "start", 0);
+        let unique = s.get(b"c").unwrap().cas;
+        let key = format!("add{round}");
+        let (cas_wins, add_wins) = thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let s = &s;
+                    let key = key.clone();
+                    scope.spawn(move || {
+                        let v = Bytes::from(format!("t{i}"));
+                        let cas = s.store(StoreMode::Cas(unique), b"c", 0, 0, v.clone());
+                        let add = s.store(StoreMode::Add, key.as_bytes(), 0, 0, v);
+                        (cas == StoreOutcome::Stored, add == StoreOutcome::Stored)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .fold((0, 0), |(c, a), (cw, aw)| {
+                    (c + usize::from(cw), a + usize::from(aw))
+                })
+        });
+        assert_eq!((cas_wins, add_wins), (1, 1), "round {round}");
+    }
+    set(&s, "log", "", 0);
+    thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..500 {
+                    s.store(StoreMode::Append, b"log", 0, 0, Bytes::from_static(b"x"));
+                }
+            });
+        }
+    });
+    assert_eq!(value(&s, "log").map(|v| v.len()), Some(4000));
+}
