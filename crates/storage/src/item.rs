@@ -37,6 +37,12 @@ pub(crate) fn weight(key_len: usize, value_len: usize) -> u32 {
     u32::try_from(key_len + value_len + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
 }
 
+/// moka's weigher. (moka hands it the key as stored, a boxed slice.)
+#[allow(clippy::borrowed_box)]
+pub(crate) fn weigh(key: &Box<[u8]>, item: &Item) -> u32 {
+    weight(key.len(), item.value.len())
+}
+
 /// The item's size as memcached counts it for `-I` and the `bytes` statistic.
 pub(crate) fn ntotal(key_len: usize, flags: u32, value_len: usize) -> usize {
     ferrocache_protocol::item_size(key_len, flags, value_len)

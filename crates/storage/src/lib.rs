@@ -184,7 +184,7 @@ impl Store {
         };
         let cache = Cache::builder()
             .max_capacity(config.memory_limit)
-            .weigher(|key: &Box<[u8]>, item: &Item| weight(key.len(), item.value.len()))
+            .weigher(item::weigh)
             .eviction_policy(policy)
             .eviction_listener(move |key: Arc<Box<[u8]>>, item: Item, cause| {
                 // Every entry that leaves, for whatever reason, is uncounted here, and every
