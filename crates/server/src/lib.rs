@@ -1,7 +1,132 @@
 //! The ferrocache server: accepts connections and speaks memcached's protocols.
+//!
+//! [`run`] takes its listeners, configuration and a shutdown signal as inputs, so tests can
+//! start a server in-process on port 0.
 
 pub mod config;
+mod conn;
 pub mod listen;
+mod out;
+mod stats;
+mod text;
 
 pub use config::Config;
 pub use listen::Listener;
+
+use ferrocache_storage::{EvictionPolicy, Store, StoreConfig};
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The version we report: the memcached release whose behaviour we match. Clients parse it.
+pub const MEMCACHED_VERSION: &str = "1.6.45";
+
+/// State shared by every connection.
+///
+/// Why it is shaped this way: the store does its own concurrency control (see
+/// `ferrocache_storage`); everything else here is either read-only after start-up (`config`)
+/// or a counter that is only ever added to and read for `stats`, so relaxed atomics are
+/// enough. The connection table is behind a mutex because it changes only on connect and
+/// disconnect and is read only by `stats conns`.
+pub(crate) struct Shared {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub counters: Counters,
+    pub conns: Mutex<conn::Registry>,
+    pub started: Instant,
+    /// Cancelled by `shutdown` (with `-A`) or by the caller's shutdown future.
+    pub stop: CancellationToken,
+    /// `verbosity` changes it at run time.
+    pub verbosity: AtomicU32,
+    /// `cache_memlimit` changes it at run time (bytes).
+    pub maxbytes: AtomicU64,
+    pub listeners: usize,
+}
+
+impl Shared {
+    /// Milliseconds since start-up.
+    pub fn millis(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// Server-wide counters that are not the store's business.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub curr_connections: AtomicU64,
+    pub total_connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub cmd_flush: AtomicU64,
+    pub cmd_meta: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn store_config(config: &Config) -> StoreConfig {
+    StoreConfig {
+        memory_limit: config.memory_limit_bytes(),
+        no_evict: config.disable_evictions,
+        item_size_max: config.item_size_max,
+        cas_enabled: !config.disable_cas,
+        policy: match config.eviction {
+            config::Eviction::Lru => EvictionPolicy::Lru,
+            config::Eviction::TinyLfu => EvictionPolicy::TinyLfu,
+        },
+    }
+}
+
+/// Serves `listeners` until `shutdown` completes or a client sends `shutdown` (with `-A`).
+/// Then it stops accepting, lets every connection finish the request it is working on, and
+/// returns once all connections are closed.
+pub async fn run(
+    listeners: Vec<Listener>,
+    config: Arc<Config>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let shared = Arc::new(Shared {
+        store: Store::new(store_config(&config)),
+        counters: Counters::default(),
+        conns: Mutex::new(conn::Registry::default()),
+        started: Instant::now(),
+        stop: CancellationToken::new(),
+        verbosity: AtomicU32::new(u32::from(config.verbosity)),
+        maxbytes: AtomicU64::new(config.memory_limit_bytes()),
+        listeners: listeners.len(),
+        config,
+    });
+    // The listening sockets count as connections in memcached's totals.
+    Counters::add(&shared.counters.total_connections, shared.listeners as u64);
+    // Connection slots: a permit per client connection, up to `-c`.
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let tracker = TaskTracker::new();
+    for listener in listeners {
+        let listener = Arc::new(listener);
+        conn::register_listener(&shared, &listener);
+        tracker.spawn(conn::accept_loop(
+            listener,
+            shared.clone(),
+            slots.clone(),
+            tracker.clone(),
+        ));
+    }
+    let stop = shared.stop.clone();
+    tokio::select! {
+        _ = shutdown => {}
+        _ = stop.cancelled() => {}
+    }
+    tracing::info!("shutting down: no new connections, draining the open ones");
+    shared.stop.cancel();
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}

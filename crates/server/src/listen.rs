@@ -1,1 +1,264 @@
-//! Listening sockets (owned by the config author; placeholder).
+//! Listening sockets, made with socket2 so that SO_REUSEADDR and the listen backlog (`-b`)
+//! are set as memcached sets them; accepted TCP connections get TCP_NODELAY.
+
+use crate::Config;
+use socket2::{Domain, Protocol as SockProtocol, SockAddr, Socket, Type};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A listening socket.
+pub enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+}
+
+/// An accepted connection.
+pub enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+impl Listener {
+    /// Accepts a connection; returns it and the peer's address for logs.
+    pub async fn accept(&self) -> io::Result<(Stream, String)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                // Replies are written whole, so waiting to coalesce them only adds latency.
+                s.set_nodelay(true)?;
+                Ok((Stream::Tcp(s), peer.to_string()))
+            }
+            Listener::Unix(l) => {
+                let (s, _) = l.accept().await?;
+                Ok((Stream::Unix(s), "unix".into()))
+            }
+        }
+    }
+
+    pub fn local_addr_string(&self) -> String {
+        match self {
+            Listener::Tcp(l) => l
+                .local_addr()
+                .map_or_else(|_| "tcp:?".into(), |a| a.to_string()),
+            Listener::Unix(l) => l
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                .unwrap_or_else(|| "unix:?".into()),
+        }
+    }
+}
+
+/// The TCP addresses that `-l` and `-p` name.
+fn tcp_addrs(config: &Config) -> io::Result<Vec<SocketAddr>> {
+    if config.listen.is_empty() {
+        // All interfaces, IPv4 and (where the machine has it) IPv6, like memcached.
+        return Ok(vec![
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), config.port),
+        ]);
+    }
+    let mut addrs = Vec::new();
+    for entry in &config.listen {
+        if let Ok(addr) = entry.parse::<SocketAddr>() {
+            addrs.push(addr);
+        } else if let Ok(ip) = entry.trim_matches(['[', ']']).parse::<IpAddr>() {
+            addrs.push(SocketAddr::new(ip, config.port));
+        } else {
+            // A host name, possibly with :port.
+            let resolved: Vec<SocketAddr> = if entry.contains(':') {
+                entry.to_socket_addrs()?.collect()
+            } else {
+                (entry.as_str(), config.port).to_socket_addrs()?.collect()
+            };
+            addrs.extend(resolved);
+        }
+    }
+    addrs.dedup();
+    Ok(addrs)
+}
+
+fn bind_tcp(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(SockProtocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        // Keep IPv6 sockets to IPv6, so "all interfaces" can bind both families.
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&SockAddr::from(addr))?;
+    socket.listen(backlog)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Binds every listener the configuration names. Must run inside a tokio runtime.
+pub fn bind_all(config: &Config) -> io::Result<Vec<Listener>> {
+    if let Some(path) = &config.unix_socket {
+        // memcached removes a stale socket file and serves only the UNIX socket.
+        let _ = std::fs::remove_file(path);
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        let old_umask = unsafe_umask(!config.unix_mask & 0o777);
+        let bound = socket.bind(&SockAddr::unix(path)?);
+        unsafe_umask(old_umask);
+        bound?;
+        socket.listen(config.backlog)?;
+        socket.set_nonblocking(true)?;
+        let std_listener: std::os::unix::net::UnixListener = socket.into();
+        return Ok(vec![Listener::Unix(tokio::net::UnixListener::from_std(
+            std_listener,
+        )?)]);
+    }
+    let all_interfaces = config.listen.is_empty();
+    let mut listeners = Vec::new();
+    let mut port = config.port;
+    for mut addr in tcp_addrs(config)? {
+        // With port 0, every listener shares the port the first one was given.
+        if addr.port() == 0 && port != 0 {
+            addr.set_port(port);
+        }
+        match bind_tcp(addr, config.backlog) {
+            Ok(l) => {
+                if port == 0 {
+                    port = l.local_addr()?.port();
+                }
+                listeners.push(Listener::Tcp(tokio::net::TcpListener::from_std(l)?));
+            }
+            // A machine without IPv6 still serves IPv4 on "all interfaces".
+            Err(e) if all_interfaces && addr.is_ipv6() && !listeners.is_empty() => {
+                tracing::debug!("not listening on {addr}: {e}");
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("failed to listen on TCP port {}: {e}", addr.port()),
+                ))
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+/// Sets the process umask, returning the old one (to give the UNIX socket its `-a` mask).
+fn unsafe_umask(mask: u32) -> u32 {
+    // SAFETY: umask only swaps a process-wide integer.
+    unsafe { libc::umask(mask as libc::mode_t) as u32 }
+}
+
+/// Does the server listen only on loopback addresses (or a UNIX socket)?
+pub fn is_loopback_only(config: &Config) -> bool {
+    if config.unix_socket.is_some() {
+        return true;
+    }
+    match tcp_addrs(config) {
+        Ok(addrs) => !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()),
+        Err(_) => false,
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        Config::parse_from(std::iter::once("ferrocache").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn addresses_from_flags() {
+        let c = config(&["-p", "5000", "-l", "127.0.0.1,[::1]:6000"]);
+        let addrs = tcp_addrs(&c).unwrap();
+        assert_eq!(
+            addrs,
+            vec![
+                "127.0.0.1:5000".parse().unwrap(),
+                "[::1]:6000".parse().unwrap()
+            ]
+        );
+        assert!(is_loopback_only(&c));
+        assert!(!is_loopback_only(&config(&[])));
+        assert!(!is_loopback_only(&config(&["-l", "0.0.0.0"])));
+    }
+
+    #[tokio::test]
+    async fn port_zero_binds_a_free_port() {
+        let c = config(&["-p", "0", "-l", "127.0.0.1"]);
+        let listeners = bind_all(&c).unwrap();
+        assert_eq!(listeners.len(), 1);
+        assert!(!listeners[0].local_addr_string().ends_with(":0"));
+    }
+
+    #[tokio::test]
+    async fn unix_socket_gets_its_mask() {
+        use std::os::unix::fs::PermissionsExt;
+        let path =
+            std::env::temp_dir().join(format!("ferrocache-test-{}.sock", std::process::id()));
+        let c = config(&["-s", path.to_str().unwrap(), "-a", "600"]);
+        let listeners = bind_all(&c).unwrap();
+        assert!(matches!(listeners[0], Listener::Unix(_)));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let _ = std::fs::remove_file(path);
+    }
+}

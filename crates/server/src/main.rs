@@ -1,1 +1,173 @@
-fn main() {}
+//! The `ferrocache` binary: parse memcached's flags, set up logging, bind, serve until
+//! SIGTERM/SIGINT (or `shutdown` with `-A`), then drain and exit 0.
+
+use ferrocache_server::{listen, Config};
+use std::ffi::CString;
+use std::sync::Arc;
+
+// mimalloc keeps moka's many small per-entry allocations cheapest (see the README's memory
+// section).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let config = Config::from_env_args();
+    init_logging(config.verbosity);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } == 0 && config.user.is_none() {
+        eprintln!("can't run as root without the -u switch");
+        std::process::exit(64);
+    }
+    if config.daemonize {
+        if let Err(e) = daemonize() {
+            eprintln!("failed to daemonize: {e}");
+            std::process::exit(71);
+        }
+    }
+    if let Some(path) = &config.pid_file {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            tracing::error!("could not write the pid file {}: {e}", path.display());
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .thread_name("ferrocache-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("failed to start worker threads: {e}");
+            std::process::exit(71);
+        }
+    };
+    let pid_file = config.pid_file.clone();
+    let code = runtime.block_on(serve(config));
+    if let Some(path) = pid_file {
+        let _ = std::fs::remove_file(path);
+    }
+    std::process::exit(code);
+}
+
+async fn serve(config: Config) -> i32 {
+    let listeners = match listen::bind_all(&config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return 71;
+        }
+    };
+    if let Some(user) = &config.user {
+        if let Err(e) = drop_privileges(user) {
+            eprintln!("{e}");
+            return 71;
+        }
+    }
+    if !listen::is_loopback_only(&config) && !config.sasl && config.auth_file.is_none() {
+        tracing::warn!(
+            "listening beyond loopback with no authentication: anyone who can reach {} can \
+             read and change the cache; use -l 127.0.0.1 or a firewall",
+            listeners
+                .iter()
+                .map(|l| l.local_addr_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for l in &listeners {
+        tracing::info!("listening on {}", l.local_addr_string());
+    }
+    let shutdown = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("could not install signal handlers");
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = int.recv() => tracing::info!("SIGINT"),
+        }
+    };
+    match ferrocache_server::run(listeners, Arc::new(config), shutdown).await {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e}");
+            1
+        }
+    }
+}
+
+/// `-v` levels as memcached's: none logs warnings, -v adds info, -vv debug, -vvv trace.
+/// `RUST_LOG`, when set, wins.
+fn init_logging(verbosity: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbosity {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Forks into the background, detaches from the terminal and points stdio at /dev/null.
+fn daemonize() -> std::io::Result<()> {
+    // SAFETY: called before any thread is started, so fork only copies this thread.
+    unsafe {
+        match libc::fork() {
+            -1 => return Err(std::io::Error::last_os_error()),
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        if libc::setsid() == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let devnull = CString::new("/dev/null").expect("no NUL");
+        let fd = libc::open(devnull.as_ptr(), libc::O_RDWR);
+        if fd >= 0 {
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `-u`: when running as root, become `user` after binding.
+fn drop_privileges(user: &str) -> Result<(), String> {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        return Ok(());
+    }
+    let name = CString::new(user).map_err(|_| format!("can't find the user {user}"))?;
+    // SAFETY: getpwnam returns a pointer into static storage or null; we read it at once.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    if pw.is_null() {
+        return Err(format!("can't find the user {user} to switch to"));
+    }
+    // SAFETY: pw is non-null and points to a valid passwd record.
+    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+    // SAFETY: plain system calls with integer arguments.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 && uid != 0 {
+            return Err(format!("failed to drop supplementary groups for {user}"));
+        }
+        if libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+            return Err(format!("failed to assume the identity of user {user}"));
+        }
+    }
+    Ok(())
+}

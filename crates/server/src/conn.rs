@@ -1,0 +1,316 @@
+//! Accepting connections and running one connection: read, parse, execute, write.
+
+use crate::listen::{Listener, Stream};
+use crate::out::Output;
+use crate::{text, Counters, Shared};
+use bytes::{Buf, Bytes, BytesMut};
+use ferrocache_protocol::text::Request;
+use ferrocache_protocol::{Limits, Parsed, Reject};
+use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+/// A read buffer starts this big, like memcached's.
+const READ_BUFFER: usize = 16 * 1024;
+/// A storage command whose whole request is at least this long gets a buffer of exactly its
+/// size, so its value can be handed to the store without a copy and without keeping a larger
+/// read buffer alive.
+pub(crate) const OWN_BUFFER_THRESHOLD: usize = 8 * 1024;
+
+/// What `stats conns` reports, by file descriptor.
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub entries: BTreeMap<i32, ConnEntry>,
+}
+
+pub(crate) struct ConnEntry {
+    pub addr: String,
+    /// `None` for a listening socket.
+    pub listen_addr: Option<String>,
+    /// Milliseconds since the server started, at this connection's last command. Each
+    /// connection updates its own copy without taking the registry lock.
+    pub last_cmd: Arc<AtomicU64>,
+}
+
+fn stream_fd(stream: &Stream) -> i32 {
+    match stream {
+        Stream::Tcp(s) => s.as_raw_fd(),
+        Stream::Unix(s) => s.as_raw_fd(),
+    }
+}
+
+fn listener_fd(listener: &Listener) -> i32 {
+    match listener {
+        Listener::Tcp(l) => l.as_raw_fd(),
+        Listener::Unix(l) => l.as_raw_fd(),
+    }
+}
+
+/// memcached's address notation: `tcp:1.2.3.4:5`, `tcp6:[::1]:5`, `unix:/path`.
+fn listener_addr(listener: &Listener) -> String {
+    match listener {
+        Listener::Tcp(l) => match l.local_addr() {
+            Ok(a) => tcp_addr(a),
+            Err(_) => "tcp:unknown".into(),
+        },
+        Listener::Unix(l) => match l.local_addr() {
+            Ok(a) => format!(
+                "unix:{}",
+                a.as_pathname()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
+            Err(_) => "unix:unknown".into(),
+        },
+    }
+}
+
+fn tcp_addr(a: std::net::SocketAddr) -> String {
+    match a {
+        std::net::SocketAddr::V4(a) => format!("tcp:{a}"),
+        std::net::SocketAddr::V6(a) => format!("tcp6:{a}"),
+    }
+}
+
+fn peer_addr(stream: &Stream, listen: &str) -> String {
+    match stream {
+        Stream::Tcp(s) => s.peer_addr().map(tcp_addr).unwrap_or_default(),
+        Stream::Unix(_) => listen.to_string(),
+    }
+}
+
+pub(crate) fn register_listener(shared: &Shared, listener: &Listener) {
+    let entry = ConnEntry {
+        addr: listener_addr(listener),
+        listen_addr: None,
+        last_cmd: Arc::new(AtomicU64::new(shared.millis())),
+    };
+    lock(shared).entries.insert(listener_fd(listener), entry);
+}
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Registry> {
+    // The registry holds plain data; a panic elsewhere cannot leave it inconsistent.
+    shared.conns.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) async fn accept_loop(
+    listener: Arc<Listener>,
+    shared: Arc<Shared>,
+    slots: Arc<Semaphore>,
+    tracker: TaskTracker,
+) {
+    let listen_addr = listener_addr(&listener);
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let mut stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                // Out of file descriptors and similar: memcached keeps going too.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        Counters::add(&shared.counters.total_connections, 1);
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            Counters::add(&shared.counters.rejected_connections, 1);
+            tracker.spawn(async move {
+                let _ = stream
+                    .write_all(b"ERROR Too many open connections\r\n")
+                    .await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        };
+        let shared = shared.clone();
+        let listen_addr = listen_addr.clone();
+        tracker.spawn(async move {
+            let fd = stream_fd(&stream);
+            let addr = peer_addr(&stream, &listen_addr);
+            tracing::debug!(fd, %addr, "new connection");
+            let last_cmd = Arc::new(AtomicU64::new(shared.millis()));
+            lock(&shared).entries.insert(
+                fd,
+                ConnEntry {
+                    addr,
+                    listen_addr: Some(listen_addr),
+                    last_cmd: last_cmd.clone(),
+                },
+            );
+            Counters::add(&shared.counters.curr_connections, 1);
+            let result = serve(stream, &shared, fd, &last_cmd).await;
+            shared
+                .counters
+                .curr_connections
+                .fetch_sub(1, Ordering::Relaxed);
+            lock(&shared).entries.remove(&fd);
+            if let Err(e) = result {
+                tracing::debug!(fd, "connection ended: {e}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// What the connection does after a request.
+pub(crate) enum Next {
+    Continue,
+    /// Write what is pending, then close.
+    Close,
+}
+
+/// Per-connection state that request handlers see.
+pub(crate) struct ConnCtx<'a> {
+    pub shared: &'a Shared,
+    pub fd: i32,
+    pub out: Output,
+}
+
+async fn serve(
+    mut stream: Stream,
+    shared: &Shared,
+    fd: i32,
+    last_cmd: &AtomicU64,
+) -> std::io::Result<()> {
+    let limits = Limits {
+        item_size_max: shared.config.item_size_max,
+    };
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let mut ctx = ConnCtx {
+        shared,
+        fd,
+        out: Output::default(),
+    };
+    // Bytes of a refused command's data block still to be thrown away.
+    let mut swallow = 0usize;
+    // The buffer was sized for exactly the request at its front (see OWN_BUFFER_THRESHOLD).
+    let mut own_buffer = false;
+    loop {
+        // Handle every complete request already buffered, then write all replies at once.
+        let mut close = false;
+        loop {
+            if swallow > 0 {
+                let n = swallow.min(buf.len());
+                buf.advance(n);
+                swallow -= n;
+                if swallow > 0 {
+                    break;
+                }
+            }
+            if buf.is_empty() {
+                break;
+            }
+            match ferrocache_protocol::text::parse(&buf, &limits) {
+                Parsed::Complete(request, used) => {
+                    last_cmd.store(shared.millis(), Ordering::Relaxed);
+                    let next = match request {
+                        Request::Store {
+                            mode,
+                            key,
+                            flags,
+                            exptime,
+                            cas,
+                            value,
+                            noreply,
+                        } => {
+                            let key = range_in(&buf, key);
+                            let value = range_in(&buf, value);
+                            let frame = buf.split_to(used).freeze();
+                            let value = if own_buffer {
+                                // The frame is this request's own allocation: share it.
+                                frame.slice(value)
+                            } else {
+                                // Copy, so a small value does not pin a whole read buffer.
+                                Bytes::copy_from_slice(&frame[value])
+                            };
+                            own_buffer = false;
+                            let args = text::StoreArgs {
+                                mode,
+                                flags,
+                                exptime,
+                                cas,
+                                noreply,
+                            };
+                            text::store(&mut ctx, args, &frame[key], value)
+                        }
+                        other => {
+                            let next = text::execute(&mut ctx, other, &mut swallow);
+                            buf.advance(used);
+                            next
+                        }
+                    };
+                    if let Next::Close = next {
+                        close = true;
+                        break;
+                    }
+                }
+                Parsed::Incomplete(need) => {
+                    if let Some(total) = need {
+                        if total >= OWN_BUFFER_THRESHOLD && buf.capacity() < total {
+                            // Give this request a buffer of exactly its size (see above).
+                            let mut own = BytesMut::with_capacity(total);
+                            own.extend_from_slice(&buf);
+                            buf = own;
+                            own_buffer = true;
+                        } else if buf.capacity() < total {
+                            buf.reserve(total - buf.len());
+                        }
+                    }
+                    break;
+                }
+                Parsed::Rejected(rejection, used) => {
+                    own_buffer = false;
+                    if rejection.discard_pending {
+                        ctx.out.clear();
+                    }
+                    if let Some(line) = rejection.reply_line() {
+                        ctx.out.extend(&line);
+                    }
+                    buf.advance(used);
+                    swallow = rejection.swallow;
+                    if rejection.reason == Reject::Close {
+                        // memcached closes at once, without sending the replies it still
+                        // holds for earlier requests of the same read.
+                        ctx.out.clear();
+                        close = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if !ctx.out.is_empty() {
+            let n = ctx.out.flush(&mut stream).await?;
+            Counters::add(&shared.counters.bytes_written, n as u64);
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+        if buf.capacity() == buf.len() {
+            buf.reserve(READ_BUFFER);
+        }
+        let n = tokio::select! {
+            // On shutdown an idle connection closes; one in the middle of a request was
+            // handled above before we came back here.
+            _ = shared.stop.cancelled() => return Ok(()),
+            n = stream.read_buf(&mut buf) => n?,
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        Counters::add(&shared.counters.bytes_read, n as u64);
+    }
+}
+
+/// Where `part` (a sub-slice of `buf`) lies within it.
+fn range_in(buf: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+    start..start + part.len()
+}

@@ -1,0 +1,114 @@
+//! A connection's pending output: small pieces are copied into one buffer, large values are
+//! queued as shared `Bytes` and written with vectored writes, so a value read from the store
+//! is never copied on its way to the socket.
+
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+/// Values at least this long are queued by reference instead of copied.
+const SHARE_THRESHOLD: usize = 1024;
+/// At most this many slices go into one `writev`.
+const MAX_IOVECS: usize = 64;
+
+#[derive(Default)]
+pub struct Output {
+    /// Frozen pieces, in order, ahead of `tail`.
+    queue: VecDeque<Bytes>,
+    /// Small pieces written since the last large one.
+    tail: BytesMut,
+    len: usize,
+}
+
+impl Output {
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.tail.extend_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    /// Drops everything not yet written.
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.tail.clear();
+        self.len = 0;
+    }
+
+    /// Queues a value: copied when small, shared when large.
+    pub fn value(&mut self, value: &Bytes) {
+        if value.len() < SHARE_THRESHOLD {
+            self.extend(value);
+            return;
+        }
+        if !self.tail.is_empty() {
+            self.queue.push_back(self.tail.split().freeze());
+        }
+        self.len += value.len();
+        self.queue.push_back(value.clone());
+    }
+
+    /// Writes everything out. Returns the number of bytes written.
+    pub async fn flush<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> std::io::Result<usize> {
+        if !self.tail.is_empty() {
+            self.queue.push_back(self.tail.split().freeze());
+        }
+        let total = self.len;
+        while !self.queue.is_empty() {
+            let mut n = {
+                let slices: Vec<IoSlice<'_>> = self
+                    .queue
+                    .iter()
+                    .take(MAX_IOVECS)
+                    .map(|b| IoSlice::new(b))
+                    .collect();
+                w.write_vectored(&slices).await?
+            };
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            while n > 0 {
+                let front = self.queue.front_mut().expect("written bytes were queued");
+                if n >= front.len() {
+                    n -= front.len();
+                    self.queue.pop_front();
+                } else {
+                    front.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        w.flush().await?;
+        self.len = 0;
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keeps_order_across_shared_and_copied_pieces() {
+        let mut out = Output::default();
+        let big = Bytes::from(vec![b'x'; 5000]);
+        out.extend(b"VALUE k 0 5000\r\n");
+        out.value(&big);
+        out.extend(b"\r\nEND\r\n");
+        assert_eq!(out.len(), 16 + 5000 + 7);
+        let mut sink = Vec::new();
+        let n = out.flush(&mut sink).await.unwrap();
+        assert_eq!(n, sink.len());
+        assert!(sink.starts_with(b"VALUE k 0 5000\r\nxxx"));
+        assert!(sink.ends_with(b"xxx\r\nEND\r\n"));
+        assert!(out.is_empty());
+    }
+}

@@ -1,0 +1,169 @@
+//! Executes text-protocol requests against the store and writes memcached's replies.
+
+use crate::conn::{ConnCtx, Next};
+use crate::{stats, Counters, MEMCACHED_VERSION};
+use bytes::Bytes;
+use ferrocache_protocol::response::value_header;
+use ferrocache_protocol::text::{Request, StoreMode};
+use ferrocache_storage::{ArithOutcome, StoreMode as Mode, StoreOutcome};
+use std::sync::atomic::Ordering;
+
+/// A storage command's fields other than its key and value.
+pub(crate) struct StoreArgs {
+    pub mode: StoreMode,
+    pub flags: u32,
+    pub exptime: i32,
+    pub cas: u64,
+    pub noreply: bool,
+}
+
+impl ConnCtx<'_> {
+    /// Writes a reply line unless the request said `noreply`.
+    fn reply(&mut self, noreply: bool, line: &[u8]) {
+        if !noreply {
+            self.out.extend(line);
+        }
+    }
+}
+
+pub(crate) fn store(ctx: &mut ConnCtx<'_>, args: StoreArgs, key: &[u8], value: Bytes) -> Next {
+    let mode = match args.mode {
+        StoreMode::Set => Mode::Set,
+        StoreMode::Add => Mode::Add,
+        StoreMode::Replace => Mode::Replace,
+        StoreMode::Append => Mode::Append,
+        StoreMode::Prepend => Mode::Prepend,
+        StoreMode::Cas => Mode::Cas(args.cas),
+    };
+    let outcome = ctx
+        .shared
+        .store
+        .store(mode, key, args.flags, i64::from(args.exptime), value);
+    let line: &[u8] = match outcome {
+        StoreOutcome::Stored => b"STORED\r\n",
+        StoreOutcome::NotStored => b"NOT_STORED\r\n",
+        StoreOutcome::Exists => b"EXISTS\r\n",
+        StoreOutcome::NotFound => b"NOT_FOUND\r\n",
+        StoreOutcome::TooLarge => b"SERVER_ERROR object too large for cache\r\n",
+        StoreOutcome::OutOfMemory => b"SERVER_ERROR out of memory storing object\r\n",
+    };
+    ctx.reply(args.noreply, line);
+    Next::Continue
+}
+
+pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut usize) -> Next {
+    let shared = ctx.shared;
+    let store = &shared.store;
+    match request {
+        Request::Get {
+            kind,
+            exptime,
+            keys,
+        } => {
+            for key in keys {
+                let hit = if kind.touches() {
+                    store.get_and_touch(key, i64::from(exptime))
+                } else {
+                    store.get(key)
+                };
+                if let Some(item) = hit {
+                    let mut header = Vec::with_capacity(key.len() + 40);
+                    let cas = kind.returns_cas().then_some(item.cas);
+                    value_header(&mut header, key, item.flags, item.value.len(), cas);
+                    ctx.out.extend(&header);
+                    ctx.out.value(&item.value);
+                    ctx.out.extend(b"\r\n");
+                }
+            }
+            ctx.out.extend(b"END\r\n");
+        }
+        Request::Store { .. } => unreachable!("storage commands go through store()"),
+        Request::TooLarge {
+            key,
+            mode,
+            noreply,
+            swallow: data,
+        } => {
+            store.note_too_large();
+            if mode == StoreMode::Set {
+                // A failed set must not leave the old value behind.
+                store.unlink(key);
+            }
+            ctx.reply(noreply, b"SERVER_ERROR object too large for cache\r\n");
+            *swallow = data;
+        }
+        Request::Delete { key, noreply } => {
+            let line: &[u8] = if store.delete(key) {
+                b"DELETED\r\n"
+            } else {
+                b"NOT_FOUND\r\n"
+            };
+            ctx.reply(noreply, line);
+        }
+        Request::Arith {
+            key,
+            incr,
+            delta,
+            noreply,
+        } => match store.incr_decr(key, delta, incr) {
+            ArithOutcome::Value(v) => ctx.reply(noreply, format!("{v}\r\n").as_bytes()),
+            ArithOutcome::NotFound => ctx.reply(noreply, b"NOT_FOUND\r\n"),
+            ArithOutcome::NonNumeric => ctx.reply(
+                noreply,
+                b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+            ),
+        },
+        Request::Touch {
+            key,
+            exptime,
+            noreply,
+        } => {
+            let line: &[u8] = if store.touch(key, i64::from(exptime)) {
+                b"TOUCHED\r\n"
+            } else {
+                b"NOT_FOUND\r\n"
+            };
+            ctx.reply(noreply, line);
+        }
+        Request::FlushAll { delay, noreply } => {
+            Counters::add(&shared.counters.cmd_flush, 1);
+            if shared.config.disable_flush {
+                ctx.reply(noreply, b"CLIENT_ERROR flush_all not allowed\r\n");
+            } else if let Some(delay) = delay {
+                store.flush_all(i64::from(delay));
+                ctx.reply(noreply, b"OK\r\n");
+            } else {
+                ctx.reply(noreply, b"CLIENT_ERROR invalid exptime argument\r\n");
+            }
+        }
+        Request::Version => {
+            ctx.out
+                .extend(format!("VERSION {MEMCACHED_VERSION}\r\n").as_bytes());
+        }
+        Request::Quit => return Next::Close,
+        Request::Shutdown { graceful } => {
+            if !shared.config.enable_shutdown {
+                ctx.out.extend(b"SERVER_ERROR: shutdown not enabled\r\n");
+            } else if graceful.is_none() {
+                ctx.out.extend(b"CLIENT_ERROR invalid shutdown mode\r\n");
+            } else {
+                tracing::info!("shutdown requested by a client");
+                shared.stop.cancel();
+                return Next::Close;
+            }
+        }
+        Request::Verbosity { level, noreply } => {
+            shared.verbosity.store(level.min(2), Ordering::Relaxed);
+            ctx.reply(noreply, b"OK\r\n");
+        }
+        Request::CacheMemlimit { megabytes, noreply } => {
+            let bytes = u64::from(megabytes) * 1024 * 1024;
+            store.set_memory_limit(bytes);
+            shared.maxbytes.store(bytes, Ordering::Relaxed);
+            ctx.reply(noreply, b"OK\r\n");
+        }
+        Request::Stats(group) => stats::reply(ctx, group),
+        Request::MetaNoop => ctx.out.extend(b"MN\r\n"),
+    }
+    Next::Continue
+}

@@ -1,0 +1,225 @@
+//! In-process tests of the server: each starts `ferrocache_server::run` on port 0.
+//! Byte-for-byte protocol behaviour is checked against real memcached in `protocol-tests/`;
+//! these cover what a transcript cannot: concurrency, shutdown, and connection limits.
+
+use ferrocache_server::{listen, Config};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    async fn start(args: &[&str]) -> TestServer {
+        let mut argv = vec!["ferrocache", "-l", "127.0.0.1", "-p", "0"];
+        argv.extend_from_slice(args);
+        let config = Config::parse_from(argv).expect("test flags parse");
+        let listeners = listen::bind_all(&config).expect("bind");
+        let addr = match &listeners[0] {
+            listen::Listener::Tcp(l) => l.local_addr().unwrap(),
+            listen::Listener::Unix(_) => unreachable!(),
+        };
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(ferrocache_server::run(
+            listeners,
+            Arc::new(config),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        TestServer {
+            addr,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.addr).await.unwrap()
+    }
+
+    async fn stop(mut self) -> std::io::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("server drains within 5 s")
+            .unwrap()
+    }
+}
+
+/// Sends `req` and reads until the reply ends with `until`.
+async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> Vec<u8> {
+    conn.write_all(req).await.unwrap();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !got.ends_with(until) {
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut chunk))
+            .await
+            .expect("reply within 5 s")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed early; got {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&chunk[..n]);
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_increments_sum_exactly() {
+    let server = TestServer::start(&[]).await;
+    let mut c = server.connect().await;
+    assert_eq!(
+        ask(&mut c, b"set n 0 0 1\r\n0\r\n", b"\r\n").await,
+        b"STORED\r\n"
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let mut conn = server.connect().await;
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..250 {
+                let reply = ask(&mut conn, b"incr n 1\r\n", b"\r\n").await;
+                assert!(reply[0].is_ascii_digit(), "{reply:?}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let reply = ask(&mut c, b"get n\r\n", b"END\r\n").await;
+    let text = String::from_utf8(reply).unwrap();
+    assert!(text.contains("\r\n4000"), "{text}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_cas_has_exactly_one_winner() {
+    let server = TestServer::start(&[]).await;
+    let mut c = server.connect().await;
+    for round in 0..20 {
+        ask(&mut c, b"set k 0 0 1\r\nx\r\n", b"\r\n").await;
+        let reply = String::from_utf8(ask(&mut c, b"gets k\r\n", b"END\r\n").await).unwrap();
+        let cas: u64 = reply.split_whitespace().nth(4).unwrap().parse().unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let mut conn = server.connect().await;
+            tasks.push(tokio::spawn(async move {
+                let req = format!("cas k 0 0 2 {cas}\r\n{i}{i}\r\n");
+                ask(&mut conn, req.as_bytes(), b"\r\n").await
+            }));
+        }
+        let mut stored = 0;
+        for t in tasks {
+            match t.await.unwrap().as_slice() {
+                b"STORED\r\n" => stored += 1,
+                b"EXISTS\r\n" => {}
+                other => panic!("{:?}", String::from_utf8_lossy(other)),
+            }
+        }
+        assert_eq!(stored, 1, "round {round}");
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn over_the_connection_limit_gets_memcacheds_error() {
+    let server = TestServer::start(&["-c", "2"]).await;
+    let mut a = server.connect().await;
+    let mut b = server.connect().await;
+    ask(&mut a, b"version\r\n", b"\r\n").await;
+    ask(&mut b, b"version\r\n", b"\r\n").await;
+    let mut c = server.connect().await;
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"ERROR Too many open connections\r\n");
+    drop(a);
+    // The freed slot is usable again.
+    let mut found = false;
+    for _ in 0..50 {
+        let mut d = server.connect().await;
+        d.write_all(b"version\r\n").await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = d.read(&mut buf).await.unwrap();
+        if buf[..n].starts_with(b"VERSION") {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(found);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_request_in_flight() {
+    let server = TestServer::start(&[]).await;
+    let mut c = server.connect().await;
+    // Half a request: the header and part of its data block.
+    c.write_all(b"set k 0 0 10\r\n01234").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut idle = server.connect().await;
+    let addr = server.addr;
+    let stop = tokio::spawn(server.stop());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The idle connection is closed.
+    let mut buf = Vec::new();
+    idle.read_to_end(&mut buf).await.unwrap();
+    assert!(buf.is_empty());
+    // New connections are refused once the listeners are gone.
+    stop.await.unwrap().unwrap();
+    assert!(TcpStream::connect(addr).await.is_err());
+    drop(c);
+}
+
+#[tokio::test]
+async fn shutdown_command_needs_dash_a() {
+    let server = TestServer::start(&[]).await;
+    let mut c = server.connect().await;
+    assert_eq!(
+        ask(&mut c, b"shutdown\r\n", b"\r\n").await,
+        b"SERVER_ERROR: shutdown not enabled\r\n"
+    );
+    server.stop().await.unwrap();
+
+    let server = TestServer::start(&["-A"]).await;
+    let mut c = server.connect().await;
+    c.write_all(b"shutdown\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    c.read_to_end(&mut buf).await.unwrap();
+    assert!(buf.is_empty());
+    tokio::time::timeout(Duration::from_secs(5), server.task)
+        .await
+        .expect("server exits after shutdown")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn large_value_round_trips_through_its_own_buffer() {
+    let server = TestServer::start(&[]).await;
+    let mut c = server.connect().await;
+    let value: Vec<u8> = (0..500_000u32).map(|i| (i % 251) as u8).collect();
+    let mut req = format!("set big 7 0 {}\r\n", value.len()).into_bytes();
+    req.extend_from_slice(&value);
+    req.extend_from_slice(b"\r\n");
+    // Send it in uneven pieces.
+    for piece in req.chunks(7919) {
+        c.write_all(piece).await.unwrap();
+    }
+    assert_eq!(ask(&mut c, b"", b"\r\n").await, b"STORED\r\n");
+    let reply = ask(&mut c, b"get big\r\n", b"END\r\n").await;
+    let header = format!("VALUE big 7 {}\r\n", value.len()).into_bytes();
+    assert!(reply.starts_with(&header));
+    assert_eq!(&reply[header.len()..header.len() + value.len()], &value[..]);
+    server.stop().await.unwrap();
+}
