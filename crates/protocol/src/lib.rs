@@ -87,12 +87,15 @@ impl Rejection {
 pub struct Limits {
     /// `-I`: the largest item, counted as memcached counts it (see [`item_size`]).
     pub item_size_max: usize,
+    /// CAS is on (no `-C`): each item then carries 8 more bytes.
+    pub cas_enabled: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             item_size_max: 1024 * 1024,
+            cas_enabled: true,
         }
     }
 }
@@ -100,10 +103,11 @@ impl Default for Limits {
 /// The longest key memcached accepts.
 pub const KEY_MAX_LENGTH: usize = 250;
 
-/// The size memcached charges an item against `-I`: its 48-byte header, an 8-byte CAS, the
-/// key and its terminating NUL, 4 bytes of client flags when they are not zero, and the value
-/// with its `\r\n`.
-pub fn item_size(key_len: usize, flags: u32, value_len: usize) -> usize {
+/// The size memcached charges an item against `-I`: its 48-byte header, an 8-byte CAS unless
+/// `-C` turned CAS off, the key and its terminating NUL, 4 bytes of client flags when they are
+/// not zero, and the value with its `\r\n`.
+pub fn item_size(key_len: usize, flags: u32, value_len: usize, cas_enabled: bool) -> usize {
     let flags_len = if flags == 0 { 0 } else { 4 };
-    48 + 8 + key_len + 1 + flags_len + value_len + 2
+    let cas_len = if cas_enabled { 8 } else { 0 };
+    48 + cas_len + key_len + 1 + flags_len + value_len + 2
 }

@@ -181,6 +181,7 @@ async fn serve(
 ) -> std::io::Result<()> {
     let limits = Limits {
         item_size_max: shared.config.item_size_max,
+        cas_enabled: !shared.config.disable_cas,
     };
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
     let mut ctx = ConnCtx {
@@ -285,7 +286,8 @@ async fn serve(
                 }
             }
         }
-        if !ctx.out.is_empty() {
+        // memcached answers a refused command only once its data block has been swallowed.
+        if !ctx.out.is_empty() && swallow == 0 {
             let n = ctx.out.flush(&mut stream).await?;
             Counters::add(&shared.counters.bytes_written, n as u64);
         }

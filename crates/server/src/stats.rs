@@ -160,7 +160,8 @@ fn conns(shared: &Shared, me: i32, out: &mut Vec<u8>) {
                 if *fd == me {
                     "conn_parse_cmd"
                 } else {
-                    "conn_waiting"
+                    // An idle connection waits in memcached's read state.
+                    "conn_read"
                 }
             }
             None => "conn_listening",

@@ -44,6 +44,6 @@ pub(crate) fn weigh(key: &Box<[u8]>, item: &Item) -> u32 {
 }
 
 /// The item's size as memcached counts it for `-I` and the `bytes` statistic.
-pub(crate) fn ntotal(key_len: usize, flags: u32, value_len: usize) -> usize {
-    ferrocache_protocol::item_size(key_len, flags, value_len)
+pub(crate) fn ntotal(key_len: usize, flags: u32, value_len: usize, cas_enabled: bool) -> usize {
+    ferrocache_protocol::item_size(key_len, flags, value_len, cas_enabled)
 }

@@ -178,6 +178,7 @@ impl Store {
     pub fn with_clock(config: StoreConfig, clock: Arc<dyn Clock>) -> Store {
         let counters = Arc::new(Counters::default());
         let listener_counters = counters.clone();
+        let cas_enabled = config.cas_enabled;
         let policy = match config.policy {
             EvictionPolicy::Lru => moka::policy::EvictionPolicy::lru(),
             EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
@@ -192,7 +193,7 @@ impl Store {
                 let c = &listener_counters;
                 c.curr_items.fetch_sub(1, Ordering::Relaxed);
                 c.bytes.fetch_sub(
-                    ntotal(key.len(), item.flags, item.value.len()) as i64,
+                    ntotal(key.len(), item.flags, item.value.len(), cas_enabled) as i64,
                     Ordering::Relaxed,
                 );
                 c.charged.fetch_sub(
@@ -290,7 +291,12 @@ impl Store {
         let c = &self.counters;
         c.curr_items.fetch_add(1, Ordering::Relaxed);
         c.bytes.fetch_add(
-            ntotal(key.len(), item.flags, item.value.len()) as i64,
+            ntotal(
+                key.len(),
+                item.flags,
+                item.value.len(),
+                self.config.cas_enabled,
+            ) as i64,
             Ordering::Relaxed,
         );
         c.charged.fetch_add(w, Ordering::Relaxed);
@@ -356,7 +362,7 @@ impl Store {
 
     /// Would an item fit under `-I`, counted as memcached counts it?
     pub fn item_size_ok(&self, key_len: usize, flags: u32, value_len: usize) -> bool {
-        ntotal(key_len, flags, value_len) <= self.config.item_size_max
+        ntotal(key_len, flags, value_len, self.config.cas_enabled) <= self.config.item_size_max
     }
 
     /// Counts a storage command refused for size before its data was read.
@@ -401,7 +407,10 @@ impl Store {
                 bump(&c.cas_misses);
                 return StoreOutcome::NotFound;
             }
-            (StoreMode::Cas(unique), Some(old)) if old.cas != unique => {
+            // With -C memcached never lets a cas through.
+            (StoreMode::Cas(unique), Some(old))
+                if old.cas != unique || !self.config.cas_enabled =>
+            {
                 bump(&c.cas_badval);
                 return StoreOutcome::Exists;
             }

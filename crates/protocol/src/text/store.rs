@@ -102,7 +102,7 @@ pub(super) fn with_data<'a>(
     line_len: usize,
     limits: &Limits,
 ) -> Parsed<Request<'a>> {
-    if item_size(h.key.len(), h.flags, h.len) > limits.item_size_max {
+    if item_size(h.key.len(), h.flags, h.len, limits.cas_enabled) > limits.item_size_max {
         return Parsed::Complete(
             Request::TooLarge {
                 key: h.key,
@@ -251,7 +251,10 @@ mod tests {
 
     #[test]
     fn too_large_is_refused_before_the_data_arrives() {
-        let limits = Limits { item_size_max: 100 };
+        let limits = Limits {
+            item_size_max: 100,
+            cas_enabled: true,
+        };
         match parse(b"set k 0 0 1000\r\n", &limits) {
             Parsed::Complete(
                 Request::TooLarge {

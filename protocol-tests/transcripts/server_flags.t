@@ -1,0 +1,25 @@
+=== disable-cas
+flags: -C
+> set a 0 0 1\r\n1\r\ngets a\r\ncas a 0 0 1 0\r\n2\r\nget a\r\n
+=== disable-flush
+flags: -F
+> set a 0 0 1\r\n1\r\nflush_all\r\nget a\r\nstats\r\n
+=== disable-flush-noreply
+flags: -F
+> flush_all noreply\r\nversion\r\n
+=== disable-evictions-fits
+flags: -M -m 8
+> set a 0 0 1\r\n1\r\nget a\r\n
+=== memory-limit-stats
+flags: -m 16
+> stats\r\n
+=== item-size-stats
+flags: -I 4m
+> stats settings\r\n
+=== disable-cas-size-limit
+# without CAS an item is 8 bytes smaller, so 8 more value bytes fit
+flags: -C -I 512k
+> set k 0 0 524236\r\n{x*524236}\r\nset k 0 0 524237\r\n{x*524237}\r\nstats\r\n
+=== disable-cas-stats-bytes
+flags: -C
+> set a 0 0 1\r\n1\r\nstats\r\n

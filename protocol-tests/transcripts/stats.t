@@ -1,0 +1,53 @@
+=== stats-fresh
+> stats\r\n
+=== stats-after-traffic
+# incr runs on its own: memcached rewrites a number in place only when no reply still
+# holds the item, which a pipelined get would
+> set a 0 0 1\r\n1\r\nget a b\r\ngets a\r\ndelete b\r\n
+> incr a 1\r\n
+> decr z 1\r\ntouch a 1\r\ntouch z 1\r\ncas a 0 0 1 999\r\n2\r\ncas z 0 0 1 1\r\n2\r\nstats\r\n
+=== stats-counts-expired
+> set a 0 -1 1\r\n1\r\nget a\r\nstats\r\n
+=== stats-counts-flushed
+> set a 0 0 1\r\n1\r\nflush_all\r\nget a\r\nstats\r\n
+=== stats-gat-counts-touch
+> set a 0 0 1\r\n1\r\ngat 0 a b\r\nstats\r\n
+=== stats-reset
+> set a 0 0 1\r\n1\r\nget a\r\nstats reset\r\nstats\r\n
+=== stats-settings
+> stats settings\r\n
+=== stats-settings-flags
+flags: -m 128 -c 500 -t 2 -I 2m -C -F -A -R 7 -b 99
+> stats settings\r\n
+=== stats-items-empty
+> stats items\r\n
+=== stats-items
+> set a 0 0 1\r\n1\r\nset b 5 0 3\r\n123\r\nstats items\r\n
+=== stats-slabs-empty
+> stats slabs\r\n
+=== stats-slabs
+> set a 0 0 1\r\n1\r\nget a\r\nstats slabs\r\n
+=== stats-sizes
+> stats sizes\r\n
+=== stats-conns
+> stats conns\r\n
+=== stats-conns-two
+@b > version\r\n
+> stats conns\r\n
+=== stats-unknown
+> stats nonsense\r\n
+=== stats-detail-usage
+> stats detail\r\n
+=== stats-cachedump-short
+> stats cachedump 1\r\n
+=== stats-cachedump-bad-id
+> stats cachedump 99 1\r\n
+=== stats-bytes-and-items
+> set a 0 0 10\r\n0123456789\r\nset bb 7 0 1\r\nx\r\nstats\r\n
+=== stats-too-large-counter
+flags: -I 512k
+> set k 0 0 600000\r\n{x*600000}\r\nstats\r\n
+=== stats-connections
+@b > version\r\n
+@c > version\r\n
+> stats\r\n
