@@ -28,9 +28,13 @@ impl Item {
 
 /// Bytes of real memory an entry costs beyond its key and value: moka's entry (its
 /// hash-table node, the `Arc`ed key and value entry, the LRU deque node, the per-entry
-/// metadata) plus our `Item` and the heap blocks of the key and value. Measured with the
-/// server's allocator (mimalloc) by `examples/rss.rs`; see the README's memory section.
-pub const ENTRY_OVERHEAD: usize = 400;
+/// metadata) plus our `Item` and the allocator's rounding of the key and value blocks.
+///
+/// Measured with the server binary (mimalloc, purge delay 0) filled past `-m` by
+/// `ferrobench fill` (bench/README.md): the RSS above an empty server's ~10.5 MB, divided by
+/// the items held, less key and value, came to 436 B/item with 100-byte values at -m 64 and
+/// 445 B/item with 4 KB values at -m 256.
+pub const ENTRY_OVERHEAD: usize = 448;
 
 /// An entry's weight in moka: what it charges against `-m`.
 pub(crate) fn weight(key_len: usize, value_len: usize) -> u32 {
