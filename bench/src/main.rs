@@ -193,7 +193,7 @@ async fn stall(
                     .wrapping_add(1442695040888963407);
                 let key = (n >> 33) as usize % filled.max(1);
                 let started = Instant::now();
-                if n % 11 == 0 {
+                if n.is_multiple_of(11) {
                     c.set_batch("fill", key..key + 1, &value, 0).await?;
                 } else {
                     c.get(&format!("fill:{key}")).await?;
