@@ -26,7 +26,7 @@ use counters::{bump, Counters};
 use ferrocache_protocol::number::strtoull;
 use item::{ntotal, weight, Item};
 use moka::notification::RemovalCause;
-use moka::sync::Cache;
+use moka::sync::SegmentedCache as Cache;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -138,6 +138,10 @@ pub struct StoreStats {
     pub store_no_memory: u64,
 }
 
+/// moka segments: each has its own maintenance, so one pass of bookkeeping (evicting, draining
+/// the write log) is a fraction of the work and holds up a fraction of the writers.
+const SEGMENTS: usize = 8;
+
 /// Number of write locks. A power of two well above the number of threads, so two writers
 /// rarely share a stripe.
 const STRIPES: usize = 4096;
@@ -183,7 +187,7 @@ impl Store {
             EvictionPolicy::Lru => moka::policy::EvictionPolicy::lru(),
             EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
         };
-        let cache = Cache::builder()
+        let cache = Cache::builder(SEGMENTS)
             .max_capacity(config.memory_limit)
             .weigher(item::weigh)
             .eviction_policy(policy)
@@ -548,14 +552,14 @@ impl Drop for Store {
 
 /// moka does its bookkeeping (applying evictions, draining its write log) inside cache calls,
 /// and `sync::Cache` may make a writer sleep briefly when its write log is full. A background
-/// thread drains it every few milliseconds so request threads rarely have to.
+/// thread drains it every millisecond so request threads rarely have to.
 fn spawn_housekeeper(cache: Cache<Box<[u8]>, Item>, stop: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new()
         .name("ferrocache-housekeeper".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 cache.run_pending_tasks();
-                std::thread::sleep(Duration::from_millis(5));
+                std::thread::sleep(Duration::from_millis(1));
             }
         });
     if let Err(e) = spawned {
