@@ -21,6 +21,9 @@ const READ_BUFFER: usize = 16 * 1024;
 /// read buffer alive.
 pub(crate) const OWN_BUFFER_THRESHOLD: usize = 8 * 1024;
 
+/// On shutdown, how long a connection may take to finish sending a request it has begun.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What `stats conns` reports, by file descriptor.
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -298,11 +301,22 @@ async fn serve(
         if buf.capacity() == buf.len() {
             buf.reserve(READ_BUFFER);
         }
-        let n = tokio::select! {
-            // On shutdown an idle connection closes; one in the middle of a request was
-            // handled above before we came back here.
-            _ = shared.stop.cancelled() => return Ok(()),
-            n = stream.read_buf(&mut buf) => n?,
+        let idle = buf.is_empty() && swallow == 0;
+        let n = if shared.stop.is_cancelled() {
+            // Shutting down: an idle connection closes now; one in the middle of a request
+            // gets a few seconds to finish sending it, and its reply, before it closes.
+            if idle {
+                return Ok(());
+            }
+            match tokio::time::timeout(DRAIN_GRACE, stream.read_buf(&mut buf)).await {
+                Ok(n) => n?,
+                Err(_) => return Ok(()),
+            }
+        } else {
+            tokio::select! {
+                _ = shared.stop.cancelled() => continue,
+                n = stream.read_buf(&mut buf) => n?,
+            }
         };
         if n == 0 {
             return Ok(());

@@ -164,10 +164,11 @@ async fn over_the_connection_limit_gets_memcacheds_error() {
 async fn shutdown_finishes_the_request_in_flight() {
     let server = TestServer::start(&[]).await;
     let mut c = server.connect().await;
+    let mut idle = server.connect().await;
+    ask(&mut idle, b"version\r\n", b"\r\n").await;
     // Half a request: the header and part of its data block.
     c.write_all(b"set k 0 0 10\r\n01234").await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let mut idle = server.connect().await;
     let addr = server.addr;
     let stop = tokio::spawn(server.stop());
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -176,9 +177,13 @@ async fn shutdown_finishes_the_request_in_flight() {
     idle.read_to_end(&mut buf).await.unwrap();
     assert!(buf.is_empty());
     // New connections are refused once the listeners are gone.
-    stop.await.unwrap().unwrap();
     assert!(TcpStream::connect(addr).await.is_err());
-    drop(c);
+    // The request in flight completes and is answered, then the connection closes.
+    c.write_all(b"56789\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(rest, b"STORED\r\n");
+    stop.await.unwrap().unwrap();
 }
 
 #[tokio::test]

@@ -403,6 +403,41 @@ mod tests {
         assert_eq!(parse(&short, &Limits::default()), Parsed::Incomplete(None));
     }
 
+    proptest::proptest! {
+        /// Whatever a client sends, the parser neither panics nor claims bytes it was not
+        /// given, and it always makes progress when it answers.
+        #[test]
+        fn arbitrary_bytes_are_handled(input in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just(b' '),
+                proptest::strategy::Just(b'\r'),
+                proptest::strategy::Just(b'\n'),
+                proptest::strategy::Just(b'0'),
+                proptest::strategy::Just(b'-'),
+                proptest::num::u8::ANY,
+            ],
+            0..600,
+        ), prefix in proptest::prop_oneof![
+            proptest::strategy::Just(&b""[..]),
+            proptest::strategy::Just(&b"set k 0 0 "[..]),
+            proptest::strategy::Just(&b"get "[..]),
+            proptest::strategy::Just(&b"cas k 1 2 3 "[..]),
+            proptest::strategy::Just(&b"incr k "[..]),
+            proptest::strategy::Just(&b"gat "[..]),
+        ]) {
+            let mut buf = prefix.to_vec();
+            buf.extend_from_slice(&input);
+            let limits = Limits { item_size_max: 200, cas_enabled: true };
+            match parse(&buf, &limits) {
+                Parsed::Complete(_, used) | Parsed::Rejected(_, used) => {
+                    proptest::prop_assert!(used > 0 && used <= buf.len());
+                }
+                Parsed::Incomplete(Some(total)) => proptest::prop_assert!(total > buf.len()),
+                Parsed::Incomplete(None) => {}
+            }
+        }
+    }
+
     #[test]
     fn nul_byte_ends_the_line_as_in_c() {
         assert_eq!(complete(b"version\0junk\r\n"), Request::Version);
