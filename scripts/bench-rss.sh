@@ -4,22 +4,15 @@
 # Usage: scripts/bench-rss.sh            (results also go to bench/out/rss.md)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-command -v memcached >/dev/null || { echo "install memcached first (apt-get install memcached)" >&2; exit 1; }
-cargo build --release --quiet -p ferrocache-server -p ferrocache-bench
-mkdir -p bench/out
-user_flag=()
-[ "$(id -u)" -eq 0 ] && user_flag=(-u root)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/common.sh
+bench_setup
 
 measure() { # server-binary mb value-size -> JSON line
     local bin=$1 mb=$2 vs=$3 port pid
     port=$(free_port)
     "$bin" "${user_flag[@]}" -U 0 -l 127.0.0.1 -p "$port" -m "$mb" -t 2 >/dev/null 2>&1 &
     pid=$!
-    for _ in $(seq 100); do
-        python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
-        sleep 0.05
-    done
+    wait_port "$port" >&2
     local empty
     empty=$(awk '/VmRSS/ {print $2 * 1024}' "/proc/$pid/status")
     target/release/ferrobench fill --server "127.0.0.1:$port" --value-size "$vs" --pid "$pid" \

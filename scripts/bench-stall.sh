@@ -6,12 +6,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MB=${1:-256}
-command -v memcached >/dev/null || { echo "install memcached first (apt-get install memcached)" >&2; exit 1; }
-cargo build --release --quiet -p ferrocache-server -p ferrocache-bench
-mkdir -p bench/out
-user_flag=()
-[ "$(id -u)" -eq 0 ] && user_flag=(-u root)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/common.sh
+bench_setup
 {
 for server in memcached ferrocache; do
     bin=$(command -v memcached)
@@ -19,7 +15,7 @@ for server in memcached ferrocache; do
     port=$(free_port)
     "$bin" "${user_flag[@]}" -U 0 -l 127.0.0.1 -p "$port" -m "$MB" -t 2 >/dev/null 2>&1 &
     pid=$!
-    sleep 0.5
+    wait_port "$port"
     echo
     echo "### $server (-m $MB -t 2)"
     echo

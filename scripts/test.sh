@@ -49,22 +49,10 @@ section "rust tests (unit, integration, differential against memcached)"
 cargo test --workspace --quiet 2>&1
 
 section "python client suite"
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-user_flag=()
-[ "$(id -u)" -eq 0 ] && user_flag=(-u root)
+. scripts/common.sh
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-wait_port() {
-    for _ in $(seq 100); do
-        python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "error: nothing listens on port $1" >&2
-    return 1
-}
 run_suite() {
     local name=$1 bin=$2 port
     port=$(free_port)

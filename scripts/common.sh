@@ -1,0 +1,27 @@
+# Helpers shared by the scripts: sourced, not run.
+
+# memcached (and ferrocache) refuse to run as root without -u.
+user_flag=()
+[ "$(id -u)" -eq 0 ] && user_flag=(-u root)
+
+# A loopback port that was free a moment ago.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until something accepts connections on 127.0.0.1:$1 (up to 5 s).
+wait_port() {
+    for _ in $(seq 100); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "error: nothing listens on port $1" >&2
+    return 1
+}
+
+# For the benchmarks: memcached installed, release binaries built, an output folder.
+bench_setup() {
+    command -v memcached >/dev/null || { echo "install memcached first (apt-get install memcached)" >&2; exit 1; }
+    cargo build --release --quiet -p ferrocache-server -p ferrocache-bench
+    mkdir -p bench/out
+}
