@@ -121,8 +121,15 @@ fn transcripts_match_memcached() {
                 let Some(t) = queue.lock().unwrap().pop() else {
                     return;
                 };
-                if let Some(report) = check(&t, &memcached, &subject) {
-                    failures.lock().unwrap().push(report);
+                if let Some(first) = check(&t, &memcached, &subject) {
+                    // A difference must be reproducible: run the pair once more on fresh
+                    // servers, and report only if it differs again. (Rarely, a freshly
+                    // started server closes the harness's first connection; DIFF_SELF=1
+                    // shows this happens to memcached too.)
+                    match check(&t, &memcached, &subject) {
+                        Some(second) => failures.lock().unwrap().push(second),
+                        None => eprintln!("{}: passed on the second run; first run:\n{first}", t.name),
+                    }
                 }
             })
         })
