@@ -128,7 +128,9 @@ fn transcripts_match_memcached() {
                     // shows this happens to memcached too.)
                     match check(&t, &memcached, &subject) {
                         Some(second) => failures.lock().unwrap().push(second),
-                        None => eprintln!("{}: passed on the second run; first run:\n{first}", t.name),
+                        None => {
+                            eprintln!("{}: passed on the second run; first run:\n{first}", t.name)
+                        }
                     }
                 }
             })

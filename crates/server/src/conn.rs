@@ -214,6 +214,7 @@ async fn serve(
             match ferrocache_protocol::text::parse(&buf, &limits) {
                 Parsed::Complete(request, used) => {
                     last_cmd.store(shared.millis(), Ordering::Relaxed);
+                    tracing::trace!(fd, ?request, "request");
                     let next = match request {
                         Request::Store {
                             mode,
@@ -270,6 +271,7 @@ async fn serve(
                     break;
                 }
                 Parsed::Rejected(rejection, used) => {
+                    tracing::debug!(fd, ?rejection, "request refused");
                     own_buffer = false;
                     if rejection.discard_pending {
                         ctx.out.clear();

@@ -153,3 +153,28 @@ fn refuses_root_without_user_like_memcached() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("-u"));
 }
+
+#[test]
+fn warns_when_listening_beyond_loopback_without_auth() {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["-l", "0.0.0.0", "-p", &port.to_string(), "-u", "root"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(port);
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        stderr.contains("beyond loopback with no authentication"),
+        "{stderr}"
+    );
+}
