@@ -22,6 +22,11 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Called by the `verbosity` command with the new level (0 to 2), so the binary can change
+/// its log filter at run time as memcached changes its output. Set once by `main`.
+pub static VERBOSITY_HOOK: std::sync::OnceLock<Box<dyn Fn(u32) + Send + Sync>> =
+    std::sync::OnceLock::new();
+
 /// The version we report: the memcached release whose behaviour we match. Clients parse it.
 pub const MEMCACHED_VERSION: &str = "1.6.45";
 

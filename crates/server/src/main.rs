@@ -115,20 +115,35 @@ async fn serve(config: Config) -> i32 {
 }
 
 /// `-v` levels as memcached's: none logs warnings, -v adds info, -vv debug, -vvv trace.
-/// `RUST_LOG`, when set, wins.
-fn init_logging(verbosity: u8) {
-    use tracing_subscriber::EnvFilter;
-    let level = match verbosity {
+fn level(verbosity: u32) -> &'static str {
+    match verbosity {
         0 => "warn",
         1 => "info",
         2 => "debug",
         _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    }
+}
+
+/// Logs to stderr at the `-v` level. `RUST_LOG`, when set, wins; otherwise the `verbosity`
+/// command changes the level at run time.
+fn init_logging(verbosity: u8) {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{fmt, reload, EnvFilter};
+    if let Ok(filter) = EnvFilter::try_from_default_env() {
+        fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+        return;
+    }
+    let (filter, handle) = reload::Layer::new(EnvFilter::new(level(u32::from(verbosity))));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt::layer().with_writer(std::io::stderr))
         .init();
+    let _ = ferrocache_server::VERBOSITY_HOOK.set(Box::new(move |v| {
+        let _ = handle.reload(EnvFilter::new(level(v)));
+    }));
 }
 
 /// Forks into the background, detaches from the terminal and points stdio at /dev/null.

@@ -154,6 +154,9 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
         }
         Request::Verbosity { level, noreply } => {
             shared.verbosity.store(level.min(2), Ordering::Relaxed);
+            if let Some(hook) = crate::VERBOSITY_HOOK.get() {
+                hook(level.min(2));
+            }
             ctx.reply(noreply, b"OK\r\n");
         }
         Request::CacheMemlimit { megabytes, noreply } => {
