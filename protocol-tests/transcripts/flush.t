@@ -24,3 +24,13 @@ sleep 3100
 > set a 0 0 1\r\n1\r\nflush_all\r\nreplace a 0 0 1\r\n2\r\nadd a 0 0 1\r\n3\r\nget a\r\n
 === flush-then-incr
 > set a 0 0 1\r\n1\r\nflush_all\r\nincr a 1\r\n
+=== flush-all-absolute-future
+# a delay over 30 days is a unix time: far in the future, nothing is flushed yet
+> set a 0 0 1\r\n1\r\nflush_all 4000000000\r\nget a\r\n
+=== flush-all-absolute-past
+# a unix time in the past turns the flush off altogether in memcached
+> set a 0 0 1\r\n1\r\nflush_all 1000000000\r\nget a\r\n
+=== flush-later-overrides-earlier
+> set a 0 0 1\r\n1\r\nflush_all 100\r\nflush_all 0\r\nget a\r\nset b 0 0 1\r\n2\r\nget b\r\n
+=== flush-counts-in-stats
+> flush_all\r\nflush_all abc\r\nflush_all 0 noreply\r\nstats\r\n

@@ -42,3 +42,7 @@ flags: -A
 > cache_memlimit 100\r\nstats settings\r\n
 === mn
 > mn\r\n
+=== verbosity-shows-in-stats-settings
+> verbosity 1\r\nstats settings\r\n
+=== verbosity-large-clamped
+> verbosity 99\r\nstats settings\r\n

@@ -125,3 +125,13 @@ sleep 2100
 > set a 0 0 1\r\n1\r\nset b 0 0 1\r\n2\r\nset c 0 0 1\r\n3\r\nget a b c\r\n
 === append-to-number-then-incr
 > set k 0 0 1\r\n1\r\nappend k 0 0 1\r\n2\r\nincr k 1\r\n
+=== cas-after-touch
+> set k 0 0 1\r\na\r\ngets k\r\ntouch k 100\r\ncas k 0 0 1 1\r\nb\r\nget k\r\n
+=== append-to-expired
+> set k 0 -1 1\r\na\r\nappend k 0 0 1\r\nb\r\n
+=== replace-keeps-new-flags
+> set k 1 0 1\r\na\r\nreplace k 2 0 1\r\nb\r\nget k\r\n
+=== set-noreply-then-error
+> set k 0 0 1 noreply\r\nab\r\nversion\r\n
+=== add-after-delete
+> set k 0 0 1\r\na\r\ndelete k\r\nadd k 0 0 1\r\nb\r\nget k\r\n
