@@ -117,7 +117,6 @@ pub const MISSING: &[(&str, &str)] = &[
     ("warm_max_factor", "no segmented LRU"),
     ("temp_lru", "no segmented LRU"),
     ("temporary_ttl", "no segmented LRU"),
-    ("idle_timeout", "idle timeout not implemented"),
     ("watcher_logbuf_size", "no watch/log streams"),
     ("worker_logbuf_size", "no watch/log streams"),
     ("read_buf_mem_limit", "no read buffer pool"),

@@ -23,3 +23,15 @@ flags: -C -I 512k
 === disable-cas-stats-bytes
 flags: -C
 > set a 0 0 1\r\n1\r\nstats\r\n
+=== idle-timeout-closes
+flags: -o idle_timeout=1
+> version\r\n
+sleep 3500
+> version\r\n
+=== reqs-per-event-yields
+flags: -R 1
+> set a 0 0 1\r\n1\r\nget a\r\nget a\r\nget a\r\n
+> stats\r\n
+=== idle-timeout-in-settings
+flags: -o idle_timeout=7
+> stats settings\r\n

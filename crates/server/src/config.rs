@@ -77,6 +77,8 @@ pub struct Config {
     pub disable_dumping: bool,
     /// `-o eviction=lru|tinylfu`
     pub eviction: Eviction,
+    /// `-o idle_timeout=N`: close connections idle for N seconds (0: never).
+    pub idle_timeout: u64,
     /// Every `-o` pair as given, in order (a bare key has an empty value).
     pub extended: Vec<(String, String)>,
     /// Things the operator should know about the flags (unknown `-o` keys, flags of
@@ -112,6 +114,7 @@ impl Default for Config {
             auth_file: None,
             disable_dumping: false,
             eviction: Eviction::Lru,
+            idle_timeout: 0,
             extended: Vec::new(),
             warnings: Vec::new(),
         }
@@ -158,7 +161,6 @@ const IGNORED_EXTENDED: &[&str] = &[
     "hot_max_factor",
     "warm_max_factor",
     "temporary_ttl",
-    "idle_timeout",
     "slab_chunk_max",
     "slab_reassign",
     "slab_automove",
@@ -293,7 +295,8 @@ pub fn help_text() -> String {
 -o, --extended            comma-separated key=value options:
    - eviction:            lru (default, like memcached) or tinylfu (moka's
                           frequency-based admission; see the README)
-   - memcached's own keys (maxconns_fast, hashpower, idle_timeout, lru_crawler,
+   - idle_timeout:        close connections idle this many seconds (default: 0, never)
+   - memcached's own keys (maxconns_fast, hashpower, lru_crawler,
      slab_chunk_max, ...) are accepted and have no effect; unknown keys are
      accepted with a warning
 ",
@@ -508,6 +511,11 @@ impl Config {
                             }
                         }
                     }
+                    "idle_timeout" => {
+                        c.idle_timeout = value.parse().map_err(|_| {
+                            invalid(format!("Invalid value for idle_timeout: {value}"), EX_USAGE)
+                        })?;
+                    }
                     k if IGNORED_EXTENDED.contains(&k)
                         || k.starts_with("ext_")
                         || k.starts_with("ssl_") =>
@@ -598,6 +606,7 @@ impl Config {
             ("maxconns_fast", yes_no(true)),
             ("flush_enabled", yes_no(!self.disable_flush)),
             ("dump_enabled", yes_no(!self.disable_dumping)),
+            ("idle_timeout", self.idle_timeout.to_string()),
         ]
     }
 }
@@ -655,7 +664,7 @@ mod tests {
             "-R",
             "5",
             "-o",
-            "eviction=tinylfu,idle_timeout=5",
+            "eviction=tinylfu,idle_timeout=5,hashpower=20",
         ])
         .unwrap();
         assert_eq!(c.port, 22122);
@@ -671,8 +680,9 @@ mod tests {
         assert_eq!(c.user.as_deref(), Some("nobody"));
         assert_eq!((c.backlog, c.reqs_per_event), (64, 5));
         assert_eq!(c.eviction, Eviction::TinyLfu);
-        assert_eq!(c.extended.len(), 2);
-        assert!(c.warnings.iter().any(|w| w.contains("idle_timeout")));
+        assert_eq!(c.extended.len(), 3);
+        assert_eq!(c.idle_timeout, 5);
+        assert!(c.warnings.iter().any(|w| w.contains("hashpower")));
     }
 
     #[test]

@@ -196,10 +196,20 @@ async fn serve(
     let mut swallow = 0usize;
     // The buffer was sized for exactly the request at its front (see OWN_BUFFER_THRESHOLD).
     let mut own_buffer = false;
+    let idle_timeout = match shared.config.idle_timeout {
+        0 => None,
+        secs => Some(std::time::Duration::from_secs(secs)),
+    };
     loop {
-        // Handle every complete request already buffered, then write all replies at once.
+        // Handle the complete requests already buffered, then write all replies at once.
+        // After `-R` requests the connection yields to the others, as memcached does.
         let mut close = false;
+        let mut handled = 0u32;
         loop {
+            if handled >= shared.config.reqs_per_event {
+                Counters::add(&shared.counters.conn_yields, 1);
+                break;
+            }
             if swallow > 0 {
                 let n = swallow.min(buf.len());
                 buf.advance(n);
@@ -213,6 +223,7 @@ async fn serve(
             }
             match ferrocache_protocol::text::parse(&buf, &limits) {
                 Parsed::Complete(request, used) => {
+                    handled += 1;
                     last_cmd.store(shared.millis(), Ordering::Relaxed);
                     tracing::trace!(fd, ?request, "request");
                     let next = match request {
@@ -271,6 +282,7 @@ async fn serve(
                     break;
                 }
                 Parsed::Rejected(rejection, used) => {
+                    handled += 1;
                     tracing::debug!(fd, ?rejection, "request refused");
                     own_buffer = false;
                     if rejection.discard_pending {
@@ -300,6 +312,11 @@ async fn serve(
             let _ = stream.shutdown().await;
             return Ok(());
         }
+        if handled >= shared.config.reqs_per_event && !buf.is_empty() {
+            // More requests are buffered: let other connections run, then go on.
+            tokio::task::yield_now().await;
+            continue;
+        }
         if buf.capacity() == buf.len() {
             buf.reserve(READ_BUFFER);
         }
@@ -315,9 +332,19 @@ async fn serve(
                 Err(_) => return Ok(()),
             }
         } else {
+            let read = async {
+                match idle_timeout {
+                    // memcached's idle_timeout: a connection that sends nothing for that
+                    // long is closed.
+                    Some(limit) if idle => tokio::time::timeout(limit, stream.read_buf(&mut buf))
+                        .await
+                        .unwrap_or(Ok(0)),
+                    _ => stream.read_buf(&mut buf).await,
+                }
+            };
             tokio::select! {
                 _ = shared.stop.cancelled() => continue,
-                n = stream.read_buf(&mut buf) => n?,
+                n = read => n?,
             }
         };
         if n == 0 {

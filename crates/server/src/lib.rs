@@ -69,6 +69,7 @@ pub(crate) struct Counters {
     pub bytes_written: AtomicU64,
     pub cmd_flush: AtomicU64,
     pub cmd_meta: AtomicU64,
+    pub conn_yields: AtomicU64,
 }
 
 impl Counters {

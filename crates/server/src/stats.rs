@@ -104,6 +104,7 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     );
     stat(out, "accepting_conns", 1);
     stat(out, "threads", shared.config.threads);
+    stat(out, "conn_yields", load(&c.conn_yields));
     stat(out, "bytes", s.bytes);
     stat(out, "curr_items", s.curr_items);
     stat(out, "total_items", s.total_items);
@@ -186,6 +187,7 @@ fn reset(shared: &Shared) {
         &c.bytes_written,
         &c.cmd_flush,
         &c.cmd_meta,
+        &c.conn_yields,
     ] {
         counter.store(0, Ordering::Relaxed);
     }
