@@ -17,6 +17,9 @@ section "prerequisites"
 missing_pkgs=()
 command -v memcached >/dev/null || missing_pkgs+=(memcached)
 command -v memcaslap >/dev/null || missing_pkgs+=(libmemcached-tools)
+# pylibmc is built from source against libmemcached and zlib.
+[ -e /usr/include/libmemcached/memcached.h ] || missing_pkgs+=(libmemcached-dev)
+[ -e /usr/include/zlib.h ] || missing_pkgs+=(zlib1g-dev)
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
     echo "installing ${missing_pkgs[*]} with apt-get"
     if ! { as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing_pkgs[@]}"; }; then
@@ -60,7 +63,9 @@ run_suite() {
     pids+=($!)
     wait_port "$port"
     echo "-- $name on port $port"
-    CACHE_SERVER="127.0.0.1:$port" "$VENV/bin/pytest" -p no:cacheprovider protocol-tests/python
+    # CACHE_SERVER_BIN lets the multi-node tests start more nodes of the same server.
+    CACHE_SERVER="127.0.0.1:$port" CACHE_SERVER_BIN="$bin" \
+        "$VENV/bin/pytest" -p no:cacheprovider protocol-tests/python
 }
 run_suite memcached "$MEMCACHED_BIN"
 run_suite ferrocache "$FERROCACHE_BIN"

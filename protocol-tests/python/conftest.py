@@ -20,25 +20,39 @@ def server_address():
 
 
 def pytest_configure(config):
+    # A prefix per run, so repeated runs against one server do not collide.
+    prefix = "t" + uuid.uuid4().hex[:8]
     settings.configure(
         CACHES={
+            # What djblets uses: the default cache, as Review Board configures it.
             "default": {
                 "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
                 "LOCATION": server_address(),
-                # A prefix per run, so repeated runs against one server do not collide.
-                "KEY_PREFIX": "t" + uuid.uuid4().hex[:8],
-            }
+            },
+            "pymemcache": {
+                "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+                "LOCATION": server_address(),
+                "KEY_PREFIX": prefix,
+            },
+            "pylibmc": {
+                "BACKEND": "django.core.cache.backends.memcached.PyLibMCCache",
+                "LOCATION": server_address(),
+                "KEY_PREFIX": prefix + "l",
+            },
         },
+        # djblets.cache.backend imports the sites framework; with no database the site
+        # lookup fails and djblets uses keys without a domain prefix.
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.sites"],
         USE_TZ=True,
     )
     django.setup()
 
 
-@pytest.fixture
-def cache():
+@pytest.fixture(params=["pymemcache", "pylibmc"], ids=["PyMemcacheCache", "PyLibMCCache"])
+def cache(request):
     from django.core.cache import caches
 
-    c = caches["default"]
+    c = caches[request.param]
     yield c
     c.close()
 

@@ -1,0 +1,212 @@
+"""Other clients users point at the server: djblets, python-memcached, pylibmc, and
+pymemcache's HashClient over several nodes."""
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+import zlib
+
+import pytest
+
+from conftest import server_address
+
+
+def unique(name):
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+# --- djblets.cache.backend -------------------------------------------------------------
+
+
+def test_djblets_large_data_is_chunked_and_read_back():
+    from django.core.cache import cache
+    from djblets.cache.backend import CACHE_CHUNK_SIZE, cache_memoize, make_cache_key
+
+    key = unique("big-report")
+    # Random-looking data, so zlib cannot shrink it below several chunks.
+    payload = [os.urandom(512 * 1024) for _ in range(8)]
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return payload
+
+    assert cache_memoize(key, compute, large_data=True) == payload
+    assert cache_memoize(key, compute, large_data=True) == payload
+    assert len(calls) == 1, "the second call is served from the cache"
+
+    full_key = make_cache_key(key)
+    chunk_count = int(cache.get(full_key))
+    assert chunk_count >= 4
+    chunks = cache.get_many([f"{full_key}-{i}" for i in range(chunk_count)])
+    assert len(chunks) == chunk_count
+    assert all(len(c[0]) <= CACHE_CHUNK_SIZE for c in chunks.values())
+
+
+def test_djblets_missing_chunk_makes_it_recompute():
+    from django.core.cache import cache
+    from djblets.cache.backend import cache_memoize, make_cache_key
+
+    key = unique("chunked")
+    payload = [os.urandom(400 * 1024) for _ in range(6)]
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return payload
+
+    cache_memoize(key, compute, large_data=True)
+    cache.delete(f"{make_cache_key(key)}-1")
+    assert cache_memoize(key, compute, large_data=True) == payload
+    assert len(calls) == 2
+
+
+def test_djblets_memoize_iter():
+    from djblets.cache.backend import cache_memoize_iter
+
+    key = unique("iter")
+    items = [{"n": i, "blob": "x" * 1000} for i in range(2000)]
+    first = list(cache_memoize_iter(key, lambda: iter(items)))
+    second = list(cache_memoize_iter(key, lambda: iter([])))
+    assert first == items and second == items
+
+
+def test_djblets_make_cache_key_long_and_spaced():
+    from django.core.cache import cache
+    from djblets.cache.backend import make_cache_key
+
+    long_key = make_cache_key("k" * 400)
+    spaced = make_cache_key("has some spaces")
+    for key in (long_key, spaced):
+        assert len(key) <= 250 and " " not in key
+        cache.set(key, "v")
+        assert cache.get(key) == "v"
+
+
+# --- python-memcached ----------------------------------------------------------------
+
+
+def test_python_memcached():
+    import memcache
+
+    mc = memcache.Client([server_address()])
+    key = unique("pm")
+    assert mc.set(key, {"a": 1})
+    assert mc.get(key) == {"a": 1}
+    assert mc.add(key, 2) == 0
+    assert mc.incr(unique("missing")) is None
+    mc.set(key + "n", "5")
+    assert mc.incr(key + "n", 3) == 8
+    assert mc.get_multi([key, key + "n", "nope"]) == {key: {"a": 1}, key + "n": "8"}
+    assert mc.delete(key)
+    assert mc.get(key) is None
+    mc.disconnect_all()
+
+
+# --- pylibmc (ASCII) ------------------------------------------------------------------
+
+
+def test_pylibmc_ascii():
+    import pylibmc
+
+    mc = pylibmc.Client([server_address()], binary=False, behaviors={"cas": True})
+    key = unique("lm")
+    mc.set(key, b"v", time=0)
+    assert mc.get(key) == b"v"
+    assert mc.add(key, b"w") is False
+    mc.set(key + "n", 10)
+    assert mc.incr(key + "n", 5) == 15
+    assert mc.decr(key + "n", 100) == 0
+    value, cas = mc.gets(key)
+    assert value == b"v"
+    assert mc.cas(key, b"new", cas) is True
+    assert mc.cas(key, b"newer", cas) is False
+    assert mc.get_multi([key, "nope"]) == {key: b"new"}
+    big = zlib.compress(os.urandom(10))
+    mc.set(key + "z", big)
+    assert mc.get(key + "z") == big
+
+
+# --- pymemcache HashClient over three nodes ---------------------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_node(port):
+    binary = os.environ.get("CACHE_SERVER_BIN")
+    if not binary:
+        pytest.fail("CACHE_SERVER_BIN is not set (scripts/test.sh sets it)")
+    args = [binary, "-U", "0", "-l", "127.0.0.1", "-p", str(port)]
+    if os.geteuid() == 0:
+        args += ["-u", "root"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.025)
+    proc.kill()
+    pytest.fail(f"node on port {port} did not start")
+
+
+@pytest.fixture
+def three_nodes():
+    ports = [free_port() for _ in range(3)]
+    procs = {port: start_node(port) for port in ports}
+    yield ports, procs
+    for proc in procs.values():
+        proc.kill()
+        proc.wait()
+
+
+def test_hash_client_spreads_keys_and_survives_a_node(three_nodes):
+    from pymemcache.client.base import Client
+    from pymemcache.client.hash import HashClient
+
+    ports, procs = three_nodes
+    servers = [("127.0.0.1", p) for p in ports]
+    hc = HashClient(servers, ignore_exc=True, retry_attempts=1, retry_timeout=0.5,
+                    dead_timeout=0.5, connect_timeout=0.5, timeout=0.5)
+    keys = [f"spread-{i}" for i in range(300)]
+    for k in keys:
+        assert hc.set(k, b"v")
+
+    # Each key lives on exactly one node, and every node holds some.
+    per_node = []
+    for port in ports:
+        c = Client(("127.0.0.1", port))
+        per_node.append({k for k in keys if c.get(k) is not None})
+        c.close()
+    assert all(per_node), [len(s) for s in per_node]
+    assert sum(len(s) for s in per_node) == len(keys)
+
+    # Kill one node: its keys read as misses (ignore_exc), the others are still served.
+    victim = ports[0]
+    procs[victim].kill()
+    procs[victim].wait()
+    lost = per_node[0]
+    kept = [k for k in keys if k not in lost]
+    assert all(hc.get(k) == b"v" for k in kept[:50])
+    assert all(hc.get(k) is None for k in list(lost)[:20])
+
+    # Restart it: after the dead timeout the client uses it again.
+    procs[victim] = start_node(victim)
+    time.sleep(1.0)
+    k = next(iter(lost))
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        hc.set(k, b"again")
+        if hc.get(k) == b"again":
+            break
+        time.sleep(0.2)
+    assert hc.get(k) == b"again"
+    c = Client(("127.0.0.1", victim))
+    assert c.get(k) == b"again"
+    c.close()
