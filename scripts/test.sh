@@ -17,6 +17,7 @@ section "prerequisites"
 missing_pkgs=()
 command -v memcached >/dev/null || missing_pkgs+=(memcached)
 command -v memcaslap >/dev/null || missing_pkgs+=(libmemcached-tools)
+command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || missing_pkgs+=(nutcracker)
 # pylibmc is built from source against libmemcached and zlib.
 [ -e /usr/include/libmemcached/memcached.h ] || missing_pkgs+=(libmemcached-dev)
 [ -e /usr/include/zlib.h ] || missing_pkgs+=(zlib1g-dev)
@@ -52,6 +53,7 @@ section "rust tests (unit, integration, differential against memcached)"
 cargo test --workspace --quiet 2>&1
 
 section "python client suite"
+export PATH="$PATH:/usr/sbin"
 . scripts/common.sh
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }

@@ -210,3 +210,110 @@ def test_hash_client_spreads_keys_and_survives_a_node(three_nodes):
     c = Client(("127.0.0.1", victim))
     assert c.get(k) == b"again"
     c.close()
+
+
+# --- twemproxy (nutcracker) in front of three nodes ---------------------------------------
+
+
+def test_django_through_twemproxy(three_nodes, tmp_path):
+    from django.core.cache.backends.memcached import PyMemcacheCache
+
+    ports, _ = three_nodes
+    proxy_port = free_port()
+    # Named servers: ketama then hashes the names, not the (random) ports, so the spread is
+    # the same in every run.
+    servers = "\n".join(f"    - 127.0.0.1:{p}:1 node{i}" for i, p in enumerate(ports))
+    conf = tmp_path / "nutcracker.yml"
+    conf.write_text(
+        "pool:\n"
+        f"  listen: 127.0.0.1:{proxy_port}\n"
+        "  hash: fnv1a_64\n"
+        "  distribution: ketama\n"
+        "  timeout: 2000\n"
+        "  auto_eject_hosts: false\n"
+        "  servers:\n"
+        f"{servers}\n"
+    )
+    proxy = subprocess.Popen(
+        ["nutcracker", "-c", str(conf), "-s", str(free_port())],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", proxy_port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.025)
+        cache = PyMemcacheCache(f"127.0.0.1:{proxy_port}", {})
+        cache.set("tw-a", {"x": 1})
+        assert cache.get("tw-a") == {"x": 1}
+        assert cache.add("tw-a", 2) is False
+        assert cache.add("tw-b", 2) is True
+        cache.set_many({f"tw-{i}": i for i in range(50)})
+        got = cache.get_many([f"tw-{i}" for i in range(50)])
+        assert got == {f"tw-{i}": i for i in range(50)}
+        cache.set("tw-n", 5)
+        assert cache.incr("tw-n", 2) == 7
+        assert cache.decr("tw-n", 10) == 0
+        cache.delete_many(["tw-1", "tw-2"])
+        assert cache.get("tw-1") is None and cache.get("tw-3") == 3
+        assert cache.delete("tw-a") is True
+        big = os.urandom(900 * 1024)
+        cache.set("tw-big", big)
+        assert cache.get("tw-big") == big
+        # ketama spread the keys over the nodes, each key on exactly one.
+        from pymemcache.client.base import Client
+
+        held = []
+        for port in ports:
+            c = Client(("127.0.0.1", port))
+            # Django stores "tw-3" as ":1:tw-3" (empty prefix, version 1).
+            held.append(sum(c.get(f":1:tw-{i}") is not None for i in range(3, 50)))
+            c.close()
+        assert sum(held) == 47 and sum(1 for h in held if h) >= 2, held
+        cache.close()
+    finally:
+        proxy.kill()
+        proxy.wait()
+
+
+# --- a mixed pool: memcached and ferrocache nodes together --------------------------------
+
+
+def test_mixed_pool_of_memcached_and_ferrocache():
+    from pymemcache.client.hash import HashClient
+
+    binaries = [os.environ.get("MEMCACHED_BIN"), os.environ.get("FERROCACHE_BIN")]
+    if not all(binaries):
+        pytest.fail("MEMCACHED_BIN and FERROCACHE_BIN must be set (scripts/test.sh sets them)")
+    procs = []
+    ports = []
+    try:
+        for binary in binaries + binaries[1:]:
+            port = free_port()
+            args = [binary, "-U", "0", "-l", "127.0.0.1", "-p", str(port)]
+            if os.geteuid() == 0:
+                args += ["-u", "root"]
+            procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+            ports.append(port)
+        for port in ports:
+            for _ in range(200):
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.025)
+        hc = HashClient([("127.0.0.1", p) for p in ports])
+        values = {f"mix-{i}": str(i).encode() for i in range(200)}
+        for k, v in values.items():
+            hc.set(k, v)
+        assert hc.get_many(list(values)) == values
+        hc.set("mix-n", b"1")
+        assert hc.incr("mix-n", 41) == 42
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
