@@ -38,3 +38,9 @@ sleep 2100
 > get k\r\n
 === touch-keeps-cas
 > set k 0 0 1\r\nx\r\ngets k\r\ntouch k 10\r\ngets k\r\n
+=== delete-key-named-noreply
+> set noreply 0 0 1\r\nx\r\ndelete noreply\r\ndelete noreply\r\n
+=== touch-key-named-noreply
+> set noreply 0 0 1\r\nx\r\ntouch noreply 10\r\n
+=== incr-key-named-noreply
+> set noreply 0 0 1\r\n1\r\nincr noreply 1\r\n

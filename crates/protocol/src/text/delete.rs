@@ -9,7 +9,8 @@ use super::{key_ok, want, Command, LineResult, Request, Tokens};
 pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
     let n = tokens.ntokens();
     want(tokens, (3..=5).contains(&n))?;
-    let noreply = tokens.noreply();
+    // memcached looks for `noreply` only after the key: a key named "noreply" is a key.
+    let noreply = n > 3 && tokens.noreply();
     let key = tokens.toks[1];
     key_ok(key, noreply)?;
     Ok(Command::Ready(Request::Delete { key, noreply }))
@@ -29,6 +30,13 @@ mod tests {
             (b"delete k 0 noreply\r\n", true),
             (b"delete k extra\r\n", false),
         ];
+        assert_eq!(
+            complete(b"delete noreply\r\n"),
+            Request::Delete {
+                key: b"noreply",
+                noreply: false
+            }
+        );
         for (input, noreply) in table {
             assert_eq!(
                 complete(input),
