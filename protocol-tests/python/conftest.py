@@ -39,6 +39,12 @@ def pytest_configure(config):
                 "LOCATION": server_address(),
                 "KEY_PREFIX": prefix + "l",
             },
+            "pylibmc-binary": {
+                "BACKEND": "django.core.cache.backends.memcached.PyLibMCCache",
+                "LOCATION": server_address(),
+                "KEY_PREFIX": prefix + "b",
+                "OPTIONS": {"binary": True},
+            },
         },
         # djblets.cache.backend imports the sites framework; with no database the site
         # lookup fails and djblets uses keys without a domain prefix.
@@ -48,7 +54,10 @@ def pytest_configure(config):
     django.setup()
 
 
-@pytest.fixture(params=["pymemcache", "pylibmc"], ids=["PyMemcacheCache", "PyLibMCCache"])
+@pytest.fixture(
+    params=["pymemcache", "pylibmc", "pylibmc-binary"],
+    ids=["PyMemcacheCache", "PyLibMCCache", "PyLibMCCache-binary"],
+)
 def cache(request):
     from django.core.cache import caches
 

@@ -129,6 +129,35 @@ def test_pylibmc_ascii():
     assert mc.get(key + "z") == big
 
 
+def test_pylibmc_binary():
+    import pylibmc
+
+    mc = pylibmc.Client([server_address()], binary=True, behaviors={"cas": True})
+    key = unique("lb")
+    mc.set(key, b"v", time=0)
+    assert mc.get(key) == b"v"
+    assert mc.add(key, b"w") is False
+    # In binary mode pylibmc raises for a replace of a missing key.
+    with pytest.raises(pylibmc.NotFound):
+        mc.replace(unique("nope"), b"w")
+    mc.set(key + "n", 10)
+    assert mc.incr(key + "n", 5) == 15
+    assert mc.decr(key + "n", 100) == 0
+    value, cas = mc.gets(key)
+    assert value == b"v"
+    assert mc.cas(key, b"new", cas) is True
+    assert mc.cas(key, b"newer", cas) is False
+    mc.append(key, b"+")
+    mc.prepend(key, b"-")
+    assert mc.get(key) == b"-new+"
+    assert mc.get_multi([key, "nope"]) == {key: b"-new+"}
+    assert mc.touch(key, 100) is True
+    assert mc.delete(key) is True
+    assert mc.delete(key) is False
+    stats = dict(mc.get_stats()[0][1])
+    assert "curr_items" in stats and "cmd_get" in stats
+
+
 # --- pymemcache HashClient over three nodes ---------------------------------------------
 
 

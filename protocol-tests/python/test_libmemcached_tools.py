@@ -13,9 +13,13 @@ def servers_flag():
     return f"--servers={server_address()}"
 
 
-def test_memccapable_ascii_passes_every_test():
+import pytest
+
+
+@pytest.mark.parametrize("mode", ["-a", "-b"], ids=["ascii", "binary"])
+def test_memccapable_passes_every_test(mode):
     host, port = server_address().rsplit(":", 1)
-    out = run("memccapable", "-h", host, "-p", port, "-a")
+    out = run("memccapable", "-h", host, "-p", port, mode)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "All tests passed" in out.stdout
     assert "[FAIL]" not in out.stdout

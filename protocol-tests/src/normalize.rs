@@ -1,6 +1,7 @@
 //! What may differ between memcached and ferrocache, and nothing else.
 //!
-//! 1. The version string (`VERSION 1.6.18` against ferrocache's).
+//! 1. The version string (`VERSION 1.6.18` against ferrocache's), also where the binary
+//!    protocol's Version reply carries it as its body ([`VERSIONS`]).
 //! 2. Values of `stats` fields that are volatile by nature ([`VOLATILE`]): times, pids,
 //!    ports, byte counts of replies whose text differs (the version string).
 //! 3. `stats` fields memcached has and ferrocache does not report, because ferrocache has no
@@ -182,6 +183,20 @@ pub const MISSING: &[(&str, &str)] = &[
     ("total_malloced", "no slab pages"),
 ];
 
+/// The version strings of the oracle and of ferrocache; both read as `<ver>` in replies.
+pub const VERSIONS: &[&[u8]] = &[b"1.6.18", b"1.6.45"];
+
+/// Replaces every version string in received bytes.
+fn mask_versions(line: &[u8]) -> Vec<u8> {
+    let mut out = line.to_vec();
+    for v in VERSIONS {
+        while let Some(at) = out.windows(v.len()).position(|w| w == *v) {
+            out.splice(at..at + v.len(), b"<ver>".iter().copied());
+        }
+    }
+    out
+}
+
 /// Turns `items:3:number` into `items:*:number` and `3:chunk_size` into `*:chunk_size`.
 fn pattern(name: &str) -> String {
     name.split(':')
@@ -257,7 +272,7 @@ pub fn normalize(log: &[u8]) -> Vec<u8> {
             out.extend_from_slice(format!("STAT {shown_name} {value}{ending}").as_bytes());
             continue;
         }
-        out.extend_from_slice(line);
+        out.extend_from_slice(&mask_versions(line));
     }
     out
 }

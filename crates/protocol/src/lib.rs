@@ -6,6 +6,7 @@
 //! many bytes to drop. The server turns a rejection into the reply line with
 //! [`Rejection::reply_line`].
 
+pub mod binary;
 pub mod number;
 pub mod response;
 pub mod text;

@@ -1,8 +1,9 @@
 //! Accepting connections and running one connection: read, parse, execute, write.
 
+use crate::config::Protocol;
 use crate::listen::{Listener, Stream};
 use crate::out::Output;
-use crate::{text, Counters, Shared};
+use crate::{binary, text, Counters, Shared};
 use bytes::{Buf, Bytes, BytesMut};
 use ferrocache_protocol::text::Request;
 use ferrocache_protocol::{Limits, Parsed, Reject};
@@ -196,6 +197,8 @@ async fn serve(
     let mut swallow = 0usize;
     // The buffer was sized for exactly the request at its front (see OWN_BUFFER_THRESHOLD).
     let mut own_buffer = false;
+    // Binary or text, decided by the first byte the connection sends.
+    let mut binary: Option<bool> = None;
     let idle_timeout = match shared.config.idle_timeout {
         0 => None,
         secs => Some(std::time::Duration::from_secs(secs)),
@@ -220,6 +223,42 @@ async fn serve(
             }
             if buf.is_empty() {
                 break;
+            }
+            // memcached picks the protocol from a connection's first byte (with -B auto).
+            let is_binary = *binary.get_or_insert_with(|| match shared.config.protocol {
+                Protocol::Binary => true,
+                Protocol::Ascii => false,
+                Protocol::Auto => buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC,
+            });
+            if is_binary {
+                match ferrocache_protocol::binary::parse(&buf, &limits) {
+                    Parsed::Complete(request, used) => {
+                        handled += 1;
+                        last_cmd.store(shared.millis(), Ordering::Relaxed);
+                        tracing::trace!(fd, ?request, "binary request");
+                        let next = binary::execute(&mut ctx, request, &mut swallow);
+                        buf.advance(used);
+                        if let Next::Close = next {
+                            close = true;
+                            break;
+                        }
+                    }
+                    Parsed::Incomplete(need) => {
+                        if let Some(total) = need {
+                            if buf.capacity() < total {
+                                buf.reserve(total - buf.len());
+                            }
+                        }
+                        break;
+                    }
+                    Parsed::Rejected(_, _) => {
+                        // A bad magic byte: memcached drops the connection and its replies.
+                        ctx.out.clear();
+                        close = true;
+                        break;
+                    }
+                }
+                continue;
             }
             match ferrocache_protocol::text::parse(&buf, &limits) {
                 Parsed::Complete(request, used) => {

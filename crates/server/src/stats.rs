@@ -3,14 +3,37 @@
 
 use crate::conn::ConnCtx;
 use crate::{Shared, MEMCACHED_VERSION};
-use ferrocache_protocol::response::stat;
 use ferrocache_protocol::text::{DetailCommand, StatsGroup};
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// `stats` figures as (name, value) pairs, which each protocol then encodes.
+pub(crate) type Pairs = Vec<(String, String)>;
+
+fn stat(out: &mut Pairs, name: &str, value: impl std::fmt::Display) {
+    out.push((name.to_string(), value.to_string()));
+}
+
+/// The pairs of a group the binary protocol asks for by name ("" for the general group),
+/// or `None` for a name memcached does not know there.
+pub(crate) fn named_group(shared: &Shared, name: &[u8]) -> Option<Pairs> {
+    let mut out = Pairs::new();
+    match name {
+        b"" => general(shared, &mut out),
+        b"settings" => settings(shared, &mut out),
+        b"items" => items(shared, &mut out),
+        b"slabs" => slabs(shared, &mut out),
+        b"sizes" => stat(&mut out, "sizes_status", "disabled"),
+        b"reset" => reset(shared),
+        b"detail on" | b"detail off" => {}
+        _ => return None,
+    }
+    Some(out)
+}
+
 pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
     let shared = ctx.shared;
-    let mut out = Vec::with_capacity(2048);
+    let mut out = Pairs::new();
     match group {
         StatsGroup::General => general(shared, &mut out),
         StatsGroup::Settings => settings(shared, &mut out),
@@ -31,8 +54,12 @@ pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
         StatsGroup::Detail(DetailCommand::Dump) => {}
         StatsGroup::Cachedump { .. } => {}
     }
-    out.extend_from_slice(b"END\r\n");
-    ctx.out.extend(&out);
+    let mut text = Vec::with_capacity(out.len() * 32 + 5);
+    for (name, value) in &out {
+        ferrocache_protocol::response::stat(&mut text, name, value);
+    }
+    text.extend_from_slice(b"END\r\n");
+    ctx.out.extend(&text);
 }
 
 fn now_unix() -> u64 {
@@ -53,7 +80,7 @@ fn rusage() -> (f64, f64) {
     (secs(usage.ru_utime), secs(usage.ru_stime))
 }
 
-fn general(shared: &Shared, out: &mut Vec<u8>) {
+fn general(shared: &Shared, out: &mut Pairs) {
     let c = &shared.counters;
     let s = shared.store.stats();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -111,7 +138,7 @@ fn general(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "evictions", s.evictions);
 }
 
-fn settings(shared: &Shared, out: &mut Vec<u8>) {
+fn settings(shared: &Shared, out: &mut Pairs) {
     for (name, value) in shared.config.settings_stats() {
         // Two settings change at run time.
         let value = match name {
@@ -124,7 +151,7 @@ fn settings(shared: &Shared, out: &mut Vec<u8>) {
 }
 
 /// ferrocache has no slab classes; all items are reported as one class, numbered 1.
-fn items(shared: &Shared, out: &mut Vec<u8>) {
+fn items(shared: &Shared, out: &mut Pairs) {
     let s = shared.store.stats();
     if s.curr_items == 0 {
         return;
@@ -135,7 +162,7 @@ fn items(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "items:1:outofmemory", s.store_no_memory);
 }
 
-fn slabs(shared: &Shared, out: &mut Vec<u8>) {
+fn slabs(shared: &Shared, out: &mut Pairs) {
     let s = shared.store.stats();
     if s.curr_items > 0 {
         stat(out, "1:get_hits", s.get_hits);
@@ -150,7 +177,7 @@ fn slabs(shared: &Shared, out: &mut Vec<u8>) {
     stat(out, "active_slabs", u64::from(s.curr_items > 0));
 }
 
-fn conns(shared: &Shared, me: i32, out: &mut Vec<u8>) {
+fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
     let now = shared.millis();
     let registry = shared.conns.lock().unwrap_or_else(|e| e.into_inner());
     for (fd, entry) in &registry.entries {

@@ -107,7 +107,8 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             noreply,
         } => match store.incr_decr(key, delta, incr) {
             ArithOutcome::Value(v) => ctx.reply(noreply, format!("{v}\r\n").as_bytes()),
-            ArithOutcome::NotFound => ctx.reply(noreply, b"NOT_FOUND\r\n"),
+            ArithOutcome::NotFound | ArithOutcome::Exists => ctx.reply(noreply, b"NOT_FOUND\r\n"),
+            ArithOutcome::NotStored => ctx.reply(noreply, b"SERVER_ERROR out of memory\r\n"),
             ArithOutcome::NonNumeric => ctx.reply(
                 noreply,
                 b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",

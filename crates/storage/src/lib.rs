@@ -106,6 +106,19 @@ pub enum ArithOutcome {
     Value(u64),
     NotFound,
     NonNumeric,
+    /// The binary protocol's CAS did not match.
+    Exists,
+    /// The new item could not be stored (out of memory with `-M`).
+    NotStored,
+}
+
+/// The outcome of a delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    Deleted,
+    NotFound,
+    /// The binary protocol's CAS did not match.
+    Exists,
 }
 
 /// Counters the store keeps, named after memcached's `stats` fields.
@@ -390,12 +403,25 @@ impl Store {
         exptime: i64,
         value: Bytes,
     ) -> StoreOutcome {
+        self.store_cas(mode, key, flags, exptime, value).0
+    }
+
+    /// [`Store::store`], also returning the stored item's CAS (0 when nothing was stored):
+    /// the binary protocol sends it back.
+    pub fn store_cas(
+        &self,
+        mode: StoreMode,
+        key: &[u8],
+        flags: u32,
+        exptime: i64,
+        value: Bytes,
+    ) -> (StoreOutcome, u64) {
         if !self.item_size_ok(key.len(), flags, value.len()) {
             self.note_too_large();
             if mode == StoreMode::Set {
                 self.unlink(key);
             }
-            return StoreOutcome::TooLarge;
+            return (StoreOutcome::TooLarge, 0);
         }
         bump(&self.counters.cmd_set);
         let _guard = self.lock(key);
@@ -403,20 +429,20 @@ impl Store {
         let old = self.lookup(key, now, true);
         let c = &self.counters;
         let (value, flags, exptime) = match (mode, &old) {
-            (StoreMode::Add, Some(_)) => return StoreOutcome::NotStored,
+            (StoreMode::Add, Some(_)) => return (StoreOutcome::NotStored, 0),
             (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None) => {
-                return StoreOutcome::NotStored
+                return (StoreOutcome::NotStored, 0)
             }
             (StoreMode::Cas(_), None) => {
                 bump(&c.cas_misses);
-                return StoreOutcome::NotFound;
+                return (StoreOutcome::NotFound, 0);
             }
             // With -C memcached never lets a cas through.
             (StoreMode::Cas(unique), Some(old))
                 if old.cas != unique || !self.config.cas_enabled =>
             {
                 bump(&c.cas_badval);
-                return StoreOutcome::Exists;
+                return (StoreOutcome::Exists, 0);
             }
             (StoreMode::Append | StoreMode::Prepend, Some(old)) => {
                 // Appends keep the old item's flags and exptime.
@@ -426,7 +452,7 @@ impl Store {
                     (&value, &old.value)
                 };
                 if !self.item_size_ok(key.len(), old.flags, first.len() + second.len()) {
-                    return StoreOutcome::NotStored;
+                    return (StoreOutcome::NotStored, 0);
                 }
                 let mut joined = Vec::with_capacity(first.len() + second.len());
                 joined.extend_from_slice(first);
@@ -436,25 +462,36 @@ impl Store {
             _ => (value, flags, self.times.realtime(exptime, now)),
         };
         let item = self.new_item(value, flags, exptime, now);
+        let cas = item.cas;
         if !self.link(key, item, old.as_ref(), true) {
-            return StoreOutcome::OutOfMemory;
+            return (StoreOutcome::OutOfMemory, 0);
         }
         if let StoreMode::Cas(_) = mode {
             bump(&c.cas_hits);
         }
-        StoreOutcome::Stored
+        (StoreOutcome::Stored, cas)
     }
 
     /// `delete`.
     pub fn delete(&self, key: &[u8]) -> bool {
+        self.delete_cas(key, 0) == DeleteOutcome::Deleted
+    }
+
+    /// A delete that, with a non-zero `cas`, removes the item only if its CAS matches (the
+    /// binary protocol's delete).
+    pub fn delete_cas(&self, key: &[u8], cas: u64) -> DeleteOutcome {
         let _guard = self.lock(key);
-        if self.lookup(key, self.now(), true).is_some() {
-            self.cache.invalidate(key);
-            bump(&self.counters.delete_hits);
-            true
-        } else {
-            bump(&self.counters.delete_misses);
-            false
+        match self.lookup(key, self.now(), true) {
+            Some(item) if cas == 0 || cas == item.cas => {
+                self.cache.invalidate(key);
+                bump(&self.counters.delete_hits);
+                DeleteOutcome::Deleted
+            }
+            Some(_) => DeleteOutcome::Exists,
+            None => {
+                bump(&self.counters.delete_misses);
+                DeleteOutcome::NotFound
+            }
         }
     }
 
@@ -462,18 +499,44 @@ impl Store {
     /// As in memcached, a result no longer than the old value is written over it and padded
     /// with spaces; a longer one makes a new item of exactly its length.
     pub fn incr_decr(&self, key: &[u8], delta: u64, incr: bool) -> ArithOutcome {
+        self.arith(key, delta, incr, 0, None).0
+    }
+
+    /// The binary protocol's incr/decr: with a non-zero `cas` the item's CAS must match
+    /// (`Exists` otherwise); on a miss with `initial` = Some((value, exptime)) the key is
+    /// created holding `value` (and no miss is counted). Returns the outcome and the new CAS.
+    pub fn arith(
+        &self,
+        key: &[u8],
+        delta: u64,
+        incr: bool,
+        cas: u64,
+        initial: Option<(u64, i64)>,
+    ) -> (ArithOutcome, u64) {
         let c = &self.counters;
         let _guard = self.lock(key);
         let now = self.now();
         let Some(old) = self.lookup(key, now, true) else {
+            if let Some((value, exptime)) = initial {
+                let exptime = self.times.realtime(exptime, now);
+                let item = self.new_item(Bytes::from(value.to_string()), 0, exptime, now);
+                let new_cas = item.cas;
+                if self.link(key, item, None, true) {
+                    return (ArithOutcome::Value(value), new_cas);
+                }
+                return (ArithOutcome::NotStored, 0);
+            }
             bump(if incr { &c.incr_misses } else { &c.decr_misses });
-            return ArithOutcome::NotFound;
+            return (ArithOutcome::NotFound, 0);
         };
+        if cas != 0 && cas != old.cas {
+            return (ArithOutcome::Exists, 0);
+        }
         let Some(current) = (!old.value.is_empty())
             .then(|| strtoull(&old.value))
             .flatten()
         else {
-            return ArithOutcome::NonNumeric;
+            return (ArithOutcome::NonNumeric, 0);
         };
         let new = if incr {
             current.wrapping_add(delta)
@@ -490,10 +553,11 @@ impl Store {
         if in_place {
             item.time = old.time;
         }
+        let new_cas = item.cas;
         if !self.link(key, item, Some(&old), !in_place) {
-            return ArithOutcome::NotFound;
+            return (ArithOutcome::NotStored, 0);
         }
-        ArithOutcome::Value(new)
+        (ArithOutcome::Value(new), new_cas)
     }
 
     /// `flush_all [delay]`. O(1): it records memcached's flush epoch, and reads check it.

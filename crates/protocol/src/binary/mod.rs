@@ -1,0 +1,289 @@
+//! memcached's binary protocol (deprecated by memcached since 1.6, still served).
+//!
+//! Every packet starts with a 24-byte header; all numbers are big-endian:
+//!
+//! ```text
+//! byte 0     magic       0x80 request, 0x81 response
+//! byte 1     opcode
+//! bytes 2-3  key length
+//! byte 4     extras length
+//! byte 5     data type   (0)
+//! bytes 6-7  vbucket id (request) / status (response)
+//! bytes 8-11 total body length: extras + key + value
+//! bytes 12-15 opaque     echoed back
+//! bytes 16-23 CAS
+//! ```
+//!
+//! followed by the extras, the key and the value. The parser checks each opcode's shape as
+//! memcached does and reports what memcached would answer when it is wrong.
+
+pub mod opcode;
+mod response;
+
+pub use response::{response, Status};
+
+use crate::{item_size, Limits, Parsed, Reject, Rejection, KEY_MAX_LENGTH};
+
+/// The length of a packet header.
+pub const HEADER_LEN: usize = 24;
+/// A request's magic byte.
+pub const REQUEST_MAGIC: u8 = 0x80;
+/// A response's magic byte.
+pub const RESPONSE_MAGIC: u8 = 0x81;
+
+/// A request header, in host byte order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub opcode: u8,
+    pub key_len: u16,
+    pub extras_len: u8,
+    pub body_len: u32,
+    pub opaque: u32,
+    pub cas: u64,
+}
+
+impl Header {
+    fn decode(b: &[u8]) -> Header {
+        Header {
+            opcode: b[1],
+            key_len: u16::from_be_bytes([b[2], b[3]]),
+            extras_len: b[4],
+            body_len: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+            opaque: u32::from_be_bytes([b[12], b[13], b[14], b[15]]),
+            cas: u64::from_be_bytes([b[16], b[17], b[18], b[19], b[20], b[21], b[22], b[23]]),
+        }
+    }
+}
+
+/// What a binary request turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A well-formed request.
+    Ok,
+    /// The header is inconsistent (key or extras longer than the body): memcached answers
+    /// "Unknown command" and closes the connection.
+    BadLengths,
+    /// The opcode's shape is wrong, or the key is over 250 bytes: memcached answers
+    /// "Invalid arguments" and closes the connection.
+    ProtocolError,
+    /// The item would be over `-I`: "Too large.", and the value is swallowed.
+    TooLarge,
+    /// An opcode memcached does not serve: "Unknown command", and `swallow` bytes are
+    /// dropped.
+    Unknown,
+}
+
+/// A parsed binary request, borrowing from the read buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub header: Header,
+    pub kind: Kind,
+    pub extras: &'a [u8],
+    pub key: &'a [u8],
+    /// The value, for the opcodes that carry one.
+    pub value: &'a [u8],
+    /// Bytes after this request to read and drop.
+    pub swallow: usize,
+}
+
+impl Request<'_> {
+    /// The `n`th big-endian u32 of the extras.
+    pub fn extra_u32(&self, n: usize) -> u32 {
+        let b = &self.extras[n * 4..n * 4 + 4];
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    }
+
+    /// The big-endian u64 at byte `at` of the extras.
+    pub fn extra_u64(&self, at: usize) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.extras[at..at + 8]);
+        u64::from_be_bytes(b)
+    }
+}
+
+/// Does `opcode` carry a value that must be read before it runs?
+fn carries_value(op: u8) -> bool {
+    use opcode::*;
+    matches!(
+        op,
+        SET | ADD | REPLACE | SETQ | ADDQ | REPLACEQ | APPEND | PREPEND | APPENDQ | PREPENDQ
+    )
+}
+
+/// memcached's shape check for each opcode: `None` for an opcode it does not serve.
+fn shape_ok(op: u8, ext: usize, key: usize, body: usize) -> Option<bool> {
+    use opcode::*;
+    Some(match op {
+        VERSION | NOOP | QUIT | QUITQ | SASL_LIST_MECHS => ext == 0 && key == 0 && body == 0,
+        FLUSH | FLUSHQ => key == 0 && body == ext && (ext == 0 || ext == 4),
+        SET | ADD | REPLACE | SETQ | ADDQ | REPLACEQ => ext == 8 && key != 0 && body >= key + 8,
+        GET | GETQ | GETK | GETKQ => ext == 0 && body == key && key > 0,
+        DELETE | DELETEQ => key > 0 && ext == 0 && body == key,
+        INCREMENT | DECREMENT | INCREMENTQ | DECREMENTQ => {
+            key > 0 && ext == 20 && body == key + ext
+        }
+        APPEND | PREPEND | APPENDQ | PREPENDQ => key > 0 && ext == 0,
+        STAT => ext == 0,
+        SASL_AUTH | SASL_STEP => ext == 0 && key != 0,
+        TOUCH | GAT | GATQ | GATK | GATKQ => ext == 4 && key != 0,
+        _ => return None,
+    })
+}
+
+/// Parses one binary request from the front of `buf`.
+pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
+    if buf.len() < HEADER_LEN {
+        return Parsed::Incomplete(Some(HEADER_LEN));
+    }
+    if buf[0] != REQUEST_MAGIC {
+        // memcached closes the connection on a bad magic byte.
+        return Parsed::Rejected(Rejection::new(Reject::Close), buf.len());
+    }
+    let header = Header::decode(buf);
+    let ext = usize::from(header.extras_len);
+    let key = usize::from(header.key_len);
+    let body = header.body_len as usize;
+    let fixed = HEADER_LEN + ext + key;
+    if buf.len() < fixed {
+        return Parsed::Incomplete(Some(fixed));
+    }
+    let mut request = Request {
+        header,
+        kind: Kind::Ok,
+        extras: &buf[HEADER_LEN..HEADER_LEN + ext],
+        key: &buf[HEADER_LEN + ext..fixed],
+        value: &[],
+        swallow: 0,
+    };
+    let done = |mut r: Request<'a>, kind| {
+        r.kind = kind;
+        Parsed::Complete(r, fixed)
+    };
+    if key > body || key + ext > body {
+        return done(request, Kind::BadLengths);
+    }
+    if key > KEY_MAX_LENGTH {
+        return done(request, Kind::ProtocolError);
+    }
+    match shape_ok(header.opcode, ext, key, body) {
+        None => {
+            // memcached drops the whole body length after the key, not the rest of it.
+            request.swallow = body;
+            return done(request, Kind::Unknown);
+        }
+        Some(false) => return done(request, Kind::ProtocolError),
+        Some(true) => {}
+    }
+    if !carries_value(header.opcode) {
+        return done(request, Kind::Ok);
+    }
+    let value_len = body - key - ext;
+    let flags = if ext == 8 { request.extra_u32(0) } else { 0 };
+    if item_size(key, flags, value_len, limits.cas_enabled) > limits.item_size_max {
+        request.swallow = value_len;
+        return done(request, Kind::TooLarge);
+    }
+    let total = HEADER_LEN + body;
+    if buf.len() < total {
+        return Parsed::Incomplete(Some(total));
+    }
+    request.value = &buf[fixed..total];
+    Parsed::Complete(request, total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn packet(op: u8, extras: &[u8], key: &[u8], value: &[u8], cas: u64) -> Vec<u8> {
+        let mut p = vec![REQUEST_MAGIC, op];
+        p.extend_from_slice(&(key.len() as u16).to_be_bytes());
+        p.push(extras.len() as u8);
+        p.extend_from_slice(&[0, 0, 0]);
+        p.extend_from_slice(&((extras.len() + key.len() + value.len()) as u32).to_be_bytes());
+        p.extend_from_slice(&0xdead_beef_u32.to_be_bytes());
+        p.extend_from_slice(&cas.to_be_bytes());
+        p.extend_from_slice(extras);
+        p.extend_from_slice(key);
+        p.extend_from_slice(value);
+        p
+    }
+
+    fn complete(buf: &[u8]) -> (Request<'_>, usize) {
+        match parse(buf, &Limits::default()) {
+            Parsed::Complete(r, n) => (r, n),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn set_with_extras_key_and_value() {
+        let mut extras = 7u32.to_be_bytes().to_vec();
+        extras.extend_from_slice(&100u32.to_be_bytes());
+        let p = packet(opcode::SET, &extras, b"key", b"value", 5);
+        let (r, n) = complete(&p);
+        assert_eq!(n, p.len());
+        assert_eq!(
+            (r.kind, r.key, r.value),
+            (Kind::Ok, &b"key"[..], &b"value"[..])
+        );
+        assert_eq!((r.extra_u32(0), r.extra_u32(1), r.header.cas), (7, 100, 5));
+        assert_eq!(r.header.opaque, 0xdead_beef);
+        for cut in 0..p.len() {
+            assert!(matches!(
+                parse(&p[..cut], &Limits::default()),
+                Parsed::Incomplete(_)
+            ));
+        }
+    }
+
+    #[test]
+    fn shapes_known_answers() {
+        let get = packet(opcode::GET, &[], b"k", &[], 0);
+        assert_eq!(complete(&get).0.kind, Kind::Ok);
+        let get_with_extras = packet(opcode::GET, &[1, 2, 3, 4], b"k", &[], 0);
+        assert_eq!(complete(&get_with_extras).0.kind, Kind::ProtocolError);
+        let no_key = packet(opcode::DELETE, &[], b"", &[], 0);
+        assert_eq!(complete(&no_key).0.kind, Kind::ProtocolError);
+        let long_key = packet(opcode::GET, &[], &[b'k'; 251], &[], 0);
+        assert_eq!(complete(&long_key).0.kind, Kind::ProtocolError);
+        let unknown = packet(0x55, &[], b"k", b"vv", 0);
+        let (r, n) = complete(&unknown);
+        assert_eq!((r.kind, r.swallow, n), (Kind::Unknown, 3, 25));
+        let mut bad = packet(opcode::GET, &[], b"kk", &[], 0);
+        bad[11] = 1; // body shorter than the key
+        assert_eq!(complete(&bad).0.kind, Kind::BadLengths);
+    }
+
+    #[test]
+    fn too_large_is_refused_before_the_value() {
+        let mut extras = 0u32.to_be_bytes().to_vec();
+        extras.extend_from_slice(&0u32.to_be_bytes());
+        let limits = Limits {
+            item_size_max: 100,
+            cas_enabled: true,
+        };
+        let mut p = packet(opcode::SET, &extras, b"k", &[], 0);
+        p[8..12].copy_from_slice(&(8 + 1 + 500u32).to_be_bytes());
+        match parse(&p, &limits) {
+            Parsed::Complete(r, n) => assert_eq!((r.kind, r.swallow, n), (Kind::TooLarge, 500, 33)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_magic_closes() {
+        let mut p = packet(opcode::NOOP, &[], b"", &[], 0);
+        p[0] = 0x81;
+        assert!(matches!(
+            parse(&p, &Limits::default()),
+            Parsed::Rejected(
+                Rejection {
+                    reason: Reject::Close,
+                    ..
+                },
+                _
+            )
+        ));
+    }
+}

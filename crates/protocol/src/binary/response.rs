@@ -1,0 +1,97 @@
+//! Binary response packets.
+
+use super::{HEADER_LEN, RESPONSE_MAGIC};
+
+/// Response status codes, and the text memcached sends with each error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Status {
+    Ok = 0x00,
+    KeyNotFound = 0x01,
+    KeyExists = 0x02,
+    TooLarge = 0x03,
+    InvalidArguments = 0x04,
+    NotStored = 0x05,
+    NonNumeric = 0x06,
+    AuthError = 0x20,
+    AuthContinue = 0x21,
+    UnknownCommand = 0x81,
+    OutOfMemory = 0x82,
+}
+
+impl Status {
+    /// The body memcached sends with this error status.
+    pub fn message(self) -> &'static str {
+        match self {
+            Status::Ok | Status::AuthContinue => "",
+            Status::KeyNotFound => "Not found",
+            Status::KeyExists => "Data exists for key.",
+            Status::TooLarge => "Too large.",
+            Status::InvalidArguments => "Invalid arguments",
+            Status::NotStored => "Not stored.",
+            Status::NonNumeric => "Non-numeric server-side value for incr or decr",
+            Status::AuthError => "Auth failure.",
+            Status::UnknownCommand => "Unknown command",
+            Status::OutOfMemory => "Out of memory",
+        }
+    }
+}
+
+/// Appends a response header for a body of `extras`, `key` and `value_len` bytes of value
+/// (the value itself is written by the caller, so it can be shared rather than copied).
+#[allow(clippy::too_many_arguments)]
+pub fn response(
+    out: &mut Vec<u8>,
+    opcode: u8,
+    status: Status,
+    opaque: u32,
+    cas: u64,
+    extras: &[u8],
+    key: &[u8],
+    value_len: usize,
+) {
+    out.reserve(HEADER_LEN + extras.len() + key.len());
+    out.push(RESPONSE_MAGIC);
+    out.push(opcode);
+    out.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    out.push(extras.len() as u8);
+    out.push(0);
+    out.extend_from_slice(&(status as u16).to_be_bytes());
+    let body = extras.len() + key.len() + value_len;
+    out.extend_from_slice(&(body as u32).to_be_bytes());
+    out.extend_from_slice(&opaque.to_be_bytes());
+    out.extend_from_slice(&cas.to_be_bytes());
+    out.extend_from_slice(extras);
+    out.extend_from_slice(key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_response_known_answer() {
+        let mut out = Vec::new();
+        let msg = Status::KeyNotFound.message();
+        response(
+            &mut out,
+            0x00,
+            Status::KeyNotFound,
+            7,
+            0,
+            &[],
+            &[],
+            msg.len(),
+        );
+        out.extend_from_slice(msg.as_bytes());
+        assert_eq!(
+            out,
+            [
+                &[0x81, 0x00, 0, 0, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 7][..],
+                &[0; 8][..],
+                b"Not found"
+            ]
+            .concat()
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! Executes binary-protocol requests and writes memcached's binary replies.
+
+use crate::conn::{ConnCtx, Next};
+use crate::{stats, Counters, MEMCACHED_VERSION};
+use bytes::Bytes;
+use ferrocache_protocol::binary::{opcode, response, Kind, Request, Status};
+use ferrocache_storage::{ArithOutcome, DeleteOutcome, StoreMode, StoreOutcome};
+
+/// The incr/decr expiration that means "do not create the key on a miss".
+const NO_INITIAL: u32 = 0xffff_ffff;
+
+impl ConnCtx<'_> {
+    /// A reply with a body of extras, key and value.
+    fn bin_reply(
+        &mut self,
+        req: &Request<'_>,
+        status: Status,
+        cas: u64,
+        extras: &[u8],
+        key: &[u8],
+        value: &[u8],
+    ) {
+        let mut head = Vec::with_capacity(24 + extras.len() + key.len());
+        response(
+            &mut head,
+            req.header.opcode,
+            status,
+            req.header.opaque,
+            cas,
+            extras,
+            key,
+            value.len(),
+        );
+        self.out.extend(&head);
+        self.out.extend(value);
+    }
+
+    /// An error reply carrying memcached's message for the status.
+    fn bin_error(&mut self, req: &Request<'_>, status: Status) {
+        self.bin_reply(req, status, 0, &[], &[], status.message().as_bytes());
+    }
+
+    /// A success reply, which quiet opcodes leave out.
+    fn bin_ok(&mut self, req: &Request<'_>, quiet: bool, cas: u64, value: &[u8]) {
+        if !quiet {
+            self.bin_reply(req, Status::Ok, cas, &[], &[], value);
+        }
+    }
+}
+
+/// Runs one binary request. `swallow` is set to the bytes to drop after it.
+pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usize) -> Next {
+    let shared = ctx.shared;
+    let store = &shared.store;
+    *swallow = req.swallow;
+    match req.kind {
+        Kind::Ok => {}
+        Kind::BadLengths => {
+            ctx.bin_error(&req, Status::UnknownCommand);
+            return Next::Close;
+        }
+        Kind::ProtocolError => {
+            ctx.bin_error(&req, Status::InvalidArguments);
+            return Next::Close;
+        }
+        Kind::TooLarge => {
+            store.note_too_large();
+            if matches!(req.header.opcode, opcode::SET | opcode::SETQ) {
+                // As in the text protocol: a failed set must not leave the old value.
+                store.unlink(req.key);
+            }
+            ctx.bin_error(&req, Status::TooLarge);
+            return Next::Continue;
+        }
+        Kind::Unknown => {
+            ctx.bin_error(&req, Status::UnknownCommand);
+            return Next::Continue;
+        }
+    }
+    let quiet = opcode::loud(req.header.opcode).is_some();
+    let op = opcode::loud(req.header.opcode).unwrap_or(req.header.opcode);
+    match op {
+        opcode::GET | opcode::GETK | opcode::GAT | opcode::GATK | opcode::TOUCH => {
+            let touches = matches!(op, opcode::GAT | opcode::GATK | opcode::TOUCH);
+            let with_key = matches!(op, opcode::GETK | opcode::GATK);
+            let hit = if touches {
+                store.get_and_touch(req.key, i64::from(req.extra_u32(0)))
+            } else {
+                store.get(req.key)
+            };
+            match hit {
+                Some(item) => {
+                    let flags = item.flags.to_be_bytes();
+                    let key: &[u8] = if with_key { req.key } else { &[] };
+                    let value: &[u8] = if op == opcode::TOUCH {
+                        &[]
+                    } else {
+                        &item.value
+                    };
+                    ctx.bin_reply(&req, Status::Ok, item.cas, &flags, key, value);
+                }
+                None if quiet => {}
+                None if with_key => {
+                    ctx.bin_reply(&req, Status::KeyNotFound, 0, &[], req.key, &[]);
+                }
+                None => ctx.bin_error(&req, Status::KeyNotFound),
+            }
+        }
+        opcode::SET | opcode::ADD | opcode::REPLACE | opcode::APPEND | opcode::PREPEND => {
+            let cas = req.header.cas;
+            let mode = match op {
+                opcode::APPEND => StoreMode::Append,
+                opcode::PREPEND => StoreMode::Prepend,
+                // memcached turns any set/add/replace carrying a CAS into a cas.
+                _ if cas != 0 => StoreMode::Cas(cas),
+                opcode::ADD => StoreMode::Add,
+                opcode::REPLACE => StoreMode::Replace,
+                _ => StoreMode::Set,
+            };
+            let (flags, exptime) = if req.extras.len() == 8 {
+                (req.extra_u32(0), i64::from(req.extra_u32(1)))
+            } else {
+                (0, 0)
+            };
+            let value = Bytes::copy_from_slice(req.value);
+            let (outcome, new_cas) = store.store_cas(mode, req.key, flags, exptime, value);
+            match outcome {
+                StoreOutcome::Stored => ctx.bin_ok(&req, quiet, new_cas, &[]),
+                StoreOutcome::Exists => ctx.bin_error(&req, Status::KeyExists),
+                StoreOutcome::NotFound => ctx.bin_error(&req, Status::KeyNotFound),
+                StoreOutcome::NotStored | StoreOutcome::TooLarge | StoreOutcome::OutOfMemory => {
+                    let status = match mode {
+                        StoreMode::Add => Status::KeyExists,
+                        StoreMode::Replace => Status::KeyNotFound,
+                        _ => Status::NotStored,
+                    };
+                    ctx.bin_error(&req, status);
+                }
+            }
+        }
+        opcode::DELETE => match store.delete_cas(req.key, req.header.cas) {
+            DeleteOutcome::Deleted => ctx.bin_ok(&req, quiet, 0, &[]),
+            DeleteOutcome::Exists => ctx.bin_error(&req, Status::KeyExists),
+            DeleteOutcome::NotFound => ctx.bin_error(&req, Status::KeyNotFound),
+        },
+        opcode::INCREMENT | opcode::DECREMENT => {
+            let delta = req.extra_u64(0);
+            let initial = req.extra_u64(8);
+            let expiration = req.extra_u32(4);
+            let create = (expiration != NO_INITIAL).then_some((initial, i64::from(expiration)));
+            let incr = op == opcode::INCREMENT;
+            match store.arith(req.key, delta, incr, req.header.cas, create) {
+                (ArithOutcome::Value(v), cas) => ctx.bin_ok(&req, quiet, cas, &v.to_be_bytes()),
+                (ArithOutcome::NonNumeric, _) => ctx.bin_error(&req, Status::NonNumeric),
+                (ArithOutcome::NotFound, _) => ctx.bin_error(&req, Status::KeyNotFound),
+                (ArithOutcome::Exists, _) => ctx.bin_error(&req, Status::KeyExists),
+                (ArithOutcome::NotStored, _) => ctx.bin_error(&req, Status::NotStored),
+            }
+        }
+        opcode::FLUSH => {
+            if shared.config.disable_flush {
+                // memcached answers a disabled flush with an auth error, uncounted.
+                ctx.bin_error(&req, Status::AuthError);
+            } else {
+                let delay = if req.extras.len() == 4 {
+                    i64::from(req.extra_u32(0))
+                } else {
+                    0
+                };
+                store.flush_all(delay);
+                Counters::add(&shared.counters.cmd_flush, 1);
+                ctx.bin_ok(&req, quiet, 0, &[]);
+            }
+        }
+        opcode::NOOP => ctx.bin_ok(&req, false, 0, &[]),
+        opcode::VERSION => ctx.bin_ok(&req, false, 0, MEMCACHED_VERSION.as_bytes()),
+        opcode::QUIT => {
+            ctx.bin_ok(&req, quiet, 0, &[]);
+            return Next::Close;
+        }
+        opcode::STAT => match stats::named_group(shared, req.key) {
+            Some(pairs) => {
+                for (name, value) in &pairs {
+                    ctx.bin_reply(&req, Status::Ok, 0, &[], name.as_bytes(), value.as_bytes());
+                }
+                ctx.bin_reply(&req, Status::Ok, 0, &[], &[], &[]);
+            }
+            None => ctx.bin_error(&req, Status::KeyNotFound),
+        },
+        opcode::SASL_LIST_MECHS | opcode::SASL_AUTH | opcode::SASL_STEP => {
+            // No SASL without -S: memcached answers "Unknown command" and drops the data.
+            *swallow = (req.header.body_len as usize).saturating_sub(req.key.len());
+            ctx.bin_error(&req, Status::UnknownCommand);
+        }
+        _ => ctx.bin_error(&req, Status::UnknownCommand),
+    }
+    Next::Continue
+}
