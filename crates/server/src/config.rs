@@ -71,7 +71,7 @@ pub struct Config {
     pub prefix_delimiter: char,
     /// `-S`: SASL (not yet served; warned about).
     pub sasl: bool,
-    /// `-Y`: ASCII authentication file (not yet served; warned about).
+    /// `-Y`: ASCII authentication file of `user:password` lines.
     pub auth_file: Option<PathBuf>,
     /// `-X`: no `stats cachedump`.
     pub disable_dumping: bool,
@@ -289,7 +289,7 @@ pub fn help_text() -> String {
 -F, --disable-flush-all   refuse the flush_all command
 -X, --disable-dumping     refuse stats cachedump
 -W, --disable-watch       accepted for compatibility; no effect
--Y, --auth-file=<file>    ascii authentication from user:pass lines (not served yet)
+-Y, --auth-file=<file>    ascii authentication from user:pass lines
 -e, --memory-file=<file>  accepted for compatibility; no effect
 -Z, --enable-ssl          accepted for compatibility; TLS is not served
 -o, --extended            comma-separated key=value options:
@@ -594,6 +594,8 @@ impl Config {
             (
                 "binding_protocol",
                 match self.protocol {
+                    // -Y makes every connection speak ascii.
+                    _ if self.auth_file.is_some() => "ascii",
                     Protocol::Auto => "auto-negotiate",
                     Protocol::Ascii => "ascii",
                     Protocol::Binary => "binary",
@@ -601,7 +603,12 @@ impl Config {
                 .to_string(),
             ),
             ("auth_enabled_sasl", yes_no(self.sasl)),
-            ("auth_enabled_ascii", yes_no(self.auth_file.is_some())),
+            (
+                "auth_enabled_ascii",
+                self.auth_file
+                    .as_ref()
+                    .map_or("no".to_string(), |p| p.display().to_string()),
+            ),
             ("item_size_max", self.item_size_max.to_string()),
             ("maxconns_fast", yes_no(true)),
             ("flush_enabled", yes_no(!self.disable_flush)),

@@ -3,7 +3,7 @@
 use crate::config::Protocol;
 use crate::listen::{Listener, Stream};
 use crate::out::Output;
-use crate::{binary, text, Counters, Shared};
+use crate::{auth, binary, text, Counters, Shared};
 use bytes::{Buf, Bytes, BytesMut};
 use ferrocache_protocol::text::Request;
 use ferrocache_protocol::{Limits, Parsed, Reject};
@@ -197,8 +197,14 @@ async fn serve(
     let mut swallow = 0usize;
     // The buffer was sized for exactly the request at its front (see OWN_BUFFER_THRESHOLD).
     let mut own_buffer = false;
-    // Binary or text, decided by the first byte the connection sends.
-    let mut binary: Option<bool> = None;
+    // Binary or text, decided by the first byte the connection sends. With -Y connections
+    // speak text: they must authenticate with the ascii exchange first.
+    let mut binary: Option<bool> = shared.auth.as_ref().map(|_| false);
+    let mut authenticated = shared.auth.is_none();
+    let mut auth_state = auth::AuthState::default();
+    // The reply to the latest authentication attempt of this read: memcached sends only the
+    // last one.
+    let mut auth_reply: Option<&'static [u8]> = None;
     let idle_timeout = match shared.config.idle_timeout {
         0 => None,
         secs => Some(std::time::Duration::from_secs(secs)),
@@ -223,6 +229,44 @@ async fn serve(
             }
             if buf.is_empty() {
                 break;
+            }
+            if !authenticated {
+                let users = shared.auth.as_ref().expect("unauthenticated only with -Y");
+                match auth_state.step(&buf, users) {
+                    auth::Step::NeedMore => break,
+                    auth::Step::Close => {
+                        ctx.out.clear();
+                        close = true;
+                        break;
+                    }
+                    auth::Step::Done {
+                        consumed,
+                        reply,
+                        outcome,
+                    } => {
+                        buf.advance(consumed);
+                        if reply.is_some() {
+                            auth_reply = reply;
+                        }
+                        if outcome != auth::Outcome::Pending {
+                            Counters::add(&shared.counters.auth_cmds, 1);
+                        }
+                        match outcome {
+                            auth::Outcome::Authenticated => {
+                                authenticated = true;
+                                if let Some(r) = auth_reply.take() {
+                                    ctx.out.extend(r);
+                                }
+                            }
+                            auth::Outcome::Failed => {
+                                tracing::info!(fd, "ascii authentication failed");
+                                Counters::add(&shared.counters.auth_errors, 1);
+                            }
+                            auth::Outcome::Pending => {}
+                        }
+                        continue;
+                    }
+                }
             }
             // memcached picks the protocol from a connection's first byte (with -B auto).
             let is_binary = *binary.get_or_insert_with(|| match shared.config.protocol {
@@ -341,6 +385,9 @@ async fn serve(
                     }
                 }
             }
+        }
+        if let Some(r) = auth_reply.take() {
+            ctx.out.extend(r);
         }
         // memcached answers a refused command only once its data block has been swallowed.
         if !ctx.out.is_empty() && swallow == 0 {

@@ -3,6 +3,7 @@
 //! [`run`] takes its listeners, configuration and a shutdown signal as inputs, so tests can
 //! start a server in-process on port 0.
 
+mod auth;
 mod binary;
 pub mod config;
 mod conn;
@@ -51,6 +52,8 @@ pub(crate) struct Shared {
     /// `cache_memlimit` changes it at run time (bytes).
     pub maxbytes: AtomicU64,
     pub listeners: usize,
+    /// `-Y`: the users of the authfile; connections must authenticate first.
+    pub auth: Option<auth::AuthFile>,
 }
 
 impl Shared {
@@ -71,6 +74,8 @@ pub(crate) struct Counters {
     pub cmd_flush: AtomicU64,
     pub cmd_meta: AtomicU64,
     pub conn_yields: AtomicU64,
+    pub auth_cmds: AtomicU64,
+    pub auth_errors: AtomicU64,
 }
 
 impl Counters {
@@ -100,7 +105,17 @@ pub async fn run(
     config: Arc<Config>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let auth = match &config.auth_file {
+        Some(path) => Some(auth::AuthFile::load(path).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("could not read the authfile {}: {e}", path.display()),
+            )
+        })?),
+        None => None,
+    };
     let shared = Arc::new(Shared {
+        auth,
         store: Store::new(store_config(&config)),
         counters: Counters::default(),
         conns: Mutex::new(conn::Registry::default()),

@@ -120,8 +120,8 @@ fn general(shared: &Shared, out: &mut Pairs) {
     stat(out, "touch_misses", s.touch_misses);
     stat(out, "store_too_large", s.store_too_large);
     stat(out, "store_no_memory", s.store_no_memory);
-    stat(out, "auth_cmds", 0);
-    stat(out, "auth_errors", 0);
+    stat(out, "auth_cmds", load(&c.auth_cmds));
+    stat(out, "auth_errors", load(&c.auth_errors));
     stat(out, "bytes_read", load(&c.bytes_read));
     stat(out, "bytes_written", load(&c.bytes_written));
     stat(
@@ -215,6 +215,8 @@ fn reset(shared: &Shared) {
         &c.cmd_flush,
         &c.cmd_meta,
         &c.conn_yields,
+        &c.auth_cmds,
+        &c.auth_errors,
     ] {
         counter.store(0, Ordering::Relaxed);
     }
