@@ -162,7 +162,9 @@ mod tests {
     use super::*;
 
     fn users() -> AuthFile {
-        let path = std::env::temp_dir().join(format!("ferrocache-auth-{}", std::process::id()));
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("ferrocache-auth-{}-{n}", std::process::id()));
         std::fs::write(&path, "alice:secret\nbob:hunter2").unwrap();
         let users = AuthFile::load(&path).unwrap();
         std::fs::remove_file(path).unwrap();
