@@ -201,7 +201,14 @@ impl Store {
             EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
         };
         let cache = Cache::builder(SEGMENTS)
-            .max_capacity(config.memory_limit)
+            // With -M nothing may be evicted: the budget is enforced by `link`'s admission
+            // check alone, and moka (whose segments each get a share of the capacity, and
+            // would evict in a busy one) is given room it never uses.
+            .max_capacity(if config.no_evict {
+                u64::MAX / 4
+            } else {
+                config.memory_limit
+            })
             .weigher(item::weigh)
             .eviction_policy(policy)
             .eviction_listener(move |key: Arc<Box<[u8]>>, item: Item, cause| {

@@ -253,6 +253,9 @@ fn no_evict_refuses_when_full() {
     }
     assert!(refused >= 100, "refused {refused}");
     assert_eq!(s.stats().store_no_memory, refused);
+    s.sync();
+    assert_eq!(s.stats().evictions, 0, "-M never evicts");
+    assert_eq!(s.stats().curr_items, 200 - refused);
     assert_eq!(value(&s, "key00000").map(|v| v.len()), Some(100));
 }
 
