@@ -18,6 +18,7 @@ missing_pkgs=()
 command -v memcached >/dev/null || missing_pkgs+=(memcached)
 command -v memcaslap >/dev/null || missing_pkgs+=(libmemcached-tools)
 command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || missing_pkgs+=(nutcracker)
+perl -MCache::Memcached::Fast -e1 2>/dev/null || missing_pkgs+=(libcache-memcached-fast-perl)
 # pylibmc is built from source against libmemcached and zlib.
 [ -e /usr/include/libmemcached/memcached.h ] || missing_pkgs+=(libmemcached-dev)
 [ -e /usr/include/zlib.h ] || missing_pkgs+=(zlib1g-dev)
@@ -29,7 +30,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
         exit 1
     fi
 fi
-for tool in cargo python3; do
+for tool in cargo python3 node npm; do
     command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
 done
 memcached -V
@@ -39,6 +40,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --disable-pip-version-check -r protocol-tests/python/requirements.txt
+(cd protocol-tests/node && npm ci --no-audit --no-fund --silent)
 
 section "format and lints"
 cargo fmt --all -- --check
@@ -52,7 +54,7 @@ export MEMCACHED_BIN="$(command -v memcached)"
 section "rust tests (unit, integration, differential against memcached)"
 cargo test --workspace --quiet 2>&1
 
-section "python client suite"
+section "client suites (Python, Perl, Node)"
 export PATH="$PATH:/usr/sbin"
 . scripts/common.sh
 pids=()
@@ -68,6 +70,8 @@ run_suite() {
     # CACHE_SERVER_BIN lets the multi-node tests start more nodes of the same server.
     CACHE_SERVER="127.0.0.1:$port" CACHE_SERVER_BIN="$bin" \
         "$VENV/bin/pytest" -p no:cacheprovider protocol-tests/python
+    CACHE_SERVER="127.0.0.1:$port" perl protocol-tests/perl/cache_memcached_fast.pl
+    CACHE_SERVER="127.0.0.1:$port" node protocol-tests/node/memjs_test.js
 }
 run_suite memcached "$MEMCACHED_BIN"
 run_suite ferrocache "$FERROCACHE_BIN"

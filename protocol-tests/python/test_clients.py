@@ -346,3 +346,30 @@ def test_mixed_pool_of_memcached_and_ferrocache():
         for p in procs:
             p.kill()
             p.wait()
+
+
+# --- python-binary-memcached (binary protocol) -------------------------------------------
+
+
+def test_python_binary_memcached():
+    import bmemcached
+
+    client = bmemcached.Client([server_address()])
+    key = unique("bm")
+    assert client.set(key, {"a": [1, 2]})
+    assert client.get(key) == {"a": [1, 2]}
+    assert client.add(key, "x") is False
+    assert client.replace(unique("nope"), "x") is False
+    client.set(key + "n", 10)
+    assert client.incr(key + "n", 5) == 15
+    assert client.decr(key + "n", 100) == 0
+    value, cas = client.gets(key)
+    assert value == {"a": [1, 2]}
+    assert client.cas(key, "new", cas) is True
+    assert client.cas(key, "newer", cas) is False
+    assert client.get_multi([key, "nope"]) == {key: "new"}
+    assert client.delete(key) is True
+    assert client.get(key) is None
+    stats = client.stats()
+    assert "curr_items" in next(iter(stats.values()))
+    client.disconnect_all()
