@@ -1,273 +1,346 @@
-//! `ferrobench`: measurements that compare ferrocache with memcached.
-//!
-//! - `fill`: fills a server past its memory limit and reports its resident memory.
-//! - `stall`: on a full server under steady load, sends `flush_all` and then lets a million
-//!   keys expire at once, and reports request latency in each phase.
-//!
-//! Both speak the text protocol over plain TCP to any memcached-compatible server.
+//! `ferrobench`: load generator for the memcached text protocol (memtier-like options), plus
+//! `fill` (RSS of a full cache) and `stall` (latency across flush_all and a mass expiry).
 
-mod client;
-
-use clap::{Parser, Subcommand};
-use client::Conn;
+use clap::{Args, Parser, Subcommand};
+use ferrocache_bench::fill::{self, FillOptions};
+use ferrocache_bench::keys::{KeyPattern, KeySpace};
+use ferrocache_bench::load::{self, latency_json, DataSize, Progress, Ratio, Shared, Workload};
+use ferrocache_bench::stall::{self, StallOptions};
 use hdrhistogram::Histogram;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "ferrobench", about = "Benchmarks ferrocache against memcached")]
+#[command(
+    name = "ferrobench",
+    about = "Load generator for memcached's text protocol; `fill` and `stall` are the \
+             foundation measurements",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Cmd,
+    command: Option<Cmd>,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Fill the server until it evicts, then write 20% more, and report its RSS.
-    Fill {
-        #[arg(long, default_value = "127.0.0.1:11211")]
-        server: String,
-        /// Value size in bytes.
-        #[arg(long, default_value_t = 100)]
-        value_size: usize,
-        /// The server's pid, to read its RSS from /proc.
-        #[arg(long)]
-        pid: u32,
-        /// Connections used to fill.
-        #[arg(long, default_value_t = 4)]
-        clients: usize,
-    },
-    /// Latency on a full cache across flush_all and a mass expiry.
-    Stall {
-        #[arg(long, default_value = "127.0.0.1:11211")]
-        server: String,
-        #[arg(long, default_value_t = 100)]
-        value_size: usize,
-        /// Keys that expire together in the mass-expiry phase.
-        #[arg(long, default_value_t = 1_000_000)]
-        expiring: usize,
-        /// Background load connections.
-        #[arg(long, default_value_t = 8)]
-        clients: usize,
-        /// Seconds of load in each phase.
-        #[arg(long, default_value_t = 5)]
-        phase_secs: u64,
-    },
+    /// Fill the server with unique keys until it evicts, write 20% of its capacity more,
+    /// and report items, bytes and the server's RSS.
+    Fill(FillArgs),
+    /// On a full cache under steady load: flush_all, then a million keys expiring at once;
+    /// latency per phase.
+    Stall(StallArgs),
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> std::io::Result<()> {
-    match Cli::parse().command {
-        Cmd::Fill {
-            server,
-            value_size,
-            pid,
-            clients,
-        } => {
-            let filled = fill(&server, value_size, clients, "fill").await?;
-            // Let both servers finish background work (evictions, purges) before measuring.
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            let rss = rss_kib(pid).unwrap_or(0) * 1024;
-            let mut c = Conn::connect(&server).await?;
-            let stats = c.stats().await?;
-            let items: u64 = stats
-                .get("curr_items")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let limit: u64 = stats
-                .get("limit_maxbytes")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            println!(
-                "{{\"value_size\":{value_size},\"written\":{filled},\"items\":{items},\"limit\":{limit},\"rss\":{rss},\"rss_per_item\":{:.1},\"rss_over_limit\":{:.3}}}",
-                rss as f64 / items.max(1) as f64,
-                rss as f64 / limit.max(1) as f64
-            );
+#[derive(Args)]
+struct LoadArgs {
+    /// Server address.
+    #[arg(long, short = 's', default_value = "127.0.0.1:11211")]
+    server: String,
+    /// Connections per thread.
+    #[arg(long, short = 'c', default_value_t = 4)]
+    clients: usize,
+    /// Loader threads (each runs its own event loop).
+    #[arg(long, short = 't', default_value_t = 1)]
+    threads: usize,
+    /// set:get ratio, e.g. 1:10 (0:1 = gets only).
+    #[arg(long, default_value = "1:10")]
+    ratio: Ratio,
+    /// Requests in flight per connection.
+    #[arg(long, default_value_t = 1)]
+    pipeline: usize,
+    /// Value size in bytes, or a range min-max drawn uniformly.
+    #[arg(long, short = 'd', default_value = "32")]
+    data_size: DataSize,
+    /// uniform, sequential, gaussian or zipf (theta 0.99).
+    #[arg(long, default_value = "uniform")]
+    key_pattern: KeyPattern,
+    #[arg(long, default_value = "key:")]
+    key_prefix: String,
+    #[arg(long, default_value_t = 1)]
+    key_minimum: u64,
+    #[arg(long, default_value_t = 1_000_000)]
+    key_maximum: u64,
+    /// Seconds to run (the default unless --requests is given: 10).
+    #[arg(long, conflicts_with = "requests")]
+    test_time: Option<f64>,
+    /// Requests per connection, instead of a time limit.
+    #[arg(long)]
+    requests: Option<u64>,
+    /// Before the test, set every key from key-minimum to key-maximum (pipelined).
+    #[arg(long)]
+    preload: bool,
+    /// Requests in flight per connection while preloading.
+    #[arg(long, default_value_t = 64)]
+    preload_pipeline: usize,
+    /// exptime sent with every set.
+    #[arg(long, default_value_t = 0)]
+    expiry: u32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct FillTarget {
+    #[arg(long, short = 's', default_value = "127.0.0.1:11211")]
+    server: String,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Connections that fill.
+    #[arg(long, default_value_t = 4)]
+    fill_clients: usize,
+    /// Loader threads that fill.
+    #[arg(long, default_value_t = 1)]
+    fill_threads: usize,
+    /// Sets in flight per filling connection.
+    #[arg(long, default_value_t = 128)]
+    fill_pipeline: usize,
+    #[arg(long, default_value = "fill:")]
+    key_prefix: String,
+    /// Part of the estimated capacity written after the first eviction.
+    #[arg(long, default_value_t = 0.2)]
+    extra: f64,
+}
+
+impl FillTarget {
+    fn options(&self) -> FillOptions {
+        FillOptions {
+            server: self.server.clone(),
+            value_size: self.value_size,
+            clients: self.fill_clients,
+            threads: self.fill_threads,
+            pipeline: self.fill_pipeline,
+            key_prefix: self.key_prefix.clone(),
+            extra: self.extra,
+            seed: 1,
         }
-        Cmd::Stall {
-            server,
-            value_size,
-            expiring,
-            clients,
-            phase_secs,
-        } => stall(&server, value_size, expiring, clients, phase_secs).await?,
+    }
+}
+
+#[derive(Args)]
+struct FillArgs {
+    #[command(flatten)]
+    target: FillTarget,
+    /// The server's pid, to read VmRSS from /proc/PID/status.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Seconds to wait after filling before reading RSS.
+    #[arg(long, default_value_t = 2.0)]
+    settle: f64,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct StallArgs {
+    #[command(flatten)]
+    target: FillTarget,
+    /// Background load connections (one request in flight each).
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// set:get ratio of the background load.
+    #[arg(long, default_value = "1:10")]
+    ratio: Ratio,
+    /// Seconds of load in the steady phase and after each event.
+    #[arg(long, default_value_t = 5.0)]
+    phase_secs: f64,
+    /// Keys stored to expire together.
+    #[arg(long, default_value_t = 1_000_000)]
+    expiring: u64,
+    #[arg(long, default_value_t = 2)]
+    exptime: u32,
+    /// Seconds to wait, under load, for them to expire.
+    #[arg(long, default_value_t = 3.0)]
+    expiry_wait: f64,
+    /// The requirement: no request slower than this many milliseconds.
+    #[arg(long, default_value_t = 10)]
+    limit_ms: u64,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn write_json(path: &Option<PathBuf>, value: &serde_json::Value) -> std::io::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(value)? + "\n")?;
     }
     Ok(())
 }
 
-/// Resident memory of a process, in KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// Writes unique keys until the server reports evictions, then 20% more. Returns the
-/// number of keys written.
-async fn fill(
-    server: &str,
-    value_size: usize,
-    clients: usize,
-    prefix: &str,
-) -> std::io::Result<usize> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let evicting_at = Arc::new(AtomicUsize::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let value = vec![b'v'; value_size];
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (next, done) = (next.clone(), done.clone());
-        let (server, value, prefix) = (server.to_string(), value.clone(), prefix.to_string());
-        tasks.push(tokio::spawn(async move {
-            let mut c = Conn::connect(&server).await?;
-            const BATCH: usize = 64;
-            while !done.load(Ordering::Relaxed) {
-                let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                c.set_batch(&prefix, start..start + BATCH, &value, 0)
-                    .await?;
-            }
-            Ok::<(), std::io::Error>(())
-        }));
-    }
-    let mut probe = Conn::connect(server).await?;
-    loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let written = next.load(Ordering::Relaxed);
-        let stats = probe.stats().await?;
-        let evictions: u64 = stats
-            .get("evictions")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let at = evicting_at.load(Ordering::Relaxed);
-        if evictions > 0 && at == 0 {
-            evicting_at.store(written, Ordering::Relaxed);
-        } else if at > 0 && written >= at + at / 5 {
-            done.store(true, Ordering::Relaxed);
-            break;
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run_load(&cli.load),
+        Some(Cmd::Fill(a)) => fill::run(
+            &a.target.options(),
+            a.pid,
+            Duration::from_secs_f64(a.settle),
+        )
+        .and_then(|v| write_json(&a.json, &v)),
+        Some(Cmd::Stall(a)) => stall::run(&StallOptions {
+            fill: a.target.options(),
+            clients: a.clients,
+            threads: a.threads,
+            ratio: a.ratio,
+            phase_secs: a.phase_secs,
+            expiring: a.expiring,
+            exptime: a.exptime,
+            expiry_wait: a.expiry_wait,
+            limit_us: a.limit_ms * 1000,
+        })
+        .and_then(|v| write_json(&a.json, &v)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferrobench: {e}");
+            ExitCode::FAILURE
         }
     }
-    for t in tasks {
-        t.await.expect("fill task")?;
-    }
-    Ok(next.load(Ordering::Relaxed))
 }
 
-struct Phase {
-    name: &'static str,
-    hist: Histogram<u64>,
+/// Runs a workload to its end, with a progress line a second; returns totals and seconds.
+fn drive(work: Workload, label: &str) -> std::io::Result<(load::Totals, f64)> {
+    let shared = Shared::new(1);
+    let started = Instant::now();
+    let handles = load::spawn(Arc::new(work), shared.clone());
+    let mut progress = Progress::new();
+    while !handles.iter().all(|h| h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(20));
+        progress.tick(&shared, label);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    Ok((load::join(handles, 1)?, secs))
 }
 
-async fn stall(
-    server: &str,
-    value_size: usize,
-    expiring: usize,
-    clients: usize,
-    phase_secs: u64,
-) -> std::io::Result<()> {
-    eprintln!("filling {server} until it evicts");
-    let filled = fill(server, value_size, 4, "fill").await?;
-    eprintln!("wrote {filled} keys");
-    let phases = Arc::new(Mutex::new(vec![Phase {
-        name: "steady (full cache)",
-        hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"),
-    }]));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for id in 0..clients {
-        let (phases, stop, server) = (phases.clone(), stop.clone(), server.to_string());
-        let value = vec![b'w'; value_size];
-        tasks.push(tokio::spawn(async move {
-            let mut c = Conn::connect(&server).await?;
-            let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
-            let mut phase_seen = 0;
-            let mut n: u64 = id as u64 * 7919;
-            while !stop.load(Ordering::Relaxed) {
-                n = n
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let key = (n >> 33) as usize % filled.max(1);
-                let started = Instant::now();
-                if n.is_multiple_of(11) {
-                    c.set_batch("fill", key..key + 1, &value, 0).await?;
-                } else {
-                    c.get(&format!("fill:{key}")).await?;
-                }
-                let us = started.elapsed().as_micros() as u64;
-                let mut p = phases.lock().expect("phases");
-                if p.len() - 1 != phase_seen {
-                    // Hand this client's samples to the phase they belong to.
-                    p[phase_seen].hist.add(&local).expect("same bounds");
-                    local.reset();
-                    phase_seen = p.len() - 1;
-                }
-                drop(p);
-                local.record(us.max(1)).expect("in bounds");
-            }
-            phases.lock().expect("phases")[phase_seen]
-                .hist
-                .add(&local)
-                .expect("same bounds");
-            Ok::<(), std::io::Error>(())
-        }));
+fn run_load(a: &LoadArgs) -> std::io::Result<()> {
+    let mut preload_json = serde_json::Value::Null;
+    if a.preload {
+        let (t, secs) = drive(
+            Workload {
+                server: a.server.clone(),
+                clients: a.clients,
+                threads: a.threads,
+                ratio: Ratio { set: 1, get: 0 },
+                pipeline: a.preload_pipeline,
+                data: a.data_size,
+                keys: KeySpace::new(KeyPattern::Sequential, a.key_minimum, a.key_maximum, true),
+                prefix: a.key_prefix.clone().into_bytes(),
+                exptime: a.expiry,
+                requests: None,
+                test_time: None,
+                seed: a.seed ^ 0x9e10,
+            },
+            "preload ",
+        )?;
+        eprintln!(
+            "preloaded {} keys in {secs:.2} s ({:.0} sets/s, {} errors)",
+            t.sets,
+            t.sets as f64 / secs,
+            t.errors
+        );
+        preload_json = serde_json::json!({"keys": t.sets, "secs": secs, "errors": t.errors});
     }
-    let new_phase = |name: &'static str| {
-        phases.lock().expect("phases").push(Phase {
-            name,
-            hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"),
-        });
+    let test_time = match (a.test_time, a.requests) {
+        (Some(s), _) => Some(Duration::from_secs_f64(s)),
+        (None, Some(_)) => None,
+        (None, None) => Some(Duration::from_secs(10)),
     };
-    tokio::time::sleep(Duration::from_secs(phase_secs)).await;
-    let mut admin = Conn::connect(server).await?;
-    new_phase("after flush_all");
-    let t = Instant::now();
-    admin.command("flush_all\r\n").await?;
-    eprintln!("flush_all answered in {:?}", t.elapsed());
-    tokio::time::sleep(Duration::from_secs(phase_secs)).await;
-    new_phase("setting 1M keys with exptime 2");
-    let value = vec![b'e'; value_size];
-    let t = Instant::now();
-    let mut i = 0;
-    while i < expiring {
-        let end = (i + 256).min(expiring);
-        admin.set_batch("exp", i..end, &value, 2).await?;
-        i = end;
-    }
-    eprintln!("set {expiring} expiring keys in {:?}", t.elapsed());
-    new_phase("waiting for the mass expiry");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    new_phase("after the mass expiry");
-    // Touch the expired keys too, so the server meets them.
-    let mut reader = Conn::connect(server).await?;
-    let t = Instant::now();
-    for start in (0..expiring.min(100_000)).step_by(100) {
-        let keys: Vec<String> = (start..start + 100).map(|k| format!("exp:{k}")).collect();
-        reader.get_many(&keys).await?;
-    }
-    eprintln!("read back 100k expired keys in {:?}", t.elapsed());
-    tokio::time::sleep(Duration::from_secs(phase_secs)).await;
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await.expect("load task")?;
-    }
-    println!("| phase | requests | p50 µs | p99 µs | p99.9 µs | max µs |");
-    println!("|---|---|---|---|---|---|");
-    for p in phases.lock().expect("phases").iter() {
-        let h = &p.hist;
+    let (t, secs) = drive(
+        Workload {
+            server: a.server.clone(),
+            clients: a.clients,
+            threads: a.threads,
+            ratio: a.ratio,
+            pipeline: a.pipeline,
+            data: a.data_size,
+            keys: KeySpace::new(a.key_pattern, a.key_minimum, a.key_maximum, false),
+            prefix: a.key_prefix.clone().into_bytes(),
+            exptime: a.expiry,
+            requests: a.requests,
+            test_time,
+            seed: a.seed,
+        },
+        "",
+    )?;
+    let all = t.overall();
+    let total = all.all();
+    let hit_ratio = if t.gets > 0 {
+        t.hits as f64 / t.gets as f64
+    } else {
+        0.0
+    };
+    println!(
+        "{} connections ({} threads x {}), pipeline {}, ratio {}:{}, {:.2} s",
+        a.threads * a.clients,
+        a.threads,
+        a.clients,
+        a.pipeline,
+        a.ratio.set,
+        a.ratio.get,
+        secs
+    );
+    println!();
+    println!("| type | ops | ops/s | hits/s | misses/s | p50 µs | p99 µs | p99.9 µs | max µs |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let row = |name: &str, h: &Histogram<u64>, hits: Option<(u64, u64)>| {
+        let (hs, ms) = match hits {
+            Some((h, m)) => (
+                format!("{:.0}", h as f64 / secs),
+                format!("{:.0}", m as f64 / secs),
+            ),
+            None => ("-".into(), "-".into()),
+        };
         println!(
-            "| {} | {} | {} | {} | {} | {} |",
-            p.name,
+            "| {name} | {} | {:.0} | {hs} | {ms} | {} | {} | {} | {} |",
             h.len(),
+            h.len() as f64 / secs,
             h.value_at_quantile(0.5),
             h.value_at_quantile(0.99),
             h.value_at_quantile(0.999),
             h.max()
         );
-    }
-    Ok(())
+    };
+    row("sets", &all.set, None);
+    row("gets", &all.get, Some((t.hits, t.misses)));
+    row("total", &total, Some((t.hits, t.misses)));
+    println!();
+    println!("hit ratio {:.4}  errors {}", hit_ratio, t.errors);
+    let mut sets = latency_json(&all.set);
+    sets["ops_per_sec"] = (all.set.len() as f64 / secs).into();
+    let mut gets = latency_json(&all.get);
+    gets["ops_per_sec"] = (all.get.len() as f64 / secs).into();
+    let mut totals = latency_json(&total);
+    totals["ops_per_sec"] = (total.len() as f64 / secs).into();
+    write_json(
+        &a.json,
+        &serde_json::json!({
+            "server": a.server,
+            "config": {
+                "clients": a.clients, "threads": a.threads, "pipeline": a.pipeline,
+                "ratio": format!("{}:{}", a.ratio.set, a.ratio.get),
+                "data_size": [a.data_size.min, a.data_size.max],
+                "key_pattern": format!("{:?}", a.key_pattern).to_lowercase(),
+                "key_minimum": a.key_minimum, "key_maximum": a.key_maximum,
+            },
+            "preload": preload_json,
+            "secs": secs,
+            "sets": sets,
+            "gets": gets,
+            "totals": totals,
+            "hits": t.hits,
+            "misses": t.misses,
+            "hit_ratio": hit_ratio,
+            "errors": t.errors,
+        }),
+    )
 }

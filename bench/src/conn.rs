@@ -1,0 +1,128 @@
+//! One text-protocol connection: request encoding into a send buffer and reply decoding from
+//! a receive buffer, so that any number of requests can be pipelined.
+
+use crate::reply::{self, Reply};
+use std::collections::HashMap;
+use std::io::{Error, ErrorKind, Result};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub struct Conn {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    /// Start of the unparsed part of `rbuf`.
+    pos: usize,
+}
+
+impl Conn {
+    pub async fn connect(addr: &str) -> Result<Conn> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|e| Error::new(e.kind(), format!("connecting to {addr}: {e}")))?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            rbuf: Vec::with_capacity(64 * 1024),
+            pos: 0,
+        })
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    /// A reply already in the receive buffer, without reading.
+    pub fn buffered(&mut self) -> Result<Option<Reply>> {
+        match reply::parse(&self.rbuf[self.pos..])? {
+            Some((reply, used)) => {
+                self.pos += used;
+                Ok(Some(reply))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The next reply, reading as much as needed.
+    pub async fn recv(&mut self) -> Result<Reply> {
+        loop {
+            if let Some(reply) = self.buffered()? {
+                return Ok(reply);
+            }
+            // Keep the unparsed tail at the front so the buffer does not grow without end.
+            if self.pos > 0 {
+                self.rbuf.drain(..self.pos);
+                self.pos = 0;
+            }
+            self.rbuf.reserve(64 * 1024);
+            if self.stream.read_buf(&mut self.rbuf).await? == 0 {
+                return Err(Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "server closed the connection",
+                ));
+            }
+        }
+    }
+
+    /// Sends one command line (with its `\r\n`) and returns the reply.
+    pub async fn command(&mut self, line: &str) -> Result<Reply> {
+        self.send(line.as_bytes()).await?;
+        self.recv().await
+    }
+
+    pub async fn stats(&mut self) -> Result<HashMap<String, String>> {
+        match self.command("stats\r\n").await? {
+            Reply::Stats(list) => Ok(list.into_iter().collect()),
+            Reply::Values { hits: 0, .. } => Ok(HashMap::new()),
+            other => Err(Error::new(
+                ErrorKind::InvalidData,
+                format!("stats answered {other:?}"),
+            )),
+        }
+    }
+}
+
+/// A numeric stat, 0 when absent.
+pub fn stat_u64(stats: &HashMap<String, String>, name: &str) -> u64 {
+    stats.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn push_key(out: &mut Vec<u8>, prefix: &[u8], n: u64) {
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// Appends `set <prefix><n> 0 <exptime> <len>\r\n<value>\r\n`.
+pub fn push_set(out: &mut Vec<u8>, prefix: &[u8], n: u64, exptime: u32, value: &[u8]) {
+    out.extend_from_slice(b"set ");
+    push_key(out, prefix, n);
+    out.extend_from_slice(b" 0 ");
+    out.extend_from_slice(itoa::Buffer::new().format(exptime).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(itoa::Buffer::new().format(value.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `get <prefix><n1> <prefix><n2> ...\r\n`.
+pub fn push_get(out: &mut Vec<u8>, prefix: &[u8], keys: impl IntoIterator<Item = u64>) {
+    out.extend_from_slice(b"get");
+    for n in keys {
+        out.push(b' ');
+        push_key(out, prefix, n);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_requests() {
+        let mut out = Vec::new();
+        push_set(&mut out, b"key:", 17, 2, b"abc");
+        push_get(&mut out, b"key:", [1, 20]);
+        assert_eq!(out, b"set key:17 0 2 3\r\nabc\r\nget key:1 key:20\r\n");
+    }
+}
