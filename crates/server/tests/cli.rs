@@ -42,6 +42,25 @@ fn ask(s: &mut TcpStream, req: &[u8]) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
+/// Sends SIGTERM to a server started with a piped stderr; returns its exit status and what
+/// it logged.
+fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
+    // SAFETY: kill sends a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, stderr);
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn help_and_version() {
     let out = Command::new(BIN).arg("-h").output().unwrap();
@@ -80,7 +99,7 @@ fn bad_flags_exit_like_memcached() {
 #[test]
 fn sigterm_exits_zero_after_serving() {
     let port = free_port();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(base_args(port))
         .args(["-o", "no_such_option=1"])
         .stderr(Stdio::piped())
@@ -88,24 +107,8 @@ fn sigterm_exits_zero_after_serving() {
         .unwrap();
     let mut s = wait_for(port);
     assert_eq!(ask(&mut s, b"set k 0 0 1\r\nx\r\n"), "STORED\r\n");
-    // SAFETY: kill sends a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (status, stderr) = terminate(child);
     assert_eq!(status.code(), Some(0));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
     assert!(
         stderr.contains("no_such_option"),
         "unknown -o is warned about: {stderr}"
@@ -157,22 +160,14 @@ fn refuses_root_without_user_like_memcached() {
 #[test]
 fn warns_when_listening_beyond_loopback_without_auth() {
     let port = free_port();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["-l", "0.0.0.0", "-p", &port.to_string(), "-u", "root"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     wait_for(port);
-    // SAFETY: signals our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let (status, stderr) = terminate(child);
+    assert!(status.success());
     assert!(
         stderr.contains("beyond loopback with no authentication"),
         "{stderr}"
