@@ -177,7 +177,7 @@ fn warns_when_listening_beyond_loopback_without_auth() {
 #[test]
 fn verbosity_command_changes_the_log_level() {
     let port = free_port();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(base_args(port))
         .env_remove("RUST_LOG")
         .stderr(Stdio::piped())
@@ -187,16 +187,7 @@ fn verbosity_command_changes_the_log_level() {
     assert_eq!(ask(&mut s, b"bogus1\r\n"), "ERROR\r\n");
     assert_eq!(ask(&mut s, b"verbosity 2\r\n"), "OK\r\n");
     assert_eq!(ask(&mut s, b"bogus2\r\n"), "ERROR\r\n");
-    // SAFETY: signals our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    child.wait().unwrap();
+    let (_, stderr) = terminate(child);
     let refused = stderr.matches("request refused").count();
     assert_eq!(
         refused, 1,
