@@ -101,6 +101,30 @@ impl Request<'_> {
     }
 }
 
+/// Encodes a request as a client sends it.
+pub fn encode_request(
+    opcode: u8,
+    opaque: u32,
+    cas: u64,
+    extras: &[u8],
+    key: &[u8],
+    value: &[u8],
+) -> Vec<u8> {
+    let mut p = Vec::with_capacity(HEADER_LEN + extras.len() + key.len() + value.len());
+    p.push(REQUEST_MAGIC);
+    p.push(opcode);
+    p.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    p.push(extras.len() as u8);
+    p.extend_from_slice(&[0, 0, 0]);
+    p.extend_from_slice(&((extras.len() + key.len() + value.len()) as u32).to_be_bytes());
+    p.extend_from_slice(&opaque.to_be_bytes());
+    p.extend_from_slice(&cas.to_be_bytes());
+    p.extend_from_slice(extras);
+    p.extend_from_slice(key);
+    p.extend_from_slice(value);
+    p
+}
+
 /// Does `opcode` carry a value that must be read before it runs?
 fn carries_value(op: u8) -> bool {
     use opcode::*;
@@ -195,18 +219,81 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
     pub(crate) fn packet(op: u8, extras: &[u8], key: &[u8], value: &[u8], cas: u64) -> Vec<u8> {
-        let mut p = vec![REQUEST_MAGIC, op];
-        p.extend_from_slice(&(key.len() as u16).to_be_bytes());
-        p.push(extras.len() as u8);
-        p.extend_from_slice(&[0, 0, 0]);
-        p.extend_from_slice(&((extras.len() + key.len() + value.len()) as u32).to_be_bytes());
-        p.extend_from_slice(&0xdead_beef_u32.to_be_bytes());
-        p.extend_from_slice(&cas.to_be_bytes());
-        p.extend_from_slice(extras);
-        p.extend_from_slice(key);
-        p.extend_from_slice(value);
-        p
+        encode_request(op, 0xdead_beef, cas, extras, key, value)
+    }
+
+    /// Well-formed requests of every opcode memcached serves, with random contents.
+    fn request() -> impl Strategy<Value = (u8, u32, u64, Vec<u8>, Vec<u8>, Vec<u8>)> {
+        let key = proptest::collection::vec(any::<u8>(), 1..=250);
+        let value = proptest::collection::vec(any::<u8>(), 0..300);
+        (
+            prop_oneof![
+                Just(opcode::GET),
+                Just(opcode::GETQ),
+                Just(opcode::GETK),
+                Just(opcode::GETKQ),
+                Just(opcode::SET),
+                Just(opcode::ADDQ),
+                Just(opcode::REPLACE),
+                Just(opcode::APPEND),
+                Just(opcode::PREPENDQ),
+                Just(opcode::DELETE),
+                Just(opcode::INCREMENT),
+                Just(opcode::DECREMENTQ),
+                Just(opcode::TOUCH),
+                Just(opcode::GAT),
+                Just(opcode::GATKQ),
+                Just(opcode::NOOP),
+                Just(opcode::VERSION),
+                Just(opcode::FLUSH),
+                Just(opcode::QUIT),
+            ],
+            any::<u32>(),
+            any::<u64>(),
+            key,
+            value,
+            proptest::collection::vec(any::<u8>(), 20),
+        )
+            .prop_map(|(op, opaque, cas, key, value, extras20)| {
+                use opcode::*;
+                let (extras, key, value) = match op {
+                    GET | GETQ | GETK | GETKQ | DELETE => (vec![], key, vec![]),
+                    SET | ADDQ | REPLACE => (extras20[..8].to_vec(), key, value),
+                    APPEND | PREPENDQ => (vec![], key, value),
+                    INCREMENT | DECREMENTQ => (extras20, key, vec![]),
+                    TOUCH | GAT | GATKQ => (extras20[..4].to_vec(), key, vec![]),
+                    FLUSH => (extras20[..4].to_vec(), vec![], vec![]),
+                    _ => (vec![], vec![], vec![]),
+                };
+                (op, opaque, cas, extras, key, value)
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn parse_of_encode_round_trips_and_prefixes_are_incomplete(
+            (op, opaque, cas, extras, key, value) in request()
+        ) {
+            let wire = encode_request(op, opaque, cas, &extras, &key, &value);
+            let limits = Limits::default();
+            match parse(&wire, &limits) {
+                Parsed::Complete(r, used) => {
+                    prop_assert_eq!(used, wire.len());
+                    prop_assert_eq!(r.kind, Kind::Ok);
+                    prop_assert_eq!(
+                        encode_request(r.header.opcode, r.header.opaque, r.header.cas, r.extras, r.key, r.value),
+                        wire.clone()
+                    );
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+            for cut in 0..wire.len() {
+                prop_assert!(matches!(parse(&wire[..cut], &limits), Parsed::Incomplete(_)));
+            }
+        }
     }
 
     fn complete(buf: &[u8]) -> (Request<'_>, usize) {
