@@ -5,7 +5,10 @@
 # read them back and keep the load 5 s. Latency of every load request, per phase, for
 # memcached and ferrocache (-t 2), one at a time; a side-by-side table goes to
 # bench/out/stall.md (per-server tables and JSON beside it).
-# Usage: scripts/bench-stall.sh [--quick] [MB]   (--quick: -m 64, 200k expiring keys, 2 s phases)
+# Usage: scripts/bench-stall.sh [--quick] [MB] [-- more `ferrobench stall` options]
+#   --quick: -m 64, 200k expiring keys, 2 s phases.
+#   e.g. `scripts/bench-stall.sh 256 -- --absolute --exptime 10`: one absolute expiry time for
+#   all the keys (out files then carry a suffix made of those options).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/common.sh
@@ -17,7 +20,13 @@ if [ "${1:-}" = --quick ]; then
     args=(--expiring 200000 --phase-secs 2)
     shift
 fi
-MB=${1:-$MB}
+if [ $# -gt 0 ] && [ "$1" != -- ]; then MB=$1; shift; fi
+tag=
+if [ "${1:-}" = -- ]; then
+    shift
+    args+=("$@")
+    tag=$(echo "$*" | tr -cs 'a-z0-9' '-' | sed 's/^-*/-/; s/-*$//')
+fi
 
 command -v memcached >/dev/null || { echo "install memcached first (apt-get install memcached)" >&2; exit 1; }
 cargo build --release --quiet -p ferrocache-bench
@@ -38,18 +47,18 @@ for server in "${servers[@]}"; do
     wait_port "$port" >&2
     echo "== $server -m $MB -t 2 (load average $(cut -d" " -f1-3 /proc/loadavg))" >&2
     target/release/ferrobench stall --server "127.0.0.1:$port" "${args[@]}" \
-        --json "bench/out/stall-$server.json" | tee "bench/out/stall-$server.md" >&2 \
+        --json "bench/out/stall-$server$tag.json" | tee "bench/out/stall-$server$tag.md" >&2 \
         || echo "stall failed" >&2
     kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 
-python3 - "$MB" <<'PY' | tee bench/out/stall.md
+python3 - "$MB" "$tag" <<'PY' | tee "bench/out/stall$tag.md"
 import json, sys
-mb = sys.argv[1]
+mb, tag = sys.argv[1], sys.argv[2]
 runs = {}
 for s in ("memcached", "ferrocache"):
     try:
-        with open(f"bench/out/stall-{s}.json") as f:
+        with open(f"bench/out/stall-{s}{tag}.json") as f:
             runs[s] = json.load(f)
     except (OSError, ValueError):
         pass
@@ -74,7 +83,7 @@ for i, name in enumerate(names):
 print()
 for s, r in runs.items():
     print(f"- {s}: filled {r['filled_keys']} keys; flush_all answered in {r['flush_all_us']} µs; "
-          f"{r['expiring_keys']} keys with exptime 2 stored in {r['expiring_set_secs']:.2f} s; "
+          f"{r['expiring_keys']} keys with {'absolute ' if r['absolute_exptime'] else ''}exptime {r['exptime']} stored in {r['expiring_set_secs']:.2f} s; "
           f"read back in {r['read_back_secs']:.2f} s ({r['expired_keys_found']} still there); "
           f"no request over 10 ms after flush_all/around the expiry: {'met' if r['requirement_met'] else 'NOT met'}")
 PY

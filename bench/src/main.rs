@@ -159,7 +159,11 @@ struct StallArgs {
     expiring: u64,
     #[arg(long, default_value_t = 2)]
     exptime: u32,
-    /// Seconds to wait, under load, for them to expire.
+    /// Send the exptime as an absolute unix time (now + --exptime), so all the keys expire
+    /// in the same second even when storing them takes longer than --exptime.
+    #[arg(long)]
+    absolute: bool,
+    /// Seconds to wait, under load, for them to expire (after that second, with --absolute).
     #[arg(long, default_value_t = 3.0)]
     expiry_wait: f64,
     /// The requirement: no request slower than this many milliseconds.
@@ -194,6 +198,7 @@ fn main() -> ExitCode {
             phase_secs: a.phase_secs,
             expiring: a.expiring,
             exptime: a.exptime,
+            absolute: a.absolute,
             expiry_wait: a.expiry_wait,
             limit_us: a.limit_ms * 1000,
         })

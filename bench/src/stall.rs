@@ -23,7 +23,10 @@ pub struct StallOptions {
     /// Keys stored with `exptime` to expire together.
     pub expiring: u64,
     pub exptime: u32,
-    /// Seconds to wait for them to expire.
+    /// Send `exptime` as an absolute unix time (start of the set phase + `exptime`), so every
+    /// key expires in the same second however long storing them takes.
+    pub absolute: bool,
+    /// Seconds to wait for them to expire (after that second, with `absolute`).
     pub expiry_wait: f64,
     /// Threshold of the requirement, in microseconds.
     pub limit_us: u64,
@@ -114,6 +117,15 @@ pub fn run(opts: &StallOptions) -> Result<serde_json::Value> {
     wait(&shared, &mut progress, opts.phase_secs, "");
 
     phase(2);
+    let set_start = Instant::now();
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let exptime = if opts.absolute {
+        u32::try_from(unix_now + u64::from(opts.exptime)).unwrap_or(u32::MAX)
+    } else {
+        opts.exptime
+    };
     let setter = Arc::new(Workload {
         server: opts.fill.server.clone(),
         clients: 2,
@@ -126,7 +138,7 @@ pub fn run(opts: &StallOptions) -> Result<serde_json::Value> {
         },
         keys: KeySpace::new(KeyPattern::Sequential, 1, opts.expiring.max(1), true),
         prefix: b"expiring:".to_vec(),
-        exptime: opts.exptime,
+        exptime,
         requests: None,
         test_time: None,
         seed: 1,
@@ -145,7 +157,15 @@ pub fn run(opts: &StallOptions) -> Result<serde_json::Value> {
     );
 
     phase(3);
-    wait(&shared, &mut progress, opts.expiry_wait, "");
+    let mut wait_secs = opts.expiry_wait;
+    if opts.absolute {
+        let deadline = f64::from(opts.exptime) - set_start.elapsed().as_secs_f64();
+        if deadline < 0.0 {
+            eprintln!("warning: storing the keys took longer than --exptime; some expired early");
+        }
+        wait_secs += deadline.max(0.0);
+    }
+    wait(&shared, &mut progress, wait_secs, "");
 
     phase(4);
     // Ask for every expired key (100 per get, 10 gets in flight) so the server meets them
@@ -166,8 +186,8 @@ pub fn run(opts: &StallOptions) -> Result<serde_json::Value> {
     shared.stop();
     let totals = load::join(handles, PHASES.len())?;
 
-    println!("server {}: flush_all answered in {flush_us} µs; {} keys with exptime {} stored in {set_secs:.2} s; expired keys read back in {read_secs:.2} s ({still_there} found)",
-        opts.fill.server, set_totals.sets, opts.exptime);
+    println!("server {}: flush_all answered in {flush_us} µs; {} keys with exptime {exptime} stored in {set_secs:.2} s; expired keys read back in {read_secs:.2} s ({still_there} found)",
+        opts.fill.server, set_totals.sets);
     println!();
     println!(
         "| phase | requests | p50 µs | p99 µs | p99.9 µs | max µs | > 1 ms | > {} ms |",
@@ -213,6 +233,8 @@ pub fn run(opts: &StallOptions) -> Result<serde_json::Value> {
         "capacity_estimate": filled.capacity,
         "flush_all_us": flush_us,
         "expiring_keys": set_totals.sets,
+        "exptime": opts.exptime,
+        "absolute_exptime": opts.absolute,
         "expiring_set_secs": set_secs,
         "read_back_secs": read_secs,
         "expired_keys_found": still_there,
