@@ -185,7 +185,13 @@ pub struct Store {
     config: StoreConfig,
     counters: Arc<Counters>,
     housekeeper_stop: Arc<AtomicBool>,
+    /// The second `removals` counts reader removals in (see `removal_budget`).
+    removal_window: AtomicU32,
+    removals: AtomicU64,
 }
+
+/// Dead items readers remove per second at most (see `Store::removal_budget`).
+const READ_REMOVALS_PER_SECOND: u64 = 2_000;
 
 impl Store {
     pub fn new(config: StoreConfig) -> Store {
@@ -245,6 +251,8 @@ impl Store {
             config,
             counters,
             housekeeper_stop: stop,
+            removal_window: AtomicU32::new(0),
+            removals: AtomicU64::new(0),
         }
     }
 
@@ -290,7 +298,7 @@ impl Store {
         }
         if locked {
             self.cache.invalidate(key);
-        } else {
+        } else if self.removal_budget(now) {
             let _guard = self.lock(key);
             // Remove it only if nobody replaced it since we looked.
             if self.cache.get(key).is_some_and(|now| now.cas == item.cas) {
@@ -298,6 +306,21 @@ impl Store {
             }
         }
         None
+    }
+
+    /// May a reader remove one more dead item this second? Like memcached, a read that finds
+    /// an expired or flushed item unlinks it, which keeps `curr_items` exact. But each removal
+    /// is a write in moka, and after a `flush_all` or a mass expiry on a full cache every read
+    /// would become one, which measurably stalls requests; past this many per second the
+    /// dead item is left for eviction to reclaim (it is still never returned).
+    fn removal_budget(&self, now: u32) -> bool {
+        let window = self.removal_window.load(Ordering::Relaxed);
+        if window != now {
+            self.removal_window.store(now, Ordering::Relaxed);
+            self.removals.store(1, Ordering::Relaxed);
+            return true;
+        }
+        self.removals.fetch_add(1, Ordering::Relaxed) < READ_REMOVALS_PER_SECOND
     }
 
     /// Links `item` under `key` (the caller holds the stripe lock). Refuses with `-M` when the

@@ -341,3 +341,27 @@ fn concurrent_cas_and_add_have_one_winner_and_appends_lose_nothing() {
     });
     assert_eq!(value(&s, "log").map(|v| v.len()), Some(4000));
 }
+
+#[test]
+fn readers_remove_at_most_a_budget_of_dead_items_per_second() {
+    let (s, clock) = store();
+    for i in 0..3000 {
+        set(&s, &format!("k{i}"), "v", 0);
+    }
+    s.flush_all(0);
+    for i in 0..3000 {
+        assert_eq!(value(&s, &format!("k{i}")), None);
+    }
+    s.sync();
+    let st = s.stats();
+    assert_eq!(st.get_flushed, 3000);
+    // 2000 removed by the readers this second; the rest stay (never returned) until a later
+    // second's readers or eviction take them.
+    assert_eq!(st.curr_items, 1000);
+    clock.advance(1);
+    for i in 0..3000 {
+        assert_eq!(value(&s, &format!("k{i}")), None);
+    }
+    s.sync();
+    assert_eq!(s.stats().curr_items, 0);
+}
