@@ -1,77 +1,156 @@
 #!/usr/bin/env bash
 # Runs every test of ferrocache: formatting and lints, the Rust unit and integration tests,
-# the differential transcripts against real memcached, and the Python client suite against
-# both memcached and ferrocache. Installs what is missing on a Debian machine first.
+# the differential transcripts against real memcached, and the client suites (Python, Perl,
+# Node) against both memcached and ferrocache. Installs what is missing on a Debian machine
+# first (apt-get when root or with sudo; Python packages in .venv/, pinned).
+#
+# Exits non-zero on the first failure. Works from any directory.
+# Environment: CARGO_TARGET_DIR is honoured; TEST_SH_SKIP_APT=1 only reports what is missing.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
-section() { printf '\n==== %s ====\n' "$*"; }
+section() { printf '\n==== %s  (%ds elapsed) ====\n' "$*" "$SECONDS"; }
+die() { echo "error: $*" >&2; exit 1; }
 
 as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        return 1
+    fi
 }
 
+# ---------------------------------------------------------------------------------------
 section "prerequisites"
 missing_pkgs=()
-command -v memcached >/dev/null || missing_pkgs+=(memcached)
-command -v memcaslap >/dev/null || missing_pkgs+=(libmemcached-tools)
-command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || missing_pkgs+=(nutcracker)
-perl -MCache::Memcached::Fast -e1 2>/dev/null || missing_pkgs+=(libcache-memcached-fast-perl)
-# pylibmc is built from source against libmemcached and zlib.
-[ -e /usr/include/libmemcached/memcached.h ] || missing_pkgs+=(libmemcached-dev)
-[ -e /usr/include/zlib.h ] || missing_pkgs+=(zlib1g-dev)
+need() { missing_pkgs+=("$1"); }
+
+command -v memcached >/dev/null || need memcached
+command -v memccapable >/dev/null || need libmemcached-tools
+command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || need nutcracker
+command -v perl >/dev/null && perl -MCache::Memcached::Fast -e1 2>/dev/null ||
+    need libcache-memcached-fast-perl
+command -v node >/dev/null || need nodejs
+command -v npm >/dev/null || need npm
+# pylibmc is compiled from source against libmemcached and zlib.
+[ -e /usr/include/libmemcached/memcached.h ] || need libmemcached-dev
+[ -e /usr/include/zlib.h ] || need zlib1g-dev
+command -v cc >/dev/null || need build-essential
+command -v python3 >/dev/null || die "python3 (3.8 or newer, with pip) is required"
+command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
+# Debian's own python3 needs python3-venv for `python3 -m venv` and python3-dev to build
+# pylibmc; a python3 from elsewhere (pyenv, ...) brings both with it.
+if [ "$(python3 -c 'import sys; print(sys.base_prefix)')" = /usr ]; then
+    python3 -c 'import ensurepip, venv' 2>/dev/null || need python3-venv
+    python3 -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
+        need python3-dev
+fi
+
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
-    echo "installing ${missing_pkgs[*]} with apt-get"
-    if ! { as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing_pkgs[@]}"; }; then
+    echo "missing: ${missing_pkgs[*]}"
+    if [ "${TEST_SH_SKIP_APT:-0}" = 1 ] || ! command -v apt-get >/dev/null ||
+        ! { as_root apt-get update -q &&
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+                "${missing_pkgs[@]}"; }; then
         echo "error: could not install ${missing_pkgs[*]}." >&2
-        echo "       Install them yourself (Debian/Ubuntu: apt-get install ${missing_pkgs[*]}) and rerun." >&2
+        echo "       Install them (Debian/Ubuntu: apt-get install ${missing_pkgs[*]})," >&2
+        echo "       or run this script as root, and rerun." >&2
         exit 1
     fi
 fi
-for tool in cargo python3 node npm; do
-    command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
+export PATH="$PATH:/usr/sbin" # nutcracker
+for tool in memcached memccapable nutcracker node npm cc; do
+    command -v "$tool" >/dev/null || die "$tool is still missing after installation"
 done
-memcached -V
+echo "memcached: $(memcached -V)"
+echo "cargo:     $(cargo --version)"
+echo "python3:   $(python3 --version 2>&1)"
+echo "node:      $(node --version)"
 
+# The Python venv, reused while requirements.txt and the interpreter stay the same.
 VENV="$ROOT/.venv"
-if [ ! -x "$VENV/bin/python" ]; then
+REQS=protocol-tests/python/requirements.txt
+stamp="$(sha256sum "$REQS" | cut -d' ' -f1) $(python3 -c 'import sys; print(sys.version)')"
+if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    echo "creating $VENV"
+    rm -rf "$VENV"
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/pip" install -q --disable-pip-version-check -r protocol-tests/python/requirements.txt
-(cd protocol-tests/node && npm ci --no-audit --no-fund --silent)
+if [ "$(cat "$VENV/.ferrocache-stamp" 2>/dev/null)" != "$stamp" ]; then
+    echo "installing pinned Python packages from $REQS"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQS"
+    printf '%s' "$stamp" >"$VENV/.ferrocache-stamp"
+else
+    echo "Python venv up to date ($VENV)"
+fi
 
-section "format and lints"
+# The Node suite's packages, reinstalled only when package-lock.json changes.
+NODE_DIR=protocol-tests/node
+node_stamp=$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$NODE_DIR/node_modules/.ferrocache-stamp" 2>/dev/null)" != "$node_stamp" ]; then
+    echo "installing Node packages in $NODE_DIR"
+    (cd "$NODE_DIR" && npm ci --no-audit --no-fund --silent)
+    printf '%s' "$node_stamp" >"$NODE_DIR/node_modules/.ferrocache-stamp"
+else
+    echo "Node packages up to date ($NODE_DIR/node_modules)"
+fi
+
+# ---------------------------------------------------------------------------------------
+section "format (cargo fmt --check)"
 cargo fmt --all -- --check
+
+section "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-section "build"
+section "build (cargo build --workspace --all-targets)"
 cargo build --workspace --all-targets --quiet
-export FERROCACHE_BIN="$ROOT/target/debug/ferrocache"
-export MEMCACHED_BIN="$(command -v memcached)"
+export FERROCACHE_BIN="$TARGET_DIR/debug/ferrocache"
+MEMCACHED_BIN="$(command -v memcached)"
+export MEMCACHED_BIN
+[ -x "$FERROCACHE_BIN" ] || die "the build did not produce $FERROCACHE_BIN"
 
 section "rust tests (unit, integration, differential against memcached)"
 cargo test --workspace --quiet 2>&1
 
-section "client suites (Python, Perl, Node)"
-export PATH="$PATH:/usr/sbin"
+# ---------------------------------------------------------------------------------------
+section "client suites (Python, Perl, Node) against memcached and ferrocache"
 . scripts/common.sh
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+}
 trap cleanup EXIT
+
+run_pytest() {
+    local rc=0
+    "$VENV/bin/pytest" -p no:cacheprovider -rfE protocol-tests/python || rc=$?
+    # Exit code 5 means "no tests collected": a suite that tests nothing is a failure too.
+    [ "$rc" -eq 5 ] && echo "error: pytest collected no tests" >&2
+    return "$rc"
+}
+
 run_suite() {
     local name=$1 bin=$2 port
     port=$(free_port)
     "$bin" "${user_flag[@]}" -U 0 -l 127.0.0.1 -p "$port" &
     pids+=($!)
     wait_port "$port"
-    echo "-- $name on port $port"
+    echo "-- $name $("$bin" -V) on 127.0.0.1:$port"
     # CACHE_SERVER_BIN lets the multi-node tests start more nodes of the same server.
-    CACHE_SERVER="127.0.0.1:$port" CACHE_SERVER_BIN="$bin" \
-        "$VENV/bin/pytest" -p no:cacheprovider protocol-tests/python
-    CACHE_SERVER="127.0.0.1:$port" perl protocol-tests/perl/cache_memcached_fast.pl
-    CACHE_SERVER="127.0.0.1:$port" node protocol-tests/node/memjs_test.js
+    export CACHE_SERVER="127.0.0.1:$port" CACHE_SERVER_BIN="$bin"
+    echo "   python (pytest)"
+    run_pytest
+    echo "   perl (Cache::Memcached::Fast)"
+    perl protocol-tests/perl/cache_memcached_fast.pl
+    echo "   node (memjs)"
+    node protocol-tests/node/memjs_test.js
+    kill "${pids[-1]}" 2>/dev/null || true
 }
 run_suite memcached "$MEMCACHED_BIN"
 run_suite ferrocache "$FERROCACHE_BIN"

@@ -74,3 +74,10 @@ def client():
     c = Client((host, int(port)), connect_timeout=5, timeout=5)
     yield c
     c.close()
+
+
+@pytest.fixture
+def server():
+    """(host, port) of the server under test."""
+    host, port = server_address().rsplit(":", 1)
+    return host, int(port)

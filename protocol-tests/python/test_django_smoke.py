@@ -120,6 +120,28 @@ def test_value_over_the_item_limit_is_refused(cache):
     assert cache.get("after-huge") == 1
 
 
+def test_unicode_keys(cache):
+    # Django passes non-ASCII keys on as UTF-8; memcached takes any byte but space and
+    # control characters in a key.
+    key = "ключ-日本語-é"
+    cache.set(key, "unicode")
+    assert cache.get(key) == "unicode"
+    assert cache.get_many([key, "ключ-missing"]) == {key: "unicode"}
+    cache.set(key + "-n", 1)
+    assert cache.incr(key + "-n") == 2
+    assert cache.delete(key) is True
+    assert cache.get(key) is None
+
+
+def test_key_of_250_bytes_is_accepted(cache):
+    # The longest key memcached stores is 250 bytes, counted after Django's prefix and version.
+    full = cache.make_key("")
+    key = "k" * (250 - len(full.encode()))
+    assert len(cache.make_key(key).encode()) == 250
+    cache.set(key, "edge")
+    assert cache.get(key) == "edge"
+
+
 def test_invalid_keys_are_refused_before_sending(cache):
     # Django's memcached backends refuse these keys itself; the server never sees them.
     with pytest.raises(InvalidCacheKey):
