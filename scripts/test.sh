@@ -68,6 +68,20 @@ export PATH="$PATH:/usr/sbin" # nutcracker
 for tool in memcached memccapable nutcracker node npm cc; do
     command -v "$tool" >/dev/null || die "$tool is still missing after installation"
 done
+# Rust: the workspace's rust-version, and rustfmt and clippy for the lint steps.
+rust_min=$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
+rust_have=$(rustc --version | cut -d' ' -f2)
+if [ -n "$rust_min" ] &&
+    [ "$(printf '%s\n%s\n' "$rust_min" "$rust_have" | sort -V | head -n1)" != "$rust_min" ]; then
+    die "Rust $rust_min or newer is required, found $rust_have (install it with https://rustup.rs)"
+fi
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        command -v rustup >/dev/null || die "cargo ${component/rustfmt/fmt} is required (rustup component add $component)"
+        echo "adding the $component component with rustup"
+        rustup component add "$component"
+    fi
+done
 echo "memcached: $(memcached -V)"
 echo "cargo:     $(cargo --version)"
 echo "python3:   $(python3 --version 2>&1)"
