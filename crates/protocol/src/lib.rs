@@ -7,6 +7,7 @@
 //! [`Rejection::reply_line`].
 
 pub mod binary;
+pub mod meta;
 pub mod number;
 pub mod response;
 pub mod text;

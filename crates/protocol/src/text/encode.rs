@@ -139,8 +139,50 @@ fn write_request(out: &mut Vec<u8>, request: &Request<'_>) -> std::io::Result<()
             out.extend_from_slice(arg.as_bytes());
         }
         Request::MetaNoop => out.extend_from_slice(b"mn"),
+        Request::Meta(m) => {
+            write_meta(out, m)?;
+            return Ok(());
+        }
+        Request::MetaTooLarge { .. } => {}
     }
     out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// A meta request: its name, its key (base64 again when it came so), the data length for
+/// `ms`, its flags as sent, and the data block.
+fn write_meta(out: &mut Vec<u8>, m: &crate::meta::MetaRequest<'_>) -> std::io::Result<()> {
+    use crate::meta::MetaCommand;
+    let name: &[u8] = match m.command {
+        MetaCommand::Get => b"mg",
+        MetaCommand::Set => b"ms",
+        MetaCommand::Delete => b"md",
+        MetaCommand::Arith => b"ma",
+        MetaCommand::Debug => b"me",
+    };
+    out.extend_from_slice(name);
+    out.push(b' ');
+    if m.opts.base64 {
+        out.extend_from_slice(crate::meta::encode_key(&m.key).as_bytes());
+    } else {
+        out.extend_from_slice(&m.key);
+    }
+    if m.command == MetaCommand::Set {
+        write!(out, " {}", m.value.len())?;
+    }
+    if m.command == MetaCommand::Debug && m.opts.base64 {
+        out.extend_from_slice(b" b");
+    }
+    for (code, arg) in &m.flags {
+        out.push(b' ');
+        out.push(*code);
+        out.extend_from_slice(arg);
+    }
+    out.extend_from_slice(b"\r\n");
+    if m.command == MetaCommand::Set {
+        out.extend_from_slice(m.value);
+        out.extend_from_slice(b"\r\n");
+    }
     Ok(())
 }
 

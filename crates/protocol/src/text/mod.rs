@@ -95,6 +95,15 @@ pub enum Request<'a> {
     Stats(StatsGroup),
     /// `mn`
     MetaNoop,
+    /// `mg`, `ms`, `md`, `ma`, `me` (see [`crate::meta`]).
+    Meta(crate::meta::MetaRequest<'a>),
+    /// An `ms` whose item would be over `-I`: memcached answers `SERVER_ERROR object too large
+    /// for cache` (even in quiet mode), drops `swallow` bytes of data block, and removes the
+    /// key's old value whatever the mode.
+    MetaTooLarge {
+        key: std::borrow::Cow<'a, [u8]>,
+        swallow: usize,
+    },
 }
 
 /// A line longer than this with no `\n` yet is not a command (unless it is a long `get`).
@@ -223,6 +232,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
     match parse_tokens(&tokens) {
         Ok(Command::Ready(request)) => Parsed::Complete(request, line_len),
         Ok(Command::NeedsData(header)) => store::with_data(header, buf, line_len, limits),
+        Ok(Command::MetaNeedsData(header)) => crate::meta::with_data(header, buf, line_len, limits),
         Err(rejection) => Parsed::Rejected(rejection, line_len),
     }
 }
@@ -232,6 +242,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
 pub(crate) enum Command<'a> {
     Ready(Request<'a>),
     NeedsData(store::Header<'a>),
+    MetaNeedsData(crate::meta::SetHeader<'a>),
 }
 
 type LineResult<'a> = Result<Command<'a>, Rejection>;
@@ -283,6 +294,7 @@ fn parse_tokens<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
         b"verbosity" => misc::verbosity(tokens),
         b"cache_memlimit" => misc::cache_memlimit(tokens),
         b"mn" => ready(Request::MetaNoop),
+        b"mg" | b"ms" | b"md" | b"ma" | b"me" => crate::meta::parse(name, tokens),
         _ if name.len() == 2 && name[0] == b'm' => Err(error(Reject::Error, false)),
         // memcached dispatches on the first letter; an unknown name under one of these
         // letters is a plain `ERROR` (it never reaches the HTTP check below).

@@ -1,0 +1,58 @@
+//! Meta delete.
+//!
+//! ```text
+//! md <key> <flag>*\r\n
+//! ```
+//!
+//! Flags: `b C E I k O q T` (and every other flag `mg` knows, which `md` ignores). Any bad
+//! flag gets memcached's single `CLIENT_ERROR invalid or duplicate flag`.
+
+use super::{common, opaque_too_long, read_flags, request, MetaCommand};
+use crate::text::{Command, Request, Tokens};
+use crate::Rejection;
+
+pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
+    let key = common(tokens, "options flags too long")?;
+    let toks = &tokens.toks[2..];
+    let flags =
+        read_flags(key, toks).map_err(|_| super::client_error("invalid or duplicate flag"))?;
+    if opaque_too_long(toks) {
+        return Err(super::client_error("opaque token too long"));
+    }
+    Ok(Command::Ready(Request::Meta(request(
+        MetaCommand::Delete,
+        flags,
+    ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::meta::test_util::*;
+    use crate::meta::MetaCommand;
+
+    #[test]
+    fn known_answers() {
+        let m = meta(b"md foo I T30 q k O5\r\n");
+        assert_eq!(m.command, MetaCommand::Delete);
+        assert!(m.opts.invalidate && m.opts.quiet);
+        assert_eq!(m.opts.ttl, Some(30));
+        let table: &[(&[u8], &str)] = &[
+            (
+                b"md foo z\r\n",
+                "CLIENT_ERROR invalid or duplicate flag\r\n",
+            ),
+            (
+                b"md foo k k\r\n",
+                "CLIENT_ERROR invalid or duplicate flag\r\n",
+            ),
+            (
+                b"md !!!! b\r\n",
+                "CLIENT_ERROR invalid or duplicate flag\r\n",
+            ),
+            (b"md\r\n", "CLIENT_ERROR bad command line format\r\n"),
+        ];
+        for (input, want) in table {
+            assert_eq!(refused(input), (want.to_string(), 0));
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! memcached's meta commands: `mg`, `ms`, `md`, `ma`, `me` (and `mn`, parsed with the text
+//! commands). They share the text protocol's framing and tokenizer:
+//!
+//! ```text
+//! mg <key> <flag>*\r\n
+//! ms <key> <datalen> <flag>*\r\n<data>\r\n
+//! md <key> <flag>*\r\n
+//! ma <key> <flag>*\r\n
+//! me <key> [b]\r\n
+//! ```
+//!
+//! A flag is one character, optionally followed by its token (`T30`, `Oopaque`, `MA`). Each
+//! flag may appear once. Flags that ask for information are answered in the order they were
+//! sent, which is why [`MetaRequest::flags`] keeps that order.
+//!
+//! The checks, and the error line each failure gets, follow memcached: the key length and the
+//! number of tokens first, then each flag in turn. Duplicate and unknown flags stop the scan at
+//! once; a flag with a bad token marks the request bad and the scan goes on, so the last such
+//! message wins. `mg` and `ms` report the message; `md` and `ma` report `CLIENT_ERROR invalid
+//! or duplicate flag` whatever went wrong. A refused `ms` has its data block thrown away unless
+//! the command line itself (key, data length, token count) was unreadable.
+
+mod arith;
+mod debug;
+mod delete;
+mod get;
+pub mod reply;
+mod set;
+
+pub use arith::is_incr;
+pub use set::valid_mode;
+pub(crate) use set::{with_data, SetHeader};
+
+use crate::number::{strtol32, strtoul32, strtoull};
+use crate::text::{Command, Tokens};
+use crate::{Reject, Rejection, KEY_MAX_LENGTH};
+use base64::Engine;
+use std::borrow::Cow;
+
+/// Which meta command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetaCommand {
+    /// `mg`
+    Get,
+    /// `ms`
+    Set,
+    /// `md`
+    Delete,
+    /// `ma`
+    Arith,
+    /// `me`
+    Debug,
+}
+
+/// A parsed meta request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetaRequest<'a> {
+    pub command: MetaCommand,
+    /// The key as stored: decoded when the request carried `b`.
+    pub key: Cow<'a, [u8]>,
+    /// Every flag as sent, in order: its character and the rest of its token.
+    pub flags: Vec<(u8, &'a [u8])>,
+    pub opts: MetaOptions,
+    /// `ms`'s data block.
+    pub value: &'a [u8],
+}
+
+/// What the flags ask for, parsed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetaOptions {
+    /// `b`: the key is base64.
+    pub base64: bool,
+    /// `q`: hide the replies memcached hides in quiet mode.
+    pub quiet: bool,
+    /// `u`: do not mark the item as fetched.
+    pub no_bump: bool,
+    /// `v`: return the value.
+    pub value: bool,
+    /// `I`: invalidate (`md`) or store stale when the CAS is older (`ms`).
+    pub invalidate: bool,
+    /// `T<ttl>`
+    pub ttl: Option<i32>,
+    /// `N<ttl>`: create on a miss.
+    pub vivify: Option<i32>,
+    /// `R<ttl>`: win the recache below this remaining TTL.
+    pub recache: Option<i32>,
+    /// `F<flags>`
+    pub client_flags: Option<u32>,
+    /// `C<cas>`
+    pub compare_cas: Option<u64>,
+    /// `E<cas>`: the new CAS value (memcached 1.6.45).
+    pub new_cas: Option<u64>,
+    /// `M<mode>`: the mode character.
+    pub mode: Option<u8>,
+    /// `J<initial>` (`ma`)
+    pub initial: Option<u64>,
+    /// `D<delta>` (`ma`)
+    pub delta: Option<u64>,
+}
+
+/// A meta command line with more tokens than this (counting memcached's terminal token) is
+/// refused before its flags are read.
+const MAX_TOKENS: usize = 20;
+
+/// The longest `O` token memcached copies back, counting its `O`.
+pub const MAX_OPAQUE_TOKEN: usize = 32;
+
+const BAD_FORMAT: &str = "bad command line format";
+
+pub(crate) fn client_error(msg: &'static str) -> Rejection {
+    Rejection::new(Reject::ClientError(msg))
+}
+
+/// Decodes a `b` key: standard base64 with its padding, as memcached requires.
+pub fn decode_key(key: &[u8]) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(key).ok()
+}
+
+/// Encodes a binary key for `k`.
+pub fn encode_key(key: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(key)
+}
+
+/// The checks every meta command with a key makes first: a key is present (memcached 1.6.45
+/// answers a format error; 1.6.18 said `ERROR`), it is at most 250 bytes, and the line has
+/// not too many tokens. Returns the key token.
+fn common<'a>(tokens: &Tokens<'a>, too_many: &'static str) -> Result<&'a [u8], Rejection> {
+    let Some(&key) = tokens.toks.get(1) else {
+        return Err(client_error(BAD_FORMAT));
+    };
+    if key.len() > KEY_MAX_LENGTH {
+        return Err(client_error(BAD_FORMAT));
+    }
+    if tokens.ntokens() > MAX_TOKENS || tokens.rest.is_some() {
+        return Err(client_error(too_many));
+    }
+    Ok(key)
+}
+
+/// The flags of a request once read: the key (decoded for `b`), the flags in order, and what
+/// they ask for.
+pub(crate) struct Flags<'a> {
+    pub key: Cow<'a, [u8]>,
+    pub flags: Vec<(u8, &'a [u8])>,
+    pub opts: MetaOptions,
+}
+
+/// Reads the flag tokens as memcached's flag pre-parse does. `Err` carries the message
+/// memcached would give.
+pub(crate) fn read_flags<'a>(key: &'a [u8], toks: &[&'a [u8]]) -> Result<Flags<'a>, &'static str> {
+    let mut seen = [false; 128];
+    let mut opts = MetaOptions::default();
+    let mut flags = Vec::with_capacity(toks.len());
+    let mut decoded: Cow<'a, [u8]> = Cow::Borrowed(key);
+    // memcached keeps one error message, overwritten by each later bad token; a flag whose
+    // number fails without a message of its own (F) leaves the previous one.
+    let mut failed: Option<&'static str> = None;
+    let mut fail = |msg: Option<&'static str>| {
+        failed = Some(msg.or(failed).unwrap_or(BAD_FORMAT));
+    };
+    for &tok in toks {
+        let code = tok[0];
+        if code >= 127 || seen[code as usize] {
+            return Err("duplicate flag");
+        }
+        seen[code as usize] = true;
+        let arg = &tok[1..];
+        let bad_token = Some("bad token in command line format");
+        match code {
+            b'b' => {
+                opts.base64 = true;
+                match decode_key(key) {
+                    Some(k) => decoded = Cow::Owned(k),
+                    None => fail(Some("error decoding key")),
+                }
+            }
+            b'N' => match strtol32(arg) {
+                Some(v) => opts.vivify = Some(v),
+                None => fail(bad_token),
+            },
+            b'T' => match strtol32(arg) {
+                Some(v) => opts.ttl = Some(v),
+                None => fail(bad_token),
+            },
+            b'R' => match strtol32(arg) {
+                Some(v) => opts.recache = Some(v),
+                None => fail(bad_token),
+            },
+            b'F' => match strtoul32(arg) {
+                Some(v) => opts.client_flags = Some(v),
+                None => fail(None),
+            },
+            b'C' => match strtoull(arg) {
+                Some(v) => opts.compare_cas = Some(v),
+                None => fail(bad_token),
+            },
+            b'E' => match strtoull(arg) {
+                Some(v) => opts.new_cas = Some(v),
+                None => fail(bad_token),
+            },
+            b'M' => {
+                if tok.len() == 2 {
+                    opts.mode = Some(tok[1]);
+                } else {
+                    fail(Some("incorrect length for M token"));
+                }
+            }
+            b'J' => match strtoull(arg) {
+                Some(v) => opts.initial = Some(v),
+                None => fail(Some("invalid numeric initial value")),
+            },
+            b'D' => match strtoull(arg) {
+                Some(v) => opts.delta = Some(v),
+                None => fail(Some("invalid numeric delta value")),
+            },
+            b'q' => opts.quiet = true,
+            b'u' => opts.no_bump = true,
+            b'v' => opts.value = true,
+            b'I' => opts.invalidate = true,
+            b'O' | b'P' | b'L' | b'k' | b's' | b't' | b'c' | b'f' | b'h' | b'l' => {}
+            _ => return Err("invalid flag"),
+        }
+        flags.push((code, arg));
+    }
+    match failed {
+        Some(msg) => Err(msg),
+        None => Ok(Flags {
+            key: decoded,
+            flags,
+            opts,
+        }),
+    }
+}
+
+/// Is there an `O` token longer than memcached copies back?
+fn opaque_too_long(toks: &[&[u8]]) -> bool {
+    toks.iter()
+        .any(|t| t[0] == b'O' && t.len() > MAX_OPAQUE_TOKEN)
+}
+
+/// Parses a meta command line (`name` is `mg`, `ms`, `md`, `ma` or `me`).
+pub(crate) fn parse<'a>(name: &[u8], tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
+    match name {
+        b"mg" => get::parse(tokens),
+        b"ms" => set::parse(tokens),
+        b"md" => delete::parse(tokens),
+        b"ma" => arith::parse(tokens),
+        _ => debug::parse(tokens),
+    }
+}
+
+fn request<'a>(command: MetaCommand, f: Flags<'a>) -> MetaRequest<'a> {
+    MetaRequest {
+        command,
+        key: f.key,
+        flags: f.flags,
+        opts: f.opts,
+        value: b"",
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::MetaRequest;
+    use crate::text::{parse, Request};
+    use crate::{Limits, Parsed};
+
+    pub fn meta(input: &[u8]) -> MetaRequest<'_> {
+        match parse(input, &Limits::default()) {
+            Parsed::Complete(Request::Meta(m), used) => {
+                assert_eq!(used, input.len());
+                m
+            }
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
+        }
+    }
+
+    /// The reply line and the data bytes to swallow of a refused request.
+    pub fn refused(input: &[u8]) -> (String, usize) {
+        match parse(input, &Limits::default()) {
+            Parsed::Rejected(r, used) => {
+                assert_eq!(used, input.len());
+                (
+                    String::from_utf8(r.reply_line().unwrap_or_default()).unwrap(),
+                    r.swallow,
+                )
+            }
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(input)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_keys_need_padding() {
+        assert_eq!(decode_key(b"Zm9v").as_deref(), Some(&b"foo"[..]));
+        assert_eq!(decode_key(b"Zm8="), Some(b"fo".to_vec()));
+        assert_eq!(decode_key(b"Zm8"), None);
+        assert_eq!(decode_key(b"Zm9v="), None);
+        assert_eq!(decode_key(b"!!!!"), None);
+        assert_eq!(encode_key(&[0, 1, 2, 255]), "AAEC/w==");
+    }
+
+    #[test]
+    fn flag_scan_known_answers() {
+        type Case<'a> = (&'a [&'a [u8]], Result<(), &'a str>);
+        let table: &[Case] = &[
+            (&[b"v", b"k", b"O1", b"T30"], Ok(())),
+            (&[b"v", b"v"], Err("duplicate flag")),
+            (&[b"z", b"v", b"v"], Err("invalid flag")),
+            (&[b"v", b"v", b"z"], Err("duplicate flag")),
+            (&[b"Tx", b"z"], Err("invalid flag")),
+            (&[b"Tx", b"Fx"], Err("bad token in command line format")),
+            (&[b"Fx", b"Tx"], Err("bad token in command line format")),
+            (&[b"Fx"], Err("bad command line format")),
+            (&[b"Mxx", b"MX"], Err("duplicate flag")),
+            (&[b"M"], Err("incorrect length for M token")),
+            (&[b"\xff"], Err("duplicate flag")),
+            (&[b"Dx"], Err("invalid numeric delta value")),
+            (&[b"Jx"], Err("invalid numeric initial value")),
+        ];
+        for (toks, want) in table {
+            let got = read_flags(b"foo", toks).map(|_| ());
+            assert_eq!(got, *want, "{toks:?}");
+        }
+    }
+
+    #[test]
+    fn flags_keep_their_order_and_tokens() {
+        let f = read_flags(b"Zm9v", &[b"b", b"T30", b"Oab", b"vjunk"]).unwrap();
+        assert_eq!(&*f.key, b"foo");
+        assert_eq!(
+            f.flags,
+            vec![
+                (b'b', &b""[..]),
+                (b'T', b"30"),
+                (b'O', b"ab"),
+                (b'v', b"junk")
+            ]
+        );
+        assert!(f.opts.base64 && f.opts.value);
+        assert_eq!(f.opts.ttl, Some(30));
+    }
+}

@@ -1,0 +1,181 @@
+//! Meta set.
+//!
+//! ```text
+//! ms <key> <datalen> <flag>*\r\n<data>\r\n
+//! ```
+//!
+//! Flags: `b c C E F I k M N O q s T` (and the other known flags, ignored). `M` is `S` (set,
+//! the default), `E` (add), `A` (append), `P` (prepend) or `R` (replace).
+//!
+//! An unreadable key, data length or token count is refused with nothing swallowed (memcached
+//! cannot know how long the data is, or does not look); every later refusal, including an item
+//! over `-I`, throws the data block away.
+
+use super::{common, opaque_too_long, read_flags, MetaCommand, MetaRequest, BAD_FORMAT};
+use crate::number::strtol32;
+use crate::text::{Command, Request, Tokens};
+use crate::{item_size, Limits, Parsed, Reject, Rejection};
+
+/// A meta set line whose data block follows.
+pub(crate) struct SetHeader<'a> {
+    request: MetaRequest<'a>,
+    len: usize,
+}
+
+/// Is `mode` one of `ms`'s modes?
+pub fn valid_mode(mode: Option<u8>) -> bool {
+    matches!(mode, None | Some(b'S' | b'E' | b'A' | b'P' | b'R'))
+}
+
+pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
+    let key = common(tokens, "options flags too long")?;
+    let bad = || super::client_error(BAD_FORMAT);
+    let len_token = *tokens.toks.get(2).ok_or_else(bad)?;
+    let len = strtol32(len_token)
+        .filter(|len| (0..=i32::MAX - 2).contains(len))
+        .ok_or_else(bad)? as usize;
+    let refuse = |msg: &'static str| Rejection {
+        swallow: len + 2,
+        ..super::client_error(msg)
+    };
+    let toks = &tokens.toks[3..];
+    let flags = read_flags(key, toks).map_err(refuse)?;
+    if opaque_too_long(toks) {
+        return Err(refuse("opaque token too long"));
+    }
+    if !valid_mode(flags.opts.mode) {
+        return Err(refuse("invalid mode for ms M token"));
+    }
+    Ok(Command::MetaNeedsData(SetHeader {
+        request: super::request(MetaCommand::Set, flags),
+        len,
+    }))
+}
+
+/// Completes an `ms` with its data block, which starts at `line_len` in `buf`.
+pub(crate) fn with_data<'a>(
+    h: SetHeader<'a>,
+    buf: &'a [u8],
+    line_len: usize,
+    limits: &Limits,
+) -> Parsed<Request<'a>> {
+    let flags = h.request.opts.client_flags.unwrap_or(0);
+    if item_size(h.request.key.len(), flags, h.len, limits.cas_enabled) > limits.item_size_max {
+        return Parsed::Complete(
+            Request::MetaTooLarge {
+                key: h.request.key,
+                swallow: h.len + 2,
+            },
+            line_len,
+        );
+    }
+    let total = line_len + h.len + 2;
+    if buf.len() < total {
+        return Parsed::Incomplete(Some(total));
+    }
+    if &buf[total - 2..total] != b"\r\n" {
+        return Parsed::Rejected(Rejection::new(Reject::ClientError("bad data chunk")), total);
+    }
+    let mut request = h.request;
+    request.value = &buf[line_len..line_len + h.len];
+    Parsed::Complete(Request::Meta(request), total)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::meta::test_util::*;
+    use crate::text::{parse, Request};
+    use crate::{Limits, Parsed};
+
+    #[test]
+    fn known_answers() {
+        let m = meta(b"ms foo 5 F1 T0 c k O7 MA\r\nhello\r\n");
+        assert_eq!(m.value, b"hello");
+        assert_eq!(m.opts.client_flags, Some(1));
+        assert_eq!(m.opts.mode, Some(b'A'));
+        let m = meta(b"ms foo 0\r\n\r\n");
+        assert_eq!(m.value, b"");
+    }
+
+    #[test]
+    fn refusals_and_what_they_swallow() {
+        let long_key = format!("ms {} 2\r\n", "k".repeat(251));
+        let table: &[(&[u8], &str, usize)] = &[
+            (b"ms\r\n", "CLIENT_ERROR bad command line format\r\n", 0),
+            (b"ms foo\r\n", "CLIENT_ERROR bad command line format\r\n", 0),
+            (
+                long_key.as_bytes(),
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+            (
+                b"ms foo abc\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+            (
+                b"ms foo -1\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+            (
+                b"ms foo 2q\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                0,
+            ),
+            (
+                b"ms foo 2 c k s t f h l u q Pa Pb Pc Pd Pe Pf Pg Ph\r\n",
+                "CLIENT_ERROR options flags too long\r\n",
+                0,
+            ),
+            (b"ms foo 2 c c\r\n", "CLIENT_ERROR duplicate flag\r\n", 4),
+            (
+                b"ms foo 2 MX\r\n",
+                "CLIENT_ERROR invalid mode for ms M token\r\n",
+                4,
+            ),
+            (
+                b"ms foo 2 Ms\r\n",
+                "CLIENT_ERROR invalid mode for ms M token\r\n",
+                4,
+            ),
+            (
+                b"ms foo 3 Fx\r\n",
+                "CLIENT_ERROR bad command line format\r\n",
+                5,
+            ),
+            (b"ms !!!! 2 b\r\n", "CLIENT_ERROR error decoding key\r\n", 4),
+        ];
+        for (input, want, swallow) in table {
+            assert_eq!(
+                refused(input),
+                (want.to_string(), *swallow),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn data_block_checks() {
+        let limits = Limits::default();
+        assert_eq!(
+            parse(b"ms foo 2\r\nhi", &limits),
+            Parsed::Incomplete(Some(14))
+        );
+        match parse(b"ms foo 2\r\nhiXX", &limits) {
+            Parsed::Rejected(r, 14) => assert_eq!(
+                r.reply_line().unwrap(),
+                b"CLIENT_ERROR bad data chunk\r\n".to_vec()
+            ),
+            other => panic!("{other:?}"),
+        }
+        match parse(b"ms foo 1048577 q\r\n", &limits) {
+            Parsed::Complete(Request::MetaTooLarge { key, swallow }, 18) => {
+                assert_eq!(&*key, b"foo");
+                assert_eq!(swallow, 1048579);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
