@@ -14,9 +14,26 @@ pub(crate) struct Item {
     /// Relative time of the last store: what `flush_all` compares with.
     pub time: u32,
     pub cas: u64,
+    /// memcached's per-item marks that clients can see through the meta protocol (see
+    /// [`Item::FETCHED`] and the others). Fits in the struct's padding: an `Item` stays 56
+    /// bytes.
+    pub marks: u8,
 }
 
 impl Item {
+    /// Read at least once since it was stored (`mg ... h`, `me`'s `fetch=`).
+    pub const FETCHED: u8 = 1;
+    /// Marked stale by `md <key> I` or stored stale by `ms <key> I C<older cas>`.
+    pub const STALE: u8 = 2;
+    /// A client has been sent the `W` (won the recache) flag for this item.
+    pub const WIN_SENT: u8 = 4;
+    /// Stored by a meta command with a base64 (`b`) key: `k` returns it encoded.
+    pub const BINARY_KEY: u8 = 8;
+
+    pub fn has(&self, mark: u8) -> bool {
+        self.marks & mark != 0
+    }
+
     pub fn view(self) -> ItemView {
         ItemView {
             value: self.value,

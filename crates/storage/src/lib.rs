@@ -16,9 +16,11 @@
 mod clock;
 mod counters;
 mod item;
+mod meta;
 
 pub use clock::{Clock, ManualClock, SystemClock, REALTIME_MAXDELTA};
 pub use item::ENTRY_OVERHEAD;
+pub use meta::{DebugInfo, MetaArith, MetaGet, MetaHit, MetaStore, MgOp};
 
 use bytes::Bytes;
 use clock::Times;
@@ -365,6 +367,7 @@ impl Store {
             } else {
                 0
             },
+            marks: 0,
         }
     }
 
@@ -377,7 +380,27 @@ impl Store {
         } else {
             &self.counters.get_misses
         });
+        if let Some(item) = &found {
+            self.mark_fetched(key, item);
+        }
         found.map(Item::view)
+    }
+
+    /// memcached marks an item as fetched on its first read (`mg ... h` and `me` show it).
+    /// Items are immutable in moka, so the first read of each item rewrites it once, under
+    /// the key's lock and only if nobody replaced it meanwhile; later reads cost nothing.
+    fn mark_fetched(&self, key: &[u8], item: &Item) {
+        if item.has(Item::FETCHED) {
+            return;
+        }
+        let _guard = self.lock(key);
+        if let Some(current) = self.cache.get(key) {
+            if current.cas == item.cas && !current.has(Item::FETCHED) {
+                let mut marked = current.clone();
+                marked.marks |= Item::FETCHED;
+                self.link(key, marked, Some(&current), false);
+            }
+        }
     }
 
     /// `gat`/`gats` of one key: get it and give it a new exptime. memcached counts this as a
@@ -400,8 +423,9 @@ impl Store {
             return None;
         };
         bump(&self.counters.touch_hits);
-        item.exptime = self.times.realtime(exptime, now);
         let old = item.clone();
+        item.exptime = self.times.realtime(exptime, now);
+        item.marks |= Item::FETCHED;
         // Same size as before, so it cannot be refused for memory.
         self.link(key, item.clone(), Some(&old), false);
         Some(item)
@@ -446,33 +470,68 @@ impl Store {
         exptime: i64,
         value: Bytes,
     ) -> (StoreOutcome, u64) {
+        let (outcome, cas, _) =
+            self.store_with(mode, key, flags, exptime, value, &MetaStore::default());
+        (outcome, cas)
+    }
+
+    /// A storage command with the meta protocol's extras (see [`MetaStore`]). Returns the
+    /// outcome, the stored item's CAS and its value's length (the joined length after an
+    /// append), or zeros when nothing was stored.
+    pub fn store_with(
+        &self,
+        mode: StoreMode,
+        key: &[u8],
+        flags: u32,
+        exptime: i64,
+        value: Bytes,
+        extra: &MetaStore,
+    ) -> (StoreOutcome, u64, usize) {
         if !self.item_size_ok(key.len(), flags, value.len()) {
             self.note_too_large();
-            if mode == StoreMode::Set {
+            if mode == StoreMode::Set || extra.unlink_if_too_large {
                 self.unlink(key);
             }
-            return (StoreOutcome::TooLarge, 0);
+            return (StoreOutcome::TooLarge, 0, 0);
         }
         bump(&self.counters.cmd_set);
         let _guard = self.lock(key);
         let now = self.now();
         let old = self.lookup(key, now, true);
         let c = &self.counters;
+        let mut marks = if extra.binary_key {
+            Item::BINARY_KEY
+        } else {
+            0
+        };
         let (value, flags, exptime) = match (mode, &old) {
-            (StoreMode::Add, Some(_)) => return (StoreOutcome::NotStored, 0),
+            (StoreMode::Add, Some(_)) => return (StoreOutcome::NotStored, 0, 0),
             (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None) => {
-                return (StoreOutcome::NotStored, 0)
+                return (StoreOutcome::NotStored, 0, 0)
             }
             (StoreMode::Cas(_), None) => {
                 bump(&c.cas_misses);
-                return (StoreOutcome::NotFound, 0);
+                return (StoreOutcome::NotFound, 0, 0);
+            }
+            // `ms ... I C<cas>`: a CAS older than the item's stores the value marked stale.
+            (StoreMode::Cas(unique), Some(old))
+                if extra.invalidate && unique < old.cas && self.config.cas_enabled =>
+            {
+                marks |= Item::STALE;
+                (value, flags, self.times.realtime(exptime, now))
             }
             // With -C memcached never lets a cas through.
             (StoreMode::Cas(unique), Some(old))
                 if old.cas != unique || !self.config.cas_enabled =>
             {
                 bump(&c.cas_badval);
-                return (StoreOutcome::Exists, 0);
+                return (StoreOutcome::Exists, 0, 0);
+            }
+            // `ms ... MA C<cas>`: appends honour a CAS too.
+            (StoreMode::Append | StoreMode::Prepend, Some(old))
+                if extra.compare_cas.is_some_and(|want| want != old.cas) =>
+            {
+                return (StoreOutcome::Exists, 0, 0);
             }
             (StoreMode::Append | StoreMode::Prepend, Some(old)) => {
                 // Appends keep the old item's flags and exptime.
@@ -482,7 +541,7 @@ impl Store {
                     (&value, &old.value)
                 };
                 if !self.item_size_ok(key.len(), old.flags, first.len() + second.len()) {
-                    return (StoreOutcome::NotStored, 0);
+                    return (StoreOutcome::NotStored, 0, 0);
                 }
                 let mut joined = Vec::with_capacity(first.len() + second.len());
                 joined.extend_from_slice(first);
@@ -491,15 +550,20 @@ impl Store {
             }
             _ => (value, flags, self.times.realtime(exptime, now)),
         };
-        let item = self.new_item(value, flags, exptime, now);
+        let mut item = self.new_item(value, flags, exptime, now);
+        item.marks = marks;
+        if let Some(cas) = extra.new_cas {
+            item.cas = cas;
+        }
         let cas = item.cas;
+        let len = item.value.len();
         if !self.link(key, item, old.as_ref(), true) {
-            return (StoreOutcome::OutOfMemory, 0);
+            return (StoreOutcome::OutOfMemory, 0, 0);
         }
         if let StoreMode::Cas(_) = mode {
             bump(&c.cas_hits);
         }
-        (StoreOutcome::Stored, cas)
+        (StoreOutcome::Stored, cas, len)
     }
 
     /// `delete`.
@@ -543,30 +607,59 @@ impl Store {
         cas: u64,
         initial: Option<(u64, i64)>,
     ) -> (ArithOutcome, u64) {
+        let args = MetaArith {
+            delta,
+            incr,
+            compare_cas: (cas != 0).then_some(cas),
+            initial,
+            ..MetaArith::default()
+        };
+        let (outcome, cas, _) = self.arith_with(key, &args);
+        (outcome, cas)
+    }
+
+    /// incr/decr with the meta protocol's extras (see [`MetaArith`]). Also returns the item's
+    /// remaining TTL afterwards (-1 for none), for `ma ... t`.
+    pub fn arith_with(&self, key: &[u8], args: &MetaArith) -> (ArithOutcome, u64, i64) {
+        let (delta, incr) = (args.delta, args.incr);
         let c = &self.counters;
         let _guard = self.lock(key);
         let now = self.now();
+        let ttl = |exptime: u32| -> i64 {
+            if exptime == 0 {
+                -1
+            } else {
+                i64::from(exptime.wrapping_sub(now))
+            }
+        };
         let Some(old) = self.lookup(key, now, true) else {
-            if let Some((value, exptime)) = initial {
-                let exptime = self.times.realtime(exptime, now);
-                let item = self.new_item(Bytes::from(value.to_string()), 0, exptime, now);
+            if let Some((value, exptime)) = args.initial {
+                // `T` wins over `N`'s TTL for the new item too.
+                let exptime = self.times.realtime(args.ttl.unwrap_or(exptime), now);
+                let mut item = self.new_item(Bytes::from(value.to_string()), 0, exptime, now);
+                if args.binary_key {
+                    item.marks |= Item::BINARY_KEY;
+                }
+                if let Some(cas) = args.new_cas {
+                    item.cas = cas;
+                }
                 let new_cas = item.cas;
                 if self.link(key, item, None, true) {
-                    return (ArithOutcome::Value(value), new_cas);
+                    return (ArithOutcome::Value(value), new_cas, ttl(exptime));
                 }
-                return (ArithOutcome::NotStored, 0);
+                return (ArithOutcome::NotStored, 0, 0);
             }
             bump(if incr { &c.incr_misses } else { &c.decr_misses });
-            return (ArithOutcome::NotFound, 0);
+            return (ArithOutcome::NotFound, 0, 0);
         };
-        if cas != 0 && cas != old.cas {
-            return (ArithOutcome::Exists, 0);
+        if args.compare_cas.is_some_and(|want| want != old.cas) {
+            return (ArithOutcome::Exists, 0, 0);
         }
         let Some(current) = (!old.value.is_empty())
             .then(|| strtoull(&old.value))
             .flatten()
         else {
-            return (ArithOutcome::NonNumeric, 0);
+            return (ArithOutcome::NonNumeric, 0, 0);
         };
         let new = if incr {
             current.wrapping_add(delta)
@@ -581,13 +674,22 @@ impl Store {
         }
         let mut item = self.new_item(Bytes::from(text), old.flags, old.exptime, now);
         if in_place {
+            // memcached rewrites the number inside the same item: its marks and time stay.
             item.time = old.time;
+            item.marks = old.marks;
+        }
+        if let Some(exptime) = args.ttl {
+            item.exptime = self.times.realtime(exptime, now);
+        }
+        if let Some(cas) = args.new_cas {
+            item.cas = cas;
         }
         let new_cas = item.cas;
+        let remaining = ttl(item.exptime);
         if !self.link(key, item, Some(&old), !in_place) {
-            return (ArithOutcome::NotStored, 0);
+            return (ArithOutcome::NotStored, 0, 0);
         }
-        (ArithOutcome::Value(new), new_cas)
+        (ArithOutcome::Value(new), new_cas, remaining)
     }
 
     /// `flush_all [delay]`. O(1): it records memcached's flush epoch, and reads check it.

@@ -1,0 +1,260 @@
+//! What the meta protocol adds to the store: `mg`'s in-place changes (touch, vivify on miss,
+//! recache wins, the fetched mark), `md`'s invalidation, `ms` and `ma` options, and `me`.
+//!
+//! Each operation runs under the key's stripe lock, like every other write (see [`Store`]),
+//! so its read, its decision and its write are one step for other clients.
+
+use crate::counters::bump;
+use crate::item::{ntotal, Item};
+use crate::{DeleteOutcome, ItemView, Store};
+use bytes::Bytes;
+
+/// `ms` options beyond the classic storage commands.
+#[derive(Clone, Debug, Default)]
+pub struct MetaStore {
+    /// `C<cas>` with an append or prepend mode: store only if the CAS matches. (With the set
+    /// mode the command is a `cas`: pass `StoreMode::Cas`.)
+    pub compare_cas: Option<u64>,
+    /// `I`: a CAS older than the item's stores the value anyway, marked stale.
+    pub invalidate: bool,
+    /// `E<cas>`: the new item's CAS value, chosen by the client.
+    pub new_cas: Option<u64>,
+    /// The key came base64-encoded (`b`).
+    pub binary_key: bool,
+    /// memcached's `ms` removes the old value when the new one is too large, whatever the
+    /// mode (the classic commands do so only for `set`).
+    pub unlink_if_too_large: bool,
+}
+
+/// `ma` options (the binary protocol's incr/decr uses a subset).
+#[derive(Clone, Debug, Default)]
+pub struct MetaArith {
+    pub delta: u64,
+    pub incr: bool,
+    /// `C<cas>`: apply only if the item's CAS matches.
+    pub compare_cas: Option<u64>,
+    /// `N<ttl>` with `J<initial>`: create the item holding `initial` on a miss.
+    pub initial: Option<(u64, i64)>,
+    /// `T<ttl>`: the item's new TTL on success.
+    pub ttl: Option<i64>,
+    /// `E<cas>`: the new CAS value.
+    pub new_cas: Option<u64>,
+    pub binary_key: bool,
+}
+
+/// The flags of an `mg` that act on the item, in the order the client sent them: memcached
+/// applies them in that order, so `t` before `T` reports the old TTL and after it the new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MgOp {
+    /// `T<ttl>`: set the TTL.
+    Touch(i64),
+    /// `N<ttl>`: on a miss, create an empty item with this TTL (and win the recache).
+    Vivify(i64),
+    /// `R<ttl>`: win the recache if the item's remaining TTL is below this.
+    Recache(i64),
+    /// `t`: report the remaining TTL at this point.
+    Ttl,
+}
+
+/// An `mg` request as the store sees it.
+#[derive(Clone, Debug, Default)]
+pub struct MetaGet {
+    pub ops: Vec<MgOp>,
+    /// `u`: do not mark the item as fetched.
+    pub no_bump: bool,
+    /// `E<cas>`: the CAS of an item created by `N`.
+    pub new_cas: Option<u64>,
+    /// The key came base64-encoded (`b`).
+    pub binary_key: bool,
+}
+
+/// What an `mg` hit reports.
+#[derive(Clone, Debug)]
+pub struct MetaHit {
+    pub item: ItemView,
+    /// The remaining TTL where the request asked for `t` (-1 for none).
+    pub ttl: Option<i64>,
+    /// Whether the item had been fetched before this request (`h`).
+    pub fetched_before: bool,
+    /// Seconds since the item was stored (`l`).
+    pub last_access: u32,
+    /// Stored with a base64 key: `k` returns the key encoded, followed by `b`.
+    pub binary_key: bool,
+    /// `W`: this client won the right to recache the item.
+    pub won: bool,
+    /// `Z`: another client already won it.
+    pub win_sent_before: bool,
+    /// `X`: the item is stale.
+    pub stale: bool,
+}
+
+/// What `me` shows of an item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DebugInfo {
+    /// memcached 1.6's `exp=` field: -1 for no expiry, else the current time minus the expiry
+    /// time (so a live item shows a negative number; memcached prints it that way).
+    pub exp: i64,
+    /// Seconds since the item was stored.
+    pub last_access: u32,
+    pub cas: u64,
+    pub fetched: bool,
+    /// The item's size as memcached counts it.
+    pub size: usize,
+    pub binary_key: bool,
+}
+
+impl Store {
+    /// `mg`: looks the key up and applies the request's item-changing flags. `None` is a miss
+    /// (and no `N` flag, or the item could not be created).
+    pub fn meta_get(&self, key: &[u8], req: &MetaGet) -> Option<MetaHit> {
+        let c = &self.counters;
+        let _guard = self.lock(key);
+        let now = self.now();
+        let vivify = req.ops.iter().any(|op| matches!(op, MgOp::Vivify(_)));
+        let (mut item, old) = match self.lookup(key, now, true) {
+            Some(item) => (item.clone(), Some(item)),
+            None if vivify => {
+                let mut item = self.new_item(Bytes::new(), 0, 0, now);
+                if let Some(cas) = req.new_cas {
+                    item.cas = cas;
+                }
+                // memcached does not mark an item created this way as having a binary key.
+                (item, None)
+            }
+            None => {
+                bump(&c.cmd_get);
+                bump(&c.get_misses);
+                return None;
+            }
+        };
+        let created = old.is_none();
+        let mut won = false;
+        let mut touched = false;
+        let mut ttl = None;
+        for op in &req.ops {
+            match *op {
+                MgOp::Touch(t) => {
+                    item.exptime = self.times.realtime(t, now);
+                    touched = true;
+                }
+                MgOp::Vivify(t) => {
+                    if created {
+                        item.exptime = self.times.realtime(t, now);
+                        won = true;
+                    }
+                }
+                MgOp::Recache(t) => {
+                    let limit = self.times.realtime(t, now);
+                    if !item.has(Item::WIN_SENT)
+                        && !created
+                        && item.exptime != 0
+                        && item.exptime < limit
+                    {
+                        won = true;
+                    }
+                }
+                MgOp::Ttl => {
+                    ttl = Some(if item.exptime == 0 {
+                        -1
+                    } else {
+                        i64::from(item.exptime.wrapping_sub(now))
+                    });
+                }
+            }
+        }
+        let win_sent_before = item.has(Item::WIN_SENT);
+        let stale = item.has(Item::STALE);
+        if stale && !win_sent_before {
+            won = true;
+        }
+        if won {
+            item.marks |= Item::WIN_SENT;
+        }
+        let fetched_before = item.has(Item::FETCHED);
+        if !req.no_bump {
+            item.marks |= Item::FETCHED;
+        }
+        if touched {
+            bump(&c.cmd_touch);
+            bump(&c.touch_hits);
+        } else {
+            bump(&c.cmd_get);
+            bump(&c.get_hits);
+        }
+        let changed = match &old {
+            None => true,
+            Some(old) => old.exptime != item.exptime || old.marks != item.marks,
+        };
+        if changed && !self.link(key, item.clone(), old.as_ref(), created) && created {
+            // With -M and no room, the item could not be created: a miss.
+            return None;
+        }
+        Some(MetaHit {
+            fetched_before,
+            last_access: now.wrapping_sub(item.time),
+            binary_key: item.has(Item::BINARY_KEY),
+            ttl,
+            won,
+            win_sent_before,
+            stale,
+            item: item.view(),
+        })
+    }
+
+    /// `md`: with `invalidate` the item is kept, marked stale, with a new CAS (and a new TTL
+    /// when given); otherwise it is deleted. `compare_cas` must match the item's CAS.
+    pub fn meta_delete(
+        &self,
+        key: &[u8],
+        compare_cas: Option<u64>,
+        invalidate: bool,
+        ttl: Option<i64>,
+        new_cas: Option<u64>,
+    ) -> DeleteOutcome {
+        let _guard = self.lock(key);
+        let now = self.now();
+        let Some(old) = self.lookup(key, now, true) else {
+            bump(&self.counters.delete_misses);
+            return DeleteOutcome::NotFound;
+        };
+        if compare_cas.is_some_and(|want| want != old.cas) {
+            return DeleteOutcome::Exists;
+        }
+        bump(&self.counters.delete_hits);
+        if !invalidate {
+            self.cache.invalidate(key);
+            return DeleteOutcome::Deleted;
+        }
+        let mut item = old.clone();
+        item.marks = (item.marks | Item::STALE) & !Item::WIN_SENT;
+        item.cas = new_cas.unwrap_or_else(|| self.next_cas());
+        if let Some(ttl) = ttl {
+            item.exptime = self.times.realtime(ttl, now);
+        }
+        self.link(key, item, Some(&old), false);
+        DeleteOutcome::Deleted
+    }
+
+    /// `me`: an item's metadata, without marking it fetched.
+    pub fn debug(&self, key: &[u8]) -> Option<DebugInfo> {
+        let now = self.now();
+        let item = self.lookup(key, now, false)?;
+        Some(DebugInfo {
+            exp: if item.exptime == 0 {
+                -1
+            } else {
+                i64::from(now) - i64::from(item.exptime)
+            },
+            last_access: now.wrapping_sub(item.time),
+            cas: item.cas,
+            fetched: item.has(Item::FETCHED),
+            size: ntotal(
+                key.len(),
+                item.flags,
+                item.value.len(),
+                self.config.cas_enabled,
+            ),
+            binary_key: item.has(Item::BINARY_KEY),
+        })
+    }
+}
