@@ -3,8 +3,9 @@
 use crate::config::Protocol;
 use crate::listen::{Listener, Stream};
 use crate::out::Output;
-use crate::{auth, binary, text, Counters, Shared};
+use crate::{auth, binary, meta, text, Counters, Shared};
 use bytes::{Buf, Bytes, BytesMut};
+use ferrocache_protocol::meta::MetaCommand;
 use ferrocache_protocol::text::Request;
 use ferrocache_protocol::{Limits, Parsed, Reject};
 use std::collections::BTreeMap;
@@ -338,6 +339,24 @@ async fn serve(
                                 noreply,
                             };
                             text::store(&mut ctx, args, &frame[key], value)
+                        }
+                        Request::Meta(m) if m.command == MetaCommand::Set => {
+                            let value = range_in(&buf, m.value);
+                            let frame = buf.split_to(used).freeze();
+                            let value = if own_buffer {
+                                frame.slice(value)
+                            } else {
+                                Bytes::copy_from_slice(&frame[value])
+                            };
+                            own_buffer = false;
+                            // The request borrowed the read buffer that was just split off;
+                            // read it again from the frame, which now owns those bytes.
+                            match ferrocache_protocol::text::parse(&frame, &limits) {
+                                Parsed::Complete(Request::Meta(m), _) => {
+                                    meta::execute(&mut ctx, m, value)
+                                }
+                                _ => unreachable!("a complete request parses the same twice"),
+                            }
                         }
                         other => {
                             let next = text::execute(&mut ctx, other, &mut swallow);

@@ -8,6 +8,7 @@ mod binary;
 pub mod config;
 mod conn;
 pub mod listen;
+mod meta;
 mod out;
 mod stats;
 mod text;

@@ -168,6 +168,16 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
         }
         Request::Stats(group) => stats::reply(ctx, group),
         Request::MetaNoop => ctx.out.extend(b"MN\r\n"),
+        Request::Meta(m) => return crate::meta::execute(ctx, m, Bytes::new()),
+        Request::MetaTooLarge { key, swallow: data } => {
+            store.note_too_large();
+            // memcached's ms drops the old value whatever the mode, and says so even in
+            // quiet mode.
+            store.unlink(&key);
+            ctx.out
+                .extend(b"SERVER_ERROR object too large for cache\r\n");
+            *swallow = data;
+        }
     }
     Next::Continue
 }
