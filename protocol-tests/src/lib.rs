@@ -27,4 +27,18 @@ pub const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "delete-extra-tokens",
         "1.6.45 ignores extra tokens after delete's key; 1.6.18 refuses them with a usage error",
     ),
+    (
+        "meta-empty-line",
+        "1.6.45 answers a meta command with no key (`mg`) with CLIENT_ERROR bad command line \
+         format; 1.6.18 says ERROR",
+    ),
+    (
+        "ms-size-flag",
+        "1.6.45 returns the stored item's size for `ms <key> <len> s`; 1.6.18 ignores the flag",
+    ),
+    (
+        "meta-client-cas",
+        "1.6.45 takes E<cas> (the client chooses the new CAS value) on ms, md, ma and mg; \
+         1.6.18 refuses the flag as invalid",
+    ),
 ];

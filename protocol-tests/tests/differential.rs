@@ -2,7 +2,7 @@
 //! against ferrocache, each freshly started, and requires identical bytes after the
 //! normalisation in `protocol_tests::normalize`.
 //!
-//! `TRANSCRIPT=<substring>` runs only matching transcripts; `DIFF_SELF=1` compares memcached
+//! `TRANSCRIPT=<substring>[|<substring>...]` runs only matching transcripts; `DIFF_SELF=1` compares memcached
 //! with a second memcached, to check that the transcripts themselves are deterministic.
 
 use protocol_tests::normalize::{escape, normalize};
@@ -106,7 +106,7 @@ fn transcripts_match_memcached() {
     let filter = std::env::var("TRANSCRIPT").unwrap_or_default();
     let todo: Vec<Transcript> = load_all()
         .into_iter()
-        .filter(|t| t.name.contains(&filter))
+        .filter(|t| filter.split('|').any(|f| t.name.contains(f)))
         .collect();
     assert!(!todo.is_empty(), "no transcript matches {filter:?}");
     let total = todo.len();
