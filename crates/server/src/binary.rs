@@ -63,6 +63,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
         )
     {
         // -S: memcached refuses anything else before authentication, and hangs up.
+        *swallow = 0;
         ctx.bin_error(&req, Status::AuthError);
         return Next::Close;
     }
