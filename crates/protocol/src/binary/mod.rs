@@ -74,7 +74,10 @@ pub enum Kind {
 }
 
 /// A parsed binary request, borrowing from the read buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` form leaves out the data of SASL auth and step requests (credentials), so a
+/// request can be logged.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request<'a> {
     pub header: Header,
     pub kind: Kind,
@@ -84,6 +87,26 @@ pub struct Request<'a> {
     pub value: &'a [u8],
     /// Bytes after this request to read and drop.
     pub swallow: usize,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = matches!(self.header.opcode, opcode::SASL_AUTH | opcode::SASL_STEP);
+        let mut d = f.debug_struct("Request");
+        d.field("header", &self.header)
+            .field("kind", &self.kind)
+            .field("extras", &self.extras)
+            .field("key", &self.key);
+        if secret {
+            d.field(
+                "value",
+                &format_args!("<{} bytes hidden>", self.value.len()),
+            );
+        } else {
+            d.field("value", &self.value);
+        }
+        d.field("swallow", &self.swallow).finish()
+    }
 }
 
 impl Request<'_> {
@@ -404,6 +427,14 @@ mod tests {
                 Parsed::Incomplete(_)
             ));
         }
+        let Parsed::Complete(r, _) = parse_sasl(&p, &limits) else {
+            unreachable!()
+        };
+        let shown = format!("{r:?}");
+        assert!(
+            shown.contains("<4 bytes hidden>") && !shown.contains("117"),
+            "{shown}"
+        );
         // 48 + 8 (CAS) + 5 + 1 + value + 2 bytes may not pass 512 KiB.
         let fits = SASL_DATA_ITEM_MAX - 64;
         let mut big = packet(opcode::SASL_AUTH, &[], b"PLAIN", &[], 0);
