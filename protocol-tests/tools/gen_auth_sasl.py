@@ -35,8 +35,9 @@ SBAD = step(b"\x00user1\x00wrong")
 class Big:
     """A SASL auth request with `n` bytes of data, written with the {c*N} escape."""
 
-    def __init__(self, n, op=0x21):
-        self.head = struct.pack(">BBHBBHIIQ", 0x80, op, 5, 0, 0, 0, 5 + n, 0x01020304, 0) + b"PLAIN"
+    def __init__(self, n, op=0x21, mech=b"PLAIN"):
+        self.head = struct.pack(">BBHBBHIIQ", 0x80, op, len(mech), 0, 0, 0, len(mech) + n,
+                                0x01020304, 0) + mech
         self.n = n
 
 
@@ -84,6 +85,8 @@ CASES = [
     ("sasl-auth-data-over-limit", [Big(524225), GOOD + NOOP]),
     ("sasl-step-data-over-limit", [GOOD, Big(600000, op=0x22), NOOP]),
     ("sasl-over-limit-keeps-auth", [GOOD, Big(600000), NOOP]),
+    ("sasl-long-mech-before-data-size", [Big(600000, mech=b"P" * 33), GOOD + NOOP]),
+    ("sasl-step-long-mech", [EMPTY, step(b"\x00user1\x00pass1", mech=b"P" * 33), SGOOD, NOOP]),
     # Steps, and the order of requests.
     ("sasl-empty-auth-continues", [EMPTY]),
     ("sasl-empty-auth-then-step", [EMPTY, SGOOD, NOOP]),

@@ -211,8 +211,6 @@ impl SaslUsers {
 
 /// What `-S` lists as its mechanisms (memcached with `mech_list: plain`).
 pub(crate) const SASL_MECHANISMS: &[u8] = b"PLAIN";
-/// memcached refuses a longer mechanism name with "Invalid arguments".
-pub(crate) const SASL_MECH_MAX: usize = 32;
 
 /// A connection's SASL state.
 #[derive(Default)]

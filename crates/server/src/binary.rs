@@ -231,7 +231,7 @@ fn sasl(ctx: &mut ConnCtx<'_>, req: &Request<'_>) {
             ctx.bin_ok(req, false, 0, auth::SASL_MECHANISMS);
             return;
         }
-        _ if req.key.len() > auth::SASL_MECH_MAX => {
+        _ if req.key.len() > ferrocache_protocol::binary::SASL_MECH_MAX => {
             ctx.bin_error(req, Status::InvalidArguments);
             return;
         }

@@ -182,6 +182,10 @@ fn shape_ok(op: u8, ext: usize, key: usize, body: usize) -> Option<bool> {
 /// `-I` says, and answers "Out of memory" beyond that.
 pub const SASL_DATA_ITEM_MAX: usize = 512 * 1024;
 
+/// The longest SASL mechanism name (an auth or step request's key) memcached accepts; it
+/// answers a longer one "Invalid arguments" and drops the data, whatever its size.
+pub const SASL_MECH_MAX: usize = 32;
+
 /// Parses one binary request from the front of `buf`.
 ///
 /// SASL auth and step requests are read as memcached reads them without `-S`: their data is
@@ -192,7 +196,9 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
 
 /// Like [`parse`], for a server with SASL on (`-S`): a SASL auth or step request is complete
 /// only with its data, which is then its `value`. Data too large for memcached's SASL item
-/// ([`SASL_DATA_ITEM_MAX`], or `-I` when smaller) is [`Kind::TooLarge`] and swallowed.
+/// ([`SASL_DATA_ITEM_MAX`], or `-I` when smaller) is [`Kind::TooLarge`] and swallowed, and
+/// so is the data after a mechanism name over [`SASL_MECH_MAX`] bytes (the caller refuses
+/// the request).
 pub fn parse_sasl<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
     parse_with(buf, limits, true)
 }
@@ -245,6 +251,10 @@ fn parse_with<'a>(buf: &'a [u8], limits: &Limits, sasl: bool) -> Parsed<Request<
         return done(request, Kind::Ok);
     }
     let value_len = body - key - ext;
+    if sasl_data && key > SASL_MECH_MAX {
+        request.swallow = value_len;
+        return done(request, Kind::Ok);
+    }
     let flags = if ext == 8 { request.extra_u32(0) } else { 0 };
     let max = if sasl_data {
         limits.item_size_max.min(SASL_DATA_ITEM_MAX)
@@ -430,6 +440,11 @@ mod tests {
         let Parsed::Complete(r, _) = parse_sasl(&p, &limits) else {
             unreachable!()
         };
+        let long_mech = packet(opcode::SASL_AUTH, &[], &[b'M'; 33], &[7; 600_000], 0);
+        match parse_sasl(&long_mech[..100], &limits) {
+            Parsed::Complete(r, n) => assert_eq!((r.kind, r.swallow, n), (Kind::Ok, 600_000, 57)),
+            other => panic!("{other:?}"),
+        }
         let shown = format!("{r:?}");
         assert!(
             shown.contains("<4 bytes hidden>") && !shown.contains("117"),
