@@ -33,6 +33,9 @@ need() { missing_pkgs+=("$1"); }
 command -v memcached >/dev/null || need memcached
 command -v memccapable >/dev/null || need libmemcached-tools
 command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || need nutcracker
+# SASL (-S) tests: saslpasswd2 gives Debian's memcached its users; PLAIN is a libsasl2 plugin.
+command -v saslpasswd2 >/dev/null || [ -x /usr/sbin/saslpasswd2 ] || need sasl2-bin
+compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || need libsasl2-modules
 command -v perl >/dev/null && perl -MCache::Memcached::Fast -e1 2>/dev/null ||
     need libcache-memcached-fast-perl
 command -v node >/dev/null || need nodejs
@@ -65,7 +68,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     fi
 fi
 export PATH="$PATH:/usr/sbin" # nutcracker
-for tool in memcached memccapable nutcracker node npm cc; do
+for tool in memcached memccapable nutcracker saslpasswd2 node npm cc; do
     command -v "$tool" >/dev/null || die "$tool is still missing after installation"
 done
 # Rust: the workspace's rust-version, and rustfmt and clippy for the lint steps.

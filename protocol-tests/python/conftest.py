@@ -4,12 +4,21 @@ scripts/test.sh runs this suite twice, once against real memcached and once agai
 ferrocache, so every assertion here is checked against memcached's own behaviour.
 """
 
+import glob
 import os
 import uuid
 
 import django
 import pytest
 from django.conf import settings
+
+
+# pylibmc's wheel bundles a libsasl2 that looks for its mechanism plugins where CentOS keeps
+# them (/usr/lib64/sasl2); without PLAIN it cannot log in (test_sasl.py). Point it at the
+# system's plugins (Debian: libsasl2-modules) before pylibmc is loaded, which reads this once.
+for _plugins in glob.glob("/usr/lib/*/sasl2/libplain.so*") + glob.glob("/usr/lib*/sasl2/libplain.so*"):
+    os.environ.setdefault("SASL_PATH", os.path.dirname(_plugins))
+    break
 
 
 def server_address():

@@ -7,6 +7,7 @@
 //! differently from the 1.6.18 that Debian installs).
 
 pub mod normalize;
+pub mod sasl;
 pub mod server;
 pub mod transcript;
 

@@ -46,6 +46,15 @@ pub fn free_port() -> u16 {
 impl Server {
     /// Starts `binary` with memcached-style flags on a free port and waits until it accepts.
     pub fn start(binary: &PathBuf, flags: &[String]) -> Result<Server, String> {
+        Server::start_with_env(binary, flags, &[])
+    }
+
+    /// Like [`Server::start`], with environment variables added to the server's.
+    pub fn start_with_env(
+        binary: &PathBuf,
+        flags: &[String],
+        env: &[(String, String)],
+    ) -> Result<Server, String> {
         for _attempt in 0..3 {
             let port = free_port();
             let mut cmd = Command::new(binary);
@@ -53,6 +62,7 @@ impl Server {
             // memcached refuses to run as root without -u; ferrocache accepts it too.
             cmd.args(["-u", "root"]);
             cmd.args(flags);
+            cmd.envs(env.iter().map(|(k, v)| (k, v)));
             cmd.stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());

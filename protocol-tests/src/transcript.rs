@@ -6,6 +6,8 @@
 //! === set-then-get
 //! # what it checks (comments are free text)
 //! flags: -I 2k                  server flags, given to both servers
+//! env: NAME=value ...           environment variables for both servers (see `crate::sasl`
+//!                               for MEMCACHED_SASL_PWDB)
 //! known-difference: <id>        see KNOWN_DIFFERENCES; allows `replace:` lines
 //! replace: <from> => <to>       rewrite memcached 1.6.18's answer into 1.6.45's
 //! > set k 0 0 1\r\nx\r\n        send these bytes on connection "a", then read
@@ -39,6 +41,8 @@ pub struct Transcript {
     pub name: String,
     pub file: String,
     pub flags: Vec<String>,
+    /// Environment variables for both servers.
+    pub env: Vec<(String, String)>,
     pub known_difference: Option<String>,
     pub replacements: Vec<(Vec<u8>, Vec<u8>)>,
     pub steps: Vec<Step>,
@@ -112,6 +116,13 @@ pub fn parse_file(file: &str, text: &str) -> Result<Vec<Transcript>, String> {
             .ok_or_else(|| format!("{}: text before the first ===", at()))?;
         if let Some(flags) = trimmed.strip_prefix("flags:") {
             t.flags = flags.split_whitespace().map(String::from).collect();
+        } else if let Some(vars) = trimmed.strip_prefix("env:") {
+            for var in vars.split_whitespace() {
+                let (name, value) = var
+                    .split_once('=')
+                    .ok_or_else(|| format!("{}: env: NAME=value ...", at()))?;
+                t.env.push((name.to_string(), value.to_string()));
+            }
         } else if let Some(id) = trimmed.strip_prefix("known-difference:") {
             let id = id.trim();
             if !crate::KNOWN_DIFFERENCES.iter().any(|(k, _)| *k == id) {
@@ -280,5 +291,15 @@ mod tests {
         );
         assert_eq!(ts[0].steps[2], Step::Sleep(5));
         assert!(parse_file("f", "=== x\nreplace: a => b\n").is_err());
+    }
+
+    #[test]
+    fn parses_env() {
+        let ts = parse_file("f", "=== e\nenv: A=1 B=x=y\n> v\n").unwrap();
+        assert_eq!(
+            ts[0].env,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert!(parse_file("f", "=== e\nenv: A\n").is_err());
     }
 }

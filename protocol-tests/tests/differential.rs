@@ -35,8 +35,12 @@ fn load_all() -> Vec<Transcript> {
 
 /// Runs one transcript on both servers; returns a failure report or None.
 fn check(t: &Transcript, oracle: &Path, subject: &Path) -> Option<String> {
+    let env = match protocol_tests::sasl::server_env(&t.env) {
+        Ok(env) => env,
+        Err(e) => return Some(format!("{}: {e}", t.name)),
+    };
     let run_on = |bin: &Path| -> Result<Vec<u8>, String> {
-        let server = Server::start(&bin.to_path_buf(), &t.flags)?;
+        let server = Server::start_with_env(&bin.to_path_buf(), &t.flags, &env)?;
         run(t, server.port)
     };
     let (expected, actual) = match (run_on(oracle), run_on(subject)) {

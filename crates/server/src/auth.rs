@@ -1,4 +1,6 @@
-//! ASCII authentication (`-Y authfile`), as memcached 1.5.15 and later do it.
+//! Authentication: ASCII (`-Y authfile`) and binary-protocol SASL (`-S`).
+//!
+//! # ASCII (`-Y`), as memcached 1.5.15 and later do it
 //!
 //! Until a connection authenticates, the only thing it may send is a fake `set` whose data
 //! is `<user> <password>`:
@@ -9,6 +11,16 @@
 //!
 //! answered `STORED` on success. Anything else gets a `CLIENT_ERROR`. As in memcached, when
 //! several of these arrive in one read only the last one's reply is sent.
+//!
+//! # SASL (`-S`), as memcached 1.6 built with libsasl2 does it
+//!
+//! Connections speak the binary protocol. Before authenticating, a connection may only list
+//! the mechanisms, authenticate, step, and ask for the version; anything else is answered
+//! "Auth failure." and the connection is closed. The one mechanism is PLAIN
+//! (`authzid NUL user NUL password`), checked against a password file of `user:password`
+//! lines (`MEMCACHED_SASL_PWDB`). [`SaslState`] reproduces what memcached, through libsasl2,
+//! answers to every sequence of list/auth/step requests (found by experiment; see
+//! protocol-tests/transcripts/auth_sasl.t).
 
 use ferrocache_protocol::number::strtoul32;
 use std::io;
@@ -157,6 +169,134 @@ impl AuthState {
     }
 }
 
+/// The users of a SASL password file (`-S`, `MEMCACHED_SASL_PWDB`): `user:password` lines.
+/// A password ends at the end of its line or at a further `:` (what follows is ignored);
+/// the first line naming a user is the one that counts.
+pub(crate) struct SaslUsers {
+    users: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl SaslUsers {
+    pub fn load(path: &Path) -> io::Result<SaslUsers> {
+        Ok(SaslUsers::parse(&std::fs::read(path)?))
+    }
+
+    fn parse(text: &[u8]) -> SaslUsers {
+        let users = text
+            .split(|&b| b == b'\n')
+            .filter_map(|line| {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let colon = line.iter().position(|&b| b == b':')?;
+                let rest = &line[colon + 1..];
+                let end = rest.iter().position(|&b| b == b':').unwrap_or(rest.len());
+                Some((line[..colon].to_vec(), rest[..end].to_vec()))
+            })
+            .collect();
+        SaslUsers { users }
+    }
+
+    /// Is `password` the password of `user`? Every line is compared, so the time taken does
+    /// not tell whether the user exists. Empty passwords never match.
+    pub fn check(&self, user: &[u8], password: &[u8]) -> bool {
+        let mut seen = false;
+        let mut ok = false;
+        for (u, p) in &self.users {
+            let is_user = constant_time_eq(u, user);
+            ok |= is_user & !seen & constant_time_eq(p, password);
+            seen |= is_user;
+        }
+        ok && !password.is_empty()
+    }
+}
+
+/// What `-S` lists as its mechanisms (memcached with `mech_list: plain`).
+pub(crate) const SASL_MECHANISMS: &[u8] = b"PLAIN";
+
+/// A connection's SASL state.
+#[derive(Default)]
+pub(crate) struct SaslState {
+    /// Commands other than the SASL ones and `version` are allowed.
+    pub authenticated: bool,
+    /// The last auth request was answered "continue" and had no failure since: a step may
+    /// complete it.
+    awaiting_step: bool,
+    /// Credentials were accepted on this connection. As with memcached (libsasl2 refuses to
+    /// verify twice on one connection), the next credentials given, good or bad, then fail;
+    /// a failed auth request clears this.
+    verified: bool,
+}
+
+/// The answer to a SASL auth or step request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SaslOutcome {
+    /// Status 0, "Authenticated".
+    Authenticated,
+    /// Status 0x21 with no data: send the PLAIN credentials in a step.
+    Continue,
+    /// Status 0x20, "Auth failure.".
+    Failed,
+}
+
+impl SaslState {
+    /// A mechanism list request: memcached resets the connection's authentication.
+    pub fn list(&mut self) {
+        self.authenticated = false;
+    }
+
+    /// An auth request (`mech` is the key, `data` the value).
+    pub fn auth(&mut self, mech: &[u8], data: &[u8], users: &SaslUsers) -> SaslOutcome {
+        self.authenticated = false;
+        let outcome = if !mech.eq_ignore_ascii_case(b"PLAIN") {
+            SaslOutcome::Failed
+        } else if data.is_empty() {
+            self.awaiting_step = true;
+            return SaslOutcome::Continue;
+        } else if self.verified {
+            SaslOutcome::Failed
+        } else {
+            self.verify(data, users)
+        };
+        self.awaiting_step = false;
+        if outcome == SaslOutcome::Failed {
+            self.verified = false;
+        }
+        outcome
+    }
+
+    /// A step request (the key is ignored, as by memcached).
+    pub fn step(&mut self, data: &[u8], users: &SaslUsers) -> SaslOutcome {
+        self.authenticated = false;
+        if !self.awaiting_step || self.verified {
+            return SaslOutcome::Failed;
+        }
+        self.verify(data, users)
+    }
+
+    fn verify(&mut self, data: &[u8], users: &SaslUsers) -> SaslOutcome {
+        if plain_ok(data, users) {
+            self.authenticated = true;
+            self.verified = true;
+            SaslOutcome::Authenticated
+        } else {
+            SaslOutcome::Failed
+        }
+    }
+}
+
+/// Checks PLAIN credentials, `authzid NUL user NUL password` (RFC 4616). The authorization
+/// identity must be empty or the user itself.
+fn plain_ok(data: &[u8], users: &SaslUsers) -> bool {
+    let mut parts = data.splitn(3, |&b| b == 0);
+    let (Some(authzid), Some(user), Some(password)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    if user.is_empty() || !(authzid.is_empty() || authzid == user) {
+        return false;
+    }
+    users.check(user, password)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +369,123 @@ mod tests {
         let a = run(b"set k 0 0 12\r\nalice wrong!\r\n").0;
         let b = run(b"set k 0 0 12\r\nnobody secre\r\n").0;
         assert_eq!(a, b);
+    }
+
+    fn sasl_users() -> SaslUsers {
+        SaslUsers::parse(b"user1:pass1\nuser2:pa:extra\r\nnocolon\nuser1:other\nempty:\nlast:x")
+    }
+
+    #[test]
+    fn sasl_password_file() {
+        let u = sasl_users();
+        assert!(u.check(b"user1", b"pass1"));
+        assert!(
+            !u.check(b"user1", b"other"),
+            "the first line of a user counts"
+        );
+        assert!(
+            u.check(b"user2", b"pa"),
+            "a password ends at a further colon"
+        );
+        assert!(!u.check(b"user2", b"pa:extra"));
+        assert!(!u.check(b"empty", b""), "empty passwords never match");
+        assert!(
+            u.check(b"last", b"x"),
+            "a last line without a newline counts"
+        );
+        assert!(!u.check(b"nocolon", b""));
+        assert!(!u.check(b"nobody", b"pass1"));
+    }
+
+    #[test]
+    fn sasl_plain_known_answers() {
+        use SaslOutcome::*;
+        let u = sasl_users();
+        let auth = |data: &[u8]| SaslState::default().auth(b"PLAIN", data, &u);
+        assert_eq!(auth(b"\0user1\0pass1"), Authenticated);
+        assert_eq!(auth(b"user1\0user1\0pass1"), Authenticated);
+        assert_eq!(
+            auth(b"user2\0user1\0pass1"),
+            Failed,
+            "no proxy authorization"
+        );
+        assert_eq!(auth(b"\0user1\0pass1\0"), Failed);
+        assert_eq!(auth(b"\0user1\0pass2"), Failed);
+        assert_eq!(auth(b"\0nobody\0pass1"), Failed);
+        assert_eq!(auth(b"user1\0pass1"), Failed);
+        assert_eq!(auth(b"\0\0pass1"), Failed);
+        assert_eq!(auth(b""), Continue);
+        assert_eq!(
+            SaslState::default().auth(b"plain", b"\0user1\0pass1", &u),
+            Authenticated
+        );
+        assert_eq!(
+            SaslState::default().auth(b"CRAM-MD5", b"\0user1\0pass1", &u),
+            Failed
+        );
+    }
+
+    /// Sequences as memcached 1.6.18 (libsasl2 2.1.28) answers them; each letter is a
+    /// request: o = auth good, b = auth bad, e = auth without data, u = auth with an unknown
+    /// mechanism, s = step good, f = step bad, l = list. The answer: A authenticated,
+    /// F failed, C continue, L listed; then whether the connection is authenticated.
+    #[test]
+    fn sasl_sequences_match_memcached() {
+        let u = sasl_users();
+        for (requests, answers, authenticated) in [
+            ("oo", "AF", false),
+            ("ooo", "AFA", true),
+            ("oooo", "AFAF", false),
+            ("bbo", "FFA", true),
+            ("obo", "AFA", true),
+            ("ouo", "AFA", true),
+            ("oso", "AFF", false),
+            ("olo", "ALF", false),
+            ("oeo", "ACF", false),
+            ("ol", "AL", false),
+            ("oe", "AC", false),
+            ("es", "CA", true),
+            ("ess", "CAF", false),
+            ("effs", "CFFA", true),
+            ("eo", "CA", true),
+            ("eos", "CAF", false),
+            ("bs", "FF", false),
+            ("us", "FF", false),
+            ("eus", "CFF", false),
+            ("els", "CLA", true),
+            ("ses", "FCA", true),
+            ("oees", "ACCF", false),
+            ("os", "AF", false),
+        ] {
+            let mut state = SaslState::default();
+            let got: String = requests
+                .chars()
+                .map(|r| {
+                    let outcome = match r {
+                        'o' => state.auth(b"PLAIN", b"\0user1\0pass1", &u),
+                        'b' => state.auth(b"PLAIN", b"\0user1\0bad", &u),
+                        'e' => state.auth(b"PLAIN", b"", &u),
+                        'u' => state.auth(b"FOO", b"\0user1\0pass1", &u),
+                        's' => state.step(b"\0user1\0pass1", &u),
+                        'f' => state.step(b"\0user1\0bad", &u),
+                        'l' => {
+                            state.list();
+                            return 'L';
+                        }
+                        _ => unreachable!(),
+                    };
+                    match outcome {
+                        SaslOutcome::Authenticated => 'A',
+                        SaslOutcome::Failed => 'F',
+                        SaslOutcome::Continue => 'C',
+                    }
+                })
+                .collect();
+            assert_eq!(
+                (got.as_str(), state.authenticated),
+                (answers, authenticated),
+                "{requests}"
+            );
+        }
     }
 }

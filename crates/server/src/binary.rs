@@ -1,5 +1,6 @@
 //! Executes binary-protocol requests and writes memcached's binary replies.
 
+use crate::auth::{self, SaslOutcome};
 use crate::conn::{ConnCtx, Next};
 use crate::{stats, Counters, MEMCACHED_VERSION};
 use bytes::Bytes;
@@ -53,6 +54,19 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
     let shared = ctx.shared;
     let store = &shared.store;
     *swallow = req.swallow;
+    if shared.sasl.is_some()
+        && !ctx.sasl.authenticated
+        && req.kind != Kind::BadLengths
+        && !matches!(
+            req.header.opcode,
+            opcode::SASL_LIST_MECHS | opcode::SASL_AUTH | opcode::SASL_STEP | opcode::VERSION
+        )
+    {
+        // -S: memcached refuses anything else before authentication, and hangs up.
+        *swallow = 0;
+        ctx.bin_error(&req, Status::AuthError);
+        return Next::Close;
+    }
     match req.kind {
         Kind::Ok => {}
         Kind::BadLengths => {
@@ -62,6 +76,11 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
         Kind::ProtocolError => {
             ctx.bin_error(&req, Status::InvalidArguments);
             return Next::Close;
+        }
+        Kind::TooLarge if matches!(req.header.opcode, opcode::SASL_AUTH | opcode::SASL_STEP) => {
+            // SASL data over memcached's item for it (see `parse_sasl`).
+            ctx.bin_error(&req, Status::OutOfMemory);
+            return Next::Continue;
         }
         Kind::TooLarge => {
             store.note_too_large();
@@ -187,6 +206,11 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
             }
             None => ctx.bin_error(&req, Status::KeyNotFound),
         },
+        opcode::SASL_LIST_MECHS | opcode::SASL_AUTH | opcode::SASL_STEP
+            if shared.sasl.is_some() =>
+        {
+            sasl(ctx, &req);
+        }
         opcode::SASL_LIST_MECHS | opcode::SASL_AUTH | opcode::SASL_STEP => {
             // No SASL without -S: memcached answers "Unknown command" and drops the data.
             *swallow = (req.header.body_len as usize).saturating_sub(req.key.len());
@@ -195,4 +219,37 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
         _ => ctx.bin_error(&req, Status::UnknownCommand),
     }
     Next::Continue
+}
+
+/// `-S`: a SASL mechanism list, auth or step request.
+fn sasl(ctx: &mut ConnCtx<'_>, req: &Request<'_>) {
+    let shared = ctx.shared;
+    let users = shared.sasl.as_ref().expect("only with -S");
+    let outcome = match req.header.opcode {
+        opcode::SASL_LIST_MECHS => {
+            ctx.sasl.list();
+            ctx.bin_ok(req, false, 0, auth::SASL_MECHANISMS);
+            return;
+        }
+        _ if req.key.len() > ferrocache_protocol::binary::SASL_MECH_MAX => {
+            ctx.bin_error(req, Status::InvalidArguments);
+            return;
+        }
+        opcode::SASL_AUTH => ctx.sasl.auth(req.key, req.value, users),
+        _ => ctx.sasl.step(req.value, users),
+    };
+    match outcome {
+        SaslOutcome::Authenticated => {
+            Counters::add(&shared.counters.auth_cmds, 1);
+            ctx.bin_ok(req, false, 0, b"Authenticated");
+        }
+        SaslOutcome::Continue => ctx.bin_reply(req, Status::AuthContinue, 0, &[], &[], &[]),
+        SaslOutcome::Failed => {
+            // Neither the user nor the password is logged.
+            tracing::info!(fd = ctx.fd, "SASL authentication failed");
+            Counters::add(&shared.counters.auth_cmds, 1);
+            Counters::add(&shared.counters.auth_errors, 1);
+            ctx.bin_error(req, Status::AuthError);
+        }
+    }
 }

@@ -69,8 +69,11 @@ pub struct Config {
     pub pid_file: Option<PathBuf>,
     /// `-D`: prefix delimiter for `stats detail` (default ':').
     pub prefix_delimiter: char,
-    /// `-S`: SASL (not yet served; warned about).
+    /// `-S`: SASL authentication for the binary protocol (PLAIN, users from `sasl_pwdb`).
     pub sasl: bool,
+    /// `-o sasl_pwdb=FILE`, else the `MEMCACHED_SASL_PWDB` environment variable (as
+    /// memcached reads it): the `user:password` lines `-S` checks PLAIN logins against.
+    pub sasl_pwdb: Option<PathBuf>,
     /// `-Y`: ASCII authentication file of `user:password` lines.
     pub auth_file: Option<PathBuf>,
     /// `-X`: no `stats cachedump`.
@@ -111,6 +114,7 @@ impl Default for Config {
             pid_file: None,
             prefix_delimiter: ':',
             sasl: false,
+            sasl_pwdb: None,
             auth_file: None,
             disable_dumping: false,
             eviction: Eviction::Lru,
@@ -285,7 +289,8 @@ pub fn help_text() -> String {
 -B, --protocol=<name>     ascii, binary or auto (default: auto-negotiate)
 -I, --max-item-size=<num> largest item, with k or m suffix
                           (default: 1m, min: 1k, max: 1024m)
--S, --enable-sasl         turn on SASL authentication (not served yet)
+-S, --enable-sasl         turn on SASL authentication (binary protocol, PLAIN; the
+                          users come from the file named by MEMCACHED_SASL_PWDB)
 -F, --disable-flush-all   refuse the flush_all command
 -X, --disable-dumping     refuse stats cachedump
 -W, --disable-watch       accepted for compatibility; no effect
@@ -296,6 +301,7 @@ pub fn help_text() -> String {
    - eviction:            lru (default, like memcached) or tinylfu (moka's
                           frequency-based admission; see the README)
    - idle_timeout:        close connections idle this many seconds (default: 0, never)
+   - sasl_pwdb:           the user:password file for -S (default: $MEMCACHED_SASL_PWDB)
    - memcached's own keys (maxconns_fast, hashpower, lru_crawler,
      slab_chunk_max, ...) are accepted and have no effect; unknown keys are
      accepted with a warning
@@ -482,8 +488,23 @@ impl Config {
             }
         }
         if c.sasl {
-            c.warnings
-                .push("-S (SASL) is not served yet: connections are not authenticated".into());
+            // memcached: SASL means the binary protocol, and no UDP.
+            match m.get_one::<String>("protocol") {
+                None => c.protocol = Protocol::Binary,
+                Some(_) if c.protocol == Protocol::Binary => {}
+                Some(_) => {
+                    return Err(invalid(
+                        "ERROR: You cannot allow the ASCII protocol while using SASL.",
+                        EX_USAGE,
+                    ))
+                }
+            }
+            if c.udp_port != 0 {
+                return Err(invalid(
+                    "ERROR: Cannot enable UDP while using binary SASL authentication.",
+                    EX_USAGE,
+                ));
+            }
         }
         if c.auth_file.is_some() {
             c.warnings.push(
@@ -511,6 +532,7 @@ impl Config {
                             }
                         }
                     }
+                    "sasl_pwdb" => c.sasl_pwdb = Some(PathBuf::from(value)),
                     "idle_timeout" => {
                         c.idle_timeout = value.parse().map_err(|_| {
                             invalid(format!("Invalid value for idle_timeout: {value}"), EX_USAGE)
@@ -537,7 +559,12 @@ impl Config {
     /// memcached does when there is nothing to run.
     pub fn from_env_args() -> Config {
         match Config::parse_from(std::env::args_os()) {
-            Ok(c) => c,
+            Ok(mut c) => {
+                if c.sasl_pwdb.is_none() {
+                    c.sasl_pwdb = std::env::var_os("MEMCACHED_SASL_PWDB").map(PathBuf::from);
+                }
+                c
+            }
             Err(ConfigError::Help(text)) => {
                 print!("{text}");
                 std::process::exit(0);
@@ -733,6 +760,28 @@ mod tests {
         assert_eq!(code(&["--bogus"]), 1);
         assert!(matches!(parse(&["-h"]), Err(ConfigError::Help(_))));
         assert!(matches!(parse(&["-V"]), Err(ConfigError::Version(_))));
+    }
+
+    #[test]
+    fn sasl_means_binary_and_no_udp() {
+        let c = parse(&["-S", "-o", "sasl_pwdb=/etc/pwdb"]).unwrap();
+        assert!(c.sasl);
+        assert_eq!(c.protocol, Protocol::Binary);
+        assert_eq!(c.sasl_pwdb, Some(PathBuf::from("/etc/pwdb")));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert!(parse(&["-S", "-B", "binary"]).is_ok());
+        assert!(parse(&["-S", "-U", "0"]).is_ok());
+        let code = |args: &[&str]| match parse(args) {
+            Err(ConfigError::Invalid { exit_code, .. }) => exit_code,
+            other => panic!("{args:?}: {other:?}"),
+        };
+        assert_eq!(code(&["-S", "-B", "ascii"]), EX_USAGE);
+        assert_eq!(code(&["-B", "auto", "-S"]), EX_USAGE);
+        assert_eq!(code(&["-S", "-U", "11211"]), EX_USAGE);
+        let settings = parse(&["-S"]).unwrap().settings_stats();
+        let get = |name| settings.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+        assert_eq!(get("binding_protocol"), "binary");
+        assert_eq!(get("auth_enabled_sasl"), "yes");
     }
 
     #[test]

@@ -176,6 +176,8 @@ pub(crate) struct ConnCtx<'a> {
     pub shared: &'a Shared,
     pub fd: i32,
     pub out: Output,
+    /// `-S`: where this connection is in the SASL exchange.
+    pub sasl: auth::SaslState,
 }
 
 async fn serve(
@@ -193,6 +195,7 @@ async fn serve(
         shared,
         fd,
         out: Output::default(),
+        sasl: auth::SaslState::default(),
     };
     // Bytes of a refused command's data block still to be thrown away.
     let mut swallow = 0usize;
@@ -276,7 +279,11 @@ async fn serve(
                 Protocol::Auto => buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC,
             });
             if is_binary {
-                match ferrocache_protocol::binary::parse(&buf, &limits) {
+                let parse = match shared.sasl {
+                    Some(_) => ferrocache_protocol::binary::parse_sasl,
+                    None => ferrocache_protocol::binary::parse,
+                };
+                match parse(&buf, &limits) {
                     Parsed::Complete(request, used) => {
                         handled += 1;
                         last_cmd.store(shared.millis(), Ordering::Relaxed);

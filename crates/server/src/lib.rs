@@ -55,6 +55,9 @@ pub(crate) struct Shared {
     pub listeners: usize,
     /// `-Y`: the users of the authfile; connections must authenticate first.
     pub auth: Option<auth::AuthFile>,
+    /// `-S`: the users of the SASL password file; binary connections must authenticate
+    /// first.
+    pub sasl: Option<auth::SaslUsers>,
 }
 
 impl Shared {
@@ -115,8 +118,29 @@ pub async fn run(
         })?),
         None => None,
     };
+    let sasl = if config.sasl {
+        let Some(path) = &config.sasl_pwdb else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "-S needs a SASL password file of user:password lines: set MEMCACHED_SASL_PWDB \
+                 or -o sasl_pwdb=<file>",
+            ));
+        };
+        Some(auth::SaslUsers::load(path).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "could not read the SASL password file {}: {e}",
+                    path.display()
+                ),
+            )
+        })?)
+    } else {
+        None
+    };
     let shared = Arc::new(Shared {
         auth,
+        sasl,
         store: Store::new(store_config(&config)),
         counters: Counters::default(),
         conns: Mutex::new(conn::Registry::default()),

@@ -194,3 +194,87 @@ fn verbosity_command_changes_the_log_level() {
         "only the request after `verbosity 2` is logged: {stderr}"
     );
 }
+
+/// A binary request with a key and a value.
+fn binary_request(opcode: u8, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, opcode];
+    p.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0]);
+    p.extend_from_slice(&((key.len() + value.len()) as u32).to_be_bytes());
+    p.extend_from_slice(&[0; 12]);
+    p.extend_from_slice(key);
+    p.extend_from_slice(value);
+    p
+}
+
+/// Reads one binary reply: (status, value).
+fn binary_reply(s: &mut TcpStream) -> (u16, Vec<u8>) {
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = [0u8; 24];
+    s.read_exact(&mut head).unwrap();
+    let body = u32::from_be_bytes([head[8], head[9], head[10], head[11]]) as usize;
+    let mut value = vec![0u8; body];
+    s.read_exact(&mut value).unwrap();
+    (u16::from_be_bytes([head[6], head[7]]), value)
+}
+
+#[test]
+fn sasl_needs_a_password_file() {
+    let out = Command::new(BIN)
+        .args(base_args(free_port()))
+        .arg("-S")
+        .env_remove("MEMCACHED_SASL_PWDB")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("MEMCACHED_SASL_PWDB"), "{stderr}");
+
+    let out = Command::new(BIN)
+        .args(base_args(free_port()))
+        .args(["-S", "-o", "sasl_pwdb=/nonexistent/pwdb"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/pwdb"));
+}
+
+#[test]
+fn sasl_users_come_from_memcached_sasl_pwdb_and_passwords_are_never_logged() {
+    let dir = std::env::temp_dir().join(format!("ferrocache-cli-sasl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pwdb = dir.join("pwdb");
+    std::fs::write(&pwdb, "alice:Sesame-Open-42\n").unwrap();
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(base_args(port))
+        .args(["-S", "-vvv"])
+        .env("MEMCACHED_SASL_PWDB", &pwdb)
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut s = wait_for(port);
+    s.write_all(&binary_request(0x20, b"", b"")).unwrap();
+    assert_eq!(binary_reply(&mut s), (0, b"PLAIN".to_vec()));
+    s.write_all(&binary_request(0x21, b"PLAIN", b"\0alice\0Wrong-Guess-17"))
+        .unwrap();
+    assert_eq!(binary_reply(&mut s), (0x20, b"Auth failure.".to_vec()));
+    s.write_all(&binary_request(0x21, b"PLAIN", b"\0alice\0Sesame-Open-42"))
+        .unwrap();
+    assert_eq!(binary_reply(&mut s), (0, b"Authenticated".to_vec()));
+    s.write_all(&binary_request(0x0a, b"", b"")).unwrap();
+    assert_eq!(binary_reply(&mut s), (0, Vec::new()));
+    drop(s);
+    let (status, stderr) = terminate(child);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("SASL authentication failed"), "{stderr}");
+    assert!(
+        stderr.contains("bytes hidden"),
+        "-vvv logs each request:\n{stderr}"
+    );
+    for secret in ["Sesame-Open-42", "Wrong-Guess-17"] {
+        assert!(!stderr.contains(secret), "{secret} was logged:\n{stderr}");
+    }
+}

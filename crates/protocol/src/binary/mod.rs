@@ -74,7 +74,10 @@ pub enum Kind {
 }
 
 /// A parsed binary request, borrowing from the read buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` form leaves out the data of SASL auth and step requests (credentials), so a
+/// request can be logged.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Request<'a> {
     pub header: Header,
     pub kind: Kind,
@@ -84,6 +87,26 @@ pub struct Request<'a> {
     pub value: &'a [u8],
     /// Bytes after this request to read and drop.
     pub swallow: usize,
+}
+
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = matches!(self.header.opcode, opcode::SASL_AUTH | opcode::SASL_STEP);
+        let mut d = f.debug_struct("Request");
+        d.field("header", &self.header)
+            .field("kind", &self.kind)
+            .field("extras", &self.extras)
+            .field("key", &self.key);
+        if secret {
+            d.field(
+                "value",
+                &format_args!("<{} bytes hidden>", self.value.len()),
+            );
+        } else {
+            d.field("value", &self.value);
+        }
+        d.field("swallow", &self.swallow).finish()
+    }
 }
 
 impl Request<'_> {
@@ -154,8 +177,33 @@ fn shape_ok(op: u8, ext: usize, key: usize, body: usize) -> Option<bool> {
     })
 }
 
+/// The most SASL data (value bytes of an auth or step request) memcached 1.6 accepts,
+/// counted as an item: it keeps the data in an item of one slab chunk (512 KiB), whatever
+/// `-I` says, and answers "Out of memory" beyond that.
+pub const SASL_DATA_ITEM_MAX: usize = 512 * 1024;
+
+/// The longest SASL mechanism name (an auth or step request's key) memcached accepts; it
+/// answers a longer one "Invalid arguments" and drops the data, whatever its size.
+pub const SASL_MECH_MAX: usize = 32;
+
 /// Parses one binary request from the front of `buf`.
+///
+/// SASL auth and step requests are read as memcached reads them without `-S`: their data is
+/// not waited for but dropped (`swallow`). With `-S` use [`parse_sasl`].
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
+    parse_with(buf, limits, false)
+}
+
+/// Like [`parse`], for a server with SASL on (`-S`): a SASL auth or step request is complete
+/// only with its data, which is then its `value`. Data too large for memcached's SASL item
+/// ([`SASL_DATA_ITEM_MAX`], or `-I` when smaller) is [`Kind::TooLarge`] and swallowed, and
+/// so is the data after a mechanism name over [`SASL_MECH_MAX`] bytes (the caller refuses
+/// the request).
+pub fn parse_sasl<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
+    parse_with(buf, limits, true)
+}
+
+fn parse_with<'a>(buf: &'a [u8], limits: &Limits, sasl: bool) -> Parsed<Request<'a>> {
     if buf.len() < HEADER_LEN {
         return Parsed::Incomplete(Some(HEADER_LEN));
     }
@@ -198,12 +246,22 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
         Some(false) => return done(request, Kind::ProtocolError),
         Some(true) => {}
     }
-    if !carries_value(header.opcode) {
+    let sasl_data = sasl && matches!(header.opcode, opcode::SASL_AUTH | opcode::SASL_STEP);
+    if !carries_value(header.opcode) && !sasl_data {
         return done(request, Kind::Ok);
     }
     let value_len = body - key - ext;
+    if sasl_data && key > SASL_MECH_MAX {
+        request.swallow = value_len;
+        return done(request, Kind::Ok);
+    }
     let flags = if ext == 8 { request.extra_u32(0) } else { 0 };
-    if item_size(key, flags, value_len, limits.cas_enabled) > limits.item_size_max {
+    let max = if sasl_data {
+        limits.item_size_max.min(SASL_DATA_ITEM_MAX)
+    } else {
+        limits.item_size_max
+    };
+    if item_size(key, flags, value_len, limits.cas_enabled) > max {
         request.swallow = value_len;
         return done(request, Kind::TooLarge);
     }
@@ -354,6 +412,54 @@ mod tests {
         p[8..12].copy_from_slice(&(8 + 1 + 500u32).to_be_bytes());
         match parse(&p, &limits) {
             Parsed::Complete(r, n) => assert_eq!((r.kind, r.swallow, n), (Kind::TooLarge, 500, 33)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn sasl_data_is_the_value_only_with_sasl_on() {
+        let p = packet(opcode::SASL_AUTH, &[], b"PLAIN", b"\0u\0p", 0);
+        let limits = Limits::default();
+        let (r, n) = complete(&p);
+        assert_eq!((r.value, r.swallow, n), (&b""[..], 0, 29));
+        match parse_sasl(&p, &limits) {
+            Parsed::Complete(r, n) => {
+                assert_eq!(
+                    (r.kind, r.key, r.value, n),
+                    (Kind::Ok, &b"PLAIN"[..], &b"\0u\0p"[..], 33)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        for cut in 0..p.len() {
+            assert!(matches!(
+                parse_sasl(&p[..cut], &limits),
+                Parsed::Incomplete(_)
+            ));
+        }
+        let Parsed::Complete(r, _) = parse_sasl(&p, &limits) else {
+            unreachable!()
+        };
+        let long_mech = packet(opcode::SASL_AUTH, &[], &[b'M'; 33], &[7; 600_000], 0);
+        match parse_sasl(&long_mech[..100], &limits) {
+            Parsed::Complete(r, n) => assert_eq!((r.kind, r.swallow, n), (Kind::Ok, 600_000, 57)),
+            other => panic!("{other:?}"),
+        }
+        let shown = format!("{r:?}");
+        assert!(
+            shown.contains("<4 bytes hidden>") && !shown.contains("117"),
+            "{shown}"
+        );
+        // 48 + 8 (CAS) + 5 + 1 + value + 2 bytes may not pass 512 KiB.
+        let fits = SASL_DATA_ITEM_MAX - 64;
+        let mut big = packet(opcode::SASL_AUTH, &[], b"PLAIN", &[], 0);
+        big[8..12].copy_from_slice(&((5 + fits) as u32).to_be_bytes());
+        assert!(matches!(parse_sasl(&big, &limits), Parsed::Incomplete(_)));
+        big[8..12].copy_from_slice(&((5 + fits + 1) as u32).to_be_bytes());
+        match parse_sasl(&big, &limits) {
+            Parsed::Complete(r, n) => {
+                assert_eq!((r.kind, r.swallow, n), (Kind::TooLarge, fits + 1, 29))
+            }
             other => panic!("{other:?}"),
         }
     }
