@@ -506,11 +506,6 @@ impl Config {
                 ));
             }
         }
-        if c.auth_file.is_some() {
-            c.warnings.push(
-                "-Y (ascii auth) is not served yet: connections are not authenticated".into(),
-            );
-        }
         if c.udp_port != 0 {
             c.warnings
                 .push(format!("UDP is not served; -U {} is ignored", c.udp_port));
