@@ -328,6 +328,90 @@ mod tests {
         }
     }
 
+    /// A valid meta request as a client writes it, built from random parts.
+    fn wire() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let key = proptest::collection::vec(0x21u8..0x7f, 1..=250);
+        // Flags valid for every command, with a valid argument each.
+        let flag = prop_oneof![
+            Just("k".to_string()),
+            Just("q".to_string()),
+            Just("c".to_string()),
+            Just("t".to_string()),
+            Just("v".to_string()),
+            Just("s".to_string()),
+            (0u32..100).prop_map(|n| format!("T{n}")),
+            (0u64..u64::MAX).prop_map(|n| format!("C{n}")),
+            "[a-z0-9]{0,31}".prop_map(|o| format!("O{o}")),
+            "[a-z/]{0,20}".prop_map(|p| format!("P{p}")),
+        ];
+        let flags = proptest::collection::vec(flag, 0..10);
+        let value = proptest::collection::vec(any::<u8>(), 0..200);
+        (0usize..4, key, any::<bool>(), flags, value).prop_map(
+            |(cmd, key, b64, flags, value)| {
+                let mut seen = std::collections::HashSet::new();
+                let flags: Vec<String> = flags
+                    .into_iter()
+                    .filter(|f| seen.insert(f.as_bytes()[0]))
+                    .collect();
+                let name = ["mg", "ms", "md", "ma"][cmd];
+                let mut out = format!("{name} ").into_bytes();
+                if b64 {
+                    out.extend_from_slice(encode_key(&key[..key.len().min(180)]).as_bytes());
+                } else {
+                    out.extend_from_slice(&key);
+                }
+                if name == "ms" {
+                    out.extend_from_slice(format!(" {}", value.len()).as_bytes());
+                }
+                if b64 {
+                    out.extend_from_slice(b" b");
+                }
+                for f in flags {
+                    out.push(b' ');
+                    out.extend_from_slice(f.as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+                if name == "ms" {
+                    out.extend_from_slice(&value);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out
+            },
+        )
+    }
+
+    proptest::proptest! {
+        /// parse(encode(x)) == x, the encoding is the client's bytes again, and every strict
+        /// prefix of a valid request is incomplete.
+        #[test]
+        fn round_trip_and_prefixes(wire in wire()) {
+            use crate::text::{encode, parse, Request};
+            use crate::{Limits, Parsed};
+            let limits = Limits::default();
+            let request = match parse(&wire, &limits) {
+                Parsed::Complete(r @ Request::Meta(_), used) => {
+                    proptest::prop_assert_eq!(used, wire.len());
+                    r
+                }
+                other => return Err(proptest::test_runner::TestCaseError::fail(format!(
+                    "{:?}: {other:?}", String::from_utf8_lossy(&wire)))),
+            };
+            let again = encode(&request);
+            proptest::prop_assert_eq!(&again, &wire);
+            match parse(&again, &limits) {
+                Parsed::Complete(reparsed, _) => proptest::prop_assert_eq!(reparsed, request),
+                other => proptest::prop_assert!(false, "{:?}", other),
+            }
+            for cut in 0..wire.len() {
+                proptest::prop_assert!(
+                    matches!(parse(&wire[..cut], &limits), Parsed::Incomplete(_)),
+                    "prefix {:?}", String::from_utf8_lossy(&wire[..cut])
+                );
+            }
+        }
+    }
+
     #[test]
     fn flags_keep_their_order_and_tokens() {
         let f = read_flags(b"Zm9v", &[b"b", b"T30", b"Oab", b"vjunk"]).unwrap();
