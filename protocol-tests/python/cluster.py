@@ -131,9 +131,11 @@ class Cluster:
         return [node.port for node in self.nodes]
 
     def holders(self, wire_keys):
-        """For each key as sent on the wire, the indexes of the nodes that hold it."""
+        """For each key as sent on the wire, the indexes of the (running) nodes holding it."""
         found = {k: [] for k in wire_keys}
         for i, node in enumerate(self.nodes):
+            if node.proc is None or node.proc.poll() is not None:
+                continue
             c = node.raw()
             try:
                 got = c.get_many(list(wire_keys))
@@ -153,7 +155,7 @@ class Cluster:
 class Twemproxy:
     """nutcracker with one pool of memcached-protocol servers, ketama distribution."""
 
-    def __init__(self, ports, hash_name="fnv1a_64"):
+    def __init__(self, ports, hash_name="md5"):
         self.ports = list(ports)
         self.port = free_port()
         self.hash_name = hash_name

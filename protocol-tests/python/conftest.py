@@ -35,6 +35,12 @@ def server_address():
     return address
 
 
+def server_kind():
+    """'memcached' or 'ferrocache': which server CACHE_SERVER_BIN is (for xfail markers)."""
+    binary = os.path.basename(os.environ.get("CACHE_SERVER_BIN", ""))
+    return "ferrocache" if "ferrocache" in binary else "memcached"
+
+
 def _start_twemproxy():
     global _twemproxy
     from cluster import Cluster, Twemproxy
