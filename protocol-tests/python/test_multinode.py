@@ -313,7 +313,11 @@ def failover(kind, client_name):
         step("delete dead key", lambda: client.delete(dead[4]))
         step("set live key", lambda: client.set(live[3], "new"))
         step("get live key after", lambda: client.get(live[3]))
-        assert time.monotonic() - t_kill < 0.9, "the steps must run within the retry timeouts"
+        if time.monotonic() - t_kill > 0.9:
+            # The steps must run within the clients' 1-second retry timeouts, or the trace
+            # depends on the machine's load: the caller runs the scenario again.
+            client.close()
+            return None, None
 
         # Where did the writes to the dead node's keys go while it was down?
         where = cluster.holders(
@@ -351,7 +355,11 @@ def failover(kind, client_name):
 def test_failover_behaves_the_same(client_name):
     traces = {}
     for kind in KINDS:
-        traces[kind], back_after = failover(kind, client_name)
+        for _attempt in range(3):
+            traces[kind], back_after = failover(kind, client_name)
+            if traces[kind] is not None:
+                break
+        assert traces[kind] is not None, "the machine was too slow for three attempts"
         print(f"{client_name} on {kind}: back after {back_after} s")
         for step_name, result in traces[kind]:
             print(f"    {step_name}: {result}")
