@@ -146,7 +146,7 @@ trap cleanup EXIT
 
 run_pytest() {
     local rc=0
-    "$VENV/bin/pytest" -p no:cacheprovider -rfE protocol-tests/python || rc=$?
+    "$VENV/bin/pytest" -p no:cacheprovider -rfEsx "${@:-protocol-tests/python}" || rc=$?
     # Exit code 5 means "no tests collected": a suite that tests nothing is a failure too.
     [ "$rc" -eq 5 ] && echo "error: pytest collected no tests" >&2
     return "$rc"
@@ -159,10 +159,12 @@ run_suite() {
     pids+=($!)
     wait_port "$port"
     echo "-- $name $("$bin" -V) on 127.0.0.1:$port"
-    # CACHE_SERVER_BIN lets the multi-node tests start more nodes of the same server.
+    # CACHE_SERVER_BIN lets the twemproxy run start three more nodes of the same server.
     export CACHE_SERVER="127.0.0.1:$port" CACHE_SERVER_BIN="$bin"
     echo "   python (pytest)"
     run_pytest
+    echo "   python: the Django module through twemproxy (nutcracker, ketama) and three $name nodes"
+    CACHE_SUITE=twemproxy run_pytest protocol-tests/python/test_django_cache.py
     echo "   perl (Cache::Memcached::Fast)"
     perl protocol-tests/perl/cache_memcached_fast.pl
     echo "   node (memjs)"
@@ -171,5 +173,11 @@ run_suite() {
 }
 run_suite memcached "$MEMCACHED_BIN"
 run_suite ferrocache "$FERROCACHE_BIN"
+
+section "multi-node: clients over three memcached nodes vs three ferrocache nodes"
+# Starts its own clusters from MEMCACHED_BIN and FERROCACHE_BIN, kills and restarts a node
+# of each, and requires the same behaviour from both.
+unset CACHE_SERVER CACHE_SERVER_BIN
+CACHE_SUITE=multinode run_pytest -s protocol-tests/python/test_multinode.py
 
 section "all tests passed"

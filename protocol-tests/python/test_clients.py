@@ -1,5 +1,5 @@
-"""Other clients users point at the server: djblets, python-memcached, pylibmc, and
-pymemcache's HashClient over several nodes."""
+"""Other clients users point at the server: djblets, python-memcached, pylibmc,
+python-binary-memcached, and a pool mixing memcached and ferrocache nodes."""
 
 import os
 import socket
@@ -158,154 +158,15 @@ def test_pylibmc_binary():
     assert "curr_items" in stats and "cmd_get" in stats
 
 
-# --- pymemcache HashClient over three nodes ---------------------------------------------
+# pymemcache's HashClient, pylibmc and python-memcached over three nodes, killing and
+# restarting one, and twemproxy in front of three nodes: test_multinode.py
+# (CACHE_SUITE=multinode) and the twemproxy run of test_django_cache.py.
 
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def start_node(port):
-    binary = os.environ.get("CACHE_SERVER_BIN")
-    if not binary:
-        pytest.fail("CACHE_SERVER_BIN is not set (scripts/test.sh sets it)")
-    args = [binary, "-U", "0", "-l", "127.0.0.1", "-p", str(port)]
-    if os.geteuid() == 0:
-        args += ["-u", "root"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.025)
-    proc.kill()
-    pytest.fail(f"node on port {port} did not start")
-
-
-@pytest.fixture
-def three_nodes():
-    ports = [free_port() for _ in range(3)]
-    procs = {port: start_node(port) for port in ports}
-    yield ports, procs
-    for proc in procs.values():
-        proc.kill()
-        proc.wait()
-
-
-def test_hash_client_spreads_keys_and_survives_a_node(three_nodes):
-    from pymemcache.client.base import Client
-    from pymemcache.client.hash import HashClient
-
-    ports, procs = three_nodes
-    servers = [("127.0.0.1", p) for p in ports]
-    hc = HashClient(servers, ignore_exc=True, retry_attempts=1, retry_timeout=0.5,
-                    dead_timeout=0.5, connect_timeout=0.5, timeout=0.5)
-    keys = [f"spread-{i}" for i in range(300)]
-    for k in keys:
-        assert hc.set(k, b"v")
-
-    # Each key lives on exactly one node, and every node holds some.
-    per_node = []
-    for port in ports:
-        c = Client(("127.0.0.1", port))
-        per_node.append({k for k in keys if c.get(k) is not None})
-        c.close()
-    assert all(per_node), [len(s) for s in per_node]
-    assert sum(len(s) for s in per_node) == len(keys)
-
-    # Kill one node: its keys read as misses (ignore_exc), the others are still served.
-    victim = ports[0]
-    procs[victim].kill()
-    procs[victim].wait()
-    lost = per_node[0]
-    kept = [k for k in keys if k not in lost]
-    assert all(hc.get(k) == b"v" for k in kept[:50])
-    assert all(hc.get(k) is None for k in list(lost)[:20])
-
-    # Restart it: after the dead timeout the client uses it again.
-    procs[victim] = start_node(victim)
-    time.sleep(1.0)
-    k = next(iter(lost))
-    deadline = time.time() + 5
-    while time.time() < deadline:
-        hc.set(k, b"again")
-        if hc.get(k) == b"again":
-            break
-        time.sleep(0.2)
-    assert hc.get(k) == b"again"
-    c = Client(("127.0.0.1", victim))
-    assert c.get(k) == b"again"
-    c.close()
-
-
-# --- twemproxy (nutcracker) in front of three nodes ---------------------------------------
-
-
-def test_django_through_twemproxy(three_nodes, tmp_path):
-    from django.core.cache.backends.memcached import PyMemcacheCache
-
-    ports, _ = three_nodes
-    proxy_port = free_port()
-    # Named servers: ketama then hashes the names, not the (random) ports, so the spread is
-    # the same in every run.
-    servers = "\n".join(f"    - 127.0.0.1:{p}:1 node{i}" for i, p in enumerate(ports))
-    conf = tmp_path / "nutcracker.yml"
-    conf.write_text(
-        "pool:\n"
-        f"  listen: 127.0.0.1:{proxy_port}\n"
-        "  hash: fnv1a_64\n"
-        "  distribution: ketama\n"
-        "  timeout: 2000\n"
-        "  auto_eject_hosts: false\n"
-        "  servers:\n"
-        f"{servers}\n"
-    )
-    proxy = subprocess.Popen(
-        ["nutcracker", "-c", str(conf), "-s", str(free_port())],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", proxy_port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.025)
-        cache = PyMemcacheCache(f"127.0.0.1:{proxy_port}", {})
-        cache.set("tw-a", {"x": 1})
-        assert cache.get("tw-a") == {"x": 1}
-        assert cache.add("tw-a", 2) is False
-        assert cache.add("tw-b", 2) is True
-        cache.set_many({f"tw-{i}": i for i in range(50)})
-        got = cache.get_many([f"tw-{i}" for i in range(50)])
-        assert got == {f"tw-{i}": i for i in range(50)}
-        cache.set("tw-n", 5)
-        assert cache.incr("tw-n", 2) == 7
-        assert cache.decr("tw-n", 10) == 0
-        cache.delete_many(["tw-1", "tw-2"])
-        assert cache.get("tw-1") is None and cache.get("tw-3") == 3
-        assert cache.delete("tw-a") is True
-        big = os.urandom(900 * 1024)
-        cache.set("tw-big", big)
-        assert cache.get("tw-big") == big
-        # ketama spread the keys over the nodes, each key on exactly one.
-        from pymemcache.client.base import Client
-
-        held = []
-        for port in ports:
-            c = Client(("127.0.0.1", port))
-            # Django stores "tw-3" as ":1:tw-3" (empty prefix, version 1).
-            held.append(sum(c.get(f":1:tw-{i}") is not None for i in range(3, 50)))
-            c.close()
-        assert sum(held) == 47 and sum(1 for h in held if h) >= 2, held
-        cache.close()
-    finally:
-        proxy.kill()
-        proxy.wait()
 
 
 # --- a mixed pool: memcached and ferrocache nodes together --------------------------------
