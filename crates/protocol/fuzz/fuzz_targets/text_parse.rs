@@ -24,7 +24,9 @@ fuzz_target!(|data: &[u8]| {
         match parse(rest, &limits) {
             Parsed::Complete(request, used) => {
                 assert!(used > 0 && used <= rest.len());
-                if let Request::TooLarge { swallow: s, .. } = request {
+                if let Request::TooLarge { swallow: s, .. } | Request::MetaTooLarge { swallow: s, .. } =
+                    request
+                {
                     swallow = s;
                 } else if !matches!(
                     request,
