@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from conftest import server_address, server_kind
+from conftest import server_address
 
 
 def run(*args):
@@ -50,12 +50,6 @@ def test_memcstat_and_memcflush():
     assert run("memcexist", servers_flag(), "hostname").returncode != 0
 
 
-@pytest.mark.xfail(
-    server_kind() == "ferrocache",
-    strict=True,
-    reason="memcdump lists keys from `stats cachedump <class> <n>`; ferrocache answers every "
-    "class with an empty list (END), memcached with ITEM lines",
-)
 def test_memcdump_lists_the_keys(tmp_path):
     names = [f"dump-{uuid.uuid4().hex[:8]}-{i}" for i in range(3)]
     for name in names:

@@ -51,3 +51,11 @@ flags: -I 512k
 @b > version\r\n
 @c > version\r\n
 > stats\r\n
+=== stats-cachedump-items
+# memcached lists an item once it has left the HOT LRU (about a second after the set)
+> set a 0 0 1\r\n1\r\nset bb 0 0 3\r\nxyz\r\nset c 0 0 1\r\n3\r\ndelete c\r\n
+sleep 1500
+> stats cachedump 1 0\r\nstats cachedump 1 1\r\n
+=== stats-cachedump-disabled
+flags: -X
+> set a 0 0 1\r\n1\r\nstats cachedump 1 0\r\n

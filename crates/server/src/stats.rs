@@ -52,7 +52,25 @@ pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
             return;
         }
         StatsGroup::Detail(DetailCommand::Dump) => {}
-        StatsGroup::Cachedump { .. } => {}
+        StatsGroup::Cachedump { class, limit } => {
+            if shared.config.disable_dumping {
+                ctx.out
+                    .extend(b"CLIENT_ERROR stats cachedump not allowed\r\n");
+                return;
+            }
+            // All items are reported as class 1 (see `items`).
+            let mut text = Vec::new();
+            if class == 1 {
+                for (key, len, expires) in shared.store.dump(limit as usize) {
+                    text.extend_from_slice(b"ITEM ");
+                    text.extend_from_slice(&key);
+                    text.extend_from_slice(format!(" [{len} b; {expires} s]\r\n").as_bytes());
+                }
+            }
+            text.extend_from_slice(b"END\r\n");
+            ctx.out.extend(&text);
+            return;
+        }
     }
     let mut text = Vec::with_capacity(out.len() * 32 + 5);
     for (name, value) in &out {

@@ -235,6 +235,56 @@ impl Store {
         DeleteOutcome::Deleted
     }
 
+    /// `stats cachedump`: up to `limit` live items (all when 0), most recently stored first,
+    /// as (key, value length, expiry as a unix time or 0 for none), and no more than
+    /// memcached's 2 MB of listing. Walks the whole cache: a debugging command, as in memcached.
+    pub fn dump(&self, limit: usize) -> Vec<(Vec<u8>, usize, u64)> {
+        /// memcached stops a dump at 2 MB of text; no line is shorter than this.
+        const MIN_LINE: usize = 16;
+        let cap = if limit == 0 {
+            2 * 1024 * 1024 / MIN_LINE
+        } else {
+            limit
+        };
+        let now = self.now();
+        // Keep the `cap` newest (highest CAS) items seen so far.
+        let mut newest = std::collections::BinaryHeap::new();
+        for (key, item) in self.cache.iter() {
+            let dead = self.is_flushed(&item, now) || (item.exptime != 0 && item.exptime <= now);
+            if dead {
+                continue;
+            }
+            newest.push(std::cmp::Reverse((
+                item.cas,
+                item.time,
+                key,
+                item.value.len(),
+                item.exptime,
+            )));
+            if newest.len() > cap {
+                newest.pop();
+            }
+        }
+        let mut items: Vec<_> = newest.into_iter().map(|r| r.0).collect();
+        items.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        let started = self.times.process_started;
+        let mut out = Vec::with_capacity(items.len());
+        let mut bytes = 0;
+        for (_, _, key, len, exptime) in items {
+            bytes += key.len() + 30;
+            if bytes > 2 * 1024 * 1024 {
+                break;
+            }
+            let expires = if exptime == 0 {
+                0
+            } else {
+                u64::from(exptime) + started
+            };
+            out.push((key.to_vec(), len, expires));
+        }
+        out
+    }
+
     /// `me`: an item's metadata, without marking it fetched.
     pub fn debug(&self, key: &[u8]) -> Option<DebugInfo> {
         let now = self.now();
