@@ -266,7 +266,7 @@ impl Store {
             }
         }
         let mut items: Vec<_> = newest.into_iter().map(|r| r.0).collect();
-        items.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        items.sort_by_key(|item| std::cmp::Reverse((item.0, item.1)));
         let started = self.times.process_started;
         let mut out = Vec::with_capacity(items.len());
         let mut bytes = 0;
