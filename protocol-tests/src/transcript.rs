@@ -178,11 +178,30 @@ const QUIET: Duration = Duration::from_millis(120);
 /// The longest a single read phase waits.
 const READ_LIMIT: Duration = Duration::from_secs(5);
 
+/// What came back for one send: how many bytes, and whether the connection closed.
+pub type StepReply = (usize, bool);
+
+/// When a guide says the other server answered a send with more bytes (or a close), wait up
+/// to this much longer for them before moving on: on a loaded machine a reply can take longer
+/// than [`QUIET`] to start. A correct server costs nothing; a wrong one costs this per send.
+const GUIDED_PATIENCE: Duration = Duration::from_secs(2);
+
 /// Runs a transcript against a server on `port`. The result is a log of each send and what
 /// came back, including connection closes.
 pub fn run(t: &Transcript, port: u16) -> Result<Vec<u8>, String> {
+    run_guided(t, port, None).map(|(log, _)| log)
+}
+
+/// [`run`], also returning each send's [`StepReply`]. With a `guide` (the replies another
+/// server gave to the same transcript) it waits longer where this server is behind.
+pub fn run_guided(
+    t: &Transcript,
+    port: u16,
+    guide: Option<&[StepReply]>,
+) -> Result<(Vec<u8>, Vec<StepReply>), String> {
     let mut conns: BTreeMap<String, (TcpStream, bool)> = BTreeMap::new();
     let mut log = Vec::new();
+    let mut replies = Vec::new();
     for step in &t.steps {
         match step {
             Step::Sleep(ms) => std::thread::sleep(Duration::from_millis(*ms)),
@@ -216,9 +235,25 @@ pub fn run(t: &Transcript, port: u16) -> Result<Vec<u8>, String> {
                 let mut got = Vec::new();
                 if sent.is_ok() {
                     *closed = read_quiet(stream, &mut got);
+                    let want = guide.and_then(|g| g.get(replies.len())).copied();
+                    if let Some((want_len, want_close)) = want {
+                        let deadline = Instant::now() + GUIDED_PATIENCE;
+                        while !*closed
+                            && (got.len() < want_len || want_close)
+                            && Instant::now() < deadline
+                        {
+                            let before = got.len();
+                            *closed = read_quiet(stream, &mut got);
+                            if got.len() == before && !*closed && got.len() >= want_len {
+                                // Only a close was missing, and none came in a quiet period.
+                                break;
+                            }
+                        }
+                    }
                 } else {
                     *closed = true;
                 }
+                replies.push((got.len(), *closed));
                 log.extend_from_slice(&got);
                 if *closed {
                     log.extend_from_slice(b"<closed>\n");
@@ -226,7 +261,7 @@ pub fn run(t: &Transcript, port: u16) -> Result<Vec<u8>, String> {
             }
         }
     }
-    Ok(log)
+    Ok((log, replies))
 }
 
 /// Connects, retrying briefly: a server can show as listening a moment before it accepts.

@@ -7,7 +7,7 @@
 
 use protocol_tests::normalize::{escape, normalize};
 use protocol_tests::server::{ferrocache_binary, memcached_binary, Server};
-use protocol_tests::transcript::{parse_file, run, Transcript};
+use protocol_tests::transcript::{parse_file, run_guided, StepReply, Transcript};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -39,13 +39,18 @@ fn check(t: &Transcript, oracle: &Path, subject: &Path) -> Option<String> {
         Ok(env) => env,
         Err(e) => return Some(format!("{}: {e}", t.name)),
     };
-    let run_on = |bin: &Path| -> Result<Vec<u8>, String> {
+    let run_on = |bin: &Path, guide: Option<&[StepReply]>| {
         let server = Server::start_with_env(&bin.to_path_buf(), &t.flags, &env)?;
-        run(t, server.port)
+        run_guided(t, server.port, guide)
     };
-    let (expected, actual) = match (run_on(oracle), run_on(subject)) {
-        (Ok(e), Ok(a)) => (e, a),
-        (Err(e), _) | (_, Err(e)) => return Some(format!("{}: {e}", t.name)),
+    // memcached first; its replies tell the second run how long to wait at each send.
+    let (expected, guide) = match run_on(oracle, None) {
+        Ok(found) => found,
+        Err(e) => return Some(format!("{}: {e}", t.name)),
+    };
+    let actual = match run_on(subject, Some(&guide)) {
+        Ok((log, _)) => log,
+        Err(e) => return Some(format!("{}: {e}", t.name)),
     };
     let mut expected = normalize(&expected);
     // Comparing memcached with itself checks the transcripts, not the known differences.
