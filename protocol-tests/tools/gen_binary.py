@@ -62,6 +62,11 @@ CASES = [
     ("bin-append-prepend", "", [set_(b"k", b"b", flags=3), pkt("APPEND", b"k", value=b"c"),
                                 pkt("PREPEND", b"k", value=b"a"), pkt("GET", b"k")]),
     ("bin-append-missing", "", [pkt("APPEND", b"k", value=b"c"), pkt("PREPENDQ", b"k", value=b"a")]),
+    # A CAS in an append's header must match the item's (its first set got CAS 1).
+    ("bin-append-cas", "", [set_(b"k", b"b"), pkt("APPEND", b"k", value=b"c", cas=1),
+                            pkt("APPEND", b"k", value=b"d", cas=1), pkt("PREPENDQ", b"k", value=b"a", cas=99),
+                            pkt("GET", b"k")]),
+    ("bin-append-cas-missing", "", [pkt("APPEND", b"k", value=b"c", cas=5)]),
     ("bin-touch", "", [set_(b"k", b"v", flags=9), pkt("TOUCH", b"k", struct.pack(">I", 100)),
                        pkt("TOUCH", b"nope", struct.pack(">I", 100))]),
     ("bin-gat", "", [set_(b"k", b"v"), pkt("GAT", b"k", struct.pack(">I", 100)),

@@ -5,7 +5,7 @@ use crate::conn::{ConnCtx, Next};
 use crate::{stats, Counters, MEMCACHED_VERSION};
 use bytes::Bytes;
 use ferrocache_protocol::binary::{opcode, response, Kind, Request, Status};
-use ferrocache_storage::{ArithOutcome, DeleteOutcome, StoreMode, StoreOutcome};
+use ferrocache_storage::{ArithOutcome, DeleteOutcome, MetaStore, StoreMode, StoreOutcome};
 
 /// The incr/decr expiration that means "do not create the key on a miss".
 const NO_INITIAL: u32 = 0xffff_ffff;
@@ -142,7 +142,13 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
                 (0, 0)
             };
             let value = Bytes::copy_from_slice(req.value);
-            let (outcome, new_cas) = store.store_cas(mode, req.key, flags, exptime, value);
+            // An append or prepend with a CAS applies only if the item's CAS matches.
+            let extra = MetaStore {
+                compare_cas: (cas != 0).then_some(cas),
+                ..MetaStore::default()
+            };
+            let (outcome, new_cas, _) =
+                store.store_with(mode, req.key, flags, exptime, value, &extra);
             match outcome {
                 StoreOutcome::Stored => ctx.bin_ok(&req, quiet, new_cas, &[]),
                 StoreOutcome::Exists => ctx.bin_error(&req, Status::KeyExists),
