@@ -3,7 +3,6 @@
 use crate::auth::{self, SaslOutcome};
 use crate::conn::{ConnCtx, Next};
 use crate::{stats, Counters, MEMCACHED_VERSION};
-use bytes::Bytes;
 use ferrocache_protocol::binary::{opcode, response, Kind, Request, Status};
 use ferrocache_storage::{ArithOutcome, DeleteOutcome, MetaStore, StoreMode, StoreOutcome};
 
@@ -141,7 +140,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
             } else {
                 (0, 0)
             };
-            let value = Bytes::copy_from_slice(req.value);
+            let value = req.value;
             // An append or prepend with a CAS applies only if the item's CAS matches.
             let extra = MetaStore {
                 compare_cas: (cas != 0).then_some(cas),

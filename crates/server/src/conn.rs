@@ -3,9 +3,8 @@
 use crate::config::Protocol;
 use crate::listen::{Listener, Stream};
 use crate::out::Output;
-use crate::{auth, binary, meta, text, Counters, Shared};
-use bytes::{Buf, Bytes, BytesMut};
-use ferrocache_protocol::meta::MetaCommand;
+use crate::{auth, binary, text, Counters, Shared};
+use bytes::{Buf, BytesMut};
 use ferrocache_protocol::text::Request;
 use ferrocache_protocol::{Limits, Parsed, Reject};
 use std::collections::BTreeMap;
@@ -19,9 +18,10 @@ use tokio_util::task::TaskTracker;
 /// A read buffer starts this big, like memcached's.
 const READ_BUFFER: usize = 16 * 1024;
 /// A storage command whose whole request is at least this long gets a buffer of exactly its
-/// size, so its value can be handed to the store without a copy and without keeping a larger
-/// read buffer alive.
+/// size, rather than one grown by doubling.
 pub(crate) const OWN_BUFFER_THRESHOLD: usize = 8 * 1024;
+/// A read buffer larger than this is replaced by a small one once it is (nearly) empty.
+const BIG_BUFFER: usize = 64 * 1024;
 
 /// On shutdown, how long a connection may take to finish sending a request it has begun.
 const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -199,8 +199,6 @@ async fn serve(
     };
     // Bytes of a refused command's data block still to be thrown away.
     let mut swallow = 0usize;
-    // The buffer was sized for exactly the request at its front (see OWN_BUFFER_THRESHOLD).
-    let mut own_buffer = false;
     // Binary or text, decided by the first byte the connection sends. With -Y connections
     // speak text: they must authenticate with the ascii exchange first.
     let mut binary: Option<bool> = shared.auth.as_ref().map(|_| false);
@@ -327,17 +325,6 @@ async fn serve(
                             value,
                             noreply,
                         } => {
-                            let key = range_in(&buf, key);
-                            let value = range_in(&buf, value);
-                            let frame = buf.split_to(used).freeze();
-                            let value = if own_buffer {
-                                // The frame is this request's own allocation: share it.
-                                frame.slice(value)
-                            } else {
-                                // Copy, so a small value does not pin a whole read buffer.
-                                Bytes::copy_from_slice(&frame[value])
-                            };
-                            own_buffer = false;
                             let args = text::StoreArgs {
                                 mode,
                                 flags,
@@ -345,25 +332,10 @@ async fn serve(
                                 cas,
                                 noreply,
                             };
-                            text::store(&mut ctx, args, &frame[key], value)
-                        }
-                        Request::Meta(m) if m.command == MetaCommand::Set => {
-                            let value = range_in(&buf, m.value);
-                            let frame = buf.split_to(used).freeze();
-                            let value = if own_buffer {
-                                frame.slice(value)
-                            } else {
-                                Bytes::copy_from_slice(&frame[value])
-                            };
-                            own_buffer = false;
-                            // The request borrowed the read buffer that was just split off;
-                            // read it again from the frame, which now owns those bytes.
-                            match ferrocache_protocol::text::parse(&frame, &limits) {
-                                Parsed::Complete(Request::Meta(m), _) => {
-                                    meta::execute(&mut ctx, m, value)
-                                }
-                                _ => unreachable!("a complete request parses the same twice"),
-                            }
+                            // The store copies the value out of the read buffer.
+                            let next = text::store(&mut ctx, args, key, value);
+                            buf.advance(used);
+                            next
                         }
                         other => {
                             let next = text::execute(&mut ctx, other, &mut swallow);
@@ -383,7 +355,6 @@ async fn serve(
                             let mut own = BytesMut::with_capacity(total);
                             own.extend_from_slice(&buf);
                             buf = own;
-                            own_buffer = true;
                         } else if buf.capacity() < total {
                             buf.reserve(total - buf.len());
                         }
@@ -393,7 +364,6 @@ async fn serve(
                 Parsed::Rejected(rejection, used) => {
                     handled += 1;
                     tracing::debug!(fd, ?rejection, "request refused");
-                    own_buffer = false;
                     if rejection.discard_pending {
                         ctx.out.clear();
                     }
@@ -428,6 +398,13 @@ async fn serve(
             // More requests are buffered: let other connections run, then go on.
             tokio::task::yield_now().await;
             continue;
+        }
+        if buf.capacity() > BIG_BUFFER && buf.len() < READ_BUFFER {
+            // A large request's buffer has served its purpose: go back to a small one rather
+            // than keep it for the connection's lifetime.
+            let mut small = BytesMut::with_capacity(READ_BUFFER);
+            small.extend_from_slice(&buf);
+            buf = small;
         }
         if buf.capacity() == buf.len() {
             buf.reserve(READ_BUFFER);
@@ -464,10 +441,4 @@ async fn serve(
         }
         Counters::add(&shared.counters.bytes_read, n as u64);
     }
-}
-
-/// Where `part` (a sub-slice of `buf`) lies within it.
-fn range_in(buf: &[u8], part: &[u8]) -> std::ops::Range<usize> {
-    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
-    start..start + part.len()
 }

@@ -6,17 +6,16 @@
 
 use crate::conn::{ConnCtx, Next};
 use crate::Counters;
-use bytes::Bytes;
 use ferrocache_protocol::meta::reply::{DebugLine, ReplyLine};
 use ferrocache_protocol::meta::{MetaCommand, MetaRequest};
 use ferrocache_storage::{
     ArithOutcome, DeleteOutcome, MetaArith, MetaGet, MetaStore, MgOp, StoreMode, StoreOutcome,
 };
 
-pub(crate) fn execute(ctx: &mut ConnCtx<'_>, m: MetaRequest<'_>, value: Bytes) -> Next {
+pub(crate) fn execute(ctx: &mut ConnCtx<'_>, m: MetaRequest<'_>) -> Next {
     match m.command {
         MetaCommand::Get => get(ctx, &m),
-        MetaCommand::Set => set(ctx, &m, value),
+        MetaCommand::Set => set(ctx, &m),
         MetaCommand::Delete => delete(ctx, &m),
         MetaCommand::Arith => arith(ctx, &m),
         MetaCommand::Debug => debug(ctx, &m),
@@ -117,7 +116,7 @@ fn get(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
     }
 }
 
-fn set(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>, value: Bytes) {
+fn set(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
     let o = &m.opts;
     let mode = match o.mode {
         Some(b'E') => StoreMode::Add,
@@ -142,7 +141,7 @@ fn set(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>, value: Bytes) {
         &m.key,
         o.client_flags.unwrap_or(0),
         o.ttl.map_or(0, i64::from),
-        value,
+        m.value,
         &extra,
     );
     let code: &[u8; 2] = match outcome {

@@ -1,8 +1,10 @@
 //! A connection's pending output: small pieces are copied into one buffer, large values are
-//! queued as shared `Bytes` and written with vectored writes, so a value read from the store
-//! is never copied on its way to the socket.
+//! queued by reference (the store's own allocation, wrapped as `Bytes`) and written with
+//! vectored writes, so a large value read from the store is never copied on its way to the
+//! socket.
 
 use bytes::{Buf, Bytes, BytesMut};
+use ferrocache_storage::Value;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -44,7 +46,7 @@ impl Output {
     }
 
     /// Queues a value: copied when small, shared when large.
-    pub fn value(&mut self, value: &Bytes) {
+    pub fn value(&mut self, value: &Value) {
         if value.len() < SHARE_THRESHOLD {
             self.extend(value);
             return;
@@ -53,7 +55,7 @@ impl Output {
             self.queue.push_back(self.tail.split().freeze());
         }
         self.len += value.len();
-        self.queue.push_back(value.clone());
+        self.queue.push_back(Bytes::from_owner(value.clone()));
     }
 
     /// Writes everything out. Returns the number of bytes written.
@@ -99,7 +101,7 @@ mod tests {
     #[tokio::test]
     async fn keeps_order_across_shared_and_copied_pieces() {
         let mut out = Output::default();
-        let big = Bytes::from(vec![b'x'; 5000]);
+        let big = Value::from(vec![b'x'; 5000]);
         out.extend(b"VALUE k 0 5000\r\n");
         out.value(&big);
         out.extend(b"\r\nEND\r\n");

@@ -2,7 +2,6 @@
 
 use crate::conn::{ConnCtx, Next};
 use crate::{stats, Counters, MEMCACHED_VERSION};
-use bytes::Bytes;
 use ferrocache_protocol::response::value_header;
 use ferrocache_protocol::text::{Request, StoreMode};
 use ferrocache_storage::{ArithOutcome, StoreMode as Mode, StoreOutcome};
@@ -26,7 +25,7 @@ impl ConnCtx<'_> {
     }
 }
 
-pub(crate) fn store(ctx: &mut ConnCtx<'_>, args: StoreArgs, key: &[u8], value: Bytes) -> Next {
+pub(crate) fn store(ctx: &mut ConnCtx<'_>, args: StoreArgs, key: &[u8], value: &[u8]) -> Next {
     let mode = match args.mode {
         StoreMode::Set => Mode::Set,
         StoreMode::Add => Mode::Add,
@@ -168,7 +167,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
         }
         Request::Stats(group) => stats::reply(ctx, group),
         Request::MetaNoop => ctx.out.extend(b"MN\r\n"),
-        Request::Meta(m) => return crate::meta::execute(ctx, m, Bytes::new()),
+        Request::Meta(m) => return crate::meta::execute(ctx, m),
         Request::MetaTooLarge { key, swallow: data } => {
             store.note_too_large();
             // memcached's ms drops the old value whatever the mode, and says so even in

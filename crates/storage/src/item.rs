@@ -1,13 +1,98 @@
 //! What the store keeps per key, and what it costs.
 
 use crate::ItemView;
-use bytes::Bytes;
+use std::sync::Arc;
 
-/// One cached item. moka clones the value on every read, so it is kept small and cheap to
-/// clone: the data is a refcounted `Bytes`, the rest is plain numbers.
+/// An item's value, reference-counted so that a read (moka clones values on every read) is
+/// one atomic increment, and laid out to waste as little memory as the allocator allows:
+///
+/// - `Small`: up to [`Value::SMALL`] bytes, one allocation holding the count and the bytes;
+/// - `Large`: the bytes in an allocation of exactly their size, the count in a second small
+///   one, so a 4 KB value does not spill into the allocator's next size class.
+///
+/// Measured with `examples/entry_cost.rs` (1M entries, mimalloc, key ~10 bytes): a 100-byte
+/// value held as `Bytes` cost 539 bytes per entry in all, as `Small` 489; at 4 KB, `Bytes` cost
+/// 4531 and a single `Arc<[u8]>` 5829, which `Large` avoids. Both variants are 16 bytes, so
+/// `Item` stays 40. Values are copied once from the connection's read buffer into it.
+#[derive(Clone)]
+pub enum Value {
+    Small(Arc<[u8]>),
+    Large(Arc<Box<[u8]>>),
+}
+
+impl Value {
+    /// The longest value kept in a single allocation with its count.
+    pub const SMALL: usize = 512;
+
+    /// `a` followed by `b` (append and prepend).
+    pub fn concat(a: &[u8], b: &[u8]) -> Value {
+        if a.len() + b.len() <= Value::SMALL {
+            Value::Small(a.iter().chain(b).copied().collect())
+        } else {
+            let mut joined = Vec::with_capacity(a.len() + b.len());
+            joined.extend_from_slice(a);
+            joined.extend_from_slice(b);
+            Value::from(joined)
+        }
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(bytes: &[u8]) -> Value {
+        if bytes.len() <= Value::SMALL {
+            Value::Small(Arc::from(bytes))
+        } else {
+            Value::Large(Arc::new(Box::from(bytes)))
+        }
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(bytes: Vec<u8>) -> Value {
+        if bytes.len() <= Value::SMALL {
+            Value::Small(Arc::from(bytes))
+        } else {
+            Value::Large(Arc::new(bytes.into_boxed_slice()))
+        }
+    }
+}
+
+impl std::ops::Deref for Value {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Value::Small(bytes) => bytes,
+            Value::Large(bytes) => bytes,
+        }
+    }
+}
+
+impl AsRef<[u8]> for Value {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl Eq for Value {}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Value({} bytes)", self.len())
+    }
+}
+
+/// One cached item. moka clones the value on every read, so it is kept small (40 bytes) and
+/// cheap to clone: the data is a reference-counted [`Value`], the rest is plain numbers.
 #[derive(Clone, Debug)]
 pub(crate) struct Item {
-    pub value: Bytes,
+    pub value: Value,
     pub flags: u32,
     /// Relative expiry time (see `clock`); 0 means never.
     pub exptime: u32,

@@ -19,10 +19,9 @@ mod item;
 mod meta;
 
 pub use clock::{Clock, ManualClock, SystemClock, REALTIME_MAXDELTA};
-pub use item::ENTRY_OVERHEAD;
+pub use item::{Value, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaGet, MetaHit, MetaStore, MgOp};
 
-use bytes::Bytes;
 use clock::Times;
 use counters::{bump, Counters};
 use ferrocache_protocol::number::strtoull;
@@ -71,10 +70,10 @@ pub enum EvictionPolicy {
     TinyLfu,
 }
 
-/// An item as a reader sees it. Cheap to clone: the value is a refcounted `Bytes`.
+/// An item as a reader sees it. Cheap to clone: the value is reference-counted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ItemView {
-    pub value: Bytes,
+    pub value: Value,
     pub flags: u32,
     pub cas: u64,
 }
@@ -356,7 +355,7 @@ impl Store {
         true
     }
 
-    fn new_item(&self, value: Bytes, flags: u32, exptime: u32, now: u32) -> Item {
+    fn new_item(&self, value: Value, flags: u32, exptime: u32, now: u32) -> Item {
         Item {
             value,
             flags,
@@ -455,7 +454,7 @@ impl Store {
         key: &[u8],
         flags: u32,
         exptime: i64,
-        value: Bytes,
+        value: impl AsRef<[u8]>,
     ) -> StoreOutcome {
         self.store_cas(mode, key, flags, exptime, value).0
     }
@@ -468,7 +467,7 @@ impl Store {
         key: &[u8],
         flags: u32,
         exptime: i64,
-        value: Bytes,
+        value: impl AsRef<[u8]>,
     ) -> (StoreOutcome, u64) {
         let (outcome, cas, _) =
             self.store_with(mode, key, flags, exptime, value, &MetaStore::default());
@@ -484,9 +483,10 @@ impl Store {
         key: &[u8],
         flags: u32,
         exptime: i64,
-        value: Bytes,
+        value: impl AsRef<[u8]>,
         extra: &MetaStore,
     ) -> (StoreOutcome, u64, usize) {
+        let value = value.as_ref();
         if !self.item_size_ok(key.len(), flags, value.len()) {
             self.note_too_large();
             if mode == StoreMode::Set || extra.unlink_if_too_large {
@@ -518,7 +518,7 @@ impl Store {
                 if extra.invalidate && unique < old.cas && self.config.cas_enabled =>
             {
                 marks |= Item::STALE;
-                (value, flags, self.times.realtime(exptime, now))
+                (Value::from(value), flags, self.times.realtime(exptime, now))
             }
             // With -C memcached never lets a cas through.
             (StoreMode::Cas(unique), Some(old))
@@ -536,19 +536,17 @@ impl Store {
             (StoreMode::Append | StoreMode::Prepend, Some(old)) => {
                 // Appends keep the old item's flags and exptime.
                 let (first, second) = if mode == StoreMode::Append {
-                    (&old.value, &value)
+                    (&old.value[..], value)
                 } else {
-                    (&value, &old.value)
+                    (value, &old.value[..])
                 };
                 if !self.item_size_ok(key.len(), old.flags, first.len() + second.len()) {
                     return (StoreOutcome::NotStored, 0, 0);
                 }
-                let mut joined = Vec::with_capacity(first.len() + second.len());
-                joined.extend_from_slice(first);
-                joined.extend_from_slice(second);
-                (Bytes::from(joined), old.flags, old.exptime)
+                let joined = Value::concat(first, second);
+                (joined, old.flags, old.exptime)
             }
-            _ => (value, flags, self.times.realtime(exptime, now)),
+            _ => (Value::from(value), flags, self.times.realtime(exptime, now)),
         };
         let mut item = self.new_item(value, flags, exptime, now);
         item.marks = marks;
@@ -636,7 +634,8 @@ impl Store {
             if let Some((value, exptime)) = args.initial {
                 // `T` wins over `N`'s TTL for the new item too.
                 let exptime = self.times.realtime(args.ttl.unwrap_or(exptime), now);
-                let mut item = self.new_item(Bytes::from(value.to_string()), 0, exptime, now);
+                let mut item =
+                    self.new_item(Value::from(value.to_string().as_bytes()), 0, exptime, now);
                 if args.binary_key {
                     item.marks |= Item::BINARY_KEY;
                 }
@@ -672,7 +671,7 @@ impl Store {
         if in_place {
             text.resize(old.value.len(), b' ');
         }
-        let mut item = self.new_item(Bytes::from(text), old.flags, old.exptime, now);
+        let mut item = self.new_item(Value::from(text), old.flags, old.exptime, now);
         if in_place {
             // memcached rewrites the number inside the same item: its marks and time stay.
             item.time = old.time;

@@ -7,7 +7,6 @@
 use crate::counters::bump;
 use crate::item::{ntotal, Item};
 use crate::{DeleteOutcome, ItemView, Store};
-use bytes::Bytes;
 
 /// `ms` options beyond the classic storage commands.
 #[derive(Clone, Debug, Default)]
@@ -114,7 +113,7 @@ impl Store {
         let (mut item, old) = match self.lookup(key, now, true) {
             Some(item) => (item.clone(), Some(item)),
             None if vivify => {
-                let mut item = self.new_item(Bytes::new(), 0, 0, now);
+                let mut item = self.new_item(crate::Value::from(&[][..]), 0, 0, now);
                 if let Some(cas) = req.new_cas {
                     item.cas = cas;
                 }

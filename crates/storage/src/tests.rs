@@ -1,6 +1,7 @@
 //! Unit tests of the store's memcached semantics.
 
 use super::*;
+use bytes::Bytes;
 use std::thread;
 
 fn store() -> (Store, Arc<ManualClock>) {

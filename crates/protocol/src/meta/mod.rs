@@ -347,38 +347,36 @@ mod tests {
         ];
         let flags = proptest::collection::vec(flag, 0..10);
         let value = proptest::collection::vec(any::<u8>(), 0..200);
-        (0usize..4, key, any::<bool>(), flags, value).prop_map(
-            |(cmd, key, b64, flags, value)| {
-                let mut seen = std::collections::HashSet::new();
-                let flags: Vec<String> = flags
-                    .into_iter()
-                    .filter(|f| seen.insert(f.as_bytes()[0]))
-                    .collect();
-                let name = ["mg", "ms", "md", "ma"][cmd];
-                let mut out = format!("{name} ").into_bytes();
-                if b64 {
-                    out.extend_from_slice(encode_key(&key[..key.len().min(180)]).as_bytes());
-                } else {
-                    out.extend_from_slice(&key);
-                }
-                if name == "ms" {
-                    out.extend_from_slice(format!(" {}", value.len()).as_bytes());
-                }
-                if b64 {
-                    out.extend_from_slice(b" b");
-                }
-                for f in flags {
-                    out.push(b' ');
-                    out.extend_from_slice(f.as_bytes());
-                }
+        (0usize..4, key, any::<bool>(), flags, value).prop_map(|(cmd, key, b64, flags, value)| {
+            let mut seen = std::collections::HashSet::new();
+            let flags: Vec<String> = flags
+                .into_iter()
+                .filter(|f| seen.insert(f.as_bytes()[0]))
+                .collect();
+            let name = ["mg", "ms", "md", "ma"][cmd];
+            let mut out = format!("{name} ").into_bytes();
+            if b64 {
+                out.extend_from_slice(encode_key(&key[..key.len().min(180)]).as_bytes());
+            } else {
+                out.extend_from_slice(&key);
+            }
+            if name == "ms" {
+                out.extend_from_slice(format!(" {}", value.len()).as_bytes());
+            }
+            if b64 {
+                out.extend_from_slice(b" b");
+            }
+            for f in flags {
+                out.push(b' ');
+                out.extend_from_slice(f.as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+            if name == "ms" {
+                out.extend_from_slice(&value);
                 out.extend_from_slice(b"\r\n");
-                if name == "ms" {
-                    out.extend_from_slice(&value);
-                    out.extend_from_slice(b"\r\n");
-                }
-                out
-            },
-        )
+            }
+            out
+        })
     }
 
     proptest::proptest! {
