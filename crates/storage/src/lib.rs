@@ -380,26 +380,9 @@ impl Store {
             &self.counters.get_misses
         });
         if let Some(item) = &found {
-            self.mark_fetched(key, item);
+            item.value.mark_fetched();
         }
         found.map(Item::view)
-    }
-
-    /// memcached marks an item as fetched on its first read (`mg ... h` and `me` show it).
-    /// Items are immutable in moka, so the first read of each item rewrites it once, under
-    /// the key's lock and only if nobody replaced it meanwhile; later reads cost nothing.
-    fn mark_fetched(&self, key: &[u8], item: &Item) {
-        if item.has(Item::FETCHED) {
-            return;
-        }
-        let _guard = self.lock(key);
-        if let Some(current) = self.cache.get(key) {
-            if current.cas == item.cas && !current.has(Item::FETCHED) {
-                let mut marked = current.clone();
-                marked.marks |= Item::FETCHED;
-                self.link(key, marked, Some(&current), false);
-            }
-        }
     }
 
     /// `gat`/`gats` of one key: get it and give it a new exptime. memcached counts this as a
@@ -424,7 +407,7 @@ impl Store {
         bump(&self.counters.touch_hits);
         let old = item.clone();
         item.exptime = self.times.realtime(exptime, now);
-        item.marks |= Item::FETCHED;
+        item.value.mark_fetched();
         // Same size as before, so it cannot be refused for memory.
         self.link(key, item.clone(), Some(&old), false);
         Some(item)
@@ -676,6 +659,9 @@ impl Store {
             // memcached rewrites the number inside the same item: its marks and time stay.
             item.time = old.time;
             item.marks = old.marks;
+            if old.value.fetched() {
+                item.value.mark_fetched();
+            }
         }
         if let Some(exptime) = args.ttl {
             item.exptime = self.times.realtime(exptime, now);

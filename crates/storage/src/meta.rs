@@ -169,10 +169,11 @@ impl Store {
         if won {
             item.marks |= Item::WIN_SENT;
         }
-        let fetched_before = item.has(Item::FETCHED);
-        if !req.no_bump {
-            item.marks |= Item::FETCHED;
-        }
+        let fetched_before = if req.no_bump {
+            item.value.fetched()
+        } else {
+            item.value.mark_fetched()
+        };
         if touched {
             bump(&c.cmd_touch);
             bump(&c.touch_hits);
@@ -296,7 +297,7 @@ impl Store {
             },
             last_access: now.wrapping_sub(item.time),
             cas: item.cas,
-            fetched: item.has(Item::FETCHED),
+            fetched: item.value.fetched(),
             size: ntotal(
                 key.len(),
                 item.flags,
