@@ -193,11 +193,12 @@ impl Item {
 /// hash-table node, the `Arc`ed key and value entry, the LRU deque node, the per-entry
 /// metadata) plus our `Item` and the allocator's rounding of the key and value blocks.
 ///
-/// Measured with the server binary (mimalloc, purge delay 0) filled past `-m` by
-/// `ferrobench fill` (bench/README.md): the RSS above an empty server's ~10.5 MB, divided by
-/// the items held, less key and value, came to 436 B/item with 100-byte values at -m 64 and
-/// 445 B/item with 4 KB values at -m 256.
-pub const ENTRY_OVERHEAD: usize = 448;
+/// Measured with the server binary (mimalloc, purge delay 0) filled past `-m 1024` by
+/// `scripts/bench-rss.sh` (2026-11-30, with [`Value`] and the fetched mark in it): the RSS
+/// above an empty server's ~12 MB, divided by the items held, less key and value, came to
+/// about 342 B/item with 100-byte values and 394 B/item with 4 KB values (448 before `Value`
+/// replaced `Bytes`). 360 keeps a full cache's RSS within a few MB of `-m` either way.
+pub const ENTRY_OVERHEAD: usize = 360;
 
 /// An entry's weight in moka: what it charges against `-m`.
 pub(crate) fn weight(key_len: usize, value_len: usize) -> u32 {
