@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
     name = "ferrobench",
     about = "Load generator for memcached's text, binary and meta protocols; `fill` and \
              `stall` are the foundation measurements",
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    args_override_self = true
 )]
 struct Cli {
     #[command(subcommand)]
