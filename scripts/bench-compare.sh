@@ -76,13 +76,14 @@ scenario() {
            # filled first (`ferrobench fill`: other keys until it evicts, and 20% more), so
            # both servers start full, then a warm-up, then the measured run.
            MEM=64
-           local warm=20; [ "$QUICK" = 1 ] && warm=5
+           local warm=20
+           if [ "$QUICK" = 1 ]; then warm=5; fi
            ARGS=("${CONNS[@]}" --ratio 0:1 --set-on-miss --data-size 100
                  --key-pattern zipf:0.99 --key-maximum 3500000 --warmup "$warm" --test-time "$SECS") ;;
         9) NAME="flush_all + mass expiry on a full cache, under load"
            KIND=stall MEM=256
            ARGS=(--absolute --exptime 10)
-           [ "$QUICK" = 1 ] && { MEM=64; ARGS+=(--expiring 200000 --phase-secs 2); } ;;
+           if [ "$QUICK" = 1 ]; then MEM=64; ARGS+=(--expiring 200000 --phase-secs 2); fi ;;
         m) NAME="meta 1:10, 32 B (memcached only)"; SERVERS=memcached
            ARGS=("${CONNS[@]}" "${base[@]}" --protocol meta) ;;
     esac
