@@ -18,6 +18,8 @@
 #   --only: these scenarios (1-9, 8e, m); the results of the others in bench/out/compare stay
 #   and are reported with them.
 #   --report: run nothing, only rebuild the tables and the chart from bench/out/compare.
+#   --more: add rounds to the results already in bench/out/compare (numbered after them)
+#   instead of replacing them.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/common.sh
@@ -28,6 +30,7 @@ QUICK=0
 ONLY=
 CHART=1
 REPORT=0
+MORE=0
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) QUICK=1; ROUNDS=1; SECS=3 ;;
@@ -36,7 +39,8 @@ while [ $# -gt 0 ]; do
         --only) ONLY=,$2, ; shift ;;
         --no-chart) CHART=0 ;;
         --report) REPORT=1 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --more) MORE=1 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -137,13 +141,21 @@ if [ "$REPORT" = 0 ]; then
 cat "$OUT/machine.txt" >&2
 cat "$OUT/machine.txt" >> "$OUT/runs.log"
 
-# Earlier results of the scenarios about to run go (those of other scenarios stay).
-for s in "${SCENARIOS[@]}"; do
-    [ -z "$ONLY" ] || [[ $ONLY == *,$s,* ]] || continue
-    rm -f "$OUT/s$s-"* "$OUT/memtier-s$s-"*
-done
+# Earlier results of the scenarios about to run go (those of other scenarios stay), unless
+# --more: then the new rounds are numbered after the last one there.
+FIRST=1
+if [ "$MORE" = 1 ]; then
+    last=$(ls "$OUT" | sed -n 's/^s.*-r\([0-9]*\)\.json$/\1/p' | sort -n | tail -1)
+    FIRST=$(( ${last:-0} + 1 ))
+else
+    for s in "${SCENARIOS[@]}"; do
+        [ -z "$ONLY" ] || [[ $ONLY == *,$s,* ]] || continue
+        rm -f "$OUT/s$s-"* "$OUT/memtier-s$s-"*
+    done
+fi
+LAST=$((FIRST + ROUNDS - 1))
 
-for round in $(seq "$ROUNDS"); do
+for round in $(seq "$FIRST" "$LAST"); do
     for s in "${SCENARIOS[@]}"; do
         [ -z "$ONLY" ] || [[ $ONLY == *,$s,* ]] || continue
         scenario "$s"
@@ -154,7 +166,7 @@ for round in $(seq "$ROUNDS"); do
             [ "$server" = ferrocache ] && [ -n "$FC_MEM" ] && mem=$FC_MEM
             start_server "$server" "$mem" "$ITEM"
             json="$OUT/s$s-$server-r$round.json"
-            echo "== round $round/$ROUNDS, scenario $s ($NAME): $server -m $mem -I $ITEM -t 2 (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+            echo "== round $round/$LAST, scenario $s ($NAME): $server -m $mem -I $ITEM -t 2 (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
             if [ "$KIND" = stall ]; then
                 "$BENCH" stall --server "127.0.0.1:$PORT" "${ARGS[@]}" --json "$json" >"$OUT/s$s-$server-r$round.txt" 2>&1 \
                     || echo "scenario $s failed on $server (see $OUT/s$s-$server-r$round.txt)" >&2
@@ -175,7 +187,7 @@ done
 
 # memtier_benchmark, when installed: the same text/binary scenarios, CPU read by this script.
 if command -v memtier_benchmark >/dev/null; then
-    for round in $(seq "$ROUNDS"); do
+    for round in $(seq "$FIRST" "$LAST"); do
         for s in 1 2 3 4 6; do
             [ -z "$ONLY" ] || [[ $ONLY == *,$s,* ]] || continue
             case $s in
