@@ -221,9 +221,9 @@ else
 fi
 fi
 
-python3 - "$OUT" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$OUT" "$(getconf CLK_TCK)" "$SECS" <<'PY'
 import csv, glob, json, os, re, statistics, sys
-out, hz = sys.argv[1], int(sys.argv[2])
+out, hz, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 names = dict(l.rstrip("\n").split("\t", 1) for l in open(os.path.join(out, "names.tsv")))
 
 def metrics(path):
@@ -331,15 +331,19 @@ for path in glob.glob(os.path.join(out, "memtier-s*-r*.json")):
         ticks = int(open(path[:-5] + ".ticks").read())
         ops = tot["Ops/sec"]
         mt.setdefault(m.group(1), {}).setdefault(m.group(2), []).append(
-            {"ops": ops, "cpu_us_per_sec": ticks * 1e6 / hz})
+            {"ops": ops, "cpu_us_per_op": ticks * 1e6 / hz / max(ops * secs, 1)})
     except Exception as e:  # memtier's JSON layout differs between versions
         print(f"memtier {path}: {e}", file=sys.stderr)
 if mt:
-    ml = ["| # | memtier ops/s mc | memtier ops/s fc | fc/mc |", "|---|---|---|---|"]
+    ml = ["| # | memtier ops/s mc | memtier ops/s fc | fc/mc | CPU µs/op mc | CPU µs/op fc | fc/mc |",
+          "|---|---|---|---|---|---|---|"]
     for s in sorted(mt):
         a = med([r["ops"] for r in mt[s].get("memcached", [])])
         b = med([r["ops"] for r in mt[s].get("ferrocache", [])])
-        ml.append(f"| {s} | {fmt(a,'{:.0f}')} | {fmt(b,'{:.0f}')} | {fmt(b / a if a and b else None, '{:.2f}x')} |")
+        ca = med([r["cpu_us_per_op"] for r in mt[s].get("memcached", [])])
+        cb = med([r["cpu_us_per_op"] for r in mt[s].get("ferrocache", [])])
+        ml.append(f"| {s} | {fmt(a,'{:.0f}')} | {fmt(b,'{:.0f}')} | {fmt(b / a if a and b else None, '{:.2f}x')} "
+                  f"| {fmt(ca,'{:.2f}')} | {fmt(cb,'{:.2f}')} | {fmt(cb / ca if ca and cb else None, '{:.2f}x')} |")
     open(os.path.join(out, "memtier.md"), "w").write("\n".join(ml) + "\n")
     print("\n".join(ml))
 PY
