@@ -1,6 +1,7 @@
 //! One text-protocol connection: request encoding into a send buffer and reply decoding from
 //! a receive buffer, so that any number of requests can be pipelined.
 
+use crate::proto::{self, Protocol};
 use crate::reply::{self, Reply};
 use std::collections::HashMap;
 use std::io::{Error, ErrorKind, Result};
@@ -12,10 +13,16 @@ pub struct Conn {
     rbuf: Vec<u8>,
     /// Start of the unparsed part of `rbuf`.
     pos: usize,
+    /// How replies are parsed (requests are encoded by the caller).
+    pub protocol: Protocol,
 }
 
 impl Conn {
     pub async fn connect(addr: &str) -> Result<Conn> {
+        Conn::connect_with(addr, Protocol::Text).await
+    }
+
+    pub async fn connect_with(addr: &str, protocol: Protocol) -> Result<Conn> {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|e| Error::new(e.kind(), format!("connecting to {addr}: {e}")))?;
@@ -24,6 +31,7 @@ impl Conn {
             stream,
             rbuf: Vec::with_capacity(64 * 1024),
             pos: 0,
+            protocol,
         })
     }
 
@@ -33,7 +41,18 @@ impl Conn {
 
     /// A reply already in the receive buffer, without reading.
     pub fn buffered(&mut self) -> Result<Option<Reply>> {
-        match reply::parse(&self.rbuf[self.pos..])? {
+        self.buffered_for(false)
+    }
+
+    /// Same, for a request that was a multiget (meta: quiet `mg`s ended by `mn`).
+    pub fn buffered_for(&mut self, multi: bool) -> Result<Option<Reply>> {
+        let buf = &self.rbuf[self.pos..];
+        let parsed = match self.protocol {
+            Protocol::Text => reply::parse(buf)?,
+            Protocol::Binary => proto::parse_binary(buf)?,
+            Protocol::Meta => proto::parse_meta(buf, multi)?,
+        };
+        match parsed {
             Some((reply, used)) => {
                 self.pos += used;
                 Ok(Some(reply))
@@ -44,8 +63,13 @@ impl Conn {
 
     /// The next reply, reading as much as needed.
     pub async fn recv(&mut self) -> Result<Reply> {
+        self.recv_for(false).await
+    }
+
+    /// The next reply to a request that was (`multi`) or was not a multiget.
+    pub async fn recv_for(&mut self, multi: bool) -> Result<Reply> {
         loop {
-            if let Some(reply) = self.buffered()? {
+            if let Some(reply) = self.buffered_for(multi)? {
                 return Ok(reply);
             }
             // Keep the unparsed tail at the front so the buffer does not grow without end.

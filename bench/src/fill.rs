@@ -3,7 +3,7 @@
 
 use crate::conn::{stat_u64, Conn};
 use crate::keys::{KeyPattern, KeySpace};
-use crate::load::{self, DataSize, Progress, Ratio, Shared, Workload};
+use crate::load::{self, Progress, Ratio, Shared, Workload};
 use std::io::{Error, ErrorKind, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,23 +48,18 @@ pub fn fill(opts: &FillOptions) -> Result<Filled> {
         .build()?;
     let mut probe = rt.block_on(Conn::connect(&opts.server))?;
     let limit = stat_u64(&rt.block_on(probe.stats())?, "limit_maxbytes");
-    let work = Arc::new(Workload {
-        server: opts.server.clone(),
-        clients: opts.clients,
-        threads: opts.threads,
-        ratio: Ratio { set: 1, get: 0 },
-        pipeline: opts.pipeline,
-        data: DataSize {
-            min: opts.value_size,
-            max: opts.value_size,
-        },
-        keys: KeySpace::new(KeyPattern::Sequential, 1, u64::MAX / 2, true),
-        prefix: opts.key_prefix.clone().into_bytes(),
-        exptime: 0,
-        requests: None,
-        test_time: None,
-        seed: opts.seed,
-    });
+    let work = Arc::new(Workload::simple(
+        opts.server.clone(),
+        opts.clients,
+        opts.threads,
+        Ratio { set: 1, get: 0 },
+        opts.pipeline,
+        opts.value_size,
+        KeySpace::new(KeyPattern::Sequential, 1, u64::MAX / 2, true),
+        opts.key_prefix.clone().into_bytes(),
+        0,
+        opts.seed,
+    ));
     let shared = Shared::new(1);
     let started = Instant::now();
     let handles = load::spawn(work, shared.clone());

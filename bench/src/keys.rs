@@ -53,8 +53,9 @@ pub enum KeyPattern {
     Sequential,
     /// Normal around the middle of the range, standard deviation range/6.
     Gaussian,
-    /// Zipfian, most popular key = min (YCSB's generator).
-    Zipf,
+    /// Zipfian with this exponent (0 < theta < 1; `zipf` alone is 0.99), most popular key =
+    /// min (YCSB's generator).
+    Zipf(f64),
 }
 
 impl FromStr for KeyPattern {
@@ -64,10 +65,24 @@ impl FromStr for KeyPattern {
             "uniform" | "r" | "random" => Ok(KeyPattern::Uniform),
             "sequential" | "s" => Ok(KeyPattern::Sequential),
             "gaussian" | "g" => Ok(KeyPattern::Gaussian),
-            "zipf" | "z" => Ok(KeyPattern::Zipf),
-            _ => Err(format!(
-                "unknown key pattern {s:?} (uniform, sequential, gaussian, zipf)"
-            )),
+            "zipf" | "z" => Ok(KeyPattern::Zipf(0.99)),
+            other => {
+                let exp = other
+                    .strip_prefix("zipf:")
+                    .or_else(|| other.strip_prefix("z:"))
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown key pattern {s:?} (uniform, sequential, gaussian, zipf, \
+                             zipf:EXPONENT)"
+                        )
+                    })?;
+                match exp.parse::<f64>() {
+                    Ok(theta) if theta > 0.0 && theta < 1.0 => Ok(KeyPattern::Zipf(theta)),
+                    _ => Err(format!(
+                        "zipf exponent {exp:?} must be a number above 0 and below 1"
+                    )),
+                }
+            }
         }
     }
 }
@@ -86,7 +101,10 @@ pub struct KeySpace {
 impl KeySpace {
     pub fn new(pattern: KeyPattern, min: u64, max: u64, once: bool) -> Arc<KeySpace> {
         assert!(min <= max, "key minimum above key maximum");
-        let zipf = (pattern == KeyPattern::Zipf).then(|| Zipf::new(max - min + 1, 0.99));
+        let zipf = match pattern {
+            KeyPattern::Zipf(theta) => Some(Zipf::new(max - min + 1, theta)),
+            _ => None,
+        };
         Arc::new(KeySpace {
             pattern,
             min,
@@ -124,7 +142,7 @@ impl KeySpace {
                 let x = (n as f64 - 1.0) / 2.0 + z * n as f64 / 6.0;
                 x.round().clamp(0.0, n as f64 - 1.0) as u64
             }
-            KeyPattern::Zipf => self.zipf.as_ref().expect("zipf table").sample(rng),
+            KeyPattern::Zipf(_) => self.zipf.as_ref().expect("zipf table").sample(rng),
         };
         Some(self.min + offset)
     }
@@ -191,7 +209,11 @@ mod tests {
 
     #[test]
     fn random_patterns_stay_in_range_and_differ_in_shape() {
-        for pattern in [KeyPattern::Uniform, KeyPattern::Gaussian, KeyPattern::Zipf] {
+        for pattern in [
+            KeyPattern::Uniform,
+            KeyPattern::Gaussian,
+            KeyPattern::Zipf(0.99),
+        ] {
             let ks = KeySpace::new(pattern, 100, 1099, false);
             let mut rng = Rng::new(7);
             let mut counts = vec![0u32; 1000];
@@ -213,9 +235,25 @@ mod tests {
                     assert!(middle_tenth > 20_000 && first_tenth < 2_000);
                 }
                 // Most draws land on the most popular keys.
-                KeyPattern::Zipf => assert!(first_tenth > 50_000 && counts[0] > counts[10]),
+                KeyPattern::Zipf(_) => assert!(first_tenth > 50_000 && counts[0] > counts[10]),
                 KeyPattern::Sequential => unreachable!(),
             }
         }
+    }
+
+    #[test]
+    fn zipf_exponent_is_parsed_and_shapes_the_skew() {
+        assert_eq!("zipf".parse(), Ok(KeyPattern::Zipf(0.99)));
+        assert_eq!("zipf:0.5".parse(), Ok(KeyPattern::Zipf(0.5)));
+        assert!("zipf:1.2".parse::<KeyPattern>().is_err());
+        assert!("zipf:x".parse::<KeyPattern>().is_err());
+        let top = |theta| {
+            let ks = KeySpace::new(KeyPattern::Zipf(theta), 1, 10_000, false);
+            let mut rng = Rng::new(3);
+            (0..50_000)
+                .filter(|_| ks.next(&mut rng).unwrap() <= 100)
+                .count()
+        };
+        assert!(top(0.99) > 2 * top(0.5));
     }
 }

@@ -6,5 +6,6 @@ pub mod conn;
 pub mod fill;
 pub mod keys;
 pub mod load;
+pub mod proto;
 pub mod reply;
 pub mod stall;

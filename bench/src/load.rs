@@ -3,6 +3,7 @@
 
 use crate::conn::{push_get, push_set, Conn};
 use crate::keys::{KeySpace, Rng};
+use crate::proto::{self, Protocol};
 use crate::reply::Reply;
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
@@ -95,6 +96,55 @@ pub struct Workload {
     /// Stop sending after this long.
     pub test_time: Option<Duration>,
     pub seed: u64,
+    pub protocol: Protocol,
+    /// Keys per get (1: a plain get; more: one multiget request).
+    pub multiget: u32,
+    /// set_many/get_many (djblets-like): `Some((n, key_minimum))` makes `keys` a space of
+    /// blocks of `n` consecutive keys. One block is drawn per ratio cycle; each set of the
+    /// cycle writes all `n` keys of it (n pipelined requests) and each get reads them in one
+    /// multiget.
+    pub block: Option<(u32, u64)>,
+    /// Cache-aside: a get of one key that misses is followed by a set of that key.
+    pub set_on_miss: bool,
+}
+
+impl Workload {
+    /// A text-protocol workload of single-key gets and sets.
+    #[allow(clippy::too_many_arguments)]
+    pub fn simple(
+        server: String,
+        clients: usize,
+        threads: usize,
+        ratio: Ratio,
+        pipeline: usize,
+        value_size: usize,
+        keys: Arc<KeySpace>,
+        prefix: Vec<u8>,
+        exptime: u32,
+        seed: u64,
+    ) -> Workload {
+        Workload {
+            server,
+            clients,
+            threads,
+            ratio,
+            pipeline,
+            data: DataSize {
+                min: value_size,
+                max: value_size,
+            },
+            keys,
+            prefix,
+            exptime,
+            requests: None,
+            test_time: None,
+            seed,
+            protocol: Protocol::Text,
+            multiget: 1,
+            block: None,
+            set_on_miss: false,
+        }
+    }
 }
 
 /// Live state shared with the controller: stop flag, phase, running totals for progress.
@@ -105,7 +155,10 @@ pub struct Shared {
     pub phases: usize,
     pub sets: AtomicU64,
     pub gets: AtomicU64,
+    /// Keys found, over all gets.
     pub hits: AtomicU64,
+    /// Keys asked for, over all gets (more than `gets` with multigets).
+    pub get_keys: AtomicU64,
     pub errors: AtomicU64,
     pub latency_sum_us: AtomicU64,
 }
@@ -119,6 +172,7 @@ impl Shared {
             sets: AtomicU64::new(0),
             gets: AtomicU64::new(0),
             hits: AtomicU64::new(0),
+            get_keys: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             latency_sum_us: AtomicU64::new(0),
         })
@@ -161,7 +215,9 @@ impl PhaseHists {
 pub struct Totals {
     pub phases: Vec<PhaseHists>,
     pub sets: u64,
+    /// Get requests (a multiget is one).
     pub gets: u64,
+    /// Keys found and keys missed, over all gets.
     pub hits: u64,
     pub misses: u64,
     pub errors: u64,
@@ -271,8 +327,31 @@ fn desync(op: Op, reply: &Reply) -> Error {
     )
 }
 
+/// One request to send.
+#[derive(Clone, Copy, Debug)]
+struct Req {
+    op: Op,
+    /// The key, or a multiget's first key.
+    key: u64,
+    /// Keys of a get.
+    nkeys: u32,
+    /// A multiget of `key..key+nkeys` (get_many); otherwise its other keys are drawn.
+    consecutive: bool,
+}
+
+impl Req {
+    fn set(key: u64) -> Req {
+        Req {
+            op: Op::Set,
+            key,
+            nkeys: 1,
+            consecutive: false,
+        }
+    }
+}
+
 async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Totals> {
-    let mut conn = Conn::connect(&work.server).await?;
+    let mut conn = Conn::connect_with(&work.server, work.protocol).await?;
     let mut rng = Rng::new(work.seed ^ id.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let value: Vec<u8> = (0..work.data.max)
         .map(|i| b'a' + ((i as u64 * 7 + id) % 26) as u8)
@@ -280,9 +359,14 @@ async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Tot
     let deadline = work.test_time.map(|t| Instant::now() + t);
     let period = work.ratio.set + work.ratio.get;
     let pipeline = work.pipeline.max(1);
+    let multiget = work.multiget.max(1);
     let mut totals = Totals::new(shared.phases);
-    let mut inflight: VecDeque<(Instant, Op)> = VecDeque::with_capacity(pipeline);
+    let mut inflight: VecDeque<(Instant, Req)> = VecDeque::with_capacity(pipeline);
+    // Requests decided but not sent yet: the sets of a set_many, sets after misses.
+    let mut pending: VecDeque<Req> = VecDeque::new();
     let mut out = Vec::with_capacity(pipeline * (work.data.max + 64));
+    let mut block_key = 0u64;
+    let mut keys_buf: Vec<u64> = Vec::with_capacity(multiget as usize);
     let (mut sent, mut cycle, mut exhausted) = (0u64, 0u32, false);
     loop {
         let done = exhausted
@@ -292,25 +376,92 @@ async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Tot
         if !done {
             let first_new = inflight.len();
             while inflight.len() < pipeline && work.requests.is_none_or(|r| sent < r) {
-                let op = if cycle < work.ratio.set {
-                    Op::Set
-                } else {
-                    Op::Get
+                let req = match pending.pop_front() {
+                    Some(req) => req,
+                    None => {
+                        let op = if cycle < work.ratio.set {
+                            Op::Set
+                        } else {
+                            Op::Get
+                        };
+                        let new_cycle = cycle == 0;
+                        cycle = (cycle + 1) % period;
+                        if let Some((n, key_min)) = work.block {
+                            if new_cycle {
+                                let Some(b) = work.keys.next(&mut rng) else {
+                                    exhausted = true;
+                                    break;
+                                };
+                                block_key = key_min + b * u64::from(n);
+                            }
+                            match op {
+                                Op::Set => {
+                                    pending
+                                        .extend((0..u64::from(n)).map(|i| Req::set(block_key + i)));
+                                    continue;
+                                }
+                                Op::Get => Req {
+                                    op,
+                                    key: block_key,
+                                    nkeys: n,
+                                    consecutive: true,
+                                },
+                            }
+                        } else {
+                            let Some(key) = work.keys.next(&mut rng) else {
+                                exhausted = true;
+                                break;
+                            };
+                            match op {
+                                Op::Set => Req::set(key),
+                                Op::Get => Req {
+                                    op,
+                                    key,
+                                    nkeys: multiget,
+                                    consecutive: false,
+                                },
+                            }
+                        }
+                    }
                 };
-                cycle = (cycle + 1) % period;
-                let Some(key) = work.keys.next(&mut rng) else {
-                    exhausted = true;
-                    break;
-                };
-                match op {
+                match req.op {
                     Op::Set => {
                         let spread = (work.data.max - work.data.min) as u64;
                         let len = work.data.min + rng.below(spread + 1) as usize;
-                        push_set(&mut out, &work.prefix, key, work.exptime, &value[..len]);
+                        let v = &value[..len];
+                        match work.protocol {
+                            Protocol::Text => {
+                                push_set(&mut out, &work.prefix, req.key, work.exptime, v)
+                            }
+                            Protocol::Binary => {
+                                proto::bin_set(&mut out, &work.prefix, req.key, work.exptime, v)
+                            }
+                            Protocol::Meta => {
+                                proto::meta_set(&mut out, &work.prefix, req.key, work.exptime, v)
+                            }
+                        }
                     }
-                    Op::Get => push_get(&mut out, &work.prefix, [key]),
+                    Op::Get => {
+                        keys_buf.clear();
+                        keys_buf.push(req.key);
+                        for i in 1..u64::from(req.nkeys) {
+                            let k = if req.consecutive {
+                                Some(req.key + i)
+                            } else {
+                                work.keys.next(&mut rng)
+                            };
+                            keys_buf.extend(k);
+                        }
+                        let multi = req.nkeys > 1;
+                        let keys = keys_buf.iter().copied();
+                        match work.protocol {
+                            Protocol::Text => push_get(&mut out, &work.prefix, keys),
+                            Protocol::Binary => proto::bin_get(&mut out, &work.prefix, keys, multi),
+                            Protocol::Meta => proto::meta_get(&mut out, &work.prefix, keys, multi),
+                        }
+                    }
                 }
-                inflight.push_back((Instant::now(), op));
+                inflight.push_back((Instant::now(), req));
                 sent += 1;
             }
             if !out.is_empty() {
@@ -326,34 +477,37 @@ async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Tot
             break;
         }
         // Everything that has arrived, then file it under the current phase.
-        let mut reply = Some(conn.recv().await?);
+        let multi = |q: &VecDeque<(Instant, Req)>| q.front().is_some_and(|(_, r)| r.nkeys > 1);
+        let mut reply = Some(conn.recv_for(multi(&inflight)).await?);
         let phase = shared.phase.load(Ordering::Relaxed).min(shared.phases - 1);
-        let (mut sets, mut gets, mut hits, mut errors, mut lat_sum) = (0, 0, 0, 0, 0);
+        let (mut sets, mut gets, mut hits, mut keys, mut errors, mut lat_sum) = (0, 0, 0, 0, 0, 0);
         while let Some(r) = reply {
-            let (started, op) = inflight
+            let (started, req) = inflight
                 .pop_front()
                 .ok_or_else(|| Error::new(ErrorKind::InvalidData, format!("unsolicited {r:?}")))?;
             let us = (started.elapsed().as_micros() as u64).max(1);
             lat_sum += us;
             let hists = &mut totals.phases[phase];
-            match (op, &r) {
+            match (req.op, &r) {
                 (Op::Set, Reply::Stored) => {
                     sets += 1;
                     hists.set.saturating_record(us);
                 }
                 (Op::Get, Reply::Values { hits: h, .. }) => {
+                    let h = u64::from(*h).min(u64::from(req.nkeys));
                     gets += 1;
-                    if *h > 0 {
-                        hits += 1;
-                    } else {
-                        totals.misses += 1;
+                    hits += h;
+                    keys += u64::from(req.nkeys);
+                    totals.misses += u64::from(req.nkeys) - h;
+                    if h == 0 && req.nkeys == 1 && work.set_on_miss {
+                        pending.push_back(Req::set(req.key));
                     }
                     hists.get.saturating_record(us);
                 }
                 (_, Reply::Error(_)) => errors += 1,
-                _ => return Err(desync(op, &r)),
+                _ => return Err(desync(req.op, &r)),
             }
-            reply = conn.buffered()?;
+            reply = conn.buffered_for(multi(&inflight))?;
         }
         totals.sets += sets;
         totals.gets += gets;
@@ -362,6 +516,7 @@ async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Tot
         shared.sets.fetch_add(sets, Ordering::Relaxed);
         shared.gets.fetch_add(gets, Ordering::Relaxed);
         shared.hits.fetch_add(hits, Ordering::Relaxed);
+        shared.get_keys.fetch_add(keys, Ordering::Relaxed);
         shared.errors.fetch_add(errors, Ordering::Relaxed);
         shared.latency_sum_us.fetch_add(lat_sum, Ordering::Relaxed);
     }
@@ -375,6 +530,7 @@ pub struct Progress {
     last_sets: u64,
     last_gets: u64,
     last_hits: u64,
+    last_keys: u64,
     last_lat: u64,
 }
 
@@ -387,6 +543,7 @@ impl Progress {
             last_sets: 0,
             last_gets: 0,
             last_hits: 0,
+            last_keys: 0,
             last_lat: 0,
         }
     }
@@ -404,6 +561,7 @@ impl Progress {
         let sets = shared.sets.load(Ordering::Relaxed);
         let gets = shared.gets.load(Ordering::Relaxed);
         let hits = shared.hits.load(Ordering::Relaxed);
+        let keys = shared.get_keys.load(Ordering::Relaxed);
         let lat = shared.latency_sum_us.load(Ordering::Relaxed);
         let (ds, dg, dh) = (
             sets - self.last_sets,
@@ -411,8 +569,9 @@ impl Progress {
             hits - self.last_hits,
         );
         let ops = ds + dg;
-        let hit = if dg > 0 {
-            format!("{:5.1}%", 100.0 * dh as f64 / dg as f64)
+        let dk = keys - self.last_keys;
+        let hit = if dk > 0 {
+            format!("{:5.1}%", 100.0 * dh as f64 / dk as f64)
         } else {
             "    -".to_string()
         };
@@ -430,8 +589,9 @@ impl Progress {
             self.last_sets,
             self.last_gets,
             self.last_hits,
+            self.last_keys,
             self.last_lat,
-        ) = (now, sets, gets, hits, lat);
+        ) = (now, sets, gets, hits, keys, lat);
     }
 }
 
@@ -439,6 +599,21 @@ impl Default for Progress {
     fn default() -> Self {
         Progress::new()
     }
+}
+
+/// A process's user + system CPU time so far, in microseconds, from `/proc/<pid>/stat`
+/// (fields 14 and 15, in clock ticks).
+pub fn proc_cpu_us(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = if hz > 0 { hz as u64 } else { 100 };
+    Some((utime + stime) * 1_000_000 / hz)
 }
 
 /// Latency summary of one histogram, in microseconds.
@@ -456,6 +631,24 @@ pub fn latency_json(h: &Histogram<u64>) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_own_cpu_time() {
+        // Spin until /proc shows 20 ms more CPU (a loaded machine may give this thread only
+        // a small share of the wall time, so no fixed duration is assumed).
+        let pid = std::process::id();
+        let before = proc_cpu_us(pid).expect("/proc/self/stat");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut x = 0u64;
+        let mut now = before;
+        while now < before + 20_000 && Instant::now() < deadline {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            now = proc_cpu_us(pid).unwrap();
+        }
+        assert!(now >= before + 20_000, "{before} -> {now}");
+    }
 
     #[test]
     fn parses_ratio_and_data_size() {

@@ -2,9 +2,13 @@
 //! `fill` (RSS of a full cache) and `stall` (latency across flush_all and a mass expiry).
 
 use clap::{Args, Parser, Subcommand};
+use ferrocache_bench::fill::proc_status_bytes;
 use ferrocache_bench::fill::{self, FillOptions};
 use ferrocache_bench::keys::{KeyPattern, KeySpace};
-use ferrocache_bench::load::{self, latency_json, DataSize, Progress, Ratio, Shared, Workload};
+use ferrocache_bench::load::{
+    self, latency_json, proc_cpu_us, DataSize, Progress, Ratio, Shared, Workload,
+};
+use ferrocache_bench::proto::Protocol;
 use ferrocache_bench::stall::{self, StallOptions};
 use hdrhistogram::Histogram;
 use std::path::PathBuf;
@@ -15,9 +19,10 @@ use std::time::{Duration, Instant};
 #[derive(Parser)]
 #[command(
     name = "ferrobench",
-    about = "Load generator for memcached's text protocol; `fill` and `stall` are the \
-             foundation measurements",
-    args_conflicts_with_subcommands = true
+    about = "Load generator for memcached's text, binary and meta protocols; `fill` and \
+             `stall` are the foundation measurements",
+    args_conflicts_with_subcommands = true,
+    args_override_self = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,6 +46,9 @@ struct LoadArgs {
     /// Server address.
     #[arg(long, short = 's', default_value = "127.0.0.1:11211")]
     server: String,
+    /// text, binary (GET/SET; GETKQ..NOOP for multigets) or meta (mg/ms; quiet mg..mn).
+    #[arg(long, short = 'P', default_value = "text")]
+    protocol: Protocol,
     /// Connections per thread.
     #[arg(long, short = 'c', default_value_t = 4)]
     clients: usize,
@@ -56,9 +64,19 @@ struct LoadArgs {
     /// Value size in bytes, or a range min-max drawn uniformly.
     #[arg(long, short = 'd', default_value = "32")]
     data_size: DataSize,
-    /// uniform, sequential, gaussian or zipf (theta 0.99).
+    /// uniform, sequential, gaussian, zipf (exponent 0.99) or zipf:EXPONENT (0 < e < 1).
     #[arg(long, default_value = "uniform")]
     key_pattern: KeyPattern,
+    /// Keys per get: above 1, each get is one multiget of that many keys.
+    #[arg(long, default_value_t = 1)]
+    multiget: u32,
+    /// set_many/get_many of N consecutive keys (djblets-like): per ratio cycle one block is
+    /// drawn; a set writes all N keys (N pipelined requests), a get reads them in one multiget.
+    #[arg(long, conflicts_with = "multiget")]
+    many: Option<u32>,
+    /// Cache-aside: after a single-key get misses, set that key (counted as a set).
+    #[arg(long)]
+    set_on_miss: bool,
     #[arg(long, default_value = "key:")]
     key_prefix: String,
     #[arg(long, default_value_t = 1)]
@@ -74,6 +92,13 @@ struct LoadArgs {
     /// Before the test, set every key from key-minimum to key-maximum (pipelined).
     #[arg(long)]
     preload: bool,
+    /// Run the workload this many seconds first, unmeasured (e.g. to reach a steady hit ratio).
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
+    /// The server's pid: report its CPU time (utime+stime from /proc/PID/stat) per operation
+    /// over the measured run, and its RSS at the end.
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// Requests in flight per connection while preloading.
     #[arg(long, default_value_t = 64)]
     preload_pipeline: usize,
@@ -227,23 +252,56 @@ fn drive(work: Workload, label: &str) -> std::io::Result<(load::Totals, f64)> {
     Ok((load::join(handles, 1)?, secs))
 }
 
+/// The measured workload of the options (preload and warmup derive from it).
+fn workload(a: &LoadArgs) -> Workload {
+    let (keys, block) = match a.many {
+        Some(n) if n > 1 => {
+            let blocks = ((a.key_maximum - a.key_minimum + 1) / u64::from(n)).max(1);
+            (
+                KeySpace::new(a.key_pattern, 0, blocks - 1, false),
+                Some((n, a.key_minimum)),
+            )
+        }
+        _ => (
+            KeySpace::new(a.key_pattern, a.key_minimum, a.key_maximum, false),
+            None,
+        ),
+    };
+    Workload {
+        server: a.server.clone(),
+        clients: a.clients,
+        threads: a.threads,
+        ratio: a.ratio,
+        pipeline: a.pipeline,
+        data: a.data_size,
+        keys,
+        prefix: a.key_prefix.clone().into_bytes(),
+        exptime: a.expiry,
+        requests: a.requests,
+        test_time: None,
+        seed: a.seed,
+        protocol: a.protocol,
+        multiget: a.multiget,
+        block,
+        set_on_miss: a.set_on_miss,
+    }
+}
+
 fn run_load(a: &LoadArgs) -> std::io::Result<()> {
     let mut preload_json = serde_json::Value::Null;
     if a.preload {
         let (t, secs) = drive(
             Workload {
-                server: a.server.clone(),
-                clients: a.clients,
-                threads: a.threads,
                 ratio: Ratio { set: 1, get: 0 },
                 pipeline: a.preload_pipeline,
-                data: a.data_size,
                 keys: KeySpace::new(KeyPattern::Sequential, a.key_minimum, a.key_maximum, true),
-                prefix: a.key_prefix.clone().into_bytes(),
-                exptime: a.expiry,
                 requests: None,
                 test_time: None,
                 seed: a.seed ^ 0x9e10,
+                multiget: 1,
+                block: None,
+                set_on_miss: false,
+                ..workload(a)
             },
             "preload ",
         )?;
@@ -260,38 +318,55 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(10)),
     };
+    if a.warmup > 0.0 {
+        let (t, secs) = drive(
+            Workload {
+                test_time: Some(Duration::from_secs_f64(a.warmup)),
+                requests: None,
+                seed: a.seed ^ 0x3a3a,
+                ..workload(a)
+            },
+            "warmup ",
+        )?;
+        eprintln!(
+            "warmup: {} requests in {secs:.2} s, hit ratio {:.4}",
+            t.sets + t.gets,
+            t.hits as f64 / (t.hits + t.misses).max(1) as f64
+        );
+    }
+    let cpu_before = a.server_pid.and_then(proc_cpu_us);
     let (t, secs) = drive(
         Workload {
-            server: a.server.clone(),
-            clients: a.clients,
-            threads: a.threads,
-            ratio: a.ratio,
-            pipeline: a.pipeline,
-            data: a.data_size,
-            keys: KeySpace::new(a.key_pattern, a.key_minimum, a.key_maximum, false),
-            prefix: a.key_prefix.clone().into_bytes(),
-            exptime: a.expiry,
-            requests: a.requests,
             test_time,
-            seed: a.seed,
+            ..workload(a)
         },
         "",
     )?;
+    let cpu_after = a.server_pid.and_then(proc_cpu_us);
+    let rss = a.server_pid.and_then(|p| proc_status_bytes(p, "VmRSS"));
     let all = t.overall();
     let total = all.all();
-    let hit_ratio = if t.gets > 0 {
-        t.hits as f64 / t.gets as f64
+    let hit_ratio = if t.hits + t.misses > 0 {
+        t.hits as f64 / (t.hits + t.misses) as f64
     } else {
         0.0
     };
+    let server_cpu_us = cpu_before.zip(cpu_after).map(|(b, e)| e.saturating_sub(b));
+    let cpu_per_op = server_cpu_us.map(|us| us as f64 / total.len().max(1) as f64);
     println!(
-        "{} connections ({} threads x {}), pipeline {}, ratio {}:{}, {:.2} s",
+        "{} protocol, {} connections ({} threads x {}), pipeline {}, ratio {}:{}{}, {:.2} s",
+        a.protocol.name(),
         a.threads * a.clients,
         a.threads,
         a.clients,
         a.pipeline,
         a.ratio.set,
         a.ratio.get,
+        match (a.many, a.multiget) {
+            (Some(n), _) => format!(", set_many/get_many of {n} keys"),
+            (None, m) if m > 1 => format!(", multiget of {m} keys"),
+            _ => String::new(),
+        },
         secs
     );
     println!();
@@ -319,7 +394,21 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
     row("gets", &all.get, Some((t.hits, t.misses)));
     row("total", &total, Some((t.hits, t.misses)));
     println!();
-    println!("hit ratio {:.4}  errors {}", hit_ratio, t.errors);
+    println!(
+        "hit ratio {:.4} ({} of {} keys)  errors {}",
+        hit_ratio,
+        t.hits,
+        t.hits + t.misses,
+        t.errors
+    );
+    if let (Some(us), Some(per_op)) = (server_cpu_us, cpu_per_op) {
+        println!(
+            "server CPU {:.3} s = {per_op:.2} µs/op{}",
+            us as f64 / 1e6,
+            rss.map(|r| format!(", RSS {:.1} MiB", r as f64 / 1048576.0))
+                .unwrap_or_default()
+        );
+    }
     let mut sets = latency_json(&all.set);
     sets["ops_per_sec"] = (all.set.len() as f64 / secs).into();
     let mut gets = latency_json(&all.get);
@@ -331,7 +420,10 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
         &serde_json::json!({
             "server": a.server,
             "config": {
+                "protocol": a.protocol.name(),
                 "clients": a.clients, "threads": a.threads, "pipeline": a.pipeline,
+                "multiget": a.multiget, "many": a.many, "set_on_miss": a.set_on_miss,
+                "warmup": a.warmup,
                 "ratio": format!("{}:{}", a.ratio.set, a.ratio.get),
                 "data_size": [a.data_size.min, a.data_size.max],
                 "key_pattern": format!("{:?}", a.key_pattern).to_lowercase(),
@@ -346,6 +438,9 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
             "misses": t.misses,
             "hit_ratio": hit_ratio,
             "errors": t.errors,
+            "server_cpu_us": server_cpu_us,
+            "server_cpu_us_per_op": cpu_per_op,
+            "server_rss": rss,
         }),
     )
 }

@@ -4,7 +4,7 @@
 use crate::conn::{push_get, Conn};
 use crate::fill::{fill, FillOptions};
 use crate::keys::{KeyPattern, KeySpace};
-use crate::load::{self, latency_json, DataSize, Progress, Ratio, Shared, Workload};
+use crate::load::{self, latency_json, Progress, Ratio, Shared, Workload};
 use crate::reply::Reply;
 use hdrhistogram::Histogram;
 use std::io::{Error, ErrorKind, Result};
@@ -74,23 +74,18 @@ pub fn run(opts: &StallOptions) -> Result<serde_json::Value> {
         "wrote {} keys; load over keys {}..={}",
         filled.written, keys.min, keys.max
     );
-    let work = Arc::new(Workload {
-        server: opts.fill.server.clone(),
-        clients: opts.clients,
-        threads: opts.threads,
-        ratio: opts.ratio,
-        pipeline: 1,
-        data: DataSize {
-            min: opts.fill.value_size,
-            max: opts.fill.value_size,
-        },
+    let work = Arc::new(Workload::simple(
+        opts.fill.server.clone(),
+        opts.clients,
+        opts.threads,
+        opts.ratio,
+        1,
+        opts.fill.value_size,
         keys,
-        prefix: opts.fill.key_prefix.clone().into_bytes(),
-        exptime: 0,
-        requests: None,
-        test_time: None,
-        seed: opts.fill.seed ^ 0x5747,
-    });
+        opts.fill.key_prefix.clone().into_bytes(),
+        0,
+        opts.fill.seed ^ 0x5747,
+    ));
     let shared = Shared::new(PHASES.len());
     let handles = load::spawn(work, shared.clone());
     let mut progress = Progress::new();
@@ -126,23 +121,18 @@ pub fn run(opts: &StallOptions) -> Result<serde_json::Value> {
     } else {
         opts.exptime
     };
-    let setter = Arc::new(Workload {
-        server: opts.fill.server.clone(),
-        clients: 2,
-        threads: 1,
-        ratio: Ratio { set: 1, get: 0 },
-        pipeline: 64,
-        data: DataSize {
-            min: opts.fill.value_size,
-            max: opts.fill.value_size,
-        },
-        keys: KeySpace::new(KeyPattern::Sequential, 1, opts.expiring.max(1), true),
-        prefix: b"expiring:".to_vec(),
+    let setter = Arc::new(Workload::simple(
+        opts.fill.server.clone(),
+        2,
+        1,
+        Ratio { set: 1, get: 0 },
+        64,
+        opts.fill.value_size,
+        KeySpace::new(KeyPattern::Sequential, 1, opts.expiring.max(1), true),
+        b"expiring:".to_vec(),
         exptime,
-        requests: None,
-        test_time: None,
-        seed: 1,
-    });
+        1,
+    ));
     let set_shared = Shared::new(1);
     let t = Instant::now();
     let setters = load::spawn(setter, set_shared.clone());
