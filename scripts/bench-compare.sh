@@ -100,7 +100,7 @@ scenario() {
            KIND=stall MEM=256
            ARGS=(--absolute --exptime 10)
            if [ "$QUICK" = 1 ]; then MEM=64; ARGS+=(--expiring 200000 --phase-secs 2); fi ;;
-        m) NAME="meta 1:10, 32 B (memcached only)"; SERVERS=memcached
+        m) NAME="meta 1:10, 32 B"
            ARGS=("${CONNS[@]}" "${base[@]}" --protocol meta) ;;
     esac
 }
