@@ -12,6 +12,12 @@
 //!   touch, delete) runs under that key's stripe lock; see [`Store`].
 //! - **Memory**: `-m` is a budget of real memory. The weigher charges each entry its key,
 //!   its value and moka's per-entry overhead ([`item::ENTRY_OVERHEAD`]).
+//! - **Hashing**: moka's table and the stripe locks hash keys with foldhash (seeded at random
+//!   per store, so clients cannot predict collisions) instead of std's SipHash. moka's hash
+//!   table rehashes every live key of a table each time tombstones pile up, and with SipHash
+//!   that re-hashing was the largest single cost of a `set` on a full cache (perf, while
+//!   storing a million keys): the slower each set, the more often moka's write log filled up
+//!   and a request thread slept or did moka's bookkeeping itself.
 
 mod clock;
 mod counters;
@@ -25,10 +31,11 @@ pub use meta::{DebugInfo, MetaArith, MetaGet, MetaHit, MetaStore, MgOp};
 use clock::Times;
 use counters::{bump, Counters};
 use ferrocache_protocol::number::strtoull;
+use foldhash::quality::RandomState;
 use item::{ntotal, weight, Item};
 use moka::notification::RemovalCause;
 use moka::sync::SegmentedCache as Cache;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -170,7 +177,7 @@ const STRIPES: usize = 4096;
 /// sees no other write between its read and its write. Readers never take a lock except to
 /// remove an item they found expired, and then they re-check under the lock.
 pub struct Store {
-    cache: Cache<Box<[u8]>, Item>,
+    cache: Cache<Box<[u8]>, Item, RandomState>,
     locks: Box<[Mutex<()>]>,
     hasher: RandomState,
     clock: Arc<dyn Clock>,
@@ -235,14 +242,14 @@ impl Store {
                     bump(&c.evictions);
                 }
             })
-            .build();
+            .build_with_hasher(RandomState::default());
         let stop = Arc::new(AtomicBool::new(false));
         spawn_housekeeper(cache.clone(), stop.clone());
         let times = Times::new(clock.unix_now());
         Store {
             cache,
             locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             clock,
             times,
             cas: AtomicU64::new(0),
@@ -734,7 +741,7 @@ impl Drop for Store {
 /// moka does its bookkeeping (applying evictions, draining its write log) inside cache calls,
 /// and `sync::Cache` may make a writer sleep briefly when its write log is full. A background
 /// thread drains it every millisecond so request threads rarely have to.
-fn spawn_housekeeper(cache: Cache<Box<[u8]>, Item>, stop: Arc<AtomicBool>) {
+fn spawn_housekeeper(cache: Cache<Box<[u8]>, Item, RandomState>, stop: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new()
         .name("ferrocache-housekeeper".into())
         .spawn(move || {
