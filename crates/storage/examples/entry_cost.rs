@@ -22,7 +22,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(1_000_000, |a| a.parse().unwrap());
     let size: usize = args.next().map_or(100, |a| a.parse().unwrap());
-    // As the server sets it: freed memory goes back to the OS at once (`mi_option_purge_delay`).
+    // Freed memory goes back to the OS at once (`mi_option_purge_delay` 0), so the RSS counts
+    // only what live entries hold.
     unsafe { libmimalloc_sys::mi_option_set(15, 0) };
     let store = Store::new(StoreConfig {
         memory_limit: 64 << 30,
