@@ -7,6 +7,7 @@ use crate::{auth, binary, text, Counters, Shared};
 use bytes::{Buf, BytesMut};
 use ferrocache_protocol::text::Request;
 use ferrocache_protocol::{Limits, Parsed, Reject};
+use ferrocache_storage::Value;
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -332,10 +333,28 @@ async fn serve(
                                 cas,
                                 noreply,
                             };
-                            // The store copies the value out of the read buffer.
-                            let next = text::store(&mut ctx, args, key, value);
-                            buf.advance(used);
-                            next
+                            if buf.len() == used
+                                && used >= OWN_BUFFER_THRESHOLD
+                                && buf.capacity() - used <= used / 16
+                            {
+                                // A large request that fills a buffer of about its own size
+                                // (see OWN_BUFFER_THRESHOLD): the store keeps that buffer as
+                                // the value instead of copying the value out of it.
+                                let key = range_in(&buf, key);
+                                let value = range_in(&buf, value);
+                                let whole = std::mem::replace(
+                                    &mut buf,
+                                    BytesMut::with_capacity(READ_BUFFER),
+                                )
+                                .freeze();
+                                let value = Value::from(whole.slice(value));
+                                text::store(&mut ctx, args, &whole[key], value)
+                            } else {
+                                // The store copies the value out of the read buffer.
+                                let next = text::store(&mut ctx, args, key, value);
+                                buf.advance(used);
+                                next
+                            }
                         }
                         other => {
                             let next = text::execute(&mut ctx, other, &mut swallow);
@@ -441,4 +460,10 @@ async fn serve(
         }
         Counters::add(&shared.counters.bytes_read, n as u64);
     }
+}
+
+/// Where `part` (a sub-slice of `buf`) lies within it.
+fn range_in(buf: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+    start..start + part.len()
 }

@@ -25,7 +25,12 @@ impl ConnCtx<'_> {
     }
 }
 
-pub(crate) fn store(ctx: &mut ConnCtx<'_>, args: StoreArgs, key: &[u8], value: &[u8]) -> Next {
+pub(crate) fn store<'v>(
+    ctx: &mut ConnCtx<'_>,
+    args: StoreArgs,
+    key: &[u8],
+    value: impl Into<ferrocache_storage::ValueIn<'v>>,
+) -> Next {
     let mode = match args.mode {
         StoreMode::Set => Mode::Set,
         StoreMode::Add => Mode::Add,

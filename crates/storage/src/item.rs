@@ -1,6 +1,7 @@
 //! What the store keeps per key, and what it costs.
 
 use crate::ItemView;
+use bytes::Bytes;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -19,7 +20,8 @@ use std::sync::Arc;
 /// Measured with `examples/entry_cost.rs` (1M entries, mimalloc, key ~10 bytes): a 100-byte
 /// value held as `Bytes` cost 539 bytes per entry in all, as `Small` 489; at 4 KB, `Bytes`
 /// cost 4531 and a single `Arc<[u8]>` 5829, which `Large` avoids. Both variants are 16 bytes,
-/// so `Item` stays 40. Values are copied once from the connection's read buffer into it.
+/// so `Item` stays 40. Small values are copied once from the connection's read buffer; a large
+/// request that arrived in a buffer of its own leaves that buffer to its value (no copy).
 #[derive(Clone)]
 pub enum Value {
     /// Byte 0 is the fetched flag; the value is the rest.
@@ -29,7 +31,9 @@ pub enum Value {
 
 pub struct LargeValue {
     fetched: AtomicU8,
-    bytes: Box<[u8]>,
+    /// Exactly the value: a buffer of its own size, or (for a request that arrived in a buffer
+    /// of its own) a slice of that request's buffer, kept without a copy.
+    bytes: Bytes,
 }
 
 impl Value {
@@ -86,9 +90,69 @@ impl From<Vec<u8>> for Value {
         } else {
             Value::Large(Arc::new(LargeValue {
                 fetched: AtomicU8::new(0),
-                bytes: bytes.into_boxed_slice(),
+                bytes: Bytes::from(bytes.into_boxed_slice()),
             }))
         }
+    }
+}
+
+impl From<Bytes> for Value {
+    /// A large value keeps the buffer it came in; a small one is copied.
+    fn from(bytes: Bytes) -> Value {
+        if bytes.len() <= Value::SMALL {
+            Value::from(&bytes[..])
+        } else {
+            Value::Large(Arc::new(LargeValue {
+                fetched: AtomicU8::new(0),
+                bytes,
+            }))
+        }
+    }
+}
+
+/// A value handed to the store: bytes to copy, or a [`Value`] built already.
+pub enum ValueIn<'a> {
+    Slice(&'a [u8]),
+    Owned(Value),
+}
+
+impl ValueIn<'_> {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            ValueIn::Slice(bytes) => bytes,
+            ValueIn::Owned(value) => value,
+        }
+    }
+
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            ValueIn::Slice(bytes) => Value::from(bytes),
+            ValueIn::Owned(value) => value,
+        }
+    }
+}
+
+impl<'a> From<&'a [u8]> for ValueIn<'a> {
+    fn from(bytes: &'a [u8]) -> ValueIn<'a> {
+        ValueIn::Slice(bytes)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for ValueIn<'a> {
+    fn from(bytes: &'a [u8; N]) -> ValueIn<'a> {
+        ValueIn::Slice(bytes)
+    }
+}
+
+impl From<Value> for ValueIn<'_> {
+    fn from(value: Value) -> Self {
+        ValueIn::Owned(value)
+    }
+}
+
+impl From<Bytes> for ValueIn<'_> {
+    fn from(bytes: Bytes) -> Self {
+        ValueIn::Owned(Value::from(bytes))
     }
 }
 

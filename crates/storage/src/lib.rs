@@ -25,7 +25,7 @@ mod item;
 mod meta;
 
 pub use clock::{Clock, ManualClock, SystemClock, REALTIME_MAXDELTA};
-pub use item::{Value, ENTRY_OVERHEAD};
+pub use item::{Value, ValueIn, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaGet, MetaHit, MetaStore, MgOp};
 
 use clock::Times;
@@ -438,26 +438,26 @@ impl Store {
     }
 
     /// A storage command. `exptime` is the client's raw number.
-    pub fn store(
+    pub fn store<'v>(
         &self,
         mode: StoreMode,
         key: &[u8],
         flags: u32,
         exptime: i64,
-        value: impl AsRef<[u8]>,
+        value: impl Into<ValueIn<'v>>,
     ) -> StoreOutcome {
         self.store_cas(mode, key, flags, exptime, value).0
     }
 
     /// [`Store::store`], also returning the stored item's CAS (0 when nothing was stored):
     /// the binary protocol sends it back.
-    pub fn store_cas(
+    pub fn store_cas<'v>(
         &self,
         mode: StoreMode,
         key: &[u8],
         flags: u32,
         exptime: i64,
-        value: impl AsRef<[u8]>,
+        value: impl Into<ValueIn<'v>>,
     ) -> (StoreOutcome, u64) {
         let (outcome, cas, _) =
             self.store_with(mode, key, flags, exptime, value, &MetaStore::default());
@@ -467,16 +467,17 @@ impl Store {
     /// A storage command with the meta protocol's extras (see [`MetaStore`]). Returns the
     /// outcome, the stored item's CAS and its value's length (the joined length after an
     /// append), or zeros when nothing was stored.
-    pub fn store_with(
+    pub fn store_with<'v>(
         &self,
         mode: StoreMode,
         key: &[u8],
         flags: u32,
         exptime: i64,
-        value: impl AsRef<[u8]>,
+        value: impl Into<ValueIn<'v>>,
         extra: &MetaStore,
     ) -> (StoreOutcome, u64, usize) {
-        let value = value.as_ref();
+        let incoming = value.into();
+        let value = incoming.as_slice();
         if !self.item_size_ok(key.len(), flags, value.len()) {
             self.note_too_large();
             if mode == StoreMode::Set || extra.unlink_if_too_large {
@@ -508,7 +509,11 @@ impl Store {
                 if extra.invalidate && unique < old.cas && self.config.cas_enabled =>
             {
                 marks |= Item::STALE;
-                (Value::from(value), flags, self.times.realtime(exptime, now))
+                (
+                    incoming.into_value(),
+                    flags,
+                    self.times.realtime(exptime, now),
+                )
             }
             // With -C memcached never lets a cas through.
             (StoreMode::Cas(unique), Some(old))
@@ -536,7 +541,11 @@ impl Store {
                 let joined = Value::concat(first, second);
                 (joined, old.flags, old.exptime)
             }
-            _ => (Value::from(value), flags, self.times.realtime(exptime, now)),
+            _ => (
+                incoming.into_value(),
+                flags,
+                self.times.realtime(exptime, now),
+            ),
         };
         let mut item = self.new_item(value, flags, exptime, now);
         item.marks = marks;
