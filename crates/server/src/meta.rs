@@ -55,7 +55,6 @@ fn get(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
         ops,
         no_bump: o.no_bump,
         new_cas: o.new_cas,
-        binary_key: o.base64,
     };
     let Some(hit) = ctx.shared.store.meta_get(&m.key, &req) else {
         if !o.quiet {
@@ -218,11 +217,7 @@ fn arith(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
     let code: &[u8; 2] = match outcome {
         // memcached checks the opaque's length only while writing a success, after the
         // number has changed.
-        ArithOutcome::Value(_)
-            if m.flags.iter().any(|&(code, arg)| {
-                code == b'O' && arg.len() + 1 > ferrocache_protocol::meta::MAX_OPAQUE_TOKEN
-            }) =>
-        {
+        ArithOutcome::Value(_) if m.opaque_too_long() => {
             ctx.out.extend(b"CLIENT_ERROR opaque token too long\r\n");
             return;
         }

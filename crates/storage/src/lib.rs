@@ -622,13 +622,7 @@ impl Store {
         let c = &self.counters;
         let _guard = self.lock(key);
         let now = self.now();
-        let ttl = |exptime: u32| -> i64 {
-            if exptime == 0 {
-                -1
-            } else {
-                i64::from(exptime.wrapping_sub(now))
-            }
-        };
+        let ttl = |exptime| meta::remaining_ttl(exptime, now);
         let Some(old) = self.lookup(key, now, true) else {
             if let Some((value, exptime)) = args.initial {
                 // `T` wins over `N`'s TTL for the new item too.

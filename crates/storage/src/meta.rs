@@ -61,10 +61,9 @@ pub struct MetaGet {
     pub ops: Vec<MgOp>,
     /// `u`: do not mark the item as fetched.
     pub no_bump: bool,
-    /// `E<cas>`: the CAS of an item created by `N`.
+    /// `E<cas>`: the CAS of an item created by `N`. (Unlike `ms`, memcached does not mark
+    /// an item created this way as having a base64 key.)
     pub new_cas: Option<u64>,
-    /// The key came base64-encoded (`b`).
-    pub binary_key: bool,
 }
 
 /// What an `mg` hit reports.
@@ -102,6 +101,16 @@ pub struct DebugInfo {
     pub binary_key: bool,
 }
 
+/// What `t` reports: the seconds an item has left, -1 when it never expires. An expiry already
+/// passed wraps as memcached's unsigned arithmetic does.
+pub(crate) fn remaining_ttl(exptime: u32, now: u32) -> i64 {
+    if exptime == 0 {
+        -1
+    } else {
+        i64::from(exptime.wrapping_sub(now))
+    }
+}
+
 impl Store {
     /// `mg`: looks the key up and applies the request's item-changing flags. `None` is a miss
     /// (and no `N` flag, or the item could not be created).
@@ -117,7 +126,6 @@ impl Store {
                 if let Some(cas) = req.new_cas {
                     item.cas = cas;
                 }
-                // memcached does not mark an item created this way as having a binary key.
                 (item, None)
             }
             None => {
@@ -152,13 +160,7 @@ impl Store {
                         won = true;
                     }
                 }
-                MgOp::Ttl => {
-                    ttl = Some(if item.exptime == 0 {
-                        -1
-                    } else {
-                        i64::from(item.exptime.wrapping_sub(now))
-                    });
-                }
+                MgOp::Ttl => ttl = Some(remaining_ttl(item.exptime, now)),
             }
         }
         let win_sent_before = item.has(Item::WIN_SENT);

@@ -16,7 +16,7 @@ pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
     let toks = &tokens.toks[2..];
     let flags =
         read_flags(key, toks).map_err(|_| super::client_error("invalid or duplicate flag"))?;
-    if opaque_too_long(toks) {
+    if opaque_too_long(&flags.flags) {
         return Err(super::client_error("opaque token too long"));
     }
     Ok(Command::Ready(Request::Meta(request(

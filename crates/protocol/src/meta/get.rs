@@ -15,7 +15,7 @@ pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
     let key = common(tokens, "options flags are too long")?;
     let toks = &tokens.toks[2..];
     let flags = read_flags(key, toks).map_err(super::client_error)?;
-    if opaque_too_long(toks) {
+    if opaque_too_long(&flags.flags) {
         return Err(super::client_error("opaque token too long"));
     }
     Ok(Command::Ready(Request::Meta(request(

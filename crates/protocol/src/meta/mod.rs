@@ -232,10 +232,18 @@ pub(crate) fn read_flags<'a>(key: &'a [u8], toks: &[&'a [u8]]) -> Result<Flags<'
     }
 }
 
-/// Is there an `O` token longer than memcached copies back?
-fn opaque_too_long(toks: &[&[u8]]) -> bool {
-    toks.iter()
-        .any(|t| t[0] == b'O' && t.len() > MAX_OPAQUE_TOKEN)
+/// Is there an `O` token (its `O` counted) longer than memcached copies back?
+fn opaque_too_long(flags: &[(u8, &[u8])]) -> bool {
+    flags
+        .iter()
+        .any(|&(code, arg)| code == b'O' && 1 + arg.len() > MAX_OPAQUE_TOKEN)
+}
+
+impl MetaRequest<'_> {
+    /// See [`MAX_OPAQUE_TOKEN`]. `ma` checks it only after acting, so the server asks.
+    pub fn opaque_too_long(&self) -> bool {
+        opaque_too_long(&self.flags)
+    }
 }
 
 /// Parses a meta command line (`name` is `mg`, `ms`, `md`, `ma` or `me`).

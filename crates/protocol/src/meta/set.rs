@@ -13,8 +13,9 @@
 
 use super::{common, opaque_too_long, read_flags, MetaCommand, MetaRequest, BAD_FORMAT};
 use crate::number::strtol32;
+use crate::text::store::data_block;
 use crate::text::{Command, Request, Tokens};
-use crate::{item_size, Limits, Parsed, Reject, Rejection};
+use crate::{item_size, Limits, Parsed, Rejection};
 
 /// A meta set line whose data block follows.
 pub(crate) struct SetHeader<'a> {
@@ -40,7 +41,7 @@ pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
     };
     let toks = &tokens.toks[3..];
     let flags = read_flags(key, toks).map_err(refuse)?;
-    if opaque_too_long(toks) {
+    if opaque_too_long(&flags.flags) {
         return Err(refuse("opaque token too long"));
     }
     if !valid_mode(flags.opts.mode) {
@@ -69,15 +70,13 @@ pub(crate) fn with_data<'a>(
             line_len,
         );
     }
-    let total = line_len + h.len + 2;
-    if buf.len() < total {
-        return Parsed::Incomplete(Some(total));
-    }
-    if &buf[total - 2..total] != b"\r\n" {
-        return Parsed::Rejected(Rejection::new(Reject::ClientError("bad data chunk")), total);
-    }
+    // Errors are never quiet in meta commands.
+    let (value, total) = match data_block(buf, line_len, h.len, false) {
+        Ok(found) => found,
+        Err(not_yet) => return not_yet,
+    };
     let mut request = h.request;
-    request.value = &buf[line_len..line_len + h.len];
+    request.value = value;
     Parsed::Complete(Request::Meta(request), total)
 }
 

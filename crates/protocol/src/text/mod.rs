@@ -21,7 +21,7 @@ mod flush_all;
 mod get;
 mod misc;
 mod stats;
-mod store;
+pub(crate) mod store;
 mod touch;
 
 pub use encode::encode;

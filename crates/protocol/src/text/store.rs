@@ -95,6 +95,31 @@ pub(super) fn parse_header<'a>(name: &[u8], tokens: &Tokens<'a>) -> LineResult<'
     }))
 }
 
+/// The `len`-byte data block that starts at `start` in `buf`, and the end of the request (the
+/// block and its `\r\n`). `Err` when more bytes are needed, or when the block does not end in
+/// `\r\n` (memcached's `bad data chunk`; the whole request is dropped).
+pub(crate) fn data_block<T>(
+    buf: &[u8],
+    start: usize,
+    len: usize,
+    noreply: bool,
+) -> Result<(&[u8], usize), Parsed<T>> {
+    let total = start + len + 2;
+    if buf.len() < total {
+        return Err(Parsed::Incomplete(Some(total)));
+    }
+    if &buf[total - 2..total] != b"\r\n" {
+        return Err(Parsed::Rejected(
+            Rejection {
+                noreply,
+                ..Rejection::new(Reject::ClientError("bad data chunk"))
+            },
+            total,
+        ));
+    }
+    Ok((&buf[start..start + len], total))
+}
+
 /// Completes a storage command with its data block, which starts at `line_len` in `buf`.
 pub(super) fn with_data<'a>(
     h: Header<'a>,
@@ -113,21 +138,10 @@ pub(super) fn with_data<'a>(
             line_len,
         );
     }
-    let total = line_len + h.len + 2;
-    if buf.len() < total {
-        return Parsed::Incomplete(Some(total));
-    }
-    if &buf[total - 2..total] != b"\r\n" {
-        return Parsed::Rejected(
-            Rejection {
-                reason: Reject::ClientError("bad data chunk"),
-                noreply: h.noreply,
-                swallow: 0,
-                discard_pending: false,
-            },
-            total,
-        );
-    }
+    let (value, total) = match data_block(buf, line_len, h.len, h.noreply) {
+        Ok(found) => found,
+        Err(not_yet) => return not_yet,
+    };
     Parsed::Complete(
         Request::Store {
             mode: h.mode,
@@ -135,7 +149,7 @@ pub(super) fn with_data<'a>(
             flags: h.flags,
             exptime: h.exptime,
             cas: h.cas,
-            value: &buf[line_len..line_len + h.len],
+            value,
             noreply: h.noreply,
         },
         total,
