@@ -6,21 +6,45 @@
 //! conversion of a client's exptime follows its rules exactly (see [`Times::realtime`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A source of wall-clock time in whole unix seconds, swappable in tests.
 pub trait Clock: Send + Sync + 'static {
     fn unix_now(&self) -> u64;
 }
 
-/// The system's clock.
-pub struct SystemClock;
+/// The system's clock, advancing as memcached's does: whole seconds counted on a monotonic
+/// clock from the moment it was made, added to the unix time of that moment.
+///
+/// memcached samples a monotonic clock once a second from its start, so its "now" is its start
+/// plus the whole seconds since. Reading the wall clock instead would tick at wall-second
+/// boundaries, up to a second earlier than memcached: a TTL read back a few hundred
+/// milliseconds after it was set could then show one second less than memcached shows.
+pub struct SystemClock {
+    start_unix: u64,
+    start: Instant,
+}
+
+impl SystemClock {
+    pub fn new() -> SystemClock {
+        SystemClock {
+            start_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock::new()
+    }
+}
 
 impl Clock for SystemClock {
     fn unix_now(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
+        self.start_unix + self.start.elapsed().as_secs()
     }
 }
 

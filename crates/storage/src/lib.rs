@@ -203,7 +203,7 @@ const READ_REMOVALS_PER_SECOND: u64 = 2_000;
 
 impl Store {
     pub fn new(config: StoreConfig) -> Store {
-        Store::with_clock(config, Arc::new(SystemClock))
+        Store::with_clock(config, Arc::new(SystemClock::new()))
     }
 
     pub fn with_clock(config: StoreConfig, clock: Arc<dyn Clock>) -> Store {
