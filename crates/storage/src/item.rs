@@ -269,9 +269,8 @@ pub(crate) fn weight(key_len: usize, value_len: usize) -> u32 {
     u32::try_from(key_len + value_len + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
 }
 
-/// moka's weigher. (moka hands it the key as stored, a boxed slice.)
-#[allow(clippy::borrowed_box)]
-pub(crate) fn weigh(key: &Box<[u8]>, item: &Item) -> u32 {
+/// moka's weigher.
+pub(crate) fn weigh(key: &crate::Key, item: &Item) -> u32 {
     weight(key.len(), item.value.len())
 }
 

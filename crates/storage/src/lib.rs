@@ -18,10 +18,13 @@
 //!   that re-hashing was the largest single cost of a `set` on a full cache (perf, while
 //!   storing a million keys): the slower each set, the more often moka's write log filled up
 //!   and a request thread slept or did moka's bookkeeping itself.
+//!   Each key also carries its hash (`key::Key`), so those re-hashes and moka's probes
+//!   do not read the key's bytes.
 
 mod clock;
 mod counters;
 mod item;
+mod key;
 mod meta;
 
 pub use clock::{Clock, ManualClock, SystemClock, REALTIME_MAXDELTA};
@@ -33,9 +36,9 @@ use counters::{bump, Counters};
 use ferrocache_protocol::number::strtoull;
 use foldhash::quality::RandomState;
 use item::{ntotal, weight, Item};
+use key::{key_hash, Key, Probe};
 use moka::notification::RemovalCause;
 use moka::sync::SegmentedCache as Cache;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -177,9 +180,8 @@ const STRIPES: usize = 4096;
 /// sees no other write between its read and its write. Readers never take a lock except to
 /// remove an item they found expired, and then they re-check under the lock.
 pub struct Store {
-    cache: Cache<Box<[u8]>, Item, RandomState>,
+    cache: Cache<Key, Item, RandomState>,
     locks: Box<[Mutex<()>]>,
-    hasher: RandomState,
     clock: Arc<dyn Clock>,
     times: Times,
     /// The last CAS value handed out.
@@ -225,7 +227,7 @@ impl Store {
             })
             .weigher(item::weigh)
             .eviction_policy(policy)
-            .eviction_listener(move |key: Arc<Box<[u8]>>, item: Item, cause| {
+            .eviction_listener(move |key: Arc<Key>, item: Item, cause| {
                 // Every entry that leaves, for whatever reason, is uncounted here, and every
                 // insert counts itself in `link`: the two balance exactly.
                 let c = &listener_counters;
@@ -249,7 +251,6 @@ impl Store {
         Store {
             cache,
             locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            hasher: RandomState::default(),
             clock,
             times,
             cas: AtomicU64::new(0),
@@ -269,7 +270,7 @@ impl Store {
     }
 
     fn lock(&self, key: &[u8]) -> MutexGuard<'_, ()> {
-        let stripe = self.hasher.hash_one(key) as usize % STRIPES;
+        let stripe = key_hash(key) as usize % STRIPES;
         // A stripe guards no data of its own, so a poisoned one is still usable.
         self.locks[stripe].lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -291,7 +292,7 @@ impl Store {
     /// counted, removed and reported missing. `locked` says whether the caller holds the
     /// key's stripe lock.
     fn lookup(&self, key: &[u8], now: u32, locked: bool) -> Option<Item> {
-        let item = self.cache.get(key)?;
+        let item = self.cache.get(&*Probe::new(key))?;
         let dead = if self.is_flushed(&item, now) {
             bump(&self.counters.get_flushed);
             true
@@ -305,12 +306,17 @@ impl Store {
             return Some(item);
         }
         if locked {
-            self.cache.invalidate(key);
+            self.cache.invalidate(&*Probe::new(key));
         } else if self.removal_budget(now) {
             let _guard = self.lock(key);
             // Remove it only if nobody replaced it since we looked.
-            if self.cache.get(key).is_some_and(|now| now.cas == item.cas) {
-                self.cache.invalidate(key);
+            let probe = Probe::new(key);
+            if self
+                .cache
+                .get(&*probe)
+                .is_some_and(|now| now.cas == item.cas)
+            {
+                self.cache.invalidate(&*probe);
             }
         }
         None
@@ -358,7 +364,7 @@ impl Store {
         if count {
             bump(&c.total_items);
         }
-        self.cache.insert(key.into(), item);
+        self.cache.insert(Key::new(key), item);
         true
     }
 
@@ -434,7 +440,7 @@ impl Store {
     /// `set` fails, so a stale value does not outlive it.
     pub fn unlink(&self, key: &[u8]) {
         let _guard = self.lock(key);
-        self.cache.invalidate(key);
+        self.cache.invalidate(&*Probe::new(key));
     }
 
     /// A storage command. `exptime` is the client's raw number.
@@ -574,7 +580,7 @@ impl Store {
         let _guard = self.lock(key);
         match self.lookup(key, self.now(), true) {
             Some(item) if cas == 0 || cas == item.cas => {
-                self.cache.invalidate(key);
+                self.cache.invalidate(&*Probe::new(key));
                 bump(&self.counters.delete_hits);
                 DeleteOutcome::Deleted
             }
@@ -744,7 +750,7 @@ impl Drop for Store {
 /// moka does its bookkeeping (applying evictions, draining its write log) inside cache calls,
 /// and `sync::Cache` may make a writer sleep briefly when its write log is full. A background
 /// thread drains it every millisecond so request threads rarely have to.
-fn spawn_housekeeper(cache: Cache<Box<[u8]>, Item, RandomState>, stop: Arc<AtomicBool>) {
+fn spawn_housekeeper(cache: Cache<Key, Item, RandomState>, stop: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new()
         .name("ferrocache-housekeeper".into())
         .spawn(move || {

@@ -224,7 +224,7 @@ impl Store {
         }
         bump(&self.counters.delete_hits);
         if !invalidate {
-            self.cache.invalidate(key);
+            self.cache.invalidate(&*crate::Probe::new(key));
             return DeleteOutcome::Deleted;
         }
         let mut item = old.clone();
@@ -282,7 +282,7 @@ impl Store {
             } else {
                 u64::from(exptime) + started
             };
-            out.push((key.to_vec(), len, expires));
+            out.push((key.bytes().to_vec(), len, expires));
         }
         out
     }

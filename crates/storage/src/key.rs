@@ -1,0 +1,158 @@
+//! Keys as moka holds them: the bytes, and a hash of them computed once.
+//!
+//! Why not `Box<[u8]>`: moka's hash table re-hashes every live key of a table whenever
+//! tombstones pile up (on a full cache every `set` evicts, so that is constant), and it
+//! compares keys while probing. moka keeps each key in an `Arc`, so with `Box<[u8]>` every
+//! re-hash and every probe of a cold entry followed two pointers, the `Arc` and then the
+//! bytes, and hashing the bytes was the largest single cost of a `set` on a full cache (perf).
+//! A [`Key`] keeps a 32-bit hash beside the pointer, inside moka's `Arc` allocation: a
+//! re-hash reads it without touching the bytes, a probe that lands on another key is turned
+//! away by the hash, and moka's own eviction (which looks up the very key it holds) matches
+//! by pointer. A `Key` is 16 bytes, as `Box<[u8]>` is, so an entry costs no more memory.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::ptr::NonNull;
+use std::sync::OnceLock;
+
+/// A key's bytes (owned) and their hash.
+pub struct Key {
+    ptr: NonNull<u8>,
+    len: u32,
+    hash: u32,
+}
+
+// SAFETY: a `Key` is an immutable byte string. An owned one frees its bytes only when dropped
+// (a `Probe`'s never does); nothing writes through `ptr`.
+unsafe impl Send for Key {}
+unsafe impl Sync for Key {}
+
+/// The hash of a key's bytes: foldhash, seeded at random once per process, so clients cannot
+/// aim keys at one bucket. 32 bits are plenty to tell keys apart (equal hashes still compare
+/// bytes); moka mixes them into its own 64-bit hash.
+pub(crate) fn key_hash(bytes: &[u8]) -> u32 {
+    static SEED: OnceLock<foldhash::quality::RandomState> = OnceLock::new();
+    (SEED.get_or_init(Default::default).hash_one(bytes) >> 32) as u32
+}
+
+impl Key {
+    /// An owned copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Key {
+        let hash = key_hash(bytes);
+        let len = u32::try_from(bytes.len()).expect("keys are short");
+        let boxed: Box<[u8]> = bytes.into();
+        // SAFETY: `Box::into_raw` never returns null.
+        let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed).cast::<u8>()) };
+        Key { ptr, len, hash }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` points at `len` initialised bytes that live as long as `self` (owned),
+        // or as long as the `Probe` that made this `Key` borrows them.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        let slice = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len as usize);
+        // SAFETY: an owned `Key` made the pointer with `Box::into_raw` of exactly this length
+        // (a `Probe`'s `Key` is never dropped).
+        drop(unsafe { Box::from_raw(slice) });
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.hash == other.hash
+            && self.len == other.len
+            && (self.ptr == other.ptr || self.bytes() == other.bytes())
+    }
+}
+
+impl Eq for Key {}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Key) -> std::cmp::Ordering {
+        self.bytes().cmp(other.bytes())
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Key) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u32(self.hash);
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.bytes()))
+    }
+}
+
+/// A request's key as a [`Key`], without copying it, for looking it up in moka. It borrows
+/// the bytes and never frees them.
+pub(crate) struct Probe<'a> {
+    key: ManuallyDrop<Key>,
+    _bytes: PhantomData<&'a [u8]>,
+}
+
+impl<'a> Probe<'a> {
+    pub fn new(bytes: &'a [u8]) -> Probe<'a> {
+        Probe {
+            key: ManuallyDrop::new(Key {
+                ptr: NonNull::from(bytes).cast::<u8>(),
+                len: u32::try_from(bytes.len()).expect("keys are short"),
+                hash: key_hash(bytes),
+            }),
+            _bytes: PhantomData,
+        }
+    }
+}
+
+impl Deref for Probe<'_> {
+    type Target = Key;
+
+    fn deref(&self) -> &Key {
+        &self.key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_and_owned_key_agree() {
+        let owned = Key::new(b"user:42");
+        let probe = Probe::new(b"user:42");
+        assert_eq!(&*probe, &owned);
+        assert_eq!(owned.bytes(), b"user:42");
+        let s = foldhash::quality::RandomState::default();
+        assert_eq!(s.hash_one(&owned), s.hash_one(&*probe));
+        assert_ne!(&*Probe::new(b"user:43"), &owned);
+        assert_ne!(&*Probe::new(b"user:4"), &owned);
+    }
+
+    #[test]
+    fn empty_and_long_keys() {
+        let empty = Key::new(b"");
+        assert_eq!(empty.len(), 0);
+        assert_eq!(&*Probe::new(b""), &empty);
+        let long = vec![b'k'; 65535];
+        assert_eq!(Key::new(&long).bytes(), &long[..]);
+        assert_eq!(std::mem::size_of::<Key>(), 16);
+    }
+}
