@@ -366,3 +366,96 @@ fn readers_remove_at_most_a_budget_of_dead_items_per_second() {
     s.sync();
     assert_eq!(s.stats().curr_items, 0);
 }
+
+/// `curr_items`, `bytes` and `evictions`: every way an entry arrives or leaves must keep them
+/// equal to what memcached would report.
+#[test]
+fn derived_counts_follow_every_way_an_entry_leaves() {
+    let (s, clock) = store();
+    let size = |key: &str, flags: u32, len: usize| ntotal(key.len(), flags, len, true) as u64;
+    set(&s, "a", "12345", 0);
+    set(&s, "a", "123", 0); // replaced: still one item
+    s.store(StoreMode::Set, b"b", 7, 0, Bytes::from_static(b"xy"));
+    set(&s, "c", "gone soon", 5);
+    s.store(StoreMode::Append, b"a", 0, 0, Bytes::from_static(b"45"));
+    s.incr_decr(b"a", 1, true); // 12345 -> 12346 in place
+    let st = s.stats();
+    assert_eq!(st.curr_items, 3);
+    assert_eq!(
+        st.bytes,
+        size("a", 0, 5) + size("b", 7, 2) + size("c", 0, 9)
+    );
+    assert_eq!(st.evictions, 0);
+    // A delete, an expired item found by a read, and a failed set that unlinks: none is
+    // an eviction.
+    s.delete(b"b");
+    clock.advance(6);
+    assert_eq!(value(&s, "c"), None);
+    s.unlink(b"a");
+    let st = s.stats();
+    assert_eq!((st.curr_items, st.bytes, st.evictions), (0, 0, 0));
+
+    // A small budget: 1000 new keys evict most of the earlier ones.
+    let small = Store::new(StoreConfig {
+        memory_limit: 100 * (ENTRY_OVERHEAD as u64 + 110),
+        ..StoreConfig::default()
+    });
+    for i in 0..1000 {
+        let v = Bytes::from(vec![b'v'; 100]);
+        small.store(StoreMode::Set, format!("key{i:05}").as_bytes(), 0, 0, v);
+    }
+    small.delete(b"key00999");
+    // moka evicts in its bookkeeping; apply it.
+    small.sync();
+    let st = small.stats();
+    assert!(st.curr_items > 50 && st.curr_items < 100, "{st:?}");
+    assert_eq!(st.evictions + st.curr_items + 1, 1000, "{st:?}");
+    assert_eq!(st.bytes, st.curr_items * size("key00000", 0, 100));
+    // `stats reset` zeroes evictions, as memcached does; later ones count from there.
+    small.reset_stats();
+    assert_eq!(small.stats().evictions, 0);
+    for i in 0..10 {
+        let v = Bytes::from(vec![b'v'; 100]);
+        small.store(StoreMode::Set, format!("new{i:05}").as_bytes(), 0, 0, v);
+    }
+    small.sync();
+    let st = small.stats();
+    assert_eq!(st.evictions, 10, "{st:?}");
+    assert_eq!(st.total_items, 10);
+}
+
+/// `stats` during a burst of new keys must report no evictions while the cache is not full.
+#[test]
+fn stats_under_concurrent_inserts_reports_no_phantom_evictions() {
+    let s = Arc::new(Store::new(StoreConfig {
+        memory_limit: 1 << 30,
+        ..StoreConfig::default()
+    }));
+    let writers: Vec<_> = (0..2)
+        .map(|t| {
+            let s = s.clone();
+            thread::spawn(move || {
+                for i in 0..100_000 {
+                    let key = format!("w{t}:{i}");
+                    s.store(
+                        StoreMode::Set,
+                        key.as_bytes(),
+                        0,
+                        0,
+                        Bytes::from_static(b"v"),
+                    );
+                }
+            })
+        })
+        .collect();
+    let mut polls = 0;
+    while writers.iter().any(|w| !w.is_finished()) {
+        assert_eq!(s.stats().evictions, 0, "after {polls} polls");
+        polls += 1;
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    let st = s.stats();
+    assert_eq!((st.curr_items, st.evictions), (200_000, 0));
+}
