@@ -146,6 +146,24 @@ mod tests {
         assert_ne!(&*Probe::new(b"user:4"), &owned);
     }
 
+    proptest::proptest! {
+        /// A borrowed probe and an owned key of the same bytes are the same key to moka
+        /// (equal, same hash); different bytes never are; order is the bytes' order.
+        #[test]
+        fn keys_behave_as_their_bytes(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        ) {
+            let s = foldhash::quality::RandomState::default();
+            let (ka, kb) = (Key::new(&a), Key::new(&b));
+            proptest::prop_assert!(ka == *Probe::new(&a));
+            proptest::prop_assert_eq!(s.hash_one(&ka), s.hash_one(&*Probe::new(&a)));
+            proptest::prop_assert_eq!(ka == kb, a == b);
+            proptest::prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+            proptest::prop_assert_eq!(ka.bytes(), &a[..]);
+        }
+    }
+
     #[test]
     fn empty_and_long_keys() {
         let empty = Key::new(b"");
