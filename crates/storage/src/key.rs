@@ -8,7 +8,8 @@
 //! A [`Key`] keeps a 32-bit hash beside the pointer, inside moka's `Arc` allocation: a
 //! re-hash reads it without touching the bytes, a probe that lands on another key is turned
 //! away by the hash, and moka's own eviction (which looks up the very key it holds) matches
-//! by pointer. A `Key` is 16 bytes, as `Box<[u8]>` is, so an entry costs no more memory.
+//! by pointer. A `Key` is 16 bytes, as `Box<[u8]>` is; keys of up to 14 bytes are kept inside
+//! it, which saves their allocation.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::marker::PhantomData;
@@ -19,10 +20,29 @@ use std::sync::OnceLock;
 
 /// A key's bytes (owned) and their hash.
 pub struct Key {
-    ptr: NonNull<u8>,
-    len: u32,
-    hash: u32,
+    repr: Repr,
 }
+
+/// Keys of up to [`INLINE`] bytes (most keys) live in the `Key` itself, inside moka's `Arc`
+/// allocation, so they cost no allocation of their own (16 bytes less per entry) and are
+/// compared and hashed without leaving that cache line. Longer keys keep their bytes behind a
+/// pointer and their hash beside it. Which form a key takes depends only on its length, so
+/// two keys are equal only in the same form.
+enum Repr {
+    Inline {
+        len: u8,
+        /// The key, then zeros.
+        bytes: [u8; INLINE],
+    },
+    Heap {
+        len: u16,
+        hash: u32,
+        ptr: NonNull<u8>,
+    },
+}
+
+/// The longest key kept inline.
+const INLINE: usize = 14;
 
 // SAFETY: a `Key` is an immutable byte string. An owned one frees its bytes only when dropped
 // (a `Probe`'s never does); nothing writes through `ptr`.
@@ -37,42 +57,91 @@ pub(crate) fn key_hash(bytes: &[u8]) -> u32 {
     (SEED.get_or_init(Default::default).hash_one(bytes) >> 32) as u32
 }
 
+fn inline(bytes: &[u8]) -> Option<Key> {
+    let mut buf = [0u8; INLINE];
+    buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+    Some(Key {
+        repr: Repr::Inline {
+            len: bytes.len() as u8,
+            bytes: buf,
+        },
+    })
+}
+
+fn heap_len(bytes: &[u8]) -> u16 {
+    // Text keys are at most 250 bytes, binary ones at most 65535 (a 16-bit field).
+    u16::try_from(bytes.len()).expect("keys are shorter than 64 KiB")
+}
+
 impl Key {
     /// An owned copy of `bytes`.
     pub fn new(bytes: &[u8]) -> Key {
+        if let Some(key) = inline(bytes) {
+            return key;
+        }
+        let len = heap_len(bytes);
         let hash = key_hash(bytes);
-        let len = u32::try_from(bytes.len()).expect("keys are short");
         let boxed: Box<[u8]> = bytes.into();
         // SAFETY: `Box::into_raw` never returns null.
         let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed).cast::<u8>()) };
-        Key { ptr, len, hash }
+        Key {
+            repr: Repr::Heap { len, hash, ptr },
+        }
     }
 
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` points at `len` initialised bytes that live as long as `self` (owned),
-        // or as long as the `Probe` that made this `Key` borrows them.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len as usize) }
+        match &self.repr {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            // SAFETY: `ptr` points at `len` initialised bytes that live as long as `self`
+            // (owned), or as long as the `Probe` that made this `Key` borrows them.
+            Repr::Heap { len, ptr, .. } => unsafe {
+                std::slice::from_raw_parts(ptr.as_ptr(), usize::from(*len))
+            },
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.len as usize
+        match &self.repr {
+            Repr::Inline { len, .. } => usize::from(*len),
+            Repr::Heap { len, .. } => usize::from(*len),
+        }
+    }
+
+    fn hash32(&self) -> u32 {
+        match &self.repr {
+            Repr::Inline { .. } => key_hash(self.bytes()),
+            Repr::Heap { hash, .. } => *hash,
+        }
     }
 }
 
 impl Drop for Key {
     fn drop(&mut self) {
-        let slice = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len as usize);
-        // SAFETY: an owned `Key` made the pointer with `Box::into_raw` of exactly this length
-        // (a `Probe`'s `Key` is never dropped).
-        drop(unsafe { Box::from_raw(slice) });
+        if let Repr::Heap { len, ptr, .. } = self.repr {
+            let slice = std::ptr::slice_from_raw_parts_mut(ptr.as_ptr(), usize::from(len));
+            // SAFETY: an owned `Key` made the pointer with `Box::into_raw` of exactly this
+            // length (a `Probe`'s `Key` is never dropped).
+            drop(unsafe { Box::from_raw(slice) });
+        }
     }
 }
 
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
-        self.hash == other.hash
-            && self.len == other.len
-            && (self.ptr == other.ptr || self.bytes() == other.bytes())
+        match (&self.repr, &other.repr) {
+            (Repr::Inline { len, bytes }, Repr::Inline { len: l2, bytes: b2 }) => {
+                len == l2 && bytes == b2
+            }
+            (
+                Repr::Heap { len, hash, ptr },
+                Repr::Heap {
+                    len: l2,
+                    hash: h2,
+                    ptr: p2,
+                },
+            ) => hash == h2 && len == l2 && (ptr == p2 || self.bytes() == other.bytes()),
+            _ => false,
+        }
     }
 }
 
@@ -92,7 +161,7 @@ impl PartialOrd for Key {
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u32(self.hash);
+        state.write_u32(self.hash32());
     }
 }
 
@@ -111,12 +180,15 @@ pub(crate) struct Probe<'a> {
 
 impl<'a> Probe<'a> {
     pub fn new(bytes: &'a [u8]) -> Probe<'a> {
-        Probe {
-            key: ManuallyDrop::new(Key {
-                ptr: NonNull::from(bytes).cast::<u8>(),
-                len: u32::try_from(bytes.len()).expect("keys are short"),
+        let key = inline(bytes).unwrap_or_else(|| Key {
+            repr: Repr::Heap {
+                len: heap_len(bytes),
                 hash: key_hash(bytes),
-            }),
+                ptr: NonNull::from(bytes).cast::<u8>(),
+            },
+        });
+        Probe {
+            key: ManuallyDrop::new(key),
             _bytes: PhantomData,
         }
     }
@@ -169,6 +241,14 @@ mod tests {
         let empty = Key::new(b"");
         assert_eq!(empty.len(), 0);
         assert_eq!(&*Probe::new(b""), &empty);
+        // Both sides of the inline limit.
+        for len in [INLINE - 1, INLINE, INLINE + 1, INLINE + 2] {
+            let bytes = vec![b'k'; len];
+            let key = Key::new(&bytes);
+            assert_eq!((key.bytes(), key.len()), (&bytes[..], len));
+            assert_eq!(&*Probe::new(&bytes), &key);
+            assert_ne!(&*Probe::new(&bytes[1..]), &key);
+        }
         let long = vec![b'k'; 65535];
         assert_eq!(Key::new(&long).bytes(), &long[..]);
         assert_eq!(std::mem::size_of::<Key>(), 16);
