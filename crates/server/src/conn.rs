@@ -212,6 +212,12 @@ async fn serve(
         0 => None,
         secs => Some(std::time::Duration::from_secs(secs)),
     };
+    // One wait for shutdown for the connection's whole life, polled beside every read. Why
+    // not a fresh `cancelled()` per read: each one registers with, and then leaves, the
+    // token's waiter list, which all connections share behind one lock: two lock round
+    // trips per request otherwise.
+    let stopping = shared.stop.cancelled();
+    tokio::pin!(stopping);
     loop {
         // Handle the complete requests already buffered, then write all replies at once.
         // After `-R` requests the connection yields to the others, as memcached does.
@@ -451,7 +457,7 @@ async fn serve(
                 }
             };
             tokio::select! {
-                _ = shared.stop.cancelled() => continue,
+                _ = &mut stopping => continue,
                 n = read => n?,
             }
         };
