@@ -74,19 +74,24 @@ fn heap_len(bytes: &[u8]) -> u16 {
 }
 
 impl Key {
-    /// An owned copy of `bytes`.
+    /// An owned copy of `bytes` (the store makes its keys from a [`Probe`]).
+    #[cfg(test)]
     pub fn new(bytes: &[u8]) -> Key {
-        if let Some(key) = inline(bytes) {
-            return key;
-        }
-        let len = heap_len(bytes);
-        let hash = key_hash(bytes);
-        let boxed: Box<[u8]> = bytes.into();
-        // SAFETY: `Box::into_raw` never returns null.
-        let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed).cast::<u8>()) };
-        Key {
-            repr: Repr::Heap { len, hash, ptr },
-        }
+        Probe::new(bytes).to_owned_key()
+    }
+
+    /// An owned copy of this key, keeping the hash it carries.
+    pub fn to_owned_key(&self) -> Key {
+        let repr = match self.repr {
+            Repr::Inline { len, bytes } => Repr::Inline { len, bytes },
+            Repr::Heap { len, hash, .. } => {
+                let boxed: Box<[u8]> = self.bytes().into();
+                // SAFETY: `Box::into_raw` never returns null.
+                let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(boxed).cast::<u8>()) };
+                Repr::Heap { len, hash, ptr }
+            }
+        };
+        Key { repr }
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -101,13 +106,12 @@ impl Key {
     }
 
     pub fn len(&self) -> usize {
-        match &self.repr {
-            Repr::Inline { len, .. } => usize::from(*len),
-            Repr::Heap { len, .. } => usize::from(*len),
-        }
+        self.bytes().len()
     }
 
-    fn hash32(&self) -> u32 {
+    /// The hash of the bytes ([`key_hash`]): carried by a long key, computed for a short one
+    /// (its bytes are beside it).
+    pub(crate) fn hash32(&self) -> u32 {
         match &self.repr {
             Repr::Inline { .. } => key_hash(self.bytes()),
             Repr::Heap { hash, .. } => *hash,
@@ -171,8 +175,9 @@ impl std::fmt::Debug for Key {
     }
 }
 
-/// A request's key as a [`Key`], without copying it, for looking it up in moka. It borrows
-/// the bytes and never frees them.
+/// A request's key as a [`Key`], without copying it (its hash computed once), for the stripe
+/// lock and for looking it up in moka; [`Key::to_owned_key`] makes the key to insert. It
+/// borrows the bytes and never frees them.
 pub(crate) struct Probe<'a> {
     key: ManuallyDrop<Key>,
     _bytes: PhantomData<&'a [u8]>,

@@ -36,7 +36,7 @@ use counters::{bump, Counters};
 use ferrocache_protocol::number::strtoull;
 use foldhash::quality::RandomState;
 use item::{ntotal, weight, Item};
-use key::{key_hash, Key, Probe};
+use key::{Key, Probe};
 use moka::notification::RemovalCause;
 use moka::sync::SegmentedCache as Cache;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -269,8 +269,8 @@ impl Store {
         self.times.current(self.clock.unix_now())
     }
 
-    fn lock(&self, key: &[u8]) -> MutexGuard<'_, ()> {
-        let stripe = key_hash(key) as usize % STRIPES;
+    fn lock(&self, key: &Key) -> MutexGuard<'_, ()> {
+        let stripe = key.hash32() as usize % STRIPES;
         // A stripe guards no data of its own, so a poisoned one is still usable.
         self.locks[stripe].lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -291,8 +291,8 @@ impl Store {
     /// Looks a key up as memcached's `do_item_get` does: an expired or flushed item is
     /// counted, removed and reported missing. `locked` says whether the caller holds the
     /// key's stripe lock.
-    fn lookup(&self, key: &[u8], now: u32, locked: bool) -> Option<Item> {
-        let item = self.cache.get(&*Probe::new(key))?;
+    fn lookup(&self, key: &Key, now: u32, locked: bool) -> Option<Item> {
+        let item = self.cache.get(key)?;
         let dead = if self.is_flushed(&item, now) {
             bump(&self.counters.get_flushed);
             true
@@ -306,17 +306,12 @@ impl Store {
             return Some(item);
         }
         if locked {
-            self.cache.invalidate(&*Probe::new(key));
+            self.cache.invalidate(key);
         } else if self.removal_budget(now) {
             let _guard = self.lock(key);
             // Remove it only if nobody replaced it since we looked.
-            let probe = Probe::new(key);
-            if self
-                .cache
-                .get(&*probe)
-                .is_some_and(|now| now.cas == item.cas)
-            {
-                self.cache.invalidate(&*probe);
+            if self.cache.get(key).is_some_and(|now| now.cas == item.cas) {
+                self.cache.invalidate(key);
             }
         }
         None
@@ -339,7 +334,7 @@ impl Store {
 
     /// Links `item` under `key` (the caller holds the stripe lock). Refuses with `-M` when the
     /// budget would be exceeded.
-    fn link(&self, key: &[u8], item: Item, replacing: Option<&Item>, count: bool) -> bool {
+    fn link(&self, key: &Key, item: Item, replacing: Option<&Item>, count: bool) -> bool {
         let w = i64::from(weight(key.len(), item.value.len()));
         if self.config.no_evict {
             let freed = replacing.map_or(0, |old| i64::from(weight(key.len(), old.value.len())));
@@ -364,7 +359,7 @@ impl Store {
         if count {
             bump(&c.total_items);
         }
-        self.cache.insert(Key::new(key), item);
+        self.cache.insert(key.to_owned_key(), item);
         true
     }
 
@@ -385,6 +380,8 @@ impl Store {
 
     /// `get`/`gets` of one key.
     pub fn get(&self, key: &[u8]) -> Option<ItemView> {
+        let probe = Probe::new(key);
+        let key: &Key = &probe;
         bump(&self.counters.cmd_get);
         let found = self.lookup(key, self.now(), false);
         bump(if found.is_some() {
@@ -410,6 +407,8 @@ impl Store {
     }
 
     fn touch_item(&self, key: &[u8], exptime: i64) -> Option<Item> {
+        let probe = Probe::new(key);
+        let key: &Key = &probe;
         bump(&self.counters.cmd_touch);
         let _guard = self.lock(key);
         let now = self.now();
@@ -439,8 +438,9 @@ impl Store {
     /// Removes a key without counting a delete: what memcached does to the old value when a
     /// `set` fails, so a stale value does not outlive it.
     pub fn unlink(&self, key: &[u8]) {
-        let _guard = self.lock(key);
-        self.cache.invalidate(&*Probe::new(key));
+        let probe = Probe::new(key);
+        let _guard = self.lock(&probe);
+        self.cache.invalidate(&*probe);
     }
 
     /// A storage command. `exptime` is the client's raw number.
@@ -492,6 +492,8 @@ impl Store {
             return (StoreOutcome::TooLarge, 0, 0);
         }
         bump(&self.counters.cmd_set);
+        let probe = Probe::new(key);
+        let key: &Key = &probe;
         let _guard = self.lock(key);
         let now = self.now();
         let old = self.lookup(key, now, true);
@@ -577,10 +579,12 @@ impl Store {
     /// A delete that, with a non-zero `cas`, removes the item only if its CAS matches (the
     /// binary protocol's delete).
     pub fn delete_cas(&self, key: &[u8], cas: u64) -> DeleteOutcome {
+        let probe = Probe::new(key);
+        let key: &Key = &probe;
         let _guard = self.lock(key);
         match self.lookup(key, self.now(), true) {
             Some(item) if cas == 0 || cas == item.cas => {
-                self.cache.invalidate(&*Probe::new(key));
+                self.cache.invalidate(key);
                 bump(&self.counters.delete_hits);
                 DeleteOutcome::Deleted
             }
@@ -626,6 +630,8 @@ impl Store {
     pub fn arith_with(&self, key: &[u8], args: &MetaArith) -> (ArithOutcome, u64, i64) {
         let (delta, incr) = (args.delta, args.incr);
         let c = &self.counters;
+        let probe = Probe::new(key);
+        let key: &Key = &probe;
         let _guard = self.lock(key);
         let now = self.now();
         let ttl = |exptime| meta::remaining_ttl(exptime, now);

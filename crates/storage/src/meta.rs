@@ -6,6 +6,7 @@
 
 use crate::counters::bump;
 use crate::item::{ntotal, Item};
+use crate::key::{Key, Probe};
 use crate::{DeleteOutcome, ItemView, Store};
 
 /// `ms` options beyond the classic storage commands.
@@ -116,6 +117,8 @@ impl Store {
     /// (and no `N` flag, or the item could not be created).
     pub fn meta_get(&self, key: &[u8], req: &MetaGet) -> Option<MetaHit> {
         let c = &self.counters;
+        let probe = Probe::new(key);
+        let key: &Key = &probe;
         let _guard = self.lock(key);
         let now = self.now();
         let vivify = req.ops.iter().any(|op| matches!(op, MgOp::Vivify(_)));
@@ -213,6 +216,8 @@ impl Store {
         ttl: Option<i64>,
         new_cas: Option<u64>,
     ) -> DeleteOutcome {
+        let probe = Probe::new(key);
+        let key: &Key = &probe;
         let _guard = self.lock(key);
         let now = self.now();
         let Some(old) = self.lookup(key, now, true) else {
@@ -224,7 +229,7 @@ impl Store {
         }
         bump(&self.counters.delete_hits);
         if !invalidate {
-            self.cache.invalidate(&*crate::Probe::new(key));
+            self.cache.invalidate(key);
             return DeleteOutcome::Deleted;
         }
         let mut item = old.clone();
@@ -290,7 +295,7 @@ impl Store {
     /// `me`: an item's metadata, without marking it fetched.
     pub fn debug(&self, key: &[u8]) -> Option<DebugInfo> {
         let now = self.now();
-        let item = self.lookup(key, now, false)?;
+        let item = self.lookup(&Probe::new(key), now, false)?;
         Some(DebugInfo {
             exp: if item.exptime == 0 {
                 -1
