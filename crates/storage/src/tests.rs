@@ -370,7 +370,7 @@ fn readers_remove_at_most_a_budget_of_dead_items_per_second() {
 /// `curr_items`, `bytes` and `evictions`: every way an entry arrives or leaves must keep them
 /// equal to what memcached would report.
 #[test]
-fn derived_counts_follow_every_way_an_entry_leaves() {
+fn item_counts_follow_every_way_an_entry_leaves() {
     let (s, clock) = store();
     let size = |key: &str, flags: u32, len: usize| ntotal(key.len(), flags, len, true) as u64;
     set(&s, "a", "12345", 0);
