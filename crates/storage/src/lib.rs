@@ -18,8 +18,8 @@
 //!   that re-hashing was the largest single cost of a `set` on a full cache (perf, while
 //!   storing a million keys): the slower each set, the more often moka's write log filled up
 //!   and a request thread slept or did moka's bookkeeping itself.
-//!   Each key also carries its hash (`key::Key`), so those re-hashes and moka's probes
-//!   do not read the key's bytes.
+//!   A long key also carries its hash and a short one sits inline (`key::Key`), so those
+//!   re-hashes and moka's probes do not follow a pointer to the key's bytes.
 
 mod clock;
 mod counters;
