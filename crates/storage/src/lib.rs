@@ -26,6 +26,7 @@ mod counters;
 mod item;
 mod key;
 mod meta;
+mod shards;
 
 pub use clock::{Clock, ManualClock, SystemClock, REALTIME_MAXDELTA};
 pub use item::{Value, ValueIn, ENTRY_OVERHEAD};
@@ -34,11 +35,10 @@ pub use meta::{DebugInfo, MetaArith, MetaGet, MetaHit, MetaStore, MgOp};
 use clock::Times;
 use counters::{bump, Counters};
 use ferrocache_protocol::number::strtoull;
-use foldhash::quality::RandomState;
 use item::{ntotal, weight, Item};
 use key::{Key, Probe};
 use moka::notification::RemovalCause;
-use moka::sync::SegmentedCache as Cache;
+use shards::Shards;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -162,10 +162,6 @@ pub struct StoreStats {
     pub store_no_memory: u64,
 }
 
-/// moka segments: each has its own maintenance, so one pass of bookkeeping (evicting, draining
-/// the write log) is a fraction of the work and holds up a fraction of the writers.
-const SEGMENTS: usize = 8;
-
 /// Number of write locks. A power of two well above the number of threads, so two writers
 /// rarely share a stripe.
 const STRIPES: usize = 4096;
@@ -180,7 +176,7 @@ const STRIPES: usize = 4096;
 /// sees no other write between its read and its write. Readers never take a lock except to
 /// remove an item they found expired, and then they re-check under the lock.
 pub struct Store {
-    cache: Cache<Key, Item, RandomState>,
+    cache: Shards,
     locks: Box<[Mutex<()>]>,
     clock: Arc<dyn Clock>,
     times: Times,
@@ -212,39 +208,40 @@ impl Store {
         let counters = Arc::new(Counters::default());
         let listener_counters = counters.clone();
         let cas_enabled = config.cas_enabled;
-        let policy = match config.policy {
-            EvictionPolicy::Lru => moka::policy::EvictionPolicy::lru(),
-            EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
+        let policy = config.policy;
+        // With -M nothing may be evicted: the budget is enforced by `link`'s admission check
+        // alone, and moka (whose shards each get a share of the capacity, and would evict in a
+        // busy one) is given room it never uses.
+        let capacity = if config.no_evict {
+            u64::MAX / 4
+        } else {
+            config.memory_limit
         };
-        let cache = Cache::builder(SEGMENTS)
-            // With -M nothing may be evicted: the budget is enforced by `link`'s admission
-            // check alone, and moka (whose segments each get a share of the capacity, and
-            // would evict in a busy one) is given room it never uses.
-            .max_capacity(if config.no_evict {
-                u64::MAX / 4
-            } else {
-                config.memory_limit
-            })
-            .weigher(item::weigh)
-            .eviction_policy(policy)
-            .eviction_listener(move |key: Arc<Key>, item: Item, cause| {
-                // Every entry that leaves, for whatever reason, is uncounted here, and every
-                // insert counts itself in `link`: the two balance exactly.
-                let c = &listener_counters;
-                c.curr_items.fetch_sub(1, Ordering::Relaxed);
-                c.bytes.fetch_sub(
-                    ntotal(key.len(), item.flags, item.value.len(), cas_enabled) as i64,
-                    Ordering::Relaxed,
-                );
-                c.charged.fetch_sub(
-                    i64::from(weight(key.len(), item.value.len())),
-                    Ordering::Relaxed,
-                );
-                if cause == RemovalCause::Size {
-                    bump(&c.evictions);
-                }
-            })
-            .build_with_hasher(RandomState::default());
+        let cache = Shards::build(capacity, |builder| {
+            let c = listener_counters.clone();
+            builder
+                .weigher(item::weigh)
+                .eviction_policy(match policy {
+                    EvictionPolicy::Lru => moka::policy::EvictionPolicy::lru(),
+                    EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
+                })
+                .eviction_listener(move |key: Arc<Key>, item: Item, cause| {
+                    // Every entry that leaves, for whatever reason, is uncounted here, and every
+                    // insert counts itself in `link`: the two balance exactly.
+                    c.curr_items.fetch_sub(1, Ordering::Relaxed);
+                    c.bytes.fetch_sub(
+                        ntotal(key.len(), item.flags, item.value.len(), cas_enabled) as i64,
+                        Ordering::Relaxed,
+                    );
+                    c.charged.fetch_sub(
+                        i64::from(weight(key.len(), item.value.len())),
+                        Ordering::Relaxed,
+                    );
+                    if cause == RemovalCause::Size {
+                        bump(&c.evictions);
+                    }
+                })
+        });
         let stop = Arc::new(AtomicBool::new(false));
         spawn_housekeeper(cache.clone(), stop.clone());
         let times = Times::new(clock.unix_now());
@@ -440,7 +437,7 @@ impl Store {
     pub fn unlink(&self, key: &[u8]) {
         let probe = Probe::new(key);
         let _guard = self.lock(&probe);
-        self.cache.invalidate(&*probe);
+        self.cache.invalidate(&probe);
     }
 
     /// A storage command. `exptime` is the client's raw number.
@@ -756,7 +753,7 @@ impl Drop for Store {
 /// moka does its bookkeeping (applying evictions, draining its write log) inside cache calls,
 /// and `sync::Cache` may make a writer sleep briefly when its write log is full. A background
 /// thread drains it every millisecond so request threads rarely have to.
-fn spawn_housekeeper(cache: Cache<Key, Item, RandomState>, stop: Arc<AtomicBool>) {
+fn spawn_housekeeper(cache: Shards, stop: Arc<AtomicBool>) {
     let spawned = std::thread::Builder::new()
         .name("ferrocache-housekeeper".into())
         .spawn(move || {
