@@ -3,6 +3,7 @@
 //! [`run`] takes its listeners, configuration and a shutdown signal as inputs, so tests can
 //! start a server in-process on port 0.
 
+pub mod alloc;
 mod auth;
 mod binary;
 pub mod config;

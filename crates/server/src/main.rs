@@ -16,6 +16,7 @@ fn main() {
     // value fault in fresh zeroed pages: 3.1x memcached's CPU per operation in the djblets-like
     // benchmark against 1.7x with the default, for the same RSS (1.03x memcached's there;
     // at -m 64, 77.9 against 76.1 MB with 100-byte values and 80.1 either way with 4 KB).
+    ferrocache_server::alloc::tune_allocator();
     let config = Config::from_env_args();
     init_logging(config.verbosity);
     for warning in &config.warnings {
