@@ -20,6 +20,9 @@
 //!   and a request thread slept or did moka's bookkeeping itself.
 //!   A long key also carries its hash and a short one sits inline (`key::Key`), so those
 //!   re-hashes and moka's probes do not follow a pointer to the key's bytes.
+//! - **Shards**: 8 moka caches, each with an eighth of `-m`, picked by the key's own hash so
+//!   that every one of moka's hash sub-tables is used and each re-hash stays small
+//!   (`shards`).
 
 mod clock;
 mod counters;
