@@ -23,6 +23,7 @@ use std::sync::Arc;
 pub(crate) const SHARDS: usize = 8;
 
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
+const _: () = assert!(SHARDS.is_power_of_two() && SHARDS > 1);
 
 type Shard = Cache<Key, Item, RandomState>;
 /// moka's builder before the hasher is chosen.
@@ -32,25 +33,31 @@ type Builder = CacheBuilder<Key, Item, Cache<Key, Item>>;
 #[derive(Clone)]
 pub(crate) struct Shards {
     caches: Arc<[Shard]>,
+    /// Each cache's hasher, which moka's sub-table choice depends on (for a test).
+    #[cfg(test)]
+    hashers: Vec<RandomState>,
 }
 
 impl Shards {
     /// Builds [`SHARDS`] caches from one builder recipe, each with `max_capacity / SHARDS`.
     pub(crate) fn build(max_capacity: u64, recipe: impl Fn(Builder) -> Builder) -> Shards {
         let share = max_capacity.div_ceil(SHARDS as u64);
-        let caches = (0..SHARDS)
-            .map(|_| {
-                recipe(Cache::builder().max_capacity(share))
-                    .build_with_hasher(RandomState::default())
-            })
+        let hashers: Vec<RandomState> = (0..SHARDS).map(|_| RandomState::default()).collect();
+        let caches = hashers
+            .iter()
+            .map(|h| recipe(Cache::builder().max_capacity(share)).build_with_hasher(h.clone()))
             .collect();
-        Shards { caches }
+        Shards {
+            caches,
+            #[cfg(test)]
+            hashers,
+        }
     }
 
     /// The cache that holds `key`.
     #[inline]
     pub(crate) fn of(&self, key: &Key) -> &Shard {
-        &self.caches[(key.hash32() >> (32 - SHARD_BITS)) as usize]
+        &self.caches[shard_index(key)]
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<Item> {
@@ -74,5 +81,42 @@ impl Shards {
     /// Every entry of every shard (moka's iterators: a snapshot of no particular order).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Arc<Key>, Item)> + '_ {
         self.caches.iter().flat_map(|c| c.iter())
+    }
+}
+
+/// The top bits of our own key hash (the stripe locks use its low bits).
+#[inline]
+fn shard_index(key: &Key) -> usize {
+    (key.hash32() >> (32 - SHARD_BITS)) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    /// Keys spread evenly over the shards, and the keys of any one shard still spread over
+    /// all 64 of moka's sub-tables: the top 6 bits of the hash moka computes with that
+    /// shard's hasher. (With `SegmentedCache` one hash picked both the segment and the
+    /// sub-table, and a segment's keys used only 64 / 8 of them.)
+    #[test]
+    fn every_shard_uses_every_moka_sub_table() {
+        let shards = Shards::build(1 << 30, |b| b);
+        let mut per_shard = [0usize; SHARDS];
+        let mut sub_tables = vec![[false; 64]; SHARDS];
+        let n = 80_000;
+        for i in 0..n {
+            let key = Key::new(format!("key:{i}").as_bytes());
+            let shard = shard_index(&key);
+            per_shard[shard] += 1;
+            let moka_hash = shards.hashers[shard].hash_one(&key);
+            sub_tables[shard][(moka_hash >> 58) as usize] = true;
+        }
+        for (shard, count) in per_shard.iter().enumerate() {
+            let share = *count as f64 / n as f64;
+            assert!((0.11..0.14).contains(&share), "shard {shard} holds {share}");
+            let used = sub_tables[shard].iter().filter(|u| **u).count();
+            assert_eq!(used, 64, "shard {shard} uses {used} of 64 sub-tables");
+        }
     }
 }
