@@ -31,3 +31,10 @@ flags: -I 512k
 flags: -I 512k
 > set k 0 0 600000\r\n{x*200000}
 > {x*400000}\r\nget k\r\n
+=== size-large-limit-keeps-large-items
+# memcached allows -I up to half of -m and keeps such items: a 10 MB value at -m 64 -I 16m
+# is still there after a moment (moka would have dropped an entry heavier than one of 8 shares)
+flags: -m 64 -I 16m
+> set big 0 0 10000000\r\n{x*10000000}\r\n
+sleep 300
+> get big\r\n

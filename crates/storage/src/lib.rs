@@ -20,9 +20,9 @@
 //!   and a request thread slept or did moka's bookkeeping itself.
 //!   A long key also carries its hash and a short one sits inline (`key::Key`), so those
 //!   re-hashes and moka's probes do not follow a pointer to the key's bytes.
-//! - **Shards**: 8 moka caches, each with an eighth of `-m`, picked by the key's own hash so
-//!   that every one of moka's hash sub-tables is used and each re-hash stays small
-//!   (`shards`).
+//! - **Shards**: up to 8 moka caches, each with an equal share of `-m` (fewer when `-I` is
+//!   large, so that the largest item fits in a share), picked by the key's own hash so that
+//!   every one of moka's hash sub-tables is used and each re-hash stays small (`shards`).
 
 mod clock;
 mod counters;
@@ -220,7 +220,9 @@ impl Store {
         } else {
             config.memory_limit
         };
-        let cache = Shards::build(capacity, |builder| {
+        // The heaviest item `-I` lets in (a value can be at most that, a key 250 bytes).
+        let heaviest = u64::from(weight(250, config.item_size_max));
+        let cache = Shards::build(Shards::count_for(capacity, heaviest), capacity, |builder| {
             let c = listener_counters.clone();
             builder
                 .weigher(item::weigh)

@@ -10,6 +10,9 @@
 //! slower than 1 ms in moka's `BucketArray::rehash`. Here a shard is picked by the top bits of
 //! our own 32-bit key hash, which moka's hash does not share, so every shard uses all 64 of
 //! its sub-tables: 8 shards, 512 sub-tables, each re-hash an eighth of the work.
+//!
+//! Fewer shards when `-I` is large against `-m` (see [`Shards::count_for`]): moka drops an
+//! entry heavier than its cache's share.
 
 use crate::item::Item;
 use crate::key::Key;
@@ -17,13 +20,9 @@ use foldhash::quality::RandomState;
 use moka::sync::{Cache, CacheBuilder};
 use std::sync::Arc;
 
-/// Number of moka caches. Each gets an equal share of `-m` and evicts on its own, as the
-/// segments of `SegmentedCache` did; 8 keeps a share (8 MB at the default `-m 64`) well above
-/// the default item size limit of 1 MB.
-pub(crate) const SHARDS: usize = 8;
-
-const SHARD_BITS: u32 = SHARDS.trailing_zeros();
-const _: () = assert!(SHARDS.is_power_of_two() && SHARDS > 1);
+/// The most moka caches a store uses. Each gets an equal share of `-m` and evicts on its own,
+/// as the segments of `SegmentedCache` did.
+pub(crate) const MAX_SHARDS: usize = 8;
 
 type Shard = Cache<Key, Item, RandomState>;
 /// moka's builder before the hasher is chosen.
@@ -33,22 +32,44 @@ type Builder = CacheBuilder<Key, Item, Cache<Key, Item>>;
 #[derive(Clone)]
 pub(crate) struct Shards {
     caches: Arc<[Shard]>,
+    /// How far to shift the 32-bit key hash to get a cache's index (32 with one cache).
+    shift: u32,
     /// Each cache's hasher, which moka's sub-table choice depends on (for a test).
     #[cfg(test)]
     hashers: Vec<RandomState>,
 }
 
 impl Shards {
-    /// Builds [`SHARDS`] caches from one builder recipe, each with `max_capacity / SHARDS`.
-    pub(crate) fn build(max_capacity: u64, recipe: impl Fn(Builder) -> Builder) -> Shards {
-        let share = max_capacity.div_ceil(SHARDS as u64);
-        let hashers: Vec<RandomState> = (0..SHARDS).map(|_| RandomState::default()).collect();
+    /// How many caches: as many as possible up to [`MAX_SHARDS`] (a power of two) while each
+    /// share of `max_capacity` stays at least twice the heaviest item, `max_item_weight`.
+    /// memcached accepts `-I` up to half of `-m`, and moka drops an entry heavier than its
+    /// cache's whole capacity right after the insert that answered STORED: `-m 64 -I 32m`
+    /// gets one cache, `-m 64 -I 8m` four, the default `-m 64 -I 1m` eight (8 MB each).
+    pub(crate) fn count_for(max_capacity: u64, max_item_weight: u64) -> usize {
+        let mut n = MAX_SHARDS;
+        while n > 1 && max_capacity / (n as u64) < 2 * max_item_weight {
+            n /= 2;
+        }
+        n
+    }
+
+    /// Builds `count` caches (a power of two) from one builder recipe, each with
+    /// `max_capacity / count`.
+    pub(crate) fn build(
+        count: usize,
+        max_capacity: u64,
+        recipe: impl Fn(Builder) -> Builder,
+    ) -> Shards {
+        assert!(count.is_power_of_two() && count <= MAX_SHARDS);
+        let share = max_capacity.div_ceil(count as u64);
+        let hashers: Vec<RandomState> = (0..count).map(|_| RandomState::default()).collect();
         let caches = hashers
             .iter()
             .map(|h| recipe(Cache::builder().max_capacity(share)).build_with_hasher(h.clone()))
             .collect();
         Shards {
             caches,
+            shift: 32 - count.trailing_zeros(),
             #[cfg(test)]
             hashers,
         }
@@ -57,7 +78,14 @@ impl Shards {
     /// The cache that holds `key`.
     #[inline]
     pub(crate) fn of(&self, key: &Key) -> &Shard {
-        &self.caches[shard_index(key)]
+        &self.caches[self.index(key)]
+    }
+
+    /// The top bits of our own key hash (the stripe locks use its low bits).
+    #[inline]
+    fn index(&self, key: &Key) -> usize {
+        // `checked_shr`: with one cache the shift is 32, which a u32 cannot shift by.
+        key.hash32().checked_shr(self.shift).unwrap_or(0) as usize
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<Item> {
@@ -84,12 +112,6 @@ impl Shards {
     }
 }
 
-/// The top bits of our own key hash (the stripe locks use its low bits).
-#[inline]
-fn shard_index(key: &Key) -> usize {
-    (key.hash32() >> (32 - SHARD_BITS)) as usize
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,13 +123,13 @@ mod tests {
     /// sub-table, and a segment's keys used only 64 / 8 of them.)
     #[test]
     fn every_shard_uses_every_moka_sub_table() {
-        let shards = Shards::build(1 << 30, |b| b);
-        let mut per_shard = [0usize; SHARDS];
-        let mut sub_tables = vec![[false; 64]; SHARDS];
+        let shards = Shards::build(MAX_SHARDS, 1 << 30, |b| b);
+        let mut per_shard = [0usize; MAX_SHARDS];
+        let mut sub_tables = vec![[false; 64]; MAX_SHARDS];
         let n = 80_000;
         for i in 0..n {
             let key = Key::new(format!("key:{i}").as_bytes());
-            let shard = shard_index(&key);
+            let shard = shards.index(&key);
             per_shard[shard] += 1;
             let moka_hash = shards.hashers[shard].hash_one(&key);
             sub_tables[shard][(moka_hash >> 58) as usize] = true;
@@ -118,5 +140,17 @@ mod tests {
             let used = sub_tables[shard].iter().filter(|u| **u).count();
             assert_eq!(used, 64, "shard {shard} uses {used} of 64 sub-tables");
         }
+    }
+
+    #[test]
+    fn fewer_shards_when_items_may_be_large() {
+        const MB: u64 = 1 << 20;
+        assert_eq!(Shards::count_for(64 * MB, MB + 400), 8);
+        assert_eq!(Shards::count_for(64 * MB, 8 * MB + 400), 2);
+        assert_eq!(Shards::count_for(64 * MB, 4 * MB), 8);
+        assert_eq!(Shards::count_for(64 * MB, 32 * MB + 400), 1);
+        assert_eq!(Shards::count_for(1024 * MB, MB + 400), 8);
+        let one = Shards::build(1, MB, |b| b);
+        assert_eq!(one.index(&Key::new(b"any")), 0);
     }
 }
