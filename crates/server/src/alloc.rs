@@ -17,8 +17,9 @@
 //! memcached gets none (its memory is not madvised). With them, a fresh server taking
 //! djblets-like 1 MB values had a p99.9 of 182 ms and a max of 272 ms in its first 10 s
 //! (memcached 49 and 58 ms); without, 50 and 61 ms. They also made a full cache's RSS larger:
-//! at `-m 64`, 74 against 66 MiB with 100-byte values. Server CPU per request with small values
-//! did not measurably change (bench/README.md). mimalloc's own switch (`MIMALLOC_ALLOW_THP`)
+//! at `-m 64` with 100-byte values 74 against 69 MiB (2.55x against 2.38x memcached's per
+//! item). Server CPU per request with small values did not measurably change
+//! (bench/RESULTS.md). mimalloc's own switch (`MIMALLOC_ALLOW_THP`)
 //! is read before `main`, so the server asks the kernel directly
 //! (`prctl(PR_SET_THP_DISABLE)`, which mimalloc itself uses when that option is 0).
 
