@@ -36,7 +36,7 @@ pub const GENERIC_COLLECT_SERVER: c_long = 1_000;
 /// alone if option 34 does not hold mimalloc's documented default, which would mean a
 /// mimalloc whose option numbers differ.
 pub fn tune_allocator() {
-    if std::env::var_os("MIMALLOC_GENERIC_COLLECT").is_none() {
+    if !env_has("MIMALLOC_GENERIC_COLLECT") {
         // SAFETY: mimalloc's option calls take any option number and are thread-safe.
         unsafe {
             if libmimalloc_sys::mi_option_get(GENERIC_COLLECT) == GENERIC_COLLECT_DEFAULT {
@@ -44,11 +44,16 @@ pub fn tune_allocator() {
             }
         }
     }
-    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+    if !env_has("MIMALLOC_ALLOW_THP") {
         // SAFETY: prctl with these arguments only sets a flag of this process. It can fail
         // only on kernels without it (before 3.15), which leaves huge pages as they were.
         unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
     }
+}
+
+/// Whether the environment sets `name`, matched without regard to case as mimalloc does.
+fn env_has(name: &str) -> bool {
+    std::env::vars_os().any(|(key, _)| key.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -60,7 +65,7 @@ mod tests {
     /// fails here instead of silently tuning nothing (or something else).
     #[test]
     fn generic_collect_is_option_34_and_gets_tuned() {
-        if std::env::var_os("MIMALLOC_GENERIC_COLLECT").is_some() {
+        if env_has("MIMALLOC_GENERIC_COLLECT") {
             return;
         }
         tune_allocator();
@@ -71,7 +76,7 @@ mod tests {
 
     #[test]
     fn transparent_huge_pages_are_turned_off() {
-        if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        if env_has("MIMALLOC_ALLOW_THP") {
             return;
         }
         tune_allocator();

@@ -220,9 +220,8 @@ impl Store {
         } else {
             config.memory_limit
         };
-        // The heaviest item `-I` lets in (a value can be at most that, a key 250 bytes).
-        let heaviest = u64::from(weight(250, config.item_size_max));
-        let cache = Shards::build(Shards::count_for(capacity, heaviest), capacity, |builder| {
+        let count = Shards::count_for(capacity, config.item_size_max as u64);
+        let cache = Shards::build(count, capacity, |builder| {
             let c = listener_counters.clone();
             builder
                 .weigher(item::weigh)

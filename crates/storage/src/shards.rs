@@ -41,13 +41,15 @@ pub(crate) struct Shards {
 
 impl Shards {
     /// How many caches: as many as possible up to [`MAX_SHARDS`] (a power of two) while each
-    /// share of `max_capacity` stays at least twice the heaviest item, `max_item_weight`.
-    /// memcached accepts `-I` up to half of `-m`, and moka drops an entry heavier than its
-    /// cache's whole capacity right after the insert that answered STORED: `-m 64 -I 32m`
-    /// gets one cache, `-m 64 -I 8m` four, the default `-m 64 -I 1m` eight (8 MB each).
-    pub(crate) fn count_for(max_capacity: u64, max_item_weight: u64) -> usize {
+    /// share of `max_capacity` is at least twice `item_size_max` (`-I`, which counts the
+    /// key and memcached's header, so also more than the heaviest entry's weight: `-I` plus
+    /// moka's overhead). memcached accepts `-I` up to half of `-m`, and moka drops an entry
+    /// heavier than its cache's whole capacity right after the insert that answered STORED:
+    /// `-m 64 -I 32m` gets one cache, `-m 64 -I 8m` four, the default `-m 64 -I 1m` eight
+    /// (8 MB each).
+    pub(crate) fn count_for(max_capacity: u64, item_size_max: u64) -> usize {
         let mut n = MAX_SHARDS;
-        while n > 1 && max_capacity / (n as u64) < 2 * max_item_weight {
+        while n > 1 && max_capacity / (n as u64) < 2 * item_size_max {
             n /= 2;
         }
         n
@@ -145,11 +147,23 @@ mod tests {
     #[test]
     fn fewer_shards_when_items_may_be_large() {
         const MB: u64 = 1 << 20;
-        assert_eq!(Shards::count_for(64 * MB, MB + 400), 8);
-        assert_eq!(Shards::count_for(64 * MB, 8 * MB + 400), 2);
-        assert_eq!(Shards::count_for(64 * MB, 4 * MB), 8);
-        assert_eq!(Shards::count_for(64 * MB, 32 * MB + 400), 1);
-        assert_eq!(Shards::count_for(1024 * MB, MB + 400), 8);
+        assert_eq!(Shards::count_for(64 * MB, MB), 8);
+        assert_eq!(Shards::count_for(64 * MB, 8 * MB), 4);
+        assert_eq!(Shards::count_for(64 * MB, 16 * MB), 2);
+        assert_eq!(Shards::count_for(64 * MB, 32 * MB), 1);
+        assert_eq!(Shards::count_for(16 * MB, MB), 8);
+        assert_eq!(Shards::count_for(8 * MB, MB), 4);
+        assert_eq!(Shards::count_for(1024 * MB, MB), 8);
+        // Each share holds more than the heaviest entry `-I` allows.
+        for (m, i) in [
+            (64 * MB, MB),
+            (64 * MB, 8 * MB),
+            (64 * MB, 32 * MB),
+            (8 * MB, MB),
+        ] {
+            let share = m / Shards::count_for(m, i) as u64;
+            assert!(share > u64::from(crate::item::weight(250, i as usize)));
+        }
         let one = Shards::build(1, MB, |b| b);
         assert_eq!(one.index(&Key::new(b"any")), 0);
     }

@@ -411,16 +411,21 @@ fn item_counts_follow_every_way_an_entry_leaves() {
     assert!(st.curr_items > 50 && st.curr_items <= 100, "{st:?}");
     assert_eq!(st.evictions + st.curr_items + 1, 1000, "{st:?}");
     assert_eq!(st.bytes, st.curr_items * size("key00000", 0, 100));
-    // `stats reset` zeroes evictions, as memcached does; later ones count from there.
+    // `stats reset` zeroes evictions, as memcached does; later ones count from there. The
+    // store is full but for the deleted key's room (if moka had admitted that key before the
+    // delete), so 10 new keys evict 9 or 10, and every one of them is either held or evicted
+    // an older one.
     small.reset_stats();
     assert_eq!(small.stats().evictions, 0);
+    let held = st.curr_items;
     for i in 0..10 {
         let v = Bytes::from(vec![b'v'; 100]);
         small.store(StoreMode::Set, format!("new{i:05}").as_bytes(), 0, 0, v);
     }
     small.sync();
     let st = small.stats();
-    assert_eq!(st.evictions, 10, "{st:?}");
+    assert!(st.evictions == 9 || st.evictions == 10, "{st:?}");
+    assert_eq!(st.curr_items, held + 10 - st.evictions, "{st:?}");
     assert_eq!(st.total_items, 10);
 }
 
