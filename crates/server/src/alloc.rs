@@ -29,7 +29,7 @@ use std::os::raw::c_long;
 const GENERIC_COLLECT: libmimalloc_sys::mi_option_t = 34;
 const GENERIC_COLLECT_DEFAULT: c_long = 10_000;
 /// Ours.
-pub const GENERIC_COLLECT_SERVER: c_long = 1_000;
+const GENERIC_COLLECT_SERVER: c_long = 1_000;
 
 /// Applies the server's allocator settings, each unless the environment sets it as mimalloc
 /// reads it (`MIMALLOC_GENERIC_COLLECT`, `MIMALLOC_ALLOW_THP`). Leaves `generic_collect`

@@ -211,7 +211,6 @@ impl Store {
         let counters = Arc::new(Counters::default());
         let listener_counters = counters.clone();
         let cas_enabled = config.cas_enabled;
-        let policy = config.policy;
         // With -M nothing may be evicted: the budget is enforced by `link`'s admission check
         // alone, and moka (whose shards each get a share of the capacity, and would evict in a
         // busy one) is given room it never uses.
@@ -225,7 +224,7 @@ impl Store {
             let c = listener_counters.clone();
             builder
                 .weigher(item::weigh)
-                .eviction_policy(match policy {
+                .eviction_policy(match config.policy {
                     EvictionPolicy::Lru => moka::policy::EvictionPolicy::lru(),
                     EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
                 })

@@ -79,7 +79,7 @@ impl Shards {
 
     /// The cache that holds `key`.
     #[inline]
-    pub(crate) fn of(&self, key: &Key) -> &Shard {
+    fn of(&self, key: &Key) -> &Shard {
         &self.caches[self.index(key)]
     }
 
