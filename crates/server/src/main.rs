@@ -10,6 +10,12 @@ use std::sync::Arc;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// Before the Rust runtime's first allocation (see `alloc`'s module notes).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[used]
+#[link_section = ".init_array"]
+static DISABLE_THP_BEFORE_MAIN: extern "C" fn() = ferrocache_server::alloc::disable_thp_before_main;
+
 fn main() {
     // mimalloc's own purge delay (10 ms, or MIMALLOC_PURGE_DELAY) is kept: freed pages go back
     // to the OS shortly after, not at once. Returning them at once (delay 0) made every 1 MB
