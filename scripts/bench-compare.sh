@@ -204,8 +204,13 @@ if command -v memtier_benchmark >/dev/null; then
                 start_server "$server" 1024 1m
                 proto=memcache_text
                 [ "$s" = 6 ] && proto=memcache_binary
+                # Preload keys memtier-0..memtier-100000 (memtier's own names) with the
+                # scenario's value size; a failure is reported, and shows as misses below.
+                dsize=32
+                [ "$s" = 3 ] && dsize=1024
                 memtier_benchmark -s 127.0.0.1 -p "$PORT" -P "$proto" -t 2 -c 25 --hide-histogram \
-                    --key-maximum 100000 --key-pattern P:P --ratio 1:0 --requests allkeys -d 32 >/dev/null 2>&1 || true
+                    --key-maximum 100000 --key-pattern P:P --ratio 1:0 --requests allkeys -d "$dsize" \
+                    >/dev/null 2>&1 || echo "memtier preload failed on $server" >&2
                 before=$(cpu_ticks "$PID")
                 memtier_benchmark -s 127.0.0.1 -p "$PORT" -P "$proto" -t 2 -c 25 --hide-histogram \
                     --distinct-client-seed --key-maximum 100000 --key-pattern R:R --test-time "$SECS" \
@@ -328,23 +333,36 @@ mt = {}
 for path in glob.glob(os.path.join(out, "memtier-s*-r*.json")):
     m = re.match(r"memtier-s(\w+)-(memcached|ferrocache)-r(\d+)\.json", os.path.basename(path))
     try:
-        tot = json.load(open(path))["ALL STATS"]["Totals"]
+        stats = json.load(open(path))["ALL STATS"]
+        tot = stats["Totals"]
         ticks = int(open(path[:-5] + ".ticks").read())
         ops = tot["Ops/sec"]
+        # "Count" is the requests completed; older memtiers may lack it.
+        count = tot.get("Count") or ops * secs
+        gets = stats.get("Gets", {})
+        hits, misses = gets.get("Hits/sec"), gets.get("Misses/sec")
+        hit = hits / (hits + misses) if hits is not None and misses is not None and hits + misses else None
+        if m.group(1) == "4" and hit is not None and hit < 1:
+            print(f"memtier {path}: gets-only scenario with misses (hit ratio {hit:.4f}): preload incomplete?",
+                  file=sys.stderr)
         mt.setdefault(m.group(1), {}).setdefault(m.group(2), []).append(
-            {"ops": ops, "cpu_us_per_op": ticks * 1e6 / hz / max(ops * secs, 1)})
+            {"ops": ops, "cpu_us_per_op": ticks * 1e6 / hz / max(count, 1), "hit": hit})
     except Exception as e:  # memtier's JSON layout differs between versions
         print(f"memtier {path}: {e}", file=sys.stderr)
 if mt:
-    ml = ["| # | memtier ops/s mc | memtier ops/s fc | fc/mc | CPU µs/op mc | CPU µs/op fc | fc/mc |",
-          "|---|---|---|---|---|---|---|"]
+    ml = ["| # | memtier ops/s mc | memtier ops/s fc | fc/mc | CPU µs/op mc | CPU µs/op fc | fc/mc "
+          "| hit ratio mc | hit ratio fc |",
+          "|---|---|---|---|---|---|---|---|---|"]
     for s in sorted(mt):
         a = med([r["ops"] for r in mt[s].get("memcached", [])])
         b = med([r["ops"] for r in mt[s].get("ferrocache", [])])
         ca = med([r["cpu_us_per_op"] for r in mt[s].get("memcached", [])])
         cb = med([r["cpu_us_per_op"] for r in mt[s].get("ferrocache", [])])
+        ha = med([r["hit"] for r in mt[s].get("memcached", []) if r["hit"] is not None])
+        hb = med([r["hit"] for r in mt[s].get("ferrocache", []) if r["hit"] is not None])
         ml.append(f"| {s} | {fmt(a,'{:.0f}')} | {fmt(b,'{:.0f}')} | {fmt(b / a if a and b else None, '{:.2f}x')} "
-                  f"| {fmt(ca,'{:.2f}')} | {fmt(cb,'{:.2f}')} | {fmt(cb / ca if ca and cb else None, '{:.2f}x')} |")
+                  f"| {fmt(ca,'{:.2f}')} | {fmt(cb,'{:.2f}')} | {fmt(cb / ca if ca and cb else None, '{:.2f}x')} "
+                  f"| {fmt(ha,'{:.4f}')} | {fmt(hb,'{:.4f}')} |")
     open(os.path.join(out, "memtier.md"), "w").write("\n".join(ml) + "\n")
     print("\n".join(ml))
 PY
