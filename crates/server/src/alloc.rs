@@ -73,11 +73,14 @@ pub extern "C" fn disable_thp_before_main() {
 /// [`env_has`] without allocating: walks the C environment block.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn env_has_in_place(name: &[u8]) -> bool {
-    // SAFETY: `environ` is the C runtime's NUL-terminated array of NUL-terminated strings;
-    // nothing changes it while the process has one thread (before `main`) or while the
-    // caller reads it in a test.
+    // SAFETY: `environ` is the C runtime's NUL-terminated array of NUL-terminated strings (or
+    // null once the environment is cleared). Nothing changes it before `main`, when the
+    // process has one thread, and no test in this crate changes the environment.
     unsafe {
         let mut entry = libc::environ as *const *const libc::c_char;
+        if entry.is_null() {
+            return false;
+        }
         while !(*entry).is_null() {
             let var = std::ffi::CStr::from_ptr(*entry).to_bytes();
             let key = var.split(|&b| b == b'=').next().unwrap_or(var);
@@ -116,7 +119,8 @@ mod tests {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn the_environment_is_read_in_place_as_mimalloc_reads_it() {
-        // Some variable the test runs with, in other case: found all the same.
+        // A variable this test runs with, asked for in lower case, is found: mimalloc matches
+        // names without regard to case.
         use std::os::unix::ffi::OsStrExt;
         let (first, _) = std::env::vars_os().next().expect("an environment");
         assert!(env_has_in_place(&first.as_bytes().to_ascii_lowercase()));
