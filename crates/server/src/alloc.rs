@@ -74,8 +74,9 @@ pub extern "C" fn disable_thp_before_main() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn env_has_in_place(name: &[u8]) -> bool {
     // SAFETY: `environ` is the C runtime's NUL-terminated array of NUL-terminated strings (or
-    // null once the environment is cleared). Nothing changes it before `main`, when the
-    // process has one thread, and no test in this crate changes the environment.
+    // null once the environment is cleared). Before `main` the process has one thread; after
+    // it, std's rule applies: whoever changes the environment (`set_var`, `remove_var`) must
+    // make sure no other thread reads it meanwhile.
     unsafe {
         let mut entry = libc::environ as *const *const libc::c_char;
         if entry.is_null() {
