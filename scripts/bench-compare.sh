@@ -91,9 +91,9 @@ scenario() {
            ARGS=("${CONNS[@]}" --ratio 0:1 --set-on-miss --data-size 100
                  --key-pattern zipf:0.99 --key-maximum 3500000 --warmup "$warm" --test-time "$SECS") ;;
         8e) NAME="zipf as 8, equal RSS: ferrocache -m 66"
-           # In scenario 8 at -m 64 ferrocache's RSS comes to 0.97x memcached's (70.3 against
-           # 72.7 MB at c0f4289, huge pages off from the first allocation; 1.02x before):
-           # here it gets the -m that gives about memcached's RSS (-m 66: 73.0 MB).
+           # In scenario 8 at -m 64 ferrocache's RSS comes to 0.97x memcached's (68.7 against
+           # 71.0 MiB at c0f4289, huge pages off from the first allocation; 1.02x before):
+           # here it gets the -m that gives about memcached's RSS (-m 66: 71.3 MiB).
            scenario 8
            NAME="zipf as 8, equal RSS: memcached -m 64, ferrocache -m 66"
            FC_MEM=66 ;;
