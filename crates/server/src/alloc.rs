@@ -39,7 +39,8 @@ const GENERIC_COLLECT_SERVER: c_long = 1_000;
 /// Applies the server's allocator settings, each unless the environment sets it as mimalloc
 /// reads it (`MIMALLOC_GENERIC_COLLECT`, `MIMALLOC_ALLOW_THP`). Leaves `generic_collect`
 /// alone if option 34 does not hold mimalloc's documented default, which would mean a
-/// mimalloc whose option numbers differ.
+/// mimalloc whose option numbers differ. On glibc huge pages are already off by now
+/// ([`disable_thp_before_main`]); elsewhere this is the earliest place to turn them off.
 pub fn tune_allocator() {
     if !env_has("MIMALLOC_GENERIC_COLLECT") {
         // SAFETY: mimalloc's option calls take any option number and are thread-safe.
@@ -49,6 +50,7 @@ pub fn tune_allocator() {
             }
         }
     }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     if !env_has("MIMALLOC_ALLOW_THP") {
         disable_thp();
     }
@@ -137,6 +139,9 @@ mod tests {
         if env_has("MIMALLOC_ALLOW_THP") {
             return;
         }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        disable_thp_before_main();
+        #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
         tune_allocator();
         // SAFETY: reads a flag of this process.
         let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
