@@ -358,8 +358,8 @@ if mt:
         b = med([r["ops"] for r in mt[s].get("ferrocache", [])])
         ca = med([r["cpu_us_per_op"] for r in mt[s].get("memcached", [])])
         cb = med([r["cpu_us_per_op"] for r in mt[s].get("ferrocache", [])])
-        ha = med([r["hit"] for r in mt[s].get("memcached", []) if r["hit"] is not None])
-        hb = med([r["hit"] for r in mt[s].get("ferrocache", []) if r["hit"] is not None])
+        ha = med([r["hit"] for r in mt[s].get("memcached", [])])
+        hb = med([r["hit"] for r in mt[s].get("ferrocache", [])])
         ml.append(f"| {s} | {fmt(a,'{:.0f}')} | {fmt(b,'{:.0f}')} | {fmt(b / a if a and b else None, '{:.2f}x')} "
                   f"| {fmt(ca,'{:.2f}')} | {fmt(cb,'{:.2f}')} | {fmt(cb / ca if ca and cb else None, '{:.2f}x')} "
                   f"| {fmt(ha,'{:.4f}')} | {fmt(hb,'{:.4f}')} |")
