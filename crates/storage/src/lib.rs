@@ -20,9 +20,10 @@
 //!   and a request thread slept or did moka's bookkeeping itself.
 //!   A long key also carries its hash and a short one sits inline (`key::Key`), so those
 //!   re-hashes and moka's probes do not follow a pointer to the key's bytes.
-//! - **Shards**: up to 8 moka caches, each with an equal share of `-m` (fewer when `-I` is
-//!   large, so that the largest item fits in a share), picked by the key's own hash so that
-//!   every one of moka's hash sub-tables is used and each re-hash stays small (`shards`).
+//! - **Shards**: up to 8 moka caches, each with an equal share of `-m` of at least 64 MiB
+//!   (one cache up to `-m 127`; fewer also when `-I` is large, so that the largest item fits
+//!   in a share), picked by the key's own hash so that every one of moka's hash sub-tables
+//!   is used and each re-hash stays small (`shards`).
 
 mod clock;
 mod counters;

@@ -11,8 +11,8 @@
 //! our own 32-bit key hash, which moka's hash does not share, so every shard uses all 64 of
 //! its sub-tables: 8 shards, 512 sub-tables, each re-hash an eighth of the work.
 //!
-//! Fewer shards when `-I` is large against `-m` (see [`Shards::count_for`]): moka drops an
-//! entry heavier than its cache's share.
+//! Fewer shards for a small `-m`, and when `-I` is large against `-m` (see
+//! [`Shards::count_for`]).
 
 use crate::item::Item;
 use crate::key::Key;
@@ -23,6 +23,16 @@ use std::sync::Arc;
 /// The most moka caches a store uses. Each gets an equal share of `-m` and evicts on its own,
 /// as the segments of `SegmentedCache` did.
 pub(crate) const MAX_SHARDS: usize = 8;
+
+/// The smallest share of `-m` worth a cache of its own. Each moka cache costs memory that a
+/// small share does not amortize: at `-m 64` with 4 KB values, 8 caches held about 300 B per
+/// item more than one cache (5245-5281 against 4938-4949 B of RSS per item, memcached 4940;
+/// about 150 B of it with a slow fill, the rest from each cache's writes waiting for its own
+/// maintenance). Up to this share one cache's sub-tables stay small enough that a re-hash
+/// does not stall a request: at most about 2,800 entries each (64 MiB of the lightest
+/// entries over 64 sub-tables), where scenario 9's stall test stayed under 10 ms with 4,400
+/// (`-m 256`, two caches) and reached it with 8,900 (one cache).
+pub(crate) const MIN_SHARE: u64 = 64 << 20;
 
 type Shard = Cache<Key, Item, RandomState>;
 /// moka's builder before the hasher is chosen.
@@ -41,15 +51,18 @@ pub(crate) struct Shards {
 
 impl Shards {
     /// How many caches: as many as possible up to [`MAX_SHARDS`] (a power of two) while each
-    /// share of `max_capacity` is at least twice `item_size_max` (`-I`, which counts the
-    /// key and memcached's header, so also more than the heaviest entry's weight: `-I` plus
-    /// moka's overhead). memcached accepts `-I` up to half of `-m`, and moka drops an entry
-    /// heavier than its cache's whole capacity right after the insert that answered STORED:
-    /// `-m 64 -I 32m` gets one cache, `-m 64 -I 8m` four, the default `-m 64 -I 1m` eight
-    /// (8 MB each).
+    /// share of `max_capacity` is at least [`MIN_SHARE`] and at least twice `item_size_max`
+    /// (`-I`, which counts the key and memcached's header, so also more than the heaviest
+    /// entry's weight: `-I` plus moka's overhead). memcached accepts `-I` up to half of `-m`,
+    /// and moka drops an entry heavier than its cache's whole capacity right after the insert
+    /// that answered STORED. The default `-m 64` gets one cache, `-m 256` four, `-m 512` and
+    /// up eight; `-m 1024 -I 256m` two.
     pub(crate) fn count_for(max_capacity: u64, item_size_max: u64) -> usize {
         let mut n = MAX_SHARDS;
-        while n > 1 && max_capacity / (n as u64) < 2 * item_size_max {
+        while n > 1 && {
+            let share = max_capacity / (n as u64);
+            share < MIN_SHARE || share < 2 * item_size_max
+        } {
             n /= 2;
         }
         n
@@ -145,20 +158,28 @@ mod tests {
     }
 
     #[test]
-    fn fewer_shards_when_items_may_be_large() {
+    fn fewer_shards_for_a_small_cache_or_large_items() {
         const MB: u64 = 1 << 20;
-        assert_eq!(Shards::count_for(64 * MB, MB), 8);
-        assert_eq!(Shards::count_for(64 * MB, 8 * MB), 4);
-        assert_eq!(Shards::count_for(64 * MB, 16 * MB), 2);
-        assert_eq!(Shards::count_for(64 * MB, 32 * MB), 1);
-        assert_eq!(Shards::count_for(16 * MB, MB), 8);
-        assert_eq!(Shards::count_for(8 * MB, MB), 4);
+        // By -m: a share of at least 64 MiB each.
+        assert_eq!(Shards::count_for(8 * MB, MB), 1);
+        assert_eq!(Shards::count_for(64 * MB, MB), 1);
+        assert_eq!(Shards::count_for(127 * MB, MB), 1);
+        assert_eq!(Shards::count_for(128 * MB, MB), 2);
+        assert_eq!(Shards::count_for(256 * MB, MB), 4);
+        assert_eq!(Shards::count_for(512 * MB, MB), 8);
         assert_eq!(Shards::count_for(1024 * MB, MB), 8);
+        assert_eq!(Shards::count_for(u64::MAX / 4, MB), 8);
+        // By -I: twice the largest item fits in each share.
+        assert_eq!(Shards::count_for(1024 * MB, 64 * MB), 8);
+        assert_eq!(Shards::count_for(1024 * MB, 128 * MB), 4);
+        assert_eq!(Shards::count_for(1024 * MB, 256 * MB), 2);
+        assert_eq!(Shards::count_for(1024 * MB, 512 * MB), 1);
         // Each share holds more than the heaviest entry `-I` allows.
         for (m, i) in [
             (64 * MB, MB),
-            (64 * MB, 8 * MB),
             (64 * MB, 32 * MB),
+            (256 * MB, 8 * MB),
+            (1024 * MB, 256 * MB),
             (8 * MB, MB),
         ] {
             let share = m / Shards::count_for(m, i) as u64;
