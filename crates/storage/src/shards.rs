@@ -28,10 +28,10 @@ pub(crate) const MAX_SHARDS: usize = 8;
 /// small share does not amortize: at `-m 64` with 4 KB values, 8 caches held about 300 B per
 /// item more than one cache (5245-5281 against 4938-4949 B of RSS per item, memcached 4940;
 /// about 150 B of it with a slow fill, the rest from each cache's writes waiting for its own
-/// maintenance). Up to this share one cache's sub-tables stay small enough that a re-hash
-/// does not stall a request: at most about 2,800 entries each (64 MiB of the lightest
-/// entries over 64 sub-tables), where scenario 9's stall test stayed under 10 ms with 4,400
-/// (`-m 256`, two caches) and reached it with 8,900 (one cache).
+/// maintenance). A share is then between 64 and 128 MiB up to `-m 1023`, as each of the 8
+/// caches' is at `-m 1024`: at most about 4,400 entries per sub-table with 100-byte values
+/// (5,600 with the lightest entries), where scenario 9's stall test stayed under 10 ms with
+/// 4,400 (`-m 256`, two caches) and reached it with 8,900 (one cache).
 pub(crate) const MIN_SHARE: u64 = 64 << 20;
 
 type Shard = Cache<Key, Item, RandomState>;
