@@ -90,13 +90,13 @@ scenario() {
            if [ "$QUICK" = 1 ]; then warm=5; fi
            ARGS=("${CONNS[@]}" --ratio 0:1 --set-on-miss --data-size 100
                  --key-pattern zipf:0.99 --key-maximum 3500000 --warmup "$warm" --test-time "$SECS") ;;
-        8e) NAME="zipf as 8, equal RSS: ferrocache -m 66"
-           # In scenario 8 at -m 64 ferrocache's RSS comes to 0.97x memcached's (68.7 against
-           # 71.0 MiB at c0f4289, huge pages off from the first allocation; 1.02x before):
-           # here it gets the -m that gives about memcached's RSS (-m 66: 71.3 MiB).
+        8e) NAME="zipf as 8, equal RSS: ferrocache -m 68"
+           # In scenario 8 at -m 64 ferrocache's RSS comes to 0.95x memcached's (67.4 against
+           # 71.0 MiB at 965ef09, one moka cache below -m 128; 0.97x with 8 caches at c0f4289):
+           # here it gets the -m that gives about memcached's RSS (-m 66 gave 69.1 MiB).
            scenario 8
-           NAME="zipf as 8, equal RSS: memcached -m 64, ferrocache -m 66"
-           FC_MEM=66 ;;
+           NAME="zipf as 8, equal RSS: memcached -m 64, ferrocache -m 68"
+           FC_MEM=68 ;;
         9) NAME="flush_all + mass expiry on a full cache, under load"
            KIND=stall MEM=256
            ARGS=(--absolute --exptime 10)
