@@ -32,9 +32,10 @@ flags: -I 512k
 > set k 0 0 600000\r\n{x*200000}
 > {x*400000}\r\nget k\r\n
 === size-large-limit-keeps-large-items
-# memcached allows -I up to half of -m and keeps such items: a 10 MB value at -m 64 -I 16m
-# is still there after a moment (moka would have dropped an entry heavier than one of 8 shares)
-flags: -m 64 -I 16m
-> set big 0 0 10000000\r\n{x*10000000}\r\n
+# memcached allows -I up to half of -m and keeps such items: a 68 MB value at -m 256 -I 70m
+# is still there after a moment (moka would drop an entry heavier than one cache's share,
+# and -m 256 alone would give four caches of 64 MiB)
+flags: -m 256 -I 70m
+> set big 0 0 68000000\r\n{x*68000000}\r\n
 sleep 300
 > get big\r\n

@@ -20,10 +20,10 @@
 //!   and a request thread slept or did moka's bookkeeping itself.
 //!   A long key also carries its hash and a short one sits inline (`key::Key`), so those
 //!   re-hashes and moka's probes do not follow a pointer to the key's bytes.
-//! - **Shards**: up to 8 moka caches, each with an equal share of `-m` of at least 64 MiB
-//!   (one cache up to `-m 127`; fewer also when `-I` is large, so that the largest item fits
-//!   in a share), picked by the key's own hash so that every one of moka's hash sub-tables
-//!   is used and each re-hash stays small (`shards`).
+//! - **Shards**: up to 8 moka caches, each with an equal share of `-m`: one cache up to
+//!   `-m 127`, then shares of at least 64 MiB, and fewer caches when a share would be under
+//!   twice `-I` (so that the largest item fits in one), picked by the key's own hash so that
+//!   every one of moka's hash sub-tables is used and each re-hash stays small (`shards`).
 
 mod clock;
 mod counters;
@@ -220,7 +220,8 @@ impl Store {
         } else {
             config.memory_limit
         };
-        let count = Shards::count_for(capacity, config.item_size_max as u64);
+        // The count follows -m even with -M, where moka's own capacity is only a ceiling.
+        let count = Shards::count_for(config.memory_limit, config.item_size_max as u64);
         let cache = Shards::build(count, capacity, |builder| {
             let c = listener_counters.clone();
             builder

@@ -9,7 +9,8 @@
 //! and that one request waited milliseconds: perf put 86% of the samples inside requests
 //! slower than 1 ms in moka's `BucketArray::rehash`. Here a shard is picked by the top bits of
 //! our own 32-bit key hash, which moka's hash does not share, so every shard uses all 64 of
-//! its sub-tables: 8 shards, 512 sub-tables, each re-hash an eighth of the work.
+//! its sub-tables: from `-m 512`, 8 shards, 512 sub-tables, each re-hash an eighth of the
+//! work (at `-m 256`, four shards of 64 MiB: see [`MIN_SHARE`]).
 //!
 //! Fewer shards for a small `-m`, and when `-I` is large against `-m` (see
 //! [`Shards::count_for`]).
@@ -28,9 +29,9 @@ pub(crate) const MAX_SHARDS: usize = 8;
 /// small share does not amortize: at `-m 64` with 4 KB values, 8 caches held about 300 B per
 /// item more than one cache (5245-5281 against 4938-4949 B of RSS per item, memcached 4940;
 /// about 150 B of it with a slow fill, the rest from each cache's writes waiting for its own
-/// maintenance). A share is then between 64 and 128 MiB up to `-m 1023`, as each of the 8
-/// caches' is at `-m 1024`: at most about 4,400 entries per sub-table with 100-byte values
-/// (5,600 with the lightest entries), where scenario 9's stall test stayed under 10 ms with
+/// maintenance). From `-m 64` to `-m 1023` a share is then between 64 and 128 MiB, as each
+/// of the 8 caches' is at `-m 1024`: at most about 4,400 entries per sub-table with 100-byte
+/// values (5,600 with the lightest entries), where scenario 9's stall test stayed under 10 ms with
 /// 4,400 (`-m 256`, two caches) and reached it with 8,900 (one cache).
 pub(crate) const MIN_SHARE: u64 = 64 << 20;
 
