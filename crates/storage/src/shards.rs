@@ -31,8 +31,8 @@ pub(crate) const MAX_SHARDS: usize = 8;
 /// about 150 B of it with a slow fill, the rest from each cache's writes waiting for its own
 /// maintenance). From `-m 64` to `-m 1023` a share is then between 64 and 128 MiB, as each
 /// of the 8 caches' is at `-m 1024`: at most about 4,400 entries per sub-table with 100-byte
-/// values (5,600 with the lightest entries), where scenario 9's stall test stayed under 10 ms with
-/// 4,400 (`-m 256`, two caches) and reached it with 8,900 (one cache).
+/// values (5,600 with the lightest entries), where scenario 9's stall test stayed under
+/// 10 ms with 4,400 (`-m 256`, two caches) and reached it with 8,900 (one cache).
 pub(crate) const MIN_SHARE: u64 = 64 << 20;
 
 type Shard = Cache<Key, Item, RandomState>;
