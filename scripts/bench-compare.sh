@@ -191,30 +191,28 @@ if command -v memtier_benchmark >/dev/null; then
     for round in $(seq "$FIRST" "$LAST"); do
         for s in 1 2 3 4 6; do
             [ -z "$ONLY" ] || [[ $ONLY == *,$s,* ]] || continue
+            # The protocol and value size serve both the preload and the measured run.
+            proto=memcache_text dsize=32
             case $s in
-                1) mt=(--ratio 1:10 -d 32) ;;
-                2) mt=(--ratio 1:10 -d 32 --pipeline 16) ;;
-                3) mt=(--ratio 1:10 -d 1024) ;;
-                4) mt=(--ratio 0:1 -d 32) ;;
-                6) mt=(--ratio 1:10 -d 32 -P memcache_binary) ;;
+                1) mt=(--ratio 1:10) ;;
+                2) mt=(--ratio 1:10 --pipeline 16) ;;
+                3) mt=(--ratio 1:10); dsize=1024 ;;
+                4) mt=(--ratio 0:1) ;;
+                6) mt=(--ratio 1:10); proto=memcache_binary ;;
             esac
             order=(memcached ferrocache)
             [ $((round % 2)) = 0 ] && order=(ferrocache memcached)
             for server in "${order[@]}"; do
                 start_server "$server" 1024 1m
-                proto=memcache_text
-                [ "$s" = 6 ] && proto=memcache_binary
                 # Preload keys memtier-0..memtier-100000 (memtier's own names) with the
                 # scenario's value size; a failure is reported, and shows as misses below.
-                dsize=32
-                [ "$s" = 3 ] && dsize=1024
                 memtier_benchmark -s 127.0.0.1 -p "$PORT" -P "$proto" -t 2 -c 25 --hide-histogram \
                     --key-maximum 100000 --key-pattern P:P --ratio 1:0 --requests allkeys -d "$dsize" \
                     >/dev/null 2>&1 || echo "memtier preload failed on $server" >&2
                 before=$(cpu_ticks "$PID")
                 memtier_benchmark -s 127.0.0.1 -p "$PORT" -P "$proto" -t 2 -c 25 --hide-histogram \
                     --distinct-client-seed --key-maximum 100000 --key-pattern R:R --test-time "$SECS" \
-                    "${mt[@]}" --json-out-file "$OUT/memtier-s$s-$server-r$round.json" >/dev/null 2>&1 \
+                    -d "$dsize" "${mt[@]}" --json-out-file "$OUT/memtier-s$s-$server-r$round.json" >/dev/null 2>&1 \
                     || echo "memtier failed on $server" >&2
                 after=$(cpu_ticks "$PID")
                 echo "$((after - before))" > "$OUT/memtier-s$s-$server-r$round.ticks"
