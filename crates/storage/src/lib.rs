@@ -31,10 +31,12 @@ mod item;
 mod key;
 mod meta;
 mod shards;
+mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock, REALTIME_MAXDELTA};
-pub use item::{Value, ValueIn, ENTRY_OVERHEAD};
+pub use item::{ValueIn, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaGet, MetaHit, MetaStore, MgOp};
+pub use value::Value;
 
 use clock::Times;
 use counters::{bump, Counters};
