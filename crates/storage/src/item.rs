@@ -97,11 +97,12 @@ impl Item {
 /// metadata) plus our `Item` and the allocator's rounding of the key and value blocks.
 ///
 /// Measured with the server binary (mimalloc, purge delay 0) filled past `-m 1024` by
-/// `scripts/bench-rss.sh` (2026-11-30, with [`Value`] and the fetched mark in it): the RSS
-/// above an empty server's ~12 MB, divided by the items held, less key and value, came to
-/// about 342 B/item with 100-byte values and 394 B/item with 4 KB values (448 before `Value`
-/// replaced `Bytes`). 360 keeps a full cache's RSS within a few MB of `-m` either way.
-pub const ENTRY_OVERHEAD: usize = 360;
+/// `scripts/bench-rss.sh`: the RSS above an empty server's ~5 MB, divided by the items held,
+/// less key and value, came to about 300 B/item with 100-byte values and 379 B/item with 4 KB
+/// values once [`Value`] became a thin pointer with an 8-byte header (2026-11-30; 342 and 394
+/// before that, and 448 at 100 B before `Value` replaced `Bytes`). 340, between the two, keeps
+/// a full cache's RSS within a few per cent of `-m` either way.
+pub const ENTRY_OVERHEAD: usize = 340;
 
 /// An entry's weight in moka: what it charges against `-m`.
 pub(crate) fn weight(key_len: usize, value_len: usize) -> u32 {
