@@ -30,9 +30,10 @@ pub(crate) const MAX_SHARDS: usize = 8;
 /// item more than one cache (5245-5281 against 4938-4949 B of RSS per item, memcached 4940;
 /// about 150 B of it with a slow fill, the rest from each cache's writes waiting for its own
 /// maintenance). From `-m 64` to `-m 1023` a share is then between 64 and 128 MiB, as each
-/// of the 8 caches' is at `-m 1024`: at most about 4,400 entries per sub-table with 100-byte
-/// values (5,600 with the lightest entries), where scenario 9's stall test stayed under
-/// 10 ms with 4,400 (`-m 256`, two caches) and reached it with 8,900 (one cache).
+/// of the 8 caches' is at `-m 1024`: at most about 4,650 entries per sub-table with 100-byte
+/// values (5,900 with the lightest entries; 340 bytes charged per entry), where scenario 9's
+/// stall test stayed under 10 ms with 4,400 (`-m 256`, two caches, 360 bytes charged) and
+/// reached it with 8,900 (one cache).
 pub(crate) const MIN_SHARE: u64 = 64 << 20;
 
 type Shard = Cache<Key, Item, RandomState>;
