@@ -22,7 +22,10 @@
 //! - small (up to [`Value::SMALL`] bytes): the header, then the bytes, in one allocation;
 //! - large: the header, then a [`Bytes`] holding exactly the value in a buffer of its own
 //!   size (or a slice of the buffer the request arrived in, kept without a copy), so a 4 KB
-//!   value does not spill into the allocator's next size class.
+//!   value does not spill into the allocator's next size class (one `Arc<[u8]>` holding a
+//!   4 KB value and its counts cost 5829 bytes per entry, against 4531 for a `Bytes`).
+//!
+//! Small values are copied once, from the connection's read buffer.
 //!
 //! The fetched mark lives here, shared by every clone, because the first read of each item
 //! sets it: as a field of the item it would cost a moka write per first read (measured: 49
