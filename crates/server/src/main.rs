@@ -92,12 +92,17 @@ async fn serve(config: Config) -> i32 {
     for l in &listeners {
         tracing::info!("listening on {}", l.local_addr_string());
     }
-    let shutdown = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) else {
+    // The handlers are installed here, before `run` accepts anyone: created inside the
+    // future they waited for its first poll, which comes after the listeners are served, so a
+    // SIGTERM sent as soon as the server answered could still find the default action and end
+    // the process without draining or removing the pid file (seen once in CI, under load).
+    use tokio::signal::unix::{signal, SignalKind};
+    let handlers = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
+    let shutdown = async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
             tracing::error!("could not install signal handlers");
             return std::future::pending().await;
         };
