@@ -53,6 +53,18 @@ struct Header {
 const SMALL: u8 = 0;
 const LARGE: u8 = 1;
 
+impl Header {
+    /// A new value's header: one reference, not fetched yet.
+    fn new(kind: u8, len: u16) -> Header {
+        Header {
+            count: AtomicU32::new(1),
+            len,
+            fetched: AtomicU8::new(0),
+            kind,
+        }
+    }
+}
+
 /// A large value's allocation.
 #[repr(C)]
 struct Large {
@@ -113,12 +125,7 @@ impl Value {
             let Some(ptr) = NonNull::new(raw.cast::<Header>()) else {
                 alloc::handle_alloc_error(layout);
             };
-            ptr.as_ptr().write(Header {
-                count: AtomicU32::new(1),
-                len: len as u16,
-                fetched: AtomicU8::new(0),
-                kind: SMALL,
-            });
+            ptr.as_ptr().write(Header::new(SMALL, len as u16));
             let mut at = raw.add(DATA);
             for part in parts {
                 std::ptr::copy_nonoverlapping(part.as_ptr(), at, part.len());
@@ -131,12 +138,7 @@ impl Value {
     /// A large value that keeps `bytes` as they are.
     fn large(bytes: Bytes) -> Value {
         let block = Box::new(Large {
-            header: Header {
-                count: AtomicU32::new(1),
-                len: 0,
-                fetched: AtomicU8::new(0),
-                kind: LARGE,
-            },
+            header: Header::new(LARGE, 0),
             bytes,
         });
         // `Large` is `repr(C)` with the header first, so its pointer is the header's.

@@ -99,17 +99,16 @@ fn main() {
                     std::thread::spawn(move || drop(mine))
                 })
                 .collect();
-            if original_first {
+            let held = if original_first {
                 drop(v);
-                for h in handles {
-                    h.join().unwrap();
-                }
+                None
             } else {
-                for h in handles {
-                    h.join().unwrap();
-                }
-                drop(v);
+                Some(v)
+            };
+            for h in handles {
+                h.join().unwrap();
             }
+            drop(held);
         }
     }
     assert_eq!(live(), before, "values dropped across threads");
