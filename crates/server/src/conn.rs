@@ -3,6 +3,7 @@
 use crate::config::Protocol;
 use crate::listen::{Listener, Stream};
 use crate::out::Output;
+use crate::workers::Workers;
 use crate::{auth, binary, text, Counters, Shared};
 use bytes::{Buf, BytesMut};
 use ferrocache_protocol::text::Request;
@@ -108,6 +109,7 @@ pub(crate) async fn accept_loop(
     shared: Arc<Shared>,
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
+    workers: Arc<Workers>,
 ) {
     let listen_addr = listener_addr(&listener);
     loop {
@@ -135,9 +137,25 @@ pub(crate) async fn accept_loop(
             });
             continue;
         };
+        // The connection moves to a worker thread's runtime: out of this one's reactor, into
+        // the worker's when its task first runs there.
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("could not hand a connection to a worker: {e}");
+                continue;
+            }
+        };
         let shared = shared.clone();
         let listen_addr = listen_addr.clone();
-        tracker.spawn(async move {
+        let connection = async move {
+            let stream = match Stream::from_std(stream) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("a worker could not take a connection: {e}");
+                    return;
+                }
+            };
             let fd = stream_fd(&stream);
             let addr = peer_addr(&stream, &listen_addr);
             tracing::debug!(fd, %addr, "new connection");
@@ -161,7 +179,8 @@ pub(crate) async fn accept_loop(
                 tracing::debug!(fd, "connection ended: {e}");
             }
             drop(permit);
-        });
+        };
+        tracker.spawn_on(connection, workers.next());
     }
 }
 

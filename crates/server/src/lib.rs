@@ -13,6 +13,7 @@ mod meta;
 mod out;
 mod stats;
 mod text;
+mod workers;
 
 pub use config::Config;
 pub use listen::Listener;
@@ -157,6 +158,7 @@ pub async fn run(
     // Connection slots: a permit per client connection, up to `-c`.
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let tracker = TaskTracker::new();
+    let workers = Arc::new(workers::Workers::start(shared.config.threads)?);
     for listener in listeners {
         let listener = Arc::new(listener);
         conn::register_listener(&shared, &listener);
@@ -165,6 +167,7 @@ pub async fn run(
             shared.clone(),
             slots.clone(),
             tracker.clone(),
+            workers.clone(),
         ));
     }
     let stop = shared.stop.clone();
@@ -176,5 +179,6 @@ pub async fn run(
     shared.stop.cancel();
     tracker.close();
     tracker.wait().await;
+    workers.stop().await;
     Ok(())
 }

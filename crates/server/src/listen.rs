@@ -21,6 +21,30 @@ pub enum Stream {
     Unix(tokio::net::UnixStream),
 }
 
+/// An accepted connection between runtimes: registered with none, in non-blocking mode.
+pub enum StdStream {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Stream {
+    /// Takes the connection out of the current runtime's reactor.
+    pub fn into_std(self) -> io::Result<StdStream> {
+        Ok(match self {
+            Stream::Tcp(s) => StdStream::Tcp(s.into_std()?),
+            Stream::Unix(s) => StdStream::Unix(s.into_std()?),
+        })
+    }
+
+    /// Registers the connection with the current runtime's reactor.
+    pub fn from_std(s: StdStream) -> io::Result<Stream> {
+        Ok(match s {
+            StdStream::Tcp(s) => Stream::Tcp(tokio::net::TcpStream::from_std(s)?),
+            StdStream::Unix(s) => Stream::Unix(tokio::net::UnixStream::from_std(s)?),
+        })
+    }
+}
+
 impl Listener {
     /// Accepts a connection; returns it and the peer's address for logs.
     pub async fn accept(&self) -> io::Result<(Stream, String)> {

@@ -44,9 +44,9 @@ fn main() {
             tracing::error!("could not write the pid file {}: {e}", path.display());
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.threads)
-        .thread_name("ferrocache-worker")
+    // The main thread accepts connections and waits for signals; `run` starts the `-t`
+    // worker threads that serve the connections.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -1,0 +1,116 @@
+//! The worker threads (`-t`): each runs its own single-threaded tokio runtime, and every
+//! connection lives on one of them from accept to close, as in memcached.
+//!
+//! Why not one multi-threaded runtime: its work stealing moves a connection's task between
+//! threads, so a request is often read on one core and the next one on the other, with the
+//! socket's and the task's memory bouncing between the caches. On this 2-core machine that
+//! made the server's CPU per request bimodal (about 10.5 or 12.3 µs in scenario 1, from run
+//! to run). With the connections pinned it stays at the lower figure (bench/RESULTS.md).
+//! The price is memcached's: a busy connection cannot borrow an idle thread.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) struct Workers {
+    handles: Vec<Handle>,
+    /// Round robin, as memcached hands out new connections.
+    next: AtomicUsize,
+    /// Each worker thread runs until this is cancelled (by `stop`, or by dropping `Workers`
+    /// when `run`'s future is dropped); its runtime, and any task still on it, then goes.
+    done: CancellationToken,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Workers {
+    /// Starts `n` worker threads (at least one).
+    pub(crate) fn start(n: usize) -> std::io::Result<Workers> {
+        let done = CancellationToken::new();
+        let mut handles = Vec::new();
+        let mut threads = Vec::new();
+        for i in 0..n.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            handles.push(runtime.handle().clone());
+            let until = done.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("ferrocache-worker-{i}"))
+                .spawn(move || runtime.block_on(until.cancelled()));
+            match thread {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    done.cancel();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Workers {
+            handles,
+            next: AtomicUsize::new(0),
+            done,
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// The runtime of the worker that takes the next connection.
+    pub(crate) fn next(&self) -> &Handle {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
+        &self.handles[i]
+    }
+
+    /// Ends the worker threads and waits for them. Call once no connection is left.
+    pub(crate) async fn stop(&self) {
+        self.done.cancel();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.done.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_go_round_robin_and_stop_ends_the_threads() {
+        let workers = Workers::start(3).unwrap();
+        let mut names = Vec::new();
+        for _ in 0..6 {
+            let name = workers
+                .next()
+                .spawn(async { std::thread::current().name().map(str::to_owned) })
+                .await
+                .unwrap();
+            names.push(name.unwrap());
+        }
+        assert_eq!(
+            names,
+            [0, 1, 2, 0, 1, 2].map(|i| format!("ferrocache-worker-{i}"))
+        );
+        assert_eq!(workers.threads.lock().unwrap().len(), 3);
+        workers.stop().await;
+        assert!(workers.threads.lock().unwrap().is_empty());
+        // A stopped worker takes no more tasks: the spawned task is dropped unrun.
+        let ran = workers.next().spawn(async {}).await;
+        assert!(ran.is_err());
+    }
+
+    #[test]
+    fn at_least_one_worker() {
+        let workers = Workers::start(0).unwrap();
+        assert_eq!(workers.handles.len(), 1);
+    }
+}
