@@ -106,6 +106,10 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
 /// Serves `listeners` until `shutdown` completes or a client sends `shutdown` (with `-A`).
 /// Then it stops accepting, lets every connection finish the request it is working on, and
 /// returns once all connections are closed.
+///
+/// The caller's runtime runs the accept loops; the connections are served on `-t` worker
+/// threads that `run` starts, each with its own single-threaded runtime, and ends before it
+/// returns.
 pub async fn run(
     listeners: Vec<Listener>,
     config: Arc<Config>,
