@@ -5,8 +5,9 @@
 //! threads, so a request is often read on one core and the next one on the other, with the
 //! socket's and the task's memory bouncing between the caches. On this 2-core machine that
 //! made the server's CPU per request bimodal (about 10.5 or 12.3 µs in scenario 1, from run
-//! to run). With the connections pinned it stays at the lower figure (bench/RESULTS.md).
-//! The price is memcached's: a busy connection cannot borrow an idle thread.
+//! to run). With the connections pinned it stays at the lower figure in most runs (5 of 6 in
+//! bench/RESULTS.md). The price is memcached's: a thread's connections wait while it is
+//! busy or descheduled, even when the other thread is idle (scenario 5's p99 got worse).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
