@@ -2,11 +2,12 @@
 //! connection lives on one of them from accept to close, as in memcached.
 //!
 //! Why not one multi-threaded runtime: its work stealing moves a connection's task between
-//! threads, so a request is often read on one core and the next one on the other, with the
-//! socket's and the task's memory bouncing between the caches. On this 2-core machine that
-//! made the server's CPU per request bimodal (about 10.5 or 12.3 µs in scenario 1, from run
-//! to run). With the connections pinned it stays at the lower figure in most runs (5 of 6 in
-//! bench/RESULTS.md). The price is memcached's: a thread's connections wait while it is
+//! threads, so one request may be served on one core and the next on the other, away from
+//! the cache lines its socket and task last used. With it the server's CPU per request on
+//! this 2-core machine was bimodal (about 10.5 or 12.3 µs in scenario 1, from run to run),
+//! with the same system calls in both modes. Stealing was the suspect: with the connections
+//! pinned the CPU per request stays at the lower figure in most runs (5 of 6; bench/RESULTS.md,
+//! History, "late night"). The price is memcached's: a thread's connections wait while it is
 //! busy or descheduled, even when the other thread is idle (scenario 5's p99 got worse).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
