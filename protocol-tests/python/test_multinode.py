@@ -375,7 +375,8 @@ def failover_trace(kind, client_name):
 # failing node can hang on an event outside both servers (once in about fifty CI runs,
 # python-memcached stored nothing for one key on memcached, where every other run stores it
 # on a live node), so a difference counts only if it shows up in every pair. A difference
-# that a server causes in every run still fails the test.
+# that a server causes in every run still fails the test; one that ferrocache causes only
+# now and then can pass, as the client's own can, so every differing pair is printed (-s).
 PAIRS = 3
 
 

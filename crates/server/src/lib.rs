@@ -157,6 +157,9 @@ pub async fn run(
         listeners: listeners.len(),
         config,
     });
+    // If this future is dropped before it returns, the accept loops (tasks of the caller's
+    // runtime) stop too, and with them the last hold on the worker threads.
+    let _stop_on_drop = shared.stop.clone().drop_guard();
     // The listening sockets count as connections in memcached's totals.
     Counters::add(&shared.counters.total_connections, shared.listeners as u64);
     // Connection slots: a permit per client connection, up to `-c`.

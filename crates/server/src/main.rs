@@ -52,7 +52,7 @@ fn main() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("failed to start worker threads: {e}");
+            eprintln!("failed to start the main thread's runtime: {e}");
             std::process::exit(71);
         }
     };

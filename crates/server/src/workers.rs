@@ -20,35 +20,53 @@ pub(crate) struct Workers {
     handles: Vec<Handle>,
     /// Round robin, as memcached hands out new connections.
     next: AtomicUsize,
-    /// Each worker thread runs until this is cancelled (by `stop`, or by dropping `Workers`
-    /// when `run`'s future is dropped); its runtime, and any task still on it, then goes.
+    /// Each worker thread runs until this is cancelled (by `stop`, or by dropping `Workers`,
+    /// which `run`'s future does when it is dropped); its runtime, and any task still on it,
+    /// then goes.
     done: CancellationToken,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Workers {
-    /// Starts `n` worker threads (at least one).
+    /// Starts `n` worker threads (at least one). On an error the threads already started end.
     pub(crate) fn start(n: usize) -> std::io::Result<Workers> {
         let done = CancellationToken::new();
+        // Ends the threads started so far if a later one fails (disarmed on success).
+        let on_error = done.clone().drop_guard();
         let mut handles = Vec::new();
         let mut threads = Vec::new();
         for i in 0..n.max(1) {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            handles.push(runtime.handle().clone());
+            // The runtime is built, run and dropped on its own thread: dropped here, inside
+            // `run`'s async context, it would panic.
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
             let until = done.clone();
             let thread = std::thread::Builder::new()
-                .name(format!("ferrocache-worker-{i}"))
-                .spawn(move || runtime.block_on(until.cancelled()));
-            match thread {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    done.cancel();
-                    return Err(e);
-                }
-            }
+                // Linux keeps 15 bytes of a thread's name (`top -H`, `ps -L`).
+                .name(format!("fc-worker-{i}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match runtime {
+                        Ok(runtime) => {
+                            let _ = tx.send(Ok(runtime.handle().clone()));
+                            runtime.block_on(until.cancelled());
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                })
+                .map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("can't create worker thread {i}: {e}"))
+                })?;
+            threads.push(thread);
+            let handle = rx.recv().map_err(|_| {
+                std::io::Error::other("a worker thread ended before its runtime was built")
+            })??;
+            handles.push(handle);
         }
+        on_error.disarm();
         Ok(Workers {
             handles,
             next: AtomicUsize::new(0),
@@ -63,16 +81,16 @@ impl Workers {
         &self.handles[i]
     }
 
-    /// Ends the worker threads and waits for them. Call once no connection is left.
-    pub(crate) async fn stop(&self) {
+    /// Ends the worker threads and waits for them; returns how many ended. Call once no
+    /// connection is left.
+    pub(crate) async fn stop(&self) -> usize {
         self.done.cancel();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        let _ = tokio::task::spawn_blocking(move || {
-            for t in threads {
-                let _ = t.join();
-            }
+        tokio::task::spawn_blocking(move || {
+            threads.into_iter().filter_map(|t| t.join().ok()).count()
         })
-        .await;
+        .await
+        .unwrap_or(0)
     }
 }
 
@@ -85,6 +103,7 @@ impl Drop for Workers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn connections_go_round_robin_and_stop_ends_the_threads() {
@@ -98,16 +117,27 @@ mod tests {
                 .unwrap();
             names.push(name.unwrap());
         }
-        assert_eq!(
-            names,
-            [0, 1, 2, 0, 1, 2].map(|i| format!("ferrocache-worker-{i}"))
-        );
-        assert_eq!(workers.threads.lock().unwrap().len(), 3);
-        workers.stop().await;
-        assert!(workers.threads.lock().unwrap().is_empty());
+        assert_eq!(names, [0, 1, 2, 0, 1, 2].map(|i| format!("fc-worker-{i}")));
+        let ended = tokio::time::timeout(Duration::from_secs(10), workers.stop())
+            .await
+            .expect("the worker threads end");
+        assert_eq!(ended, 3);
         // A stopped worker takes no more tasks: the spawned task is dropped unrun.
         let ran = workers.next().spawn(async {}).await;
         assert!(ran.is_err());
+    }
+
+    #[test]
+    fn dropping_the_workers_ends_their_threads() {
+        let workers = Workers::start(2).unwrap();
+        let threads = std::mem::take(&mut *workers.threads.lock().unwrap());
+        drop(workers);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let joined = threads.into_iter().filter_map(|t| t.join().ok()).count();
+            let _ = tx.send(joined);
+        });
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(2));
     }
 
     #[test]

@@ -187,6 +187,28 @@ async fn shutdown_finishes_the_request_in_flight() {
 }
 
 #[tokio::test]
+async fn dropping_runs_future_stops_the_server() {
+    let server = TestServer::start(&["-t", "2"]).await;
+    let mut c = server.connect().await;
+    assert_eq!(ask(&mut c, b"version\r\n", b"\r\n").await.len(), 16);
+    let addr = server.addr;
+    server.task.abort();
+    assert!(server.task.await.unwrap_err().is_cancelled());
+    // The open connection is closed, and nothing listens any more.
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut rest))
+        .await
+        .expect("the connection is closed")
+        .unwrap();
+    assert!(rest.is_empty());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(addr).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "still accepting");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
 async fn shutdown_command_needs_dash_a() {
     let server = TestServer::start(&[]).await;
     let mut c = server.connect().await;
