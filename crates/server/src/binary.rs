@@ -20,18 +20,10 @@ impl ConnCtx<'_> {
         key: &[u8],
         value: &[u8],
     ) {
-        let mut head = Vec::with_capacity(24 + extras.len() + key.len());
-        response(
-            &mut head,
-            req.header.opcode,
-            status,
-            req.header.opaque,
-            cas,
-            extras,
-            key,
-            value.len(),
-        );
-        self.out.extend(&head);
+        let (opcode, opaque) = (req.header.opcode, req.header.opaque);
+        self.out.put_with(|out| {
+            response(out, opcode, status, opaque, cas, extras, key, value.len());
+        });
         self.out.extend(value);
     }
 

@@ -38,6 +38,13 @@ impl Output {
         self.len += bytes.len();
     }
 
+    /// Lets `write` append to the pending output in place, with no buffer of its own.
+    pub fn put_with(&mut self, write: impl FnOnce(&mut BytesMut)) {
+        let before = self.tail.len();
+        write(&mut self.tail);
+        self.len += self.tail.len() - before;
+    }
+
     /// Drops everything not yet written.
     pub fn clear(&mut self) {
         self.queue.clear();
@@ -66,13 +73,15 @@ impl Output {
         let total = self.len;
         while !self.queue.is_empty() {
             let mut n = {
-                let slices: Vec<IoSlice<'_>> = self
-                    .queue
-                    .iter()
-                    .take(MAX_IOVECS)
-                    .map(|b| IoSlice::new(b))
-                    .collect();
-                w.write_vectored(&slices).await?
+                // On the stack: a heap-allocated list would cost a malloc and a free for
+                // every reply.
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut count = 0;
+                for (slot, piece) in slices.iter_mut().zip(&self.queue) {
+                    *slot = IoSlice::new(piece);
+                    count += 1;
+                }
+                w.write_vectored(&slices[..count]).await?
             };
             if n == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());

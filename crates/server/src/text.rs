@@ -71,10 +71,10 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                     store.get(key)
                 };
                 if let Some(item) = hit {
-                    let mut header = Vec::with_capacity(key.len() + 40);
                     let cas = kind.returns_cas().then_some(item.cas);
-                    value_header(&mut header, key, item.flags, item.value.len(), cas);
-                    ctx.out.extend(&header);
+                    let len = item.value.len();
+                    ctx.out
+                        .put_with(|out| value_header(out, key, item.flags, len, cas));
                     ctx.out.value(&item.value);
                     ctx.out.extend(b"\r\n");
                 }

@@ -1,6 +1,7 @@
 //! Binary response packets.
 
-use super::{HEADER_LEN, RESPONSE_MAGIC};
+use super::RESPONSE_MAGIC;
+use bytes::BufMut;
 
 /// Response status codes, and the text memcached sends with each error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +42,7 @@ impl Status {
 /// (the value itself is written by the caller, so it can be shared rather than copied).
 #[allow(clippy::too_many_arguments)]
 pub fn response(
-    out: &mut Vec<u8>,
+    out: &mut impl BufMut,
     opcode: u8,
     status: Status,
     opaque: u32,
@@ -50,19 +51,17 @@ pub fn response(
     key: &[u8],
     value_len: usize,
 ) {
-    out.reserve(HEADER_LEN + extras.len() + key.len());
-    out.push(RESPONSE_MAGIC);
-    out.push(opcode);
-    out.extend_from_slice(&(key.len() as u16).to_be_bytes());
-    out.push(extras.len() as u8);
-    out.push(0);
-    out.extend_from_slice(&(status as u16).to_be_bytes());
-    let body = extras.len() + key.len() + value_len;
-    out.extend_from_slice(&(body as u32).to_be_bytes());
-    out.extend_from_slice(&opaque.to_be_bytes());
-    out.extend_from_slice(&cas.to_be_bytes());
-    out.extend_from_slice(extras);
-    out.extend_from_slice(key);
+    out.put_u8(RESPONSE_MAGIC);
+    out.put_u8(opcode);
+    out.put_u16(key.len() as u16);
+    out.put_u8(extras.len() as u8);
+    out.put_u8(0);
+    out.put_u16(status as u16);
+    out.put_u32((extras.len() + key.len() + value_len) as u32);
+    out.put_u32(opaque);
+    out.put_u64(cas);
+    out.put_slice(extras);
+    out.put_slice(key);
 }
 
 #[cfg(test)]
