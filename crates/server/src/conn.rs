@@ -38,7 +38,7 @@ pub(crate) struct ConnEntry {
     pub addr: String,
     /// `None` for a listening socket.
     pub listen_addr: Option<String>,
-    /// Milliseconds since the server started, at this connection's last command. Each
+    /// memcached's `current_time` (whole seconds) at this connection's last command. Each
     /// connection updates its own copy without taking the registry lock.
     pub last_cmd: Arc<AtomicU64>,
 }
@@ -94,7 +94,7 @@ pub(crate) fn register_listener(shared: &Shared, listener: &Listener) {
     let entry = ConnEntry {
         addr: listener_addr(listener),
         listen_addr: None,
-        last_cmd: Arc::new(AtomicU64::new(shared.millis())),
+        last_cmd: Arc::new(AtomicU64::new(shared.last_cmd_time())),
     };
     lock(shared).entries.insert(listener_fd(listener), entry);
 }
@@ -159,7 +159,7 @@ pub(crate) async fn accept_loop(
             let fd = stream_fd(&stream);
             let addr = peer_addr(&stream, &listen_addr);
             tracing::debug!(fd, %addr, "new connection");
-            let last_cmd = Arc::new(AtomicU64::new(shared.millis()));
+            let last_cmd = Arc::new(AtomicU64::new(shared.last_cmd_time()));
             lock(&shared).entries.insert(
                 fd,
                 ConnEntry {
@@ -310,7 +310,7 @@ async fn serve(
                 match parse(&buf, &limits) {
                     Parsed::Complete(request, used) => {
                         handled += 1;
-                        last_cmd.store(shared.millis(), Ordering::Relaxed);
+                        last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
                         tracing::trace!(fd, ?request, "binary request");
                         let next = binary::execute(&mut ctx, request, &mut swallow);
                         buf.advance(used);
@@ -339,7 +339,7 @@ async fn serve(
             match ferrocache_protocol::text::parse(&buf, &limits) {
                 Parsed::Complete(request, used) => {
                     handled += 1;
-                    last_cmd.store(shared.millis(), Ordering::Relaxed);
+                    last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
                     tracing::trace!(fd, ?request, "request");
                     let next = match request {
                         Request::Store {
@@ -475,7 +475,9 @@ async fn serve(
                     _ => stream.read_buf(&mut buf).await,
                 }
             };
+            // `biased`: poll in this order rather than draw a random one per read.
             tokio::select! {
+                biased;
                 _ = &mut stopping => continue,
                 n = read => n?,
             }

@@ -63,9 +63,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Milliseconds since start-up.
-    pub fn millis(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+    /// The time a connection records as that of its last command: memcached's
+    /// `current_time`, whole seconds, which is all `stats conns` shows. Read from the store's
+    /// clock, because every request sets it and a precise clock read would cost more.
+    pub fn last_cmd_time(&self) -> u64 {
+        u64::from(self.store.current_time())
     }
 }
 

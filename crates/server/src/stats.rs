@@ -196,7 +196,7 @@ fn slabs(shared: &Shared, out: &mut Pairs) {
 }
 
 fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
-    let now = shared.millis();
+    let now = shared.last_cmd_time();
     let registry = shared.conns.lock().unwrap_or_else(|e| e.into_inner());
     for (fd, entry) in &registry.entries {
         stat(out, &format!("{fd}:addr"), &entry.addr);
@@ -217,7 +217,7 @@ fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
         stat(
             out,
             &format!("{fd}:secs_since_last_cmd"),
-            now.saturating_sub(last) / 1000,
+            now.saturating_sub(last),
         );
     }
 }

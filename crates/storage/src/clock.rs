@@ -6,7 +6,7 @@
 //! conversion of a client's exptime follows its rules exactly (see [`Times::realtime`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of wall-clock time in whole unix seconds, swappable in tests.
 pub trait Clock: Send + Sync + 'static {
@@ -20,9 +20,13 @@ pub trait Clock: Send + Sync + 'static {
 /// plus the whole seconds since. Reading the wall clock instead would tick at wall-second
 /// boundaries, up to a second earlier than memcached: a TTL read back a few hundred
 /// milliseconds after it was set could then show one second less than memcached shows.
+///
+/// The monotonic clock read is the kernel's coarse one, which the vDSO answers from the last
+/// timer tick without reading the hardware clock: every request reads the time, and whole
+/// seconds do not need more than a tick's (1-4 ms) precision.
 pub struct SystemClock {
     start_unix: u64,
-    start: Instant,
+    start: Duration,
 }
 
 impl SystemClock {
@@ -31,7 +35,7 @@ impl SystemClock {
             start_unix: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-            start: Instant::now(),
+            start: coarse_monotonic(),
         }
     }
 }
@@ -44,8 +48,21 @@ impl Default for SystemClock {
 
 impl Clock for SystemClock {
     fn unix_now(&self) -> u64 {
-        self.start_unix + self.start.elapsed().as_secs()
+        self.start_unix + coarse_monotonic().saturating_sub(self.start).as_secs()
     }
+}
+
+/// `CLOCK_MONOTONIC_COARSE`: time since boot as of the last timer tick.
+pub fn coarse_monotonic() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into the struct we pass. It cannot fail for a
+    // clock id that Linux has had since 2.6.32; if it did, `ts` stays zero and time stands
+    // still rather than going wrong.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// A clock that moves only when told to, for tests.
@@ -136,5 +153,23 @@ mod tests {
         for (exptime, want) in table {
             assert_eq!(t.realtime(*exptime, now), *want, "exptime {exptime}");
         }
+    }
+
+    #[test]
+    fn coarse_clock_keeps_up_with_the_precise_one() {
+        let precise = std::time::Instant::now();
+        let coarse = coarse_monotonic();
+        std::thread::sleep(Duration::from_millis(120));
+        let moved = coarse_monotonic() - coarse;
+        let real = precise.elapsed();
+        // Within a few ticks either way (a tick is 1-4 ms).
+        assert!(
+            moved + Duration::from_millis(20) >= real,
+            "{moved:?} vs {real:?}"
+        );
+        assert!(
+            moved <= real + Duration::from_millis(20),
+            "{moved:?} vs {real:?}"
+        );
     }
 }

@@ -273,6 +273,11 @@ impl Store {
         self.times.current(self.clock.unix_now())
     }
 
+    /// memcached's `current_time`: whole seconds since the store's (backdated) start.
+    pub fn current_time(&self) -> u32 {
+        self.now()
+    }
+
     fn lock(&self, key: &Key) -> MutexGuard<'_, ()> {
         let stripe = key.hash32() as usize % STRIPES;
         // A stripe guards no data of its own, so a poisoned one is still usable.
