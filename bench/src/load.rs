@@ -106,6 +106,9 @@ pub struct Workload {
     pub block: Option<(u32, u64)>,
     /// Cache-aside: a get of one key that misses is followed by a set of that key.
     pub set_on_miss: bool,
+    /// memtier's `--rate-limiting`: at most this many requests per second per connection,
+    /// sent on a steady beat (`None`: as fast as replies come back).
+    pub rate: Option<u32>,
 }
 
 impl Workload {
@@ -143,6 +146,7 @@ impl Workload {
             multiget: 1,
             block: None,
             set_on_miss: false,
+            rate: None,
         }
     }
 }
@@ -368,6 +372,15 @@ async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Tot
     let mut block_key = 0u64;
     let mut keys_buf: Vec<u64> = Vec::with_capacity(multiget as usize);
     let (mut sent, mut cycle, mut exhausted) = (0u64, 0u32, false);
+    // With a rate limit: one request per beat. The connections' first beats are spread over
+    // one interval so that they do not all send at once.
+    let interval = work
+        .rate
+        .map(|r| Duration::from_nanos(1_000_000_000 / u64::from(r.max(1))));
+    let mut next_beat = Instant::now()
+        + interval.map_or(Duration::ZERO, |i| {
+            Duration::from_nanos(rng.below(i.as_nanos() as u64))
+        });
     loop {
         let done = exhausted
             || shared.stop.load(Ordering::Relaxed)
@@ -375,7 +388,18 @@ async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Tot
             || work.requests.is_some_and(|r| sent >= r);
         if !done {
             let first_new = inflight.len();
-            while inflight.len() < pipeline && work.requests.is_none_or(|r| sent < r) {
+            let allowed = match interval {
+                None => pipeline,
+                Some(interval) => {
+                    let beats = beats_due(&mut next_beat, interval, Instant::now());
+                    (inflight.len() + beats).min(pipeline)
+                }
+            };
+            if inflight.is_empty() && allowed == 0 {
+                tokio::time::sleep_until(next_beat.into()).await;
+                continue;
+            }
+            while inflight.len() < allowed && work.requests.is_none_or(|r| sent < r) {
                 let req = match pending.pop_front() {
                     Some(req) => req,
                     None => {
@@ -523,6 +547,26 @@ async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Tot
     Ok(totals)
 }
 
+/// How many beats of a rate-limited connection are due at `now` (0 or 1), moving `next` on
+/// by one beat. A connection that is behind sends on every chance until it has caught up,
+/// which keeps the average rate although tokio's timer wakes it up to a millisecond late;
+/// one more than `CATCH_UP` beats behind (its replies were slow) it drops the missed beats
+/// rather than send a long burst.
+fn beats_due(next: &mut Instant, interval: Duration, now: Instant) -> usize {
+    if now < *next {
+        return 0;
+    }
+    if now - *next > interval * CATCH_UP {
+        *next = now + interval;
+    } else {
+        *next += interval;
+    }
+    1
+}
+
+/// See [`beats_due`]: about 10 ms at 1,600 requests per second.
+const CATCH_UP: u32 = 16;
+
 /// Prints a line a second on stderr: throughput and mean latency since the last line.
 pub struct Progress {
     started: Instant,
@@ -648,6 +692,30 @@ mod tests {
             now = proc_cpu_us(pid).unwrap();
         }
         assert!(now >= before + 20_000, "{before} -> {now}");
+    }
+
+    #[test]
+    fn rate_limit_beats() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut next = t0 + ms(10);
+        // Before the beat: nothing; on it: one, and the next beat 10 ms later.
+        assert_eq!(beats_due(&mut next, ms(10), t0), 0);
+        assert_eq!(next, t0 + ms(10));
+        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(10)), 1);
+        assert_eq!(next, t0 + ms(20));
+        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(15)), 0);
+        // Late: the schedule keeps its phase, and a connection behind catches up.
+        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(43)), 1);
+        assert_eq!(next, t0 + ms(30));
+        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(43)), 1);
+        assert_eq!(next, t0 + ms(40));
+        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(43)), 1);
+        assert_eq!(next, t0 + ms(50));
+        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(43)), 0);
+        // Far behind: one request now, the missed beats are dropped.
+        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(400)), 1);
+        assert_eq!(next, t0 + ms(410));
     }
 
     #[test]

@@ -61,6 +61,10 @@ struct LoadArgs {
     /// Requests in flight per connection.
     #[arg(long, default_value_t = 1)]
     pipeline: usize,
+    /// At most this many requests per second per connection, on a steady beat (memtier's
+    /// option of the same name); unset, each connection sends as fast as replies come back.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limiting: Option<u32>,
     /// Value size in bytes, or a range min-max drawn uniformly.
     #[arg(long, short = 'd', default_value = "32")]
     data_size: DataSize,
@@ -284,6 +288,7 @@ fn workload(a: &LoadArgs) -> Workload {
         multiget: a.multiget,
         block,
         set_on_miss: a.set_on_miss,
+        rate: a.rate_limiting,
     }
 }
 
@@ -301,6 +306,7 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
                 multiget: 1,
                 block: None,
                 set_on_miss: false,
+                rate: None,
                 ..workload(a)
             },
             "preload ",
@@ -354,7 +360,7 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
     let server_cpu_us = cpu_before.zip(cpu_after).map(|(b, e)| e.saturating_sub(b));
     let cpu_per_op = server_cpu_us.map(|us| us as f64 / total.len().max(1) as f64);
     println!(
-        "{} protocol, {} connections ({} threads x {}), pipeline {}, ratio {}:{}{}, {:.2} s",
+        "{} protocol, {} connections ({} threads x {}), pipeline {}, ratio {}:{}{}{}, {:.2} s",
         a.protocol.name(),
         a.threads * a.clients,
         a.threads,
@@ -366,6 +372,10 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
             (Some(n), _) => format!(", set_many/get_many of {n} keys"),
             (None, m) if m > 1 => format!(", multiget of {m} keys"),
             _ => String::new(),
+        },
+        match a.rate_limiting {
+            Some(r) => format!(", at most {r} requests/s per connection"),
+            None => String::new(),
         },
         secs
     );
@@ -423,6 +433,7 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
                 "protocol": a.protocol.name(),
                 "clients": a.clients, "threads": a.threads, "pipeline": a.pipeline,
                 "multiget": a.multiget, "many": a.many, "set_on_miss": a.set_on_miss,
+                "rate_limiting": a.rate_limiting,
                 "warmup": a.warmup,
                 "ratio": format!("{}:{}", a.ratio.set, a.ratio.get),
                 "data_size": [a.data_size.min, a.data_size.max],
