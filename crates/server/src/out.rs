@@ -122,4 +122,34 @@ mod tests {
         assert!(sink.ends_with(b"xxx\r\nEND\r\n"));
         assert!(out.is_empty());
     }
+
+    #[tokio::test]
+    async fn put_with_counts_what_it_wrote() {
+        let mut out = Output::default();
+        out.extend(b"A ");
+        out.put_with(|tail| tail.extend_from_slice(b"written in place"));
+        out.put_with(|_| {});
+        assert_eq!(out.len(), 18);
+        let mut sink = Vec::new();
+        assert_eq!(out.flush(&mut sink).await.unwrap(), 18);
+        assert_eq!(sink, b"A written in place");
+    }
+
+    #[tokio::test]
+    async fn more_pieces_than_one_writev_takes() {
+        // Alternate shared (large) and copied (small) pieces: far more than MAX_IOVECS
+        // slices, which flush must write over several calls, in order.
+        let mut out = Output::default();
+        let mut want = Vec::new();
+        for i in 0..(MAX_IOVECS as u8 + 10) {
+            let big = Value::from(vec![i; SHARE_THRESHOLD]);
+            out.extend(&[b'<', i]);
+            out.value(&big);
+            want.extend_from_slice(&[b'<', i]);
+            want.extend_from_slice(&big);
+        }
+        let mut sink = Vec::new();
+        assert_eq!(out.flush(&mut sink).await.unwrap(), want.len());
+        assert_eq!(sink, want);
+    }
 }

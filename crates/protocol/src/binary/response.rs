@@ -93,4 +93,30 @@ mod tests {
             .concat()
         );
     }
+
+    #[test]
+    fn hit_response_known_answer() {
+        // A GETK hit: every field of the header set, in network byte order.
+        let mut out = bytes::BytesMut::new();
+        response(
+            &mut out,
+            0x0c,
+            Status::Ok,
+            0x0102_0304,
+            0x1122_3344_5566_7788,
+            &[0xde, 0xad, 0xbe, 0xef],
+            b"key",
+            5,
+        );
+        assert_eq!(
+            &out[..],
+            [
+                &[0x81, 0x0c, 0, 3, 4, 0, 0, 0, 0, 0, 0, 12, 1, 2, 3, 4][..],
+                &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88][..],
+                &[0xde, 0xad, 0xbe, 0xef][..],
+                b"key",
+            ]
+            .concat()
+        );
+    }
 }
