@@ -712,26 +712,34 @@ mod tests {
 
     #[test]
     fn rate_limit_beats() {
+        // (now, beats due, next beat after), in ms from t0, a 10 ms interval, the first beat
+        // at 10, one step after another.
+        let steps: &[(u64, usize, u64)] = &[
+            // Before the beat: nothing; on it: one, and the next beat 10 ms later.
+            (0, 0, 10),
+            (10, 1, 20),
+            (15, 0, 20),
+            // Late: the schedule keeps its phase, and a connection behind catches up.
+            (43, 1, 30),
+            (43, 1, 40),
+            (43, 1, 50),
+            (43, 0, 50),
+            // Exactly CATCH_UP intervals behind: still caught up, beat by beat.
+            (50 + 160, 1, 60),
+            // More than that: one request now, the missed beats are dropped.
+            (60 + 161, 1, 231),
+        ];
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         let mut next = t0 + ms(10);
-        // Before the beat: nothing; on it: one, and the next beat 10 ms later.
-        assert_eq!(beats_due(&mut next, ms(10), t0), 0);
-        assert_eq!(next, t0 + ms(10));
-        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(10)), 1);
-        assert_eq!(next, t0 + ms(20));
-        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(15)), 0);
-        // Late: the schedule keeps its phase, and a connection behind catches up.
-        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(43)), 1);
-        assert_eq!(next, t0 + ms(30));
-        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(43)), 1);
-        assert_eq!(next, t0 + ms(40));
-        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(43)), 1);
-        assert_eq!(next, t0 + ms(50));
-        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(43)), 0);
-        // Far behind: one request now, the missed beats are dropped.
-        assert_eq!(beats_due(&mut next, ms(10), t0 + ms(400)), 1);
-        assert_eq!(next, t0 + ms(410));
+        for &(now, beats, after) in steps {
+            assert_eq!(
+                beats_due(&mut next, ms(10), t0 + ms(now)),
+                beats,
+                "at {now} ms"
+            );
+            assert_eq!(next, t0 + ms(after), "at {now} ms");
+        }
     }
 
     #[test]
