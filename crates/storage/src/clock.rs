@@ -171,11 +171,11 @@ mod tests {
         std::thread::sleep(Duration::from_millis(120));
         let moved = coarse_monotonic() - coarse;
         let real = precise.elapsed();
-        // Within a few ticks either way (a tick is 1 to 10 ms).
-        assert!(
-            moved + Duration::from_millis(20) >= real,
-            "{moved:?} vs {real:?}"
-        );
+        // It moves at the precise clock's pace: never ahead of it by more than a tick (1 to 10
+        // ms), and not far behind. The lower bound is loose because a virtual machine's
+        // coarse clock can lag for a few ticks when the host delays its timer; a clock that
+        // stood still or counted in the wrong unit would still fail it.
+        assert!(moved * 2 >= real, "{moved:?} vs {real:?}");
         assert!(
             moved <= real + Duration::from_millis(20),
             "{moved:?} vs {real:?}"
