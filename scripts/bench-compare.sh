@@ -255,7 +255,8 @@ for path in glob.glob(os.path.join(out, "s*-r*.json")):
     except (ValueError, KeyError, TypeError) as e:
         print(f"skipping {path}: {e}", file=sys.stderr)
 
-order = [s for s in ["1", "2", "3", "4", "5", "6", "7", "8", "8e", "9", "m", "1r"] if s in runs]
+# names.tsv lists the scenarios in the order of SCENARIOS.
+order = [s for s in names if s in runs]
 cols = [("ops_per_sec", "ops/s", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
         ("cpu_us_per_op", "CPU µs/op", "{:.2f}"), ("hit_ratio", "hit ratio", "{:.4f}"),
         ("rss_mib", "RSS MiB", "{:.1f}"), ("over_10ms", ">10 ms", "{:.0f}")]
