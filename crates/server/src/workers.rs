@@ -86,12 +86,15 @@ impl Workers {
     pub(crate) async fn stop(&self) -> usize {
         self.done.cancel();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        tokio::task::spawn_blocking(move || {
-            threads.into_iter().filter_map(|t| t.join().ok()).count()
-        })
-        .await
-        .unwrap_or(0)
+        tokio::task::spawn_blocking(move || join_all(threads))
+            .await
+            .unwrap_or(0)
     }
+}
+
+/// Waits for `threads` to end; returns how many ended without a panic.
+fn join_all(threads: Vec<JoinHandle<()>>) -> usize {
+    threads.into_iter().filter_map(|t| t.join().ok()).count()
 }
 
 impl Drop for Workers {
@@ -134,8 +137,7 @@ mod tests {
         drop(workers);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let joined = threads.into_iter().filter_map(|t| t.join().ok()).count();
-            let _ = tx.send(joined);
+            let _ = tx.send(join_all(threads));
         });
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(2));
     }
