@@ -503,7 +503,7 @@ async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Tot
         }
         // Everything that has arrived, then file it under the current phase.
         let multi = |q: &VecDeque<(Instant, Req)>| q.front().is_some_and(|(_, r)| r.nkeys > 1);
-        let first = if interval.is_some() && !done && inflight.len() < pipeline {
+        let mut reply = if interval.is_some() && !done && inflight.len() < pipeline {
             // Rate-limited with room in the pipeline: the next beat may come before the
             // reply, and then its request goes out at once (`recv_for` is cancel-safe: what
             // it has read stays in the connection's buffer).
@@ -514,10 +514,9 @@ async fn client(id: u64, work: Arc<Workload>, shared: Arc<Shared>) -> Result<Tot
         } else {
             Some(conn.recv_for(multi(&inflight)).await?)
         };
-        let Some(first) = first else {
+        if reply.is_none() {
             continue;
-        };
-        let mut reply = Some(first);
+        }
         let phase = shared.phase.load(Ordering::Relaxed).min(shared.phases - 1);
         let (mut sets, mut gets, mut hits, mut keys, mut errors, mut lat_sum) = (0, 0, 0, 0, 0, 0);
         while let Some(r) = reply {
