@@ -63,6 +63,27 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    fn new(
+        config: Arc<Config>,
+        auth: Option<auth::AuthFile>,
+        sasl: Option<auth::SaslUsers>,
+        listeners: usize,
+    ) -> Shared {
+        Shared {
+            auth,
+            sasl,
+            store: Store::new(store_config(&config)),
+            counters: Counters::default(),
+            conns: Mutex::new(conn::Registry::default()),
+            started: Instant::now(),
+            stop: CancellationToken::new(),
+            verbosity: AtomicU32::new(u32::from(config.verbosity)),
+            maxbytes: AtomicU64::new(config.memory_limit_bytes()),
+            listeners,
+            config,
+        }
+    }
+
     /// The time a connection records as that of its last command: memcached's
     /// `current_time`, whole seconds, which is all `stats conns` shows. Read from the store's
     /// clock, because every request sets it and a precise clock read would cost more.
@@ -146,19 +167,7 @@ pub async fn run(
     } else {
         None
     };
-    let shared = Arc::new(Shared {
-        auth,
-        sasl,
-        store: Store::new(store_config(&config)),
-        counters: Counters::default(),
-        conns: Mutex::new(conn::Registry::default()),
-        started: Instant::now(),
-        stop: CancellationToken::new(),
-        verbosity: AtomicU32::new(u32::from(config.verbosity)),
-        maxbytes: AtomicU64::new(config.memory_limit_bytes()),
-        listeners: listeners.len(),
-        config,
-    });
+    let shared = Arc::new(Shared::new(config, auth, sasl, listeners.len()));
     // If this future is dropped before it returns, the accept loops (tasks of the caller's
     // runtime) stop too, and with them the last hold on the worker threads.
     let _stop_on_drop = shared.stop.clone().drop_guard();

@@ -33,6 +33,14 @@ impl Output {
         self.len
     }
 
+    /// Is this very allocation queued by reference (not a copy of it)?
+    #[cfg(test)]
+    pub fn shares(&self, bytes: &[u8]) -> bool {
+        self.queue
+            .iter()
+            .any(|piece| piece.as_ptr() == bytes.as_ptr())
+    }
+
     pub fn extend(&mut self, bytes: &[u8]) {
         self.tail.extend_from_slice(bytes);
         self.len += bytes.len();
