@@ -147,7 +147,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
             } else {
                 (0, 0)
             };
-            let value = req.value;
+            let value = ctx.value_in(req.value);
             // An append or prepend with a CAS applies only if the item's CAS matches.
             let extra = MetaStore {
                 compare_cas: (cas != 0).then_some(cas),
@@ -290,6 +290,7 @@ mod tests {
             fd: -1,
             out: Output::default(),
             sasl: auth::SaslState::default(),
+            backing: None,
         };
         let mut swallow = 0;
         assert!(matches!(

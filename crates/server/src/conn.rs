@@ -5,10 +5,9 @@ use crate::listen::{Listener, Stream};
 use crate::out::Output;
 use crate::workers::Workers;
 use crate::{auth, binary, text, Counters, Shared};
-use bytes::{Buf, BytesMut};
-use ferrocache_protocol::text::Request;
+use bytes::{Buf, Bytes, BytesMut};
 use ferrocache_protocol::{Limits, Parsed, Reject};
-use ferrocache_storage::Value;
+use ferrocache_storage::{Value, ValueIn};
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -198,6 +197,24 @@ pub(crate) struct ConnCtx<'a> {
     pub out: Output,
     /// `-S`: where this connection is in the SASL exchange.
     pub sasl: auth::SaslState,
+    /// The buffer the request being run was read into, when that request had it to itself
+    /// (see [`fills_own_buffer`]): its value can then be kept without a copy.
+    pub backing: Option<Bytes>,
+}
+
+impl ConnCtx<'_> {
+    /// A request's value as the store takes it: shared with the read buffer when the request
+    /// has that buffer to itself, otherwise to be copied.
+    pub fn value_in<'v>(&self, value: &'v [u8]) -> ValueIn<'v> {
+        if let Some(whole) = &self.backing {
+            let inside = whole.as_ptr_range();
+            let part = value.as_ptr_range();
+            if inside.start <= part.start && part.end <= inside.end {
+                return ValueIn::Owned(Value::from(whole.slice_ref(value)));
+            }
+        }
+        ValueIn::Slice(value)
+    }
 }
 
 async fn serve(
@@ -216,6 +233,7 @@ async fn serve(
         fd,
         out: Output::default(),
         sasl: auth::SaslState::default(),
+        backing: None,
     };
     // Bytes of a refused command's data block still to be thrown away.
     let mut swallow = 0usize;
@@ -308,6 +326,22 @@ async fn serve(
                     None => ferrocache_protocol::binary::parse,
                 };
                 match parse(&buf, &limits) {
+                    Parsed::Complete(_, used) if fills_own_buffer(&buf, used) => {
+                        handled += 1;
+                        last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                        let whole = take_buffer(&mut buf);
+                        let Parsed::Complete(request, _) = parse(&whole, &limits) else {
+                            unreachable!("the same bytes parse the same way");
+                        };
+                        tracing::trace!(fd, ?request, "binary request");
+                        ctx.backing = Some(whole.clone());
+                        let next = binary::execute(&mut ctx, request, &mut swallow);
+                        ctx.backing = None;
+                        if let Next::Close = next {
+                            close = true;
+                            break;
+                        }
+                    }
                     Parsed::Complete(request, used) => {
                         handled += 1;
                         last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
@@ -321,9 +355,7 @@ async fn serve(
                     }
                     Parsed::Incomplete(need) => {
                         if let Some(total) = need {
-                            if buf.capacity() < total {
-                                buf.reserve(total - buf.len());
-                            }
+                            make_room(&mut buf, total);
                         }
                         break;
                     }
@@ -337,56 +369,30 @@ async fn serve(
                 continue;
             }
             match ferrocache_protocol::text::parse(&buf, &limits) {
+                Parsed::Complete(_, used) if fills_own_buffer(&buf, used) => {
+                    handled += 1;
+                    last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                    let whole = take_buffer(&mut buf);
+                    let Parsed::Complete(request, _) =
+                        ferrocache_protocol::text::parse(&whole, &limits)
+                    else {
+                        unreachable!("the same bytes parse the same way");
+                    };
+                    tracing::trace!(fd, ?request, "request");
+                    ctx.backing = Some(whole.clone());
+                    let next = text::execute(&mut ctx, request, &mut swallow);
+                    ctx.backing = None;
+                    if let Next::Close = next {
+                        close = true;
+                        break;
+                    }
+                }
                 Parsed::Complete(request, used) => {
                     handled += 1;
                     last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
                     tracing::trace!(fd, ?request, "request");
-                    let next = match request {
-                        Request::Store {
-                            mode,
-                            key,
-                            flags,
-                            exptime,
-                            cas,
-                            value,
-                            noreply,
-                        } => {
-                            let args = text::StoreArgs {
-                                mode,
-                                flags,
-                                exptime,
-                                cas,
-                                noreply,
-                            };
-                            if buf.len() == used
-                                && used >= OWN_BUFFER_THRESHOLD
-                                && buf.capacity() - used <= used / 16
-                            {
-                                // A large request that fills a buffer of about its own size
-                                // (see OWN_BUFFER_THRESHOLD): the store keeps that buffer as
-                                // the value instead of copying the value out of it.
-                                let key = range_in(&buf, key);
-                                let value = range_in(&buf, value);
-                                let whole = std::mem::replace(
-                                    &mut buf,
-                                    BytesMut::with_capacity(READ_BUFFER),
-                                )
-                                .freeze();
-                                let value = Value::from(whole.slice(value));
-                                text::store(&mut ctx, args, &whole[key], value)
-                            } else {
-                                // The store copies the value out of the read buffer.
-                                let next = text::store(&mut ctx, args, key, value);
-                                buf.advance(used);
-                                next
-                            }
-                        }
-                        other => {
-                            let next = text::execute(&mut ctx, other, &mut swallow);
-                            buf.advance(used);
-                            next
-                        }
-                    };
+                    let next = text::execute(&mut ctx, request, &mut swallow);
+                    buf.advance(used);
                     if let Next::Close = next {
                         close = true;
                         break;
@@ -394,14 +400,7 @@ async fn serve(
                 }
                 Parsed::Incomplete(need) => {
                     if let Some(total) = need {
-                        if total >= OWN_BUFFER_THRESHOLD && buf.capacity() < total {
-                            // Give this request a buffer of exactly its size (see above).
-                            let mut own = BytesMut::with_capacity(total);
-                            own.extend_from_slice(&buf);
-                            buf = own;
-                        } else if buf.capacity() < total {
-                            buf.reserve(total - buf.len());
-                        }
+                        make_room(&mut buf, total);
                     }
                     break;
                 }
@@ -490,7 +489,107 @@ async fn serve(
 }
 
 /// Where `part` (a sub-slice of `buf`) lies within it.
-fn range_in(buf: &[u8], part: &[u8]) -> std::ops::Range<usize> {
-    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
-    start..start + part.len()
+/// Does the request of `used` bytes at the front of `buf` fill a buffer of about its own
+/// size (see [`OWN_BUFFER_THRESHOLD`])? Then the store can keep that buffer as the request's
+/// value instead of copying the value out of it.
+fn fills_own_buffer(buf: &BytesMut, used: usize) -> bool {
+    buf.len() == used && used >= OWN_BUFFER_THRESHOLD && buf.capacity() - used <= used / 16
+}
+
+/// Hands over the read buffer, which holds exactly one request, and starts a fresh one.
+fn take_buffer(buf: &mut BytesMut) -> Bytes {
+    std::mem::replace(buf, BytesMut::with_capacity(READ_BUFFER)).freeze()
+}
+
+/// Makes room for a request known to take `total` bytes: a large one gets a buffer of exactly
+/// its size (see [`OWN_BUFFER_THRESHOLD`]), a small one the usual growth.
+fn make_room(buf: &mut BytesMut, total: usize) {
+    if total >= OWN_BUFFER_THRESHOLD && buf.capacity() < total {
+        let mut own = BytesMut::with_capacity(total);
+        own.extend_from_slice(buf);
+        *buf = own;
+    } else if buf.capacity() < total {
+        buf.reserve(total - buf.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrocache_protocol::binary::{encode_request, opcode};
+
+    fn forget<T>(parsed: Parsed<T>) -> Parsed<()> {
+        match parsed {
+            Parsed::Complete(_, used) => Parsed::Complete((), used),
+            Parsed::Incomplete(need) => Parsed::Incomplete(need),
+            Parsed::Rejected(why, used) => Parsed::Rejected(why, used),
+        }
+    }
+
+    /// A large request that arrives in pieces ends up alone in a buffer of its own size, for
+    /// both protocols, so its value can be kept without a copy; a small one does not.
+    #[test]
+    fn a_large_request_gets_a_buffer_of_its_own() {
+        let limits = Limits {
+            item_size_max: 1 << 20,
+            cas_enabled: true,
+        };
+        let value = vec![b'v'; 300_000];
+        let mut text = b"set k 0 0 300000\r\n".to_vec();
+        text.extend_from_slice(&value);
+        text.extend_from_slice(b"\r\n");
+        let binary = encode_request(opcode::SET, 0, 0, &[0; 8], b"k", &value);
+        for (request, is_binary) in [(text, false), (binary, true)] {
+            let parse = |buf: &[u8]| match is_binary {
+                false => forget(ferrocache_protocol::text::parse(buf, &limits)),
+                true => forget(ferrocache_protocol::binary::parse(buf, &limits)),
+            };
+            let mut buf = BytesMut::with_capacity(READ_BUFFER);
+            let mut pieces = request.chunks(READ_BUFFER);
+            let used = loop {
+                buf.extend_from_slice(pieces.next().expect("complete before the end"));
+                match parse(&buf) {
+                    Parsed::Complete((), used) => break used,
+                    Parsed::Incomplete(Some(total)) => make_room(&mut buf, total),
+                    Parsed::Incomplete(None) => {}
+                    Parsed::Rejected(..) => panic!("rejected"),
+                }
+            };
+            assert_eq!(used, request.len());
+            assert!(fills_own_buffer(&buf, used), "binary: {is_binary}");
+        }
+        let mut small = BytesMut::with_capacity(READ_BUFFER);
+        small.extend_from_slice(b"set k 0 0 1\r\nv\r\n");
+        assert!(!fills_own_buffer(&small, small.len()));
+    }
+
+    /// With the request's buffer as backing, a (large) value inside it is shared; anything
+    /// else is copied as before.
+    #[test]
+    fn value_in_shares_only_from_the_backing_buffer() {
+        let shared = Shared::new(Arc::new(crate::Config::default()), None, None, 0);
+        let mut request = b"set k 0 0 10000\r\n".to_vec();
+        request.extend_from_slice(&[b'v'; 10_000]);
+        request.extend_from_slice(b"\r\n");
+        let whole = Bytes::from(request);
+        let mut ctx = ConnCtx {
+            shared: &shared,
+            fd: -1,
+            out: Output::default(),
+            sasl: auth::SaslState::default(),
+            backing: None,
+        };
+        let value = &whole[17..17 + 10_000];
+        assert!(matches!(ctx.value_in(value), ValueIn::Slice(_)));
+        ctx.backing = Some(whole.clone());
+        match ctx.value_in(value) {
+            ValueIn::Owned(v) => {
+                assert_eq!(v.as_ptr(), value.as_ptr());
+                assert_eq!(v.len(), 10_000);
+            }
+            ValueIn::Slice(_) => panic!("copied"),
+        }
+        let elsewhere = vec![b'v'; 10_000];
+        assert!(matches!(ctx.value_in(&elsewhere), ValueIn::Slice(_)));
+    }
 }

@@ -140,7 +140,7 @@ fn set(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
         &m.key,
         o.client_flags.unwrap_or(0),
         o.ttl.map_or(0, i64::from),
-        m.value,
+        ctx.value_in(m.value),
         &extra,
     );
     let code: &[u8; 2] = match outcome {

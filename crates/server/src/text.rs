@@ -7,15 +7,6 @@ use ferrocache_protocol::text::{Request, StoreMode};
 use ferrocache_storage::{ArithOutcome, StoreMode as Mode, StoreOutcome};
 use std::sync::atomic::Ordering;
 
-/// A storage command's fields other than its key and value.
-pub(crate) struct StoreArgs {
-    pub mode: StoreMode,
-    pub flags: u32,
-    pub exptime: i32,
-    pub cas: u64,
-    pub noreply: bool,
-}
-
 impl ConnCtx<'_> {
     /// Writes a reply line unless the request said `noreply`.
     fn reply(&mut self, noreply: bool, line: &[u8]) {
@@ -25,12 +16,17 @@ impl ConnCtx<'_> {
     }
 }
 
-pub(crate) fn store<'v>(
-    ctx: &mut ConnCtx<'_>,
-    args: StoreArgs,
-    key: &[u8],
-    value: impl Into<ferrocache_storage::ValueIn<'v>>,
-) -> Next {
+/// A storage command's fields other than its key and value.
+struct StoreArgs {
+    mode: StoreMode,
+    flags: u32,
+    exptime: i32,
+    cas: u64,
+    noreply: bool,
+}
+
+/// A storage command: `set`, `add`, `replace`, `append`, `prepend` or `cas`.
+fn store_command(ctx: &mut ConnCtx<'_>, args: StoreArgs, key: &[u8], value: &[u8]) -> Next {
     let mode = match args.mode {
         StoreMode::Set => Mode::Set,
         StoreMode::Add => Mode::Add,
@@ -39,6 +35,7 @@ pub(crate) fn store<'v>(
         StoreMode::Prepend => Mode::Prepend,
         StoreMode::Cas => Mode::Cas(args.cas),
     };
+    let value = ctx.value_in(value);
     let outcome = ctx
         .shared
         .store
@@ -81,7 +78,24 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             }
             ctx.out.extend(b"END\r\n");
         }
-        Request::Store { .. } => unreachable!("storage commands go through store()"),
+        Request::Store {
+            mode,
+            key,
+            flags,
+            exptime,
+            cas,
+            value,
+            noreply,
+        } => {
+            let args = StoreArgs {
+                mode,
+                flags,
+                exptime,
+                cas,
+                noreply,
+            };
+            return store_command(ctx, args, key, value);
+        }
         Request::TooLarge {
             key,
             mode,

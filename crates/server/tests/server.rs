@@ -231,6 +231,62 @@ async fn shutdown_command_needs_dash_a() {
         .unwrap();
 }
 
+/// The same for the meta and binary protocols, whose large values are now also kept in the
+/// buffer they arrived in.
+#[tokio::test]
+async fn large_meta_and_binary_values_round_trip() {
+    use ferrocache_protocol::binary::{encode_request, opcode};
+    let server = TestServer::start(&[]).await;
+    let value: Vec<u8> = (0..400_000u32).map(|i| (i % 253) as u8).collect();
+
+    let mut c = server.connect().await;
+    let mut req = format!("ms meta {} F9\r\n", value.len()).into_bytes();
+    req.extend_from_slice(&value);
+    req.extend_from_slice(b"\r\n");
+    for piece in req.chunks(6007) {
+        c.write_all(piece).await.unwrap();
+    }
+    assert_eq!(ask(&mut c, b"", b"\r\n").await, b"HD\r\n");
+    let reply = ask(&mut c, b"mg meta v f\r\n", b"\r\n").await;
+    let header = format!("VA {} f9\r\n", value.len()).into_bytes();
+    assert!(reply.starts_with(&header));
+    if reply.len() < header.len() + value.len() + 2 {
+        let rest = header.len() + value.len() + 2 - reply.len();
+        let mut more = reply;
+        let mut tail = vec![0; rest];
+        c.read_exact(&mut tail).await.unwrap();
+        more.extend_from_slice(&tail);
+        assert_eq!(&more[header.len()..header.len() + value.len()], &value[..]);
+    } else {
+        assert_eq!(&reply[header.len()..header.len() + value.len()], &value[..]);
+    }
+
+    let mut c = server.connect().await;
+    let extras = [0, 0, 0, 5, 0, 0, 0, 0];
+    let req = encode_request(opcode::SET, 1, 0, &extras, b"bin", &value);
+    for piece in req.chunks(6007) {
+        c.write_all(piece).await.unwrap();
+    }
+    let mut head = [0u8; 24];
+    c.read_exact(&mut head).await.unwrap();
+    assert_eq!(
+        (head[0], head[1], &head[6..8]),
+        (0x81, opcode::SET, &[0, 0][..])
+    );
+    c.write_all(&encode_request(opcode::GET, 2, 0, &[], b"bin", &[]))
+        .await
+        .unwrap();
+    c.read_exact(&mut head).await.unwrap();
+    assert_eq!((head[1], &head[6..8]), (opcode::GET, &[0, 0][..]));
+    let body = u32::from_be_bytes(head[8..12].try_into().unwrap()) as usize;
+    assert_eq!(body, 4 + value.len());
+    let mut got = vec![0; body];
+    c.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got[..4], &[0, 0, 0, 5]);
+    assert_eq!(&got[4..], &value[..]);
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn large_value_round_trips_through_its_own_buffer() {
     let server = TestServer::start(&[]).await;
