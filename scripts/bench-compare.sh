@@ -15,7 +15,7 @@
 #
 # Usage: scripts/bench-compare.sh [--quick] [--rounds N] [--secs S] [--only 1,2,9] [--no-chart] [--report]
 #   --quick: 1 round of 3 s runs; scenario 8 with a shorter warm-up, 9 on -m 64 with 200k keys.
-#   --only: these scenarios (1-9, 8e, m, 1r); the results of the others in bench/out/compare stay
+#   --only: these scenarios (1-9, 7b, 8e, m, 1r); the results of the others in bench/out/compare stay
 #   and are reported with them.
 #   --report: run nothing, only rebuild the tables and the chart from bench/out/compare.
 #   --more: add rounds to the results already in bench/out/compare (numbered after them)
@@ -80,6 +80,10 @@ scenario() {
            # 4 sets pipelined, then one multiget of the 4 keys. 100 such values (400 MB).
            ARGS=(--threads 2 --clients 5 --many 4 --ratio 1:1 --data-size 1047552
                  --key-maximum 400 --pipeline 4 --test-time "$SECS") ;;
+        7b) NAME="djblets as 7, binary protocol (pylibmc binary)"
+           scenario 7
+           NAME="djblets as 7, binary protocol (pylibmc binary)"
+           ARGS+=(--protocol binary) ;;
         8) NAME="zipf 0.99 over 10x the cache, -m 64, cache-aside"
            # memcached holds ~350k 100-byte items in -m 64 (bench/README.md): 3.5M keys.
            # Gets only; a miss is followed by a set of that key (--set-on-miss). The cache is
@@ -110,7 +114,7 @@ scenario() {
            ARGS=("${CONNS[@]}" "${base[@]}" --rate-limiting 1200) ;;
     esac
 }
-SCENARIOS=(1 2 3 4 5 6 7 8 8e 9 m 1r)
+SCENARIOS=(1 2 3 4 5 6 7 7b 8 8e 9 m 1r)
 
 # utime+stime of a process in clock ticks (fields 14 and 15 of /proc/PID/stat).
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
