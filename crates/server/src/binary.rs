@@ -300,27 +300,54 @@ mod tests {
         ctx.out
     }
 
-    /// A get of a large value queues the store's own allocation, as the text protocol does;
-    /// a small one is copied. (Before, the binary protocol copied every value, 1 MB chunks
-    /// included.)
-    #[test]
-    fn get_shares_a_large_value_and_copies_a_small_one() {
+    /// A get hit of a large value queues the store's own allocation, as the text protocol
+    /// does; a small one is copied. Either way the reply is whole: header fields, flags, key
+    /// (for the K opcodes) and value. (Before, the binary protocol copied every value, 1 MB
+    /// chunks included.)
+    #[tokio::test]
+    async fn get_shares_a_large_value_and_copies_a_small_one() {
         let shared = Shared::new(Arc::new(Config::default()), None, None, 0);
         for (key, len, shared_want) in [(&b"big"[..], 100_000, true), (b"small", 100, false)] {
-            let extras = [0u8; 8];
-            let set = encode_request(opcode::SET, 0, 0, &extras, key, &vec![b'v'; len]);
-            run(&shared, &set);
+            let value: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let flags = [0xde, 0xad, 0xbe, 0xef];
+            let set_extras = [flags, [0; 4]].concat();
+            run(
+                &shared,
+                &encode_request(opcode::SET, 0, 0, &set_extras, key, &value),
+            );
             let stored = shared.store.get(key).expect("stored");
-            for op in [opcode::GET, opcode::GETK, opcode::GAT] {
-                let extras: &[u8] = if op == opcode::GAT { &[0; 4] } else { &[] };
-                let out = run(&shared, &encode_request(op, 7, 0, extras, key, &[]));
-                let with_key = if op == opcode::GETK { key.len() } else { 0 };
-                assert_eq!(out.len(), 24 + 4 + with_key + len, "opcode {op}");
+            for op in [
+                opcode::GET,
+                opcode::GETQ,
+                opcode::GETK,
+                opcode::GETKQ,
+                opcode::GAT,
+                opcode::GATK,
+            ] {
+                let touch = matches!(op, opcode::GAT | opcode::GATK);
+                let with_key = matches!(op, opcode::GETK | opcode::GETKQ | opcode::GATK);
+                let extras: &[u8] = if touch { &[0; 4] } else { &[] };
+                let mut out = run(&shared, &encode_request(op, 7, 0, extras, key, &[]));
                 assert_eq!(
                     out.shares(&stored.value),
                     shared_want,
                     "opcode {op}, {len} B"
                 );
+                let mut reply = Vec::new();
+                out.flush(&mut reply).await.unwrap();
+                let key_len = if with_key { key.len() } else { 0 };
+                let body = u32::from_be_bytes(reply[8..12].try_into().unwrap()) as usize;
+                assert_eq!(
+                    (reply[0], reply[1], reply[4], body, reply.len()),
+                    (0x81, op, 4, 4 + key_len + len, 24 + 4 + key_len + len),
+                    "opcode {op}"
+                );
+                assert_eq!(u16::from_be_bytes([reply[2], reply[3]]) as usize, key_len);
+                assert_eq!(&reply[12..16], &7u32.to_be_bytes(), "opaque");
+                assert_eq!(&reply[16..24], &stored.cas.to_be_bytes(), "cas");
+                assert_eq!(&reply[24..28], &flags, "flags");
+                assert_eq!(&reply[28..28 + key_len], &key[..key_len]);
+                assert_eq!(&reply[28 + key_len..], &value[..], "opcode {op}");
             }
         }
     }

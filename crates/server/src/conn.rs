@@ -18,9 +18,13 @@ use tokio_util::task::TaskTracker;
 
 /// A read buffer starts this big, like memcached's.
 const READ_BUFFER: usize = 16 * 1024;
-/// A storage command whose whole request is at least this long gets a buffer of exactly its
-/// size, rather than one grown by doubling.
+/// A request known to be at least this long (a storage command with its data block, or a
+/// binary request with its body) gets a read buffer of exactly its size, rather than one grown
+/// by doubling; the store then keeps that buffer as the value instead of copying it out.
 pub(crate) const OWN_BUFFER_THRESHOLD: usize = 8 * 1024;
+/// A value shares its request's buffer only if the rest of that buffer (the command line or
+/// header, and the key) is at most this long, so a small value never pins a large buffer.
+const SHARE_SLACK: usize = 1024;
 /// A read buffer larger than this is replaced by a small one once it is (nearly) empty.
 const BIG_BUFFER: usize = 64 * 1024;
 
@@ -198,18 +202,23 @@ pub(crate) struct ConnCtx<'a> {
     /// `-S`: where this connection is in the SASL exchange.
     pub sasl: auth::SaslState,
     /// The buffer the request being run was read into, when that request had it to itself
-    /// (see [`fills_own_buffer`]): its value can then be kept without a copy.
+    /// (see [`OWN_BUFFER_THRESHOLD`]): its value can then be kept without a copy.
     pub backing: Option<Bytes>,
 }
 
 impl ConnCtx<'_> {
     /// A request's value as the store takes it: shared with the read buffer when the request
-    /// has that buffer to itself, otherwise to be copied.
+    /// has that buffer to itself and the value is nearly all of it, otherwise to be copied.
     pub fn value_in<'v>(&self, value: &'v [u8]) -> ValueIn<'v> {
         if let Some(whole) = &self.backing {
             let inside = whole.as_ptr_range();
             let part = value.as_ptr_range();
-            if inside.start <= part.start && part.end <= inside.end {
+            if inside.start <= part.start
+                && part.end <= inside.end
+                && whole.len() - value.len() <= SHARE_SLACK
+            {
+                #[cfg(test)]
+                tests::SHARED_VALUES.with(|n| n.set(n.get() + 1));
                 return ValueIn::Owned(Value::from(whole.slice_ref(value)));
             }
         }
@@ -237,6 +246,8 @@ async fn serve(
     };
     // Bytes of a refused command's data block still to be thrown away.
     let mut swallow = 0usize;
+    // Set while `buf` is a buffer that `make_room` sized for the pending request alone.
+    let mut own_buffer = false;
     // Binary or text, decided by the first byte the connection sends. With -Y connections
     // speak text: they must authenticate with the ascii exchange first.
     let mut binary: Option<bool> = shared.auth.as_ref().map(|_| false);
@@ -326,9 +337,10 @@ async fn serve(
                     None => ferrocache_protocol::binary::parse,
                 };
                 match parse(&buf, &limits) {
-                    Parsed::Complete(_, used) if fills_own_buffer(&buf, used) => {
+                    Parsed::Complete(_, used) if own_buffer && buf.len() == used => {
                         handled += 1;
                         last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                        own_buffer = false;
                         let whole = take_buffer(&mut buf);
                         let Parsed::Complete(request, _) = parse(&whole, &limits) else {
                             unreachable!("the same bytes parse the same way");
@@ -355,7 +367,7 @@ async fn serve(
                     }
                     Parsed::Incomplete(need) => {
                         if let Some(total) = need {
-                            make_room(&mut buf, total);
+                            own_buffer |= make_room(&mut buf, total);
                         }
                         break;
                     }
@@ -369,9 +381,10 @@ async fn serve(
                 continue;
             }
             match ferrocache_protocol::text::parse(&buf, &limits) {
-                Parsed::Complete(_, used) if fills_own_buffer(&buf, used) => {
+                Parsed::Complete(_, used) if own_buffer && buf.len() == used => {
                     handled += 1;
                     last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                    own_buffer = false;
                     let whole = take_buffer(&mut buf);
                     let Parsed::Complete(request, _) =
                         ferrocache_protocol::text::parse(&whole, &limits)
@@ -400,7 +413,7 @@ async fn serve(
                 }
                 Parsed::Incomplete(need) => {
                     if let Some(total) = need {
-                        make_room(&mut buf, total);
+                        own_buffer |= make_room(&mut buf, total);
                     }
                     break;
                 }
@@ -414,6 +427,8 @@ async fn serve(
                         ctx.out.extend(&line);
                     }
                     buf.advance(used);
+                    // A refused request gives up its own buffer too (`reserve` would reuse it).
+                    own_buffer = false;
                     swallow = rejection.swallow;
                     if rejection.reason == Reject::Close {
                         // memcached closes at once, without sending the replies it still
@@ -442,9 +457,10 @@ async fn serve(
             tokio::task::yield_now().await;
             continue;
         }
-        if buf.capacity() > BIG_BUFFER && buf.len() < READ_BUFFER {
+        if buf.capacity() > BIG_BUFFER && buf.len() < READ_BUFFER && !own_buffer {
             // A large request's buffer has served its purpose: go back to a small one rather
-            // than keep it for the connection's lifetime.
+            // than keep it for the connection's lifetime. (Not the buffer just sized for the
+            // request still arriving: that would be allocated again after the next read.)
             let mut small = BytesMut::with_capacity(READ_BUFFER);
             small.extend_from_slice(&buf);
             buf = small;
@@ -488,90 +504,131 @@ async fn serve(
     }
 }
 
-/// Where `part` (a sub-slice of `buf`) lies within it.
-/// Does the request of `used` bytes at the front of `buf` fill a buffer of about its own
-/// size (see [`OWN_BUFFER_THRESHOLD`])? Then the store can keep that buffer as the request's
-/// value instead of copying the value out of it.
-fn fills_own_buffer(buf: &BytesMut, used: usize) -> bool {
-    buf.len() == used && used >= OWN_BUFFER_THRESHOLD && buf.capacity() - used <= used / 16
-}
-
 /// Hands over the read buffer, which holds exactly one request, and starts a fresh one.
 fn take_buffer(buf: &mut BytesMut) -> Bytes {
     std::mem::replace(buf, BytesMut::with_capacity(READ_BUFFER)).freeze()
 }
 
-/// Makes room for a request known to take `total` bytes: a large one gets a buffer of exactly
-/// its size (see [`OWN_BUFFER_THRESHOLD`]), a small one the usual growth.
-fn make_room(buf: &mut BytesMut, total: usize) {
+/// Makes room for a request known to take `total` bytes, whose first bytes `buf` holds: a
+/// large one gets a buffer of exactly its size (see [`OWN_BUFFER_THRESHOLD`]), a small one
+/// the usual growth. True when it gave the request a buffer of its own.
+fn make_room(buf: &mut BytesMut, total: usize) -> bool {
     if total >= OWN_BUFFER_THRESHOLD && buf.capacity() < total {
         let mut own = BytesMut::with_capacity(total);
         own.extend_from_slice(buf);
         *buf = own;
-    } else if buf.capacity() < total {
+        #[cfg(test)]
+        tests::OWN_BUFFERS.with(|n| n.set(n.get() + 1));
+        return true;
+    }
+    if buf.capacity() < total {
         buf.reserve(total - buf.len());
     }
+    false
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ferrocache_protocol::binary::{encode_request, opcode};
+    use std::cell::Cell;
+    use std::thread::LocalKey;
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
 
-    fn forget<T>(parsed: Parsed<T>) -> Parsed<()> {
-        match parsed {
-            Parsed::Complete(_, used) => Parsed::Complete((), used),
-            Parsed::Incomplete(need) => Parsed::Incomplete(need),
-            Parsed::Rejected(why, used) => Parsed::Rejected(why, used),
-        }
+    thread_local! {
+        /// Values `value_in` handed to the store without a copy, on this thread.
+        pub(crate) static SHARED_VALUES: Cell<usize> = const { Cell::new(0) };
+        /// Buffers `make_room` sized for one request, on this thread.
+        pub(crate) static OWN_BUFFERS: Cell<usize> = const { Cell::new(0) };
     }
 
-    /// A large request that arrives in pieces ends up alone in a buffer of its own size, for
-    /// both protocols, so its value can be kept without a copy; a small one does not.
-    #[test]
-    fn a_large_request_gets_a_buffer_of_its_own() {
-        let limits = Limits {
-            item_size_max: 1 << 20,
-            cas_enabled: true,
+    fn count(counter: &'static LocalKey<Cell<usize>>) -> usize {
+        counter.with(Cell::get)
+    }
+
+    /// Runs `serve` on one end of a socket pair, on this thread. The client sends the first
+    /// `split` bytes of `request`, pauses so that the server reads them alone, sends the
+    /// rest, reads a reply of `reply_len` bytes and hangs up.
+    async fn exchange(shared: &Shared, request: &[u8], split: usize, reply_len: usize) -> Vec<u8> {
+        let (mut client, server) = tokio::net::UnixStream::pair().unwrap();
+        let last_cmd = AtomicU64::new(0);
+        let talk = async move {
+            client.write_all(&request[..split]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            client.write_all(&request[split..]).await.unwrap();
+            let mut reply = vec![0; reply_len];
+            client.read_exact(&mut reply).await.unwrap();
+            reply
         };
-        let value = vec![b'v'; 300_000];
-        let mut text = b"set k 0 0 300000\r\n".to_vec();
-        text.extend_from_slice(&value);
-        text.extend_from_slice(b"\r\n");
-        let binary = encode_request(opcode::SET, 0, 0, &[0; 8], b"k", &value);
-        for (request, is_binary) in [(text, false), (binary, true)] {
-            let parse = |buf: &[u8]| match is_binary {
-                false => forget(ferrocache_protocol::text::parse(buf, &limits)),
-                true => forget(ferrocache_protocol::binary::parse(buf, &limits)),
-            };
-            let mut buf = BytesMut::with_capacity(READ_BUFFER);
-            let mut pieces = request.chunks(READ_BUFFER);
-            let used = loop {
-                buf.extend_from_slice(pieces.next().expect("complete before the end"));
-                match parse(&buf) {
-                    Parsed::Complete((), used) => break used,
-                    Parsed::Incomplete(Some(total)) => make_room(&mut buf, total),
-                    Parsed::Incomplete(None) => {}
-                    Parsed::Rejected(..) => panic!("rejected"),
-                }
-            };
-            assert_eq!(used, request.len());
-            assert!(fills_own_buffer(&buf, used), "binary: {is_binary}");
-        }
-        let mut small = BytesMut::with_capacity(READ_BUFFER);
-        small.extend_from_slice(b"set k 0 0 1\r\nv\r\n");
-        assert!(!fills_own_buffer(&small, small.len()));
+        let (served, reply) =
+            tokio::join!(serve(Stream::Unix(server), shared, -1, &last_cmd), talk);
+        served.unwrap();
+        reply
     }
 
-    /// With the request's buffer as backing, a (large) value inside it is shared; anything
-    /// else is copied as before.
-    #[test]
-    fn value_in_shares_only_from_the_backing_buffer() {
+    /// A large set in any protocol, whose header arrives before its value, gets one buffer
+    /// of its own size (not one per read) and the store keeps that buffer as the value; a
+    /// small set gets neither.
+    #[tokio::test]
+    async fn a_large_value_is_kept_in_the_buffer_it_arrived_in() {
         let shared = Shared::new(Arc::new(crate::Config::default()), None, None, 0);
-        let mut request = b"set k 0 0 10000\r\n".to_vec();
-        request.extend_from_slice(&[b'v'; 10_000]);
-        request.extend_from_slice(b"\r\n");
-        let whole = Bytes::from(request);
+        let value: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
+        let with_value = |head: &[u8], tail: &[u8]| [head, &value[..], tail].concat();
+        let cases = [
+            (
+                "text",
+                with_value(b"set t 7 0 400000\r\n", b"\r\n"),
+                18,
+                &b"STORED\r\n"[..],
+                &b"t"[..],
+            ),
+            (
+                "meta",
+                with_value(b"ms m 400000 F7\r\n", b"\r\n"),
+                16,
+                b"HD\r\n",
+                b"m",
+            ),
+            (
+                "binary",
+                encode_request(opcode::SET, 0, 0, &[0, 0, 0, 7, 0, 0, 0, 0], b"b", &value),
+                24 + 8 + 1,
+                &[0x81, opcode::SET, 0, 0, 0, 0, 0, 0][..],
+                b"b",
+            ),
+        ];
+        for (name, request, split, reply_start, key) in cases {
+            let (shared_before, own_before) = (count(&SHARED_VALUES), count(&OWN_BUFFERS));
+            let reply_len = if name == "binary" {
+                24
+            } else {
+                reply_start.len()
+            };
+            let reply = exchange(&shared, &request, split, reply_len).await;
+            assert!(reply.starts_with(reply_start), "{name}: {reply:?}");
+            assert_eq!(count(&OWN_BUFFERS) - own_before, 1, "{name}: own buffers");
+            assert_eq!(
+                count(&SHARED_VALUES) - shared_before,
+                1,
+                "{name}: shared values"
+            );
+            let stored = shared.store.get(key).expect("stored");
+            assert_eq!((&stored.value[..], stored.flags), (&value[..], 7), "{name}");
+        }
+        let (shared_before, own_before) = (count(&SHARED_VALUES), count(&OWN_BUFFERS));
+        let reply = exchange(&shared, b"set s 0 0 5\r\nhello\r\n", 5, 8).await;
+        assert_eq!(reply, b"STORED\r\n");
+        assert_eq!(count(&OWN_BUFFERS), own_before);
+        assert_eq!(count(&SHARED_VALUES), shared_before);
+    }
+
+    /// With the request's buffer as backing, a value that is nearly all of it is shared,
+    /// including one that ends at its last byte (as a binary value does); a small value in a
+    /// large buffer, or bytes from elsewhere, are copied.
+    #[test]
+    fn value_in_shares_only_a_value_that_fills_the_backing_buffer() {
+        let shared = Shared::new(Arc::new(crate::Config::default()), None, None, 0);
         let mut ctx = ConnCtx {
             shared: &shared,
             fd: -1,
@@ -579,17 +636,30 @@ mod tests {
             sasl: auth::SaslState::default(),
             backing: None,
         };
-        let value = &whole[17..17 + 10_000];
-        assert!(matches!(ctx.value_in(value), ValueIn::Slice(_)));
-        ctx.backing = Some(whole.clone());
-        match ctx.value_in(value) {
-            ValueIn::Owned(v) => {
-                assert_eq!(v.as_ptr(), value.as_ptr());
-                assert_eq!(v.len(), 10_000);
-            }
-            ValueIn::Slice(_) => panic!("copied"),
-        }
+        // A header one byte short of the slack, then the value.
+        let head = SHARE_SLACK - 1;
+        let mut request = vec![b' '; head];
+        request.extend_from_slice(&[b'v'; 10_000]);
+        let whole = Bytes::from(request);
+        let to_the_end = &whole[head..];
+        let short_of_the_end = &whole[head..whole.len() - 1];
+        let too_small = &whole[head..head + 600];
         let elsewhere = vec![b'v'; 10_000];
-        assert!(matches!(ctx.value_in(&elsewhere), ValueIn::Slice(_)));
+        assert!(matches!(ctx.value_in(to_the_end), ValueIn::Slice(_)));
+        ctx.backing = Some(whole.clone());
+        for (value, want_shared) in [
+            (to_the_end, true),
+            (short_of_the_end, true),
+            (too_small, false),
+            (&elsewhere[..], false),
+        ] {
+            match ctx.value_in(value) {
+                ValueIn::Owned(v) => {
+                    assert!(want_shared, "{} B shared", value.len());
+                    assert_eq!((v.as_ptr(), v.len()), (value.as_ptr(), value.len()));
+                }
+                ValueIn::Slice(_) => assert!(!want_shared, "{} B copied", value.len()),
+            }
+        }
     }
 }
