@@ -31,7 +31,18 @@ def arith(op, key, delta, initial=0, exp=0):
 
 
 def esc(b):
-    return "".join(f"\\x{c:02x}" for c in b)
+    """Escaped bytes; a run of 16 or more equal bytes becomes one {c*N}."""
+    out, i = [], 0
+    while i < len(b):
+        j = i
+        while j < len(b) and b[j] == b[i]:
+            j += 1
+        if j - i >= 16:
+            out.append(f"{{\\x{b[i]:02x}*{j - i}}}")
+        else:
+            out.extend(f"\\x{c:02x}" for c in b[i:j])
+        i = j
+    return "".join(out)
 
 
 CASES = [
@@ -93,6 +104,13 @@ CASES = [
     ("bin-set-without-extras", "", [pkt("SET", b"k", value=b"v")]),
     ("bin-bad-magic", "", [pkt("NOOP", magic=0x81)]),
     ("bin-too-large", "-I 512k", [set_(b"k", b"old"), set_(b"k", b"x" * 600000) + pkt("GET", b"k")]),
+    # Large values: a reply that shares the stored value, a set kept in its own read buffer
+    # (header and value in one send, or the header first), and an append to such a value.
+    ("bin-large-set-get", "", [set_(b"big", b"x" * 300000, flags=5), pkt("GET", b"big"),
+                               pkt("GETK", b"big"), pkt("GATK", b"big", struct.pack(">I", 100)),
+                               pkt("APPEND", b"big", value=b"y" * 20000), pkt("GETQ", b"big") + pkt("NOOP")]),
+    ("bin-large-header-first", "", [set_(b"big", b"z" * 200000, flags=3)[:24 + 8 + 3],
+                                    b"z" * 200000, pkt("GET", b"big")]),
     ("bin-pipelined-quiet-gets", "", [set_(b"a", b"1") + set_(b"b", b"2"),
                                       pkt("GETKQ", b"a") + pkt("GETKQ", b"z") + pkt("GETKQ", b"b") + pkt("NOOP")]),
     ("bin-split-bytewise", "", [("bytewise", set_(b"k", b"hello")), pkt("GET", b"k")]),

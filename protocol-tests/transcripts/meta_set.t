@@ -136,3 +136,11 @@ sleep 2100
 > ms n 2\r\n10\r\nincr n 5\r\nmg n v\r\n
 === ms-noreply-token-is-invalid
 > ms foo 2 noreply\r\nhi\r\nmg foo v\r\n
+=== ms-large-value
+# A value kept in the read buffer it arrived in, then read back, appended to and read again.
+> ms big 300000 F5 T0\r\n{x*300000}\r\nmg big v f k\r\n
+> ms big 20000 MA\r\n{y*20000}\r\nmg big s v\r\n
+=== ms-large-header-first
+> ms big 200000 F3\r\n
+> {z*200000}\r\n
+> mg big v f\r\nget big\r\n

@@ -39,3 +39,8 @@ flags: -m 256 -I 70m
 > set big 0 0 68000000\r\n{x*68000000}\r\n
 sleep 300
 > get big\r\n
+=== size-large-header-first
+# The command line alone, then the data block: the value still arrives whole.
+> set k 7 0 300000\r\n
+> {x*300000}\r\n
+> get k\r\nappend k 0 0 5\r\nyyyyy\r\ngets k\r\n
