@@ -27,6 +27,7 @@
 
 mod clock;
 mod counters;
+mod housekeeper;
 mod item;
 mod key;
 mod meta;
@@ -45,9 +46,8 @@ use item::{ntotal, weight, Item};
 use key::{Key, Probe};
 use moka::notification::RemovalCause;
 use shards::Shards;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 /// What the server passes at start-up (from memcached's `-m`, `-M`, `-I`, `-C`, `-o`).
 #[derive(Clone, Debug)]
@@ -196,7 +196,6 @@ pub struct Store {
     limit: AtomicU64,
     config: StoreConfig,
     counters: Arc<Counters>,
-    housekeeper_stop: Arc<AtomicBool>,
     /// The second `removals` counts reader removals in (see `removal_budget`).
     removal_window: AtomicU32,
     removals: AtomicU64,
@@ -249,8 +248,13 @@ impl Store {
                     }
                 })
         });
-        let stop = Arc::new(AtomicBool::new(false));
-        spawn_housekeeper(cache.clone(), stop.clone());
+        let work = cache.clone();
+        if let Err(e) = housekeeper::spawn(cache.waker.clone(), counters.clone(), move || {
+            work.run_pending_tasks()
+        }) {
+            // The cache still works; moka then does all its bookkeeping inline.
+            eprintln!("ferrocache: could not start the housekeeping thread: {e}");
+        }
         let times = Times::new(clock.unix_now());
         Store {
             cache,
@@ -263,7 +267,6 @@ impl Store {
             limit: AtomicU64::new(config.memory_limit),
             config,
             counters,
-            housekeeper_stop: stop,
             removal_window: AtomicU32::new(0),
             removals: AtomicU64::new(0),
         }
@@ -758,25 +761,7 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        self.housekeeper_stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// moka does its bookkeeping (applying evictions, draining its write log) inside cache calls,
-/// and `sync::Cache` may make a writer sleep briefly when its write log is full. A background
-/// thread drains it every millisecond so request threads rarely have to.
-fn spawn_housekeeper(cache: Shards, stop: Arc<AtomicBool>) {
-    let spawned = std::thread::Builder::new()
-        .name("ferrocache-housekeeper".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                cache.run_pending_tasks();
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
-    if let Err(e) = spawned {
-        // The cache still works; moka then does all its bookkeeping inline.
-        eprintln!("ferrocache: could not start the housekeeping thread: {e}");
+        self.cache.waker.stop();
     }
 }
 

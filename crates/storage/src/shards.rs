@@ -15,6 +15,7 @@
 //! Fewer shards for a small `-m`, and when `-I` is large against `-m` (see
 //! [`Shards::count_for`]).
 
+use crate::housekeeper::Waker;
 use crate::item::Item;
 use crate::key::Key;
 use foldhash::quality::RandomState;
@@ -46,6 +47,8 @@ pub(crate) struct Shards {
     caches: Arc<[Shard]>,
     /// How far to shift the 32-bit key hash to get a cache's index (32 with one cache).
     shift: u32,
+    /// Wakes the housekeeper on any access once it has parked (see `housekeeper`).
+    pub(crate) waker: Arc<Waker>,
     /// Each cache's hasher, which moka's sub-table choice depends on (for a test).
     #[cfg(test)]
     hashers: Vec<RandomState>,
@@ -87,6 +90,7 @@ impl Shards {
         Shards {
             caches,
             shift: 32 - count.trailing_zeros(),
+            waker: Arc::default(),
             #[cfg(test)]
             hashers,
         }
@@ -106,14 +110,17 @@ impl Shards {
     }
 
     pub(crate) fn get(&self, key: &Key) -> Option<Item> {
+        self.waker.touch();
         self.of(key).get(key)
     }
 
     pub(crate) fn invalidate(&self, key: &Key) {
+        self.waker.touch();
         self.of(key).invalidate(key)
     }
 
     pub(crate) fn insert(&self, key: Key, item: Item) {
+        self.waker.touch();
         self.of(&key).insert(key, item)
     }
 
