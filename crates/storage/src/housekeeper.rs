@@ -31,8 +31,10 @@ pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(64);
 pub(crate) const IDLE_SLEEP: Duration = Duration::from_secs(1);
 
 /// What the request threads share with the housekeeper: whether it is parked, and how to
-/// wake it.
+/// wake it. Every cache access reads `parked`, so it gets cache lines of its own: a
+/// neighbour written by requests would make each of those reads a miss.
 #[derive(Default)]
+#[repr(align(128))]
 pub(crate) struct Waker {
     parked: AtomicBool,
     stop: AtomicBool,
