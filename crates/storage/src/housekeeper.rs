@@ -2,15 +2,16 @@
 //! needs and not at all when the store is idle.
 //!
 //! moka applies its read and write logs (LRU order, evictions, our eviction listener) inside
-//! cache calls, and `sync::Cache` may make a writer sleep briefly when its write log is full.
-//! Draining the logs from a thread of our own keeps that work off the request threads.
+//! cache calls once 64 of either are pending, and `sync::Cache` may make a writer sleep
+//! briefly when its write log is full while another thread holds the bookkeeping lock.
+//! Draining the logs from a thread of our own takes most of that work off the request threads.
 //!
 //! Why it adapts: a thread that wakes every millisecond costs about 20 µs of CPU per wake on
 //! this (virtual) machine, whatever there is to do: 2% of a core with no client at all, where
 //! memcached sleeps. So the interval follows the rate of commands: about [`OPS_PER_TICK`]
-//! commands per wake, between [`MIN_INTERVAL`] and [`MAX_INTERVAL`]; with no command for
-//! [`IDLE_AFTER`] the thread parks until the next cache access wakes it ([`Waker::touch`]),
-//! or for at most [`IDLE_SLEEP`].
+//! commands per round, between [`MIN_INTERVAL`] and [`MAX_INTERVAL`]; after [`IDLE_AFTER`]
+//! without any cache access the thread parks until the next access wakes it
+//! ([`Waker::touch`]), or for at most [`IDLE_SLEEP`].
 
 use crate::counters::Counters;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,32 +23,42 @@ use std::time::Duration;
 pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// The longest interval while commands arrive.
 pub(crate) const MAX_INTERVAL: Duration = Duration::from_millis(16);
-/// About this many commands between two rounds: well below the 64 reads at which moka
-/// applies a cache's read log inside a request.
+/// About this many commands per round: what moka lets pile up (64 reads or 64 writes per
+/// cache) before a request applies them itself. Above 64,000 commands a second the 1 ms
+/// floor lets more pile up, as the fixed 1 ms did.
 pub(crate) const OPS_PER_TICK: u64 = 64;
-/// The interval at which a store without commands is called idle and the thread parks.
+/// The interval at which a store without cache accesses is called idle and the thread parks.
 pub(crate) const IDLE_AFTER: Duration = Duration::from_millis(64);
-/// The longest park: an idle store still gets a round of bookkeeping this often.
+/// The longest park: an idle store still gets one round of bookkeeping this often.
 pub(crate) const IDLE_SLEEP: Duration = Duration::from_secs(1);
 
-/// What the request threads share with the housekeeper: whether it is parked, and how to
-/// wake it. Every cache access reads `parked`, so it gets cache lines of its own: a
-/// neighbour written by requests would make each of those reads a miss.
+/// What the request threads share with the housekeeper: whether the cache was used since
+/// its last round, whether it is parked, and how to wake it. Every cache access reads
+/// `busy`, so the struct gets cache lines of its own: a neighbour written by requests would
+/// make each of those reads a miss.
 #[derive(Default)]
 #[repr(align(128))]
 pub(crate) struct Waker {
+    busy: AtomicBool,
     parked: AtomicBool,
     stop: AtomicBool,
     thread: OnceLock<Thread>,
 }
 
 impl Waker {
-    /// Called on every cache access: wakes the housekeeper if it is parked. One relaxed load
-    /// on the hot path; the line is written only when the housekeeper parks or wakes.
+    /// Called after every cache access. Under load `busy` is already set and this is one
+    /// relaxed load; otherwise it sets `busy` and wakes the housekeeper if it is parked.
+    ///
+    /// Why no wake-up is lost: the housekeeper sets `parked`, then reads `busy`; this sets
+    /// `busy`, then reads `parked`, all four sequentially consistent, so at least one side
+    /// sees the other's write: either the housekeeper does not park, or this unparks it.
     #[inline]
     pub(crate) fn touch(&self) {
-        if self.parked.load(Ordering::Relaxed) && self.parked.swap(false, Ordering::SeqCst) {
-            self.unpark();
+        if !self.busy.load(Ordering::Relaxed) {
+            self.busy.store(true, Ordering::SeqCst);
+            if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
+                self.unpark();
+            }
         }
     }
 
@@ -64,8 +75,8 @@ impl Waker {
     }
 }
 
-/// The commands that reach moka so far, by the store's counters. Any change is activity
-/// (`stats reset` zeroes them).
+/// The store's command counters, summed: their change over a round is the command rate.
+/// Only the rate: whether the cache is used at all is `Waker::busy`, which every access sets.
 fn commands(c: &Counters) -> u64 {
     [
         &c.cmd_get,
@@ -73,12 +84,9 @@ fn commands(c: &Counters) -> u64 {
         &c.cmd_touch,
         &c.delete_hits,
         &c.delete_misses,
-        &c.incr_hits,
-        &c.incr_misses,
-        &c.decr_hits,
-        &c.decr_misses,
     ]
     .iter()
+    .chain([&c.incr_hits, &c.incr_misses, &c.decr_hits, &c.decr_misses].iter())
     .fold(0u64, |sum, n| sum.wrapping_add(n.load(Ordering::Relaxed)))
 }
 
@@ -93,41 +101,51 @@ pub(crate) fn next_interval(interval: Duration, ops: u64) -> Duration {
     Duration::from_micros(micros).clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
 
-/// Starts the thread. `work` is one round of bookkeeping.
+/// Starts the thread. `work` is one round of bookkeeping; an idle thread parks for at most
+/// `idle_sleep` ([`IDLE_SLEEP`]; a test passes longer).
 pub(crate) fn spawn(
     waker: Arc<Waker>,
     counters: Arc<Counters>,
+    idle_sleep: Duration,
     work: impl Fn() + Send + 'static,
 ) -> std::io::Result<()> {
-    let handle = {
-        let waker = waker.clone();
-        std::thread::Builder::new()
-            .name("ferrocache-housekeeper".into())
-            .spawn(move || {
-                let mut interval = MIN_INTERVAL;
-                let mut seen = commands(&counters);
-                while !waker.stop.load(Ordering::Relaxed) {
-                    work();
-                    if interval >= IDLE_AFTER {
-                        waker.parked.store(true, Ordering::SeqCst);
-                        // A command counted since the last look would otherwise wait for the
-                        // next touch to wake us: look once more after raising the flag.
-                        if commands(&counters) == seen {
-                            std::thread::park_timeout(IDLE_SLEEP);
-                        }
-                        waker.parked.store(false, Ordering::SeqCst);
-                        interval = MIN_INTERVAL;
-                    } else {
-                        std::thread::sleep(interval);
+    std::thread::Builder::new()
+        .name("ferrocache-housekeeper".into())
+        .spawn(move || {
+            // Before any park, so that a touch can always reach this thread.
+            let _ = waker.thread.set(std::thread::current());
+            let mut interval = MIN_INTERVAL;
+            let mut seen = commands(&counters);
+            while !waker.stop.load(Ordering::Relaxed) {
+                work();
+                if interval >= IDLE_AFTER {
+                    waker.parked.store(true, Ordering::SeqCst);
+                    if !waker.busy.load(Ordering::SeqCst) {
+                        std::thread::park_timeout(idle_sleep);
                     }
-                    let now = commands(&counters);
-                    interval = next_interval(interval, now.wrapping_sub(seen));
-                    seen = now;
+                    waker.parked.store(false, Ordering::SeqCst);
+                    if waker.busy.swap(false, Ordering::SeqCst) {
+                        // Woken by a request: a round right after its command, then the
+                        // rate decides.
+                        interval = MIN_INTERVAL;
+                        seen = commands(&counters);
+                    }
+                    // Otherwise the timeout (or a spurious wake-up): one round, park again.
+                    continue;
                 }
-            })?
-    };
-    let _ = waker.thread.set(handle.thread().clone());
-    Ok(())
+                std::thread::sleep(interval);
+                let now = commands(&counters);
+                let ops = now.wrapping_sub(seen);
+                seen = now;
+                interval = if waker.busy.swap(false, Ordering::SeqCst) {
+                    // Accesses without a counted command still count as a command.
+                    next_interval(interval, ops.max(1))
+                } else {
+                    next_interval(interval, 0)
+                };
+            }
+        })
+        .map(drop)
 }
 
 #[cfg(test)]
@@ -163,7 +181,9 @@ mod tests {
         }
     }
 
-    /// Idle, the thread parks and stops waking; a touch wakes it at once for a round.
+    /// Idle, the thread parks and stops waking (its park timeout here is a minute, so only a
+    /// touch can wake it); the first access wakes it at once for a round, without any
+    /// command counted; and it parks again once idle.
     #[test]
     fn an_idle_housekeeper_parks_and_a_touch_wakes_it() {
         use std::sync::atomic::AtomicU64;
@@ -171,23 +191,32 @@ mod tests {
         let counters = Arc::new(Counters::default());
         let rounds = Arc::new(AtomicU64::new(0));
         let r = rounds.clone();
-        spawn(waker.clone(), counters.clone(), move || {
+        let minute = Duration::from_secs(60);
+        spawn(waker.clone(), counters, minute, move || {
             r.fetch_add(1, Ordering::SeqCst);
         })
         .unwrap();
-        // 1 + 2 + 4 + ... + 32 ms of idle rounds, then parked.
-        let parked = wait_for(|| waker.parked.load(Ordering::SeqCst));
-        assert!(parked, "parks when idle");
+        // Rounds at 1 + 2 + 4 + ... + 32 ms, then parked.
+        assert!(
+            wait_for(|| waker.parked.load(Ordering::SeqCst)),
+            "parks when idle"
+        );
         let before = rounds.load(Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(100));
         assert_eq!(
             rounds.load(Ordering::SeqCst),
             before,
             "no rounds while parked"
         );
-        counters.cmd_get.fetch_add(1, Ordering::Relaxed);
         waker.touch();
-        assert!(wait_for(|| rounds.load(Ordering::SeqCst) > before), "woken");
+        assert!(
+            wait_for(|| rounds.load(Ordering::SeqCst) > before),
+            "woken by a touch"
+        );
+        assert!(
+            wait_for(|| waker.parked.load(Ordering::SeqCst)),
+            "parks again"
+        );
         waker.stop();
     }
 

@@ -109,19 +109,23 @@ impl Shards {
         key.hash32().checked_shr(self.shift).unwrap_or(0) as usize
     }
 
+    // Each access touches the waker after moka has logged it, so that the round it may
+    // wake finds it.
+
     pub(crate) fn get(&self, key: &Key) -> Option<Item> {
+        let item = self.of(key).get(key);
         self.waker.touch();
-        self.of(key).get(key)
+        item
     }
 
     pub(crate) fn invalidate(&self, key: &Key) {
+        self.of(key).invalidate(key);
         self.waker.touch();
-        self.of(key).invalidate(key)
     }
 
     pub(crate) fn insert(&self, key: Key, item: Item) {
+        self.of(&key).insert(key, item);
         self.waker.touch();
-        self.of(&key).insert(key, item)
     }
 
     pub(crate) fn run_pending_tasks(&self) {
