@@ -16,42 +16,6 @@ impl ConnCtx<'_> {
     }
 }
 
-/// A storage command's fields other than its key and value.
-struct StoreArgs {
-    mode: StoreMode,
-    flags: u32,
-    exptime: i32,
-    cas: u64,
-    noreply: bool,
-}
-
-/// A storage command: `set`, `add`, `replace`, `append`, `prepend` or `cas`.
-fn store_command(ctx: &mut ConnCtx<'_>, args: StoreArgs, key: &[u8], value: &[u8]) -> Next {
-    let mode = match args.mode {
-        StoreMode::Set => Mode::Set,
-        StoreMode::Add => Mode::Add,
-        StoreMode::Replace => Mode::Replace,
-        StoreMode::Append => Mode::Append,
-        StoreMode::Prepend => Mode::Prepend,
-        StoreMode::Cas => Mode::Cas(args.cas),
-    };
-    let value = ctx.value_in(value);
-    let outcome = ctx
-        .shared
-        .store
-        .store(mode, key, args.flags, i64::from(args.exptime), value);
-    let line: &[u8] = match outcome {
-        StoreOutcome::Stored => b"STORED\r\n",
-        StoreOutcome::NotStored => b"NOT_STORED\r\n",
-        StoreOutcome::Exists => b"EXISTS\r\n",
-        StoreOutcome::NotFound => b"NOT_FOUND\r\n",
-        StoreOutcome::TooLarge => b"SERVER_ERROR object too large for cache\r\n",
-        StoreOutcome::OutOfMemory => b"SERVER_ERROR out of memory storing object\r\n",
-    };
-    ctx.reply(args.noreply, line);
-    Next::Continue
-}
-
 pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut usize) -> Next {
     let shared = ctx.shared;
     let store = &shared.store;
@@ -87,14 +51,24 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             value,
             noreply,
         } => {
-            let args = StoreArgs {
-                mode,
-                flags,
-                exptime,
-                cas,
-                noreply,
+            let mode = match mode {
+                StoreMode::Set => Mode::Set,
+                StoreMode::Add => Mode::Add,
+                StoreMode::Replace => Mode::Replace,
+                StoreMode::Append => Mode::Append,
+                StoreMode::Prepend => Mode::Prepend,
+                StoreMode::Cas => Mode::Cas(cas),
             };
-            return store_command(ctx, args, key, value);
+            let value = ctx.value_in(value);
+            let line: &[u8] = match store.store(mode, key, flags, i64::from(exptime), value) {
+                StoreOutcome::Stored => b"STORED\r\n",
+                StoreOutcome::NotStored => b"NOT_STORED\r\n",
+                StoreOutcome::Exists => b"EXISTS\r\n",
+                StoreOutcome::NotFound => b"NOT_FOUND\r\n",
+                StoreOutcome::TooLarge => b"SERVER_ERROR object too large for cache\r\n",
+                StoreOutcome::OutOfMemory => b"SERVER_ERROR out of memory storing object\r\n",
+            };
+            ctx.reply(noreply, line);
         }
         Request::TooLarge {
             key,
