@@ -84,9 +84,12 @@ fn commands(c: &Counters) -> u64 {
         &c.cmd_touch,
         &c.delete_hits,
         &c.delete_misses,
+        &c.incr_hits,
+        &c.incr_misses,
+        &c.decr_hits,
+        &c.decr_misses,
     ]
     .iter()
-    .chain([&c.incr_hits, &c.incr_misses, &c.decr_hits, &c.decr_misses].iter())
     .fold(0u64, |sum, n| sum.wrapping_add(n.load(Ordering::Relaxed)))
 }
 
