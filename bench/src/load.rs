@@ -660,9 +660,9 @@ impl Default for Progress {
     }
 }
 
-/// A process's user + system CPU time so far, in microseconds, from `/proc/<pid>/stat`
-/// (fields 14 and 15, in clock ticks).
-pub fn proc_cpu_us(pid: u32) -> Option<u64> {
+/// A process's CPU time so far in user space and in the kernel, in microseconds (fields 14
+/// and 15 of `/proc/<pid>/stat`, counted in clock ticks).
+pub fn proc_cpu_split_us(pid: u32) -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) is in parentheses and may hold spaces: count after it.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -672,7 +672,7 @@ pub fn proc_cpu_us(pid: u32) -> Option<u64> {
     // SAFETY: sysconf only reads a configuration value.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let hz = if hz > 0 { hz as u64 } else { 100 };
-    Some((utime + stime) * 1_000_000 / hz)
+    Some((utime * 1_000_000 / hz, stime * 1_000_000 / hz))
 }
 
 /// Latency summary of one histogram, in microseconds.
@@ -692,21 +692,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_own_cpu_time() {
-        // Spin until /proc shows 20 ms more CPU (a loaded machine may give this thread only
-        // a small share of the wall time, so no fixed duration is assumed).
+    fn splits_user_and_kernel_time() {
+        // A loop of system calls adds kernel time; a loop of arithmetic adds user time.
         let pid = std::process::id();
-        let before = proc_cpu_us(pid).expect("/proc/self/stat");
+        let (user0, sys0) = proc_cpu_split_us(pid).expect("/proc/self/stat");
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut sys = sys0;
+        while sys < sys0 + 20_000 && Instant::now() < deadline {
+            for _ in 0..1_000 {
+                // SAFETY: getppid takes no arguments and cannot fail.
+                std::hint::black_box(unsafe { libc::getppid() });
+            }
+            sys = proc_cpu_split_us(pid).unwrap().1;
+        }
+        let mut user = proc_cpu_split_us(pid).unwrap().0;
         let mut x = 0u64;
-        let mut now = before;
-        while now < before + 20_000 && Instant::now() < deadline {
+        while user < user0 + 20_000 && Instant::now() < deadline {
             for _ in 0..100_000 {
                 x = std::hint::black_box(x.wrapping_add(1));
             }
-            now = proc_cpu_us(pid).unwrap();
+            user = proc_cpu_split_us(pid).unwrap().0;
         }
-        assert!(now >= before + 20_000, "{before} -> {now}");
+        assert!(sys >= sys0 + 20_000, "kernel {sys0} -> {sys}");
+        assert!(user >= user0 + 20_000, "user {user0} -> {user}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use ferrocache_bench::fill::proc_status_bytes;
 use ferrocache_bench::fill::{self, FillOptions};
 use ferrocache_bench::keys::{KeyPattern, KeySpace};
 use ferrocache_bench::load::{
-    self, latency_json, proc_cpu_us, DataSize, Progress, Ratio, Shared, Workload,
+    self, latency_json, proc_cpu_split_us, DataSize, Progress, Ratio, Shared, Workload,
 };
 use ferrocache_bench::proto::Protocol;
 use ferrocache_bench::stall::{self, StallOptions};
@@ -340,7 +340,7 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
             t.hits as f64 / (t.hits + t.misses).max(1) as f64
         );
     }
-    let cpu_before = a.server_pid.and_then(proc_cpu_us);
+    let cpu_before = a.server_pid.and_then(proc_cpu_split_us);
     let (t, secs) = drive(
         Workload {
             test_time,
@@ -348,7 +348,7 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
         },
         "",
     )?;
-    let cpu_after = a.server_pid.and_then(proc_cpu_us);
+    let cpu_after = a.server_pid.and_then(proc_cpu_split_us);
     let rss = a.server_pid.and_then(|p| proc_status_bytes(p, "VmRSS"));
     let all = t.overall();
     let total = all.all();
@@ -357,8 +357,13 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
     } else {
         0.0
     };
-    let server_cpu_us = cpu_before.zip(cpu_after).map(|(b, e)| e.saturating_sub(b));
-    let cpu_per_op = server_cpu_us.map(|us| us as f64 / total.len().max(1) as f64);
+    // The server's CPU over the run: user space and kernel.
+    let server_split_us = cpu_before
+        .zip(cpu_after)
+        .map(|(b, e)| (e.0.saturating_sub(b.0), e.1.saturating_sub(b.1)));
+    let server_cpu_us = server_split_us.map(|(user, sys)| user + sys);
+    let us_per_op = |us: u64| us as f64 / total.len().max(1) as f64;
+    let cpu_per_op = server_cpu_us.map(us_per_op);
     println!(
         "{} protocol, {} connections ({} threads x {}), pipeline {}, ratio {}:{}{}{}, {:.2} s",
         a.protocol.name(),
@@ -412,9 +417,12 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
         t.errors
     );
     if let (Some(us), Some(per_op)) = (server_cpu_us, cpu_per_op) {
+        let (user, sys) = server_split_us.unwrap_or_default();
         println!(
-            "server CPU {:.3} s = {per_op:.2} µs/op{}",
+            "server CPU {:.3} s = {per_op:.2} µs/op (user {:.2}, kernel {:.2}){}",
             us as f64 / 1e6,
+            us_per_op(user),
+            us_per_op(sys),
             rss.map(|r| format!(", RSS {:.1} MiB", r as f64 / 1048576.0))
                 .unwrap_or_default()
         );
@@ -451,6 +459,8 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
             "errors": t.errors,
             "server_cpu_us": server_cpu_us,
             "server_cpu_us_per_op": cpu_per_op,
+            "server_user_us_per_op": server_split_us.map(|(user, _)| us_per_op(user)),
+            "server_sys_us_per_op": server_split_us.map(|(_, sys)| us_per_op(sys)),
             "server_rss": rss,
         }),
     )
