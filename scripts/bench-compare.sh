@@ -248,6 +248,8 @@ def metrics(path):
                 "steady_max_us": r["phases"][0]["max_us"]}
     return {"ops_per_sec": r["totals"]["ops_per_sec"], "p99_us": r["totals"]["p99_us"],
             "max_us": r["totals"]["max_us"], "cpu_us_per_op": r.get("server_cpu_us_per_op"),
+            "user_us_per_op": r.get("server_user_us_per_op"),
+            "sys_us_per_op": r.get("server_sys_us_per_op"),
             "hit_ratio": r["hit_ratio"], "rss_mib": (r.get("server_rss") or 0) / 2**20 or None,
             "errors": r["errors"]}
 
@@ -262,7 +264,8 @@ for path in glob.glob(os.path.join(out, "s*-r*.json")):
 # names.tsv lists the scenarios in the order of SCENARIOS.
 order = [s for s in names if s in runs]
 cols = [("ops_per_sec", "ops/s", "{:.0f}"), ("p99_us", "p99 µs", "{:.0f}"), ("max_us", "max µs", "{:.0f}"),
-        ("cpu_us_per_op", "CPU µs/op", "{:.2f}"), ("hit_ratio", "hit ratio", "{:.4f}"),
+        ("cpu_us_per_op", "CPU µs/op", "{:.2f}"), ("user_us_per_op", "user CPU µs/op", "{:.2f}"),
+        ("sys_us_per_op", "kernel CPU µs/op", "{:.2f}"), ("hit_ratio", "hit ratio", "{:.4f}"),
         ("rss_mib", "RSS MiB", "{:.1f}"), ("over_10ms", ">10 ms", "{:.0f}")]
 summary, csv_rows = {}, []
 def med(xs):
@@ -303,14 +306,15 @@ def ratio_cell(e):
     return f"{e['ratio']:.2f}x ({e['ratio_min']:.2f}-{e['ratio_max']:.2f})"
 lines = ["fc/mc ratios: median of the per-round ratios (each round runs both servers back to back), "
          "in brackets the lowest and highest round.", "",
-         "| # | scenario | ops/s | p99 | max | CPU/op | hit ratio | >10 ms (fc/mc runs) |",
-         "|---|---|---|---|---|---|---|---|"]
+         "| # | scenario | ops/s | p99 | max | CPU/op | user CPU/op | kernel CPU/op | hit ratio | >10 ms (fc/mc runs) |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
 for s in order:
     m = summary[s]["metrics"]
     over = m.get("over_10ms")
     over = "-" if not over else f"{over['ferrocache_runs']} / {over['memcached_runs']}"
     lines.append(f"| {s} | {summary[s]['name']} | " + " | ".join(
-        ratio_cell(m.get(k)) for k in ("ops_per_sec", "p99_us", "max_us", "cpu_us_per_op", "hit_ratio")) + f" | {over} |")
+        ratio_cell(m.get(k)) for k in ("ops_per_sec", "p99_us", "max_us", "cpu_us_per_op", "user_us_per_op",
+                                       "sys_us_per_op", "hit_ratio")) + f" | {over} |")
 lines += ["", "Medians over the rounds, and every round's figure in brackets (memcached = mc, ferrocache = fc).", "",
           "| # | metric | mc | fc | fc/mc | mc runs | fc runs |", "|---|---|---|---|---|---|---|"]
 for s in order:
