@@ -416,11 +416,12 @@ fn run_load(a: &LoadArgs) -> std::io::Result<()> {
         t.hits + t.misses,
         t.errors
     );
-    if let (Some(us), Some(per_op)) = (server_cpu_us, cpu_per_op) {
-        let (user, sys) = server_split_us.unwrap_or_default();
+    if let Some((user, sys)) = server_split_us {
+        let us = user + sys;
         println!(
-            "server CPU {:.3} s = {per_op:.2} µs/op (user {:.2}, kernel {:.2}){}",
+            "server CPU {:.3} s = {:.2} µs/op (user {:.2}, kernel {:.2}){}",
             us as f64 / 1e6,
+            us_per_op(us),
             us_per_op(user),
             us_per_op(sys),
             rss.map(|r| format!(", RSS {:.1} MiB", r as f64 / 1048576.0))
