@@ -50,10 +50,6 @@ pub struct Rejection {
     pub noreply: bool,
     /// Bytes of data block to read and throw away after the command line.
     pub swallow: usize,
-    /// memcached drops the replies it has not sent yet (those of earlier pipelined requests
-    /// in the same read) before answering; it does so for a retrieval with a key over 250
-    /// bytes.
-    pub discard_pending: bool,
 }
 
 impl Rejection {
@@ -62,7 +58,6 @@ impl Rejection {
             reason,
             noreply: false,
             swallow: 0,
-            discard_pending: false,
         }
     }
 

@@ -9,8 +9,10 @@
 //! set <any key> <any flags> <any exptime> <bytes>\r\n<user> <password>\r\n
 //! ```
 //!
-//! answered `STORED` on success. Anything else gets a `CLIENT_ERROR`. As in memcached, when
-//! several of these arrive in one read only the last one's reply is sent.
+//! answered `STORED` on success. Anything else gets a `CLIENT_ERROR`, and a line too short
+//! to be the command closes the connection. Every attempt is answered (memcached 1.6.45
+//! sends only the last reply of those that arrive in one read; see KNOWN_DIFFERENCES in
+//! protocol-tests).
 //!
 //! # SASL (`-S`), as memcached 1.6 built with libsasl2 does it
 //!
@@ -22,7 +24,7 @@
 //! answers to every sequence of list/auth/step requests (found by experiment; see
 //! protocol-tests/transcripts/auth_sasl.t).
 
-use ferrocache_protocol::number::strtoul32;
+use ferrocache_protocol::number::tok_u32;
 use std::io;
 use std::path::Path;
 
@@ -94,50 +96,16 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// The tokens of a line as memcached's tokenizer sees them: the line ends at a NUL, and
-/// tokens are split on spaces.
-fn tokens(line: &[u8]) -> Vec<&[u8]> {
-    let end = line.iter().position(|&b| b == 0).unwrap_or(line.len());
-    line[..end]
-        .split(|&b| b == b' ')
-        .filter(|t| !t.is_empty())
-        .collect()
-}
+/// memcached's limits on the header line and the token (`MIN_AUTH_REQ_LEN`,
+/// `MAX_AUTH_REQ_LEN`).
+const MIN_HEADER: usize = 6;
+const MAX_TOKEN: u32 = 16384;
 
 impl AuthState {
+    /// One step of memcached 1.6.45's ASCII authentication (`try_read_command_asciiauth`).
     pub fn step(&mut self, buf: &[u8], users: &AuthFile) -> Step {
         let Some(len) = self.data_len else {
-            if buf.len() < 2 {
-                return Step::NeedMore;
-            }
-            let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-                return if buf.len() > 2048 {
-                    Step::Close
-                } else {
-                    Step::NeedMore
-                };
-            };
-            // memcached leaves the \r in: the size's parser stops at it.
-            let t = tokens(&buf[..nl]);
-            let size = match (t.first(), t.get(4)) {
-                (Some(&b"set"), Some(size)) if t.len() >= 5 => strtoul32(size),
-                _ => None,
-            };
-            return match size {
-                Some(size) => {
-                    self.data_len = Some(size as usize + 2);
-                    Step::Done {
-                        consumed: nl + 1,
-                        reply: None,
-                        outcome: Outcome::Pending,
-                    }
-                }
-                None => Step::Done {
-                    consumed: nl + 1,
-                    reply: Some(b"CLIENT_ERROR unauthenticated\r\n"),
-                    outcome: Outcome::Pending,
-                },
-            };
+            return self.header(buf);
         };
         if buf.len() < len {
             return Step::NeedMore;
@@ -148,23 +116,80 @@ impl AuthState {
             reply: Some(reply),
             outcome,
         };
-        if len < 2 || &buf[len - 2..len] != b"\r\n" {
+        let data = &buf[..len];
+        if !data.ends_with(b"\r\n") {
             return done(
                 b"CLIENT_ERROR bad command line termination\r\n",
                 Outcome::Pending,
             );
         }
-        let t = tokens(&buf[..len - 2]);
-        if t.len() < 2 {
+        // `<user> <password>`: the password is everything after the first space, spaces
+        // included.
+        let Some(space) = data.iter().position(|&b| b == b' ') else {
             return done(
                 b"CLIENT_ERROR bad authentication token format\r\n",
                 Outcome::Pending,
             );
-        }
-        if users.check(t[0], t[1]) {
+        };
+        if users.check(&data[..space], &data[space + 1..len - 2]) {
             done(b"STORED\r\n", Outcome::Authenticated)
         } else {
             done(b"CLIENT_ERROR authentication failure\r\n", Outcome::Failed)
+        }
+    }
+
+    /// The `set <key> <flags> <exptime> <bytes>` line. Only the `set` at the line's start
+    /// and the size are read; key, flags and exptime may be anything.
+    fn header(&mut self, buf: &[u8]) -> Step {
+        if buf.len() < 3 {
+            return Step::NeedMore;
+        }
+        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+            return if buf.len() > 2048 {
+                Step::Close
+            } else {
+                Step::NeedMore
+            };
+        };
+        if nl < MIN_HEADER {
+            // Too short to be the auth command: memcached closes the connection (a binary
+            // request ends up here too).
+            return Step::Close;
+        }
+        // memcached hands its tokenizer the line without the `\n`, and the tokenizer drops
+        // the line's last character as if it were the `\n`: the `\r` of a `\r\n` line, but
+        // the size's last digit of a line ended by a bare `\n`.
+        let line = &buf[..nl];
+        let line = if line[line.len() - 2] == b'\r' {
+            &line[..line.len() - 2]
+        } else {
+            &line[..line.len() - 1]
+        };
+        let tokens: Vec<&[u8]> = line
+            .split(|&b| b == b' ')
+            .filter(|t| !t.is_empty())
+            .take(ferrocache_protocol::text::MAX_TOKENS)
+            .collect();
+        let refuse = |reply| Step::Done {
+            consumed: nl + 1,
+            reply: Some(reply),
+            outcome: Outcome::Pending,
+        };
+        let size = match tokens.get(4) {
+            Some(size) if buf.starts_with(b"set") => tok_u32(size),
+            _ => None,
+        };
+        let Some(size) = size else {
+            return refuse(b"CLIENT_ERROR unauthenticated\r\n");
+        };
+        if size > MAX_TOKEN {
+            return refuse(b"CLIENT_ERROR auth token too long\r\n");
+        }
+        self.data_len = Some(size as usize + 2);
+        Step::Done {
+            consumed: nl + 1,
+            reply: None,
+            outcome: Outcome::Pending,
         }
     }
 }

@@ -636,6 +636,8 @@ impl Config {
             ("flush_enabled", yes_no(!self.disable_flush)),
             ("dump_enabled", yes_no(!self.disable_dumping)),
             ("idle_timeout", self.idle_timeout.to_string()),
+            // Client flags are 32 bits, as in memcached built without LARGE_CLIENT_FLAGS.
+            ("client_flags_size", "4".to_string()),
         ]
     }
 }

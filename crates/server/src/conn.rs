@@ -253,9 +253,6 @@ async fn serve(
     let mut binary: Option<bool> = shared.auth.as_ref().map(|_| false);
     let mut authenticated = shared.auth.is_none();
     let mut auth_state = auth::AuthState::default();
-    // The reply to the latest authentication attempt of this read: memcached sends only the
-    // last one.
-    let mut auth_reply: Option<&'static [u8]> = None;
     let idle_timeout = match shared.config.idle_timeout {
         0 => None,
         secs => Some(std::time::Duration::from_secs(secs)),
@@ -292,7 +289,7 @@ async fn serve(
                 match auth_state.step(&buf, users) {
                     auth::Step::NeedMore => break,
                     auth::Step::Close => {
-                        ctx.out.clear();
+                        // Earlier attempts of the same read are still answered.
                         close = true;
                         break;
                     }
@@ -302,19 +299,14 @@ async fn serve(
                         outcome,
                     } => {
                         buf.advance(consumed);
-                        if reply.is_some() {
-                            auth_reply = reply;
+                        if let Some(reply) = reply {
+                            ctx.out.extend(reply);
                         }
                         if outcome != auth::Outcome::Pending {
                             Counters::add(&shared.counters.auth_cmds, 1);
                         }
                         match outcome {
-                            auth::Outcome::Authenticated => {
-                                authenticated = true;
-                                if let Some(r) = auth_reply.take() {
-                                    ctx.out.extend(r);
-                                }
-                            }
+                            auth::Outcome::Authenticated => authenticated = true,
                             auth::Outcome::Failed => {
                                 tracing::info!(fd, "ascii authentication failed");
                                 Counters::add(&shared.counters.auth_errors, 1);
@@ -372,8 +364,10 @@ async fn serve(
                         break;
                     }
                     Parsed::Rejected(_, _) => {
-                        // A bad magic byte: memcached drops the connection and its replies.
-                        ctx.out.clear();
+                        // A bad magic byte: memcached drops the connection, and with it the
+                        // replies it still holds for earlier requests of the same read;
+                        // ferrocache answers them first (see KNOWN_DIFFERENCES in
+                        // protocol-tests).
                         close = true;
                         break;
                     }
@@ -420,9 +414,6 @@ async fn serve(
                 Parsed::Rejected(rejection, used) => {
                     handled += 1;
                     tracing::debug!(fd, ?rejection, "request refused");
-                    if rejection.discard_pending {
-                        ctx.out.clear();
-                    }
                     if let Some(line) = rejection.reply_line() {
                         ctx.out.extend(&line);
                     }
@@ -432,16 +423,13 @@ async fn serve(
                     swallow = rejection.swallow;
                     if rejection.reason == Reject::Close {
                         // memcached closes at once, without sending the replies it still
-                        // holds for earlier requests of the same read.
-                        ctx.out.clear();
+                        // holds for earlier requests of the same read; ferrocache answers
+                        // them first (see KNOWN_DIFFERENCES in protocol-tests).
                         close = true;
                         break;
                     }
                 }
             }
-        }
-        if let Some(r) = auth_reply.take() {
-            ctx.out.extend(r);
         }
         // memcached answers a refused command only once its data block has been swallowed.
         if !ctx.out.is_empty() && swallow == 0 {

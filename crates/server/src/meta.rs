@@ -9,7 +9,8 @@ use crate::Counters;
 use ferrocache_protocol::meta::reply::{DebugLine, ReplyLine};
 use ferrocache_protocol::meta::{MetaCommand, MetaRequest};
 use ferrocache_storage::{
-    ArithOutcome, DeleteOutcome, MetaArith, MetaGet, MetaStore, MgOp, StoreMode, StoreOutcome,
+    ArithOutcome, DeleteOutcome, MetaArith, MetaDelete, MetaGet, MetaStore, MgOp, StoreMode,
+    StoreOutcome,
 };
 
 pub(crate) fn execute(ctx: &mut ConnCtx<'_>, m: MetaRequest<'_>) -> Next {
@@ -65,7 +66,10 @@ fn get(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
         return;
     };
     let item = &hit.item;
-    let mut line = if o.value {
+    // memcached 1.6.45: a `C<cas>` that matches the item's means the client has the value
+    // already, so it is not sent again.
+    let value = o.value && o.compare_cas != Some(item.cas);
+    let mut line = if value {
         ReplyLine::value(item.value.len())
     } else {
         ReplyLine::new(b"HD")
@@ -109,7 +113,7 @@ fn get(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
         line.flag(b'W');
     }
     ctx.out.extend(&line.finish());
-    if o.value {
+    if value {
         ctx.out.value(&item.value);
         ctx.out.extend(b"\r\n");
     }
@@ -128,18 +132,22 @@ fn set(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
             None => StoreMode::Set,
         },
     };
+    // An append or prepend with `N` creates a missing item, with `N`'s TTL (not `T`'s).
+    let vivify = matches!(mode, StoreMode::Append | StoreMode::Prepend) && o.vivify.is_some();
+    let ttl = if vivify { o.vivify } else { o.ttl };
     let extra = MetaStore {
         compare_cas: o.compare_cas,
         invalidate: o.invalidate,
         new_cas: o.new_cas,
         binary_key: o.base64,
         unlink_if_too_large: true,
+        vivify,
     };
     let (outcome, cas, len) = ctx.shared.store.store_with(
         mode,
         &m.key,
         o.client_flags.unwrap_or(0),
-        o.ttl.map_or(0, i64::from),
+        ttl.map_or(0, i64::from),
         ctx.value_in(m.value),
         &extra,
     );
@@ -186,10 +194,14 @@ fn delete(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
     let o = &m.opts;
     let outcome = ctx.shared.store.meta_delete(
         &m.key,
-        o.compare_cas,
-        o.invalidate,
-        o.ttl.map(i64::from),
-        o.new_cas,
+        &MetaDelete {
+            compare_cas: o.compare_cas,
+            invalidate: o.invalidate,
+            remove_value: o.remove_value,
+            client_flags: o.client_flags.unwrap_or(0),
+            ttl: o.ttl.map(i64::from),
+            new_cas: o.new_cas,
+        },
     );
     let code: &[u8; 2] = match outcome {
         DeleteOutcome::Deleted if o.quiet => return,

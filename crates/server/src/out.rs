@@ -53,13 +53,6 @@ impl Output {
         self.len += self.tail.len() - before;
     }
 
-    /// Drops everything not yet written.
-    pub fn clear(&mut self) {
-        self.queue.clear();
-        self.tail.clear();
-        self.len = 0;
-    }
-
     /// Queues a value: copied when small, shared when large.
     pub fn value(&mut self, value: &Value) {
         if value.len() < SHARE_THRESHOLD {

@@ -46,18 +46,32 @@ pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
             ctx.out.extend(b"RESET\r\n");
             return;
         }
-        StatsGroup::Detail(DetailCommand::On | DetailCommand::Off) => {
+        StatsGroup::Detail(_) if shared.config.disable_dumping => {
+            ctx.out.extend(b"CLIENT_ERROR stats detail not allowed\r\n");
+            return;
+        }
+        StatsGroup::Detail(None) => {
+            ctx.out
+                .extend(b"CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+            return;
+        }
+        StatsGroup::Detail(Some(DetailCommand::On | DetailCommand::Off)) => {
             // Per-prefix statistics are not kept (see README); the switch is accepted.
             ctx.out.extend(b"OK\r\n");
             return;
         }
-        StatsGroup::Detail(DetailCommand::Dump) => {}
-        StatsGroup::Cachedump { class, limit } => {
-            if shared.config.disable_dumping {
-                ctx.out
-                    .extend(b"CLIENT_ERROR stats cachedump not allowed\r\n");
-                return;
-            }
+        StatsGroup::Detail(Some(DetailCommand::Dump)) => {}
+        StatsGroup::Cachedump(_) if shared.config.disable_dumping => {
+            ctx.out
+                .extend(b"CLIENT_ERROR stats cachedump not allowed\r\n");
+            return;
+        }
+        StatsGroup::Cachedump(Err(line)) => {
+            ctx.out.extend(line.as_bytes());
+            ctx.out.extend(b"\r\n");
+            return;
+        }
+        StatsGroup::Cachedump(Ok((class, limit))) => {
             // All items are reported as class 1 (see `items`).
             let mut text = Vec::new();
             if class == 1 {
@@ -150,6 +164,10 @@ fn general(shared: &Shared, out: &mut Pairs) {
     stat(out, "accepting_conns", 1);
     stat(out, "threads", shared.config.threads);
     stat(out, "conn_yields", load(&c.conn_yields));
+    // memcached's slab mover, idle: ferrocache has no slab pages to move, so it is never
+    // short of memory for a move and has no last busy status.
+    stat(out, "slab_reassign_busy_nomem", 0);
+    stat(out, "slab_reassign_last_busy_status", "none");
     stat(out, "bytes", s.bytes);
     stat(out, "curr_items", s.curr_items);
     stat(out, "total_items", s.total_items);

@@ -36,7 +36,7 @@ mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock, REALTIME_MAXDELTA};
 pub use item::{ValueIn, ENTRY_OVERHEAD};
-pub use meta::{DebugInfo, MetaArith, MetaGet, MetaHit, MetaStore, MgOp};
+pub use meta::{DebugInfo, MetaArith, MetaDelete, MetaGet, MetaHit, MetaStore, MgOp};
 pub use value::Value;
 
 use clock::Times;
@@ -172,6 +172,15 @@ pub struct StoreStats {
 /// rarely share a stripe.
 const STRIPES: usize = 4096;
 
+/// How `flush_all` took an item (see [`Store::flush_all`]).
+enum Flushed {
+    No,
+    /// Unlinked by the flush itself: a later read is a plain miss.
+    Unlinked,
+    /// Found flushed by the read: counted in `get_flushed`.
+    OnRead,
+}
+
 /// The store.
 ///
 /// Concurrency: reads go straight to moka, which is safe for concurrent use. Every write
@@ -186,12 +195,17 @@ pub struct Store {
     locks: Box<[Mutex<()>]>,
     clock: Arc<dyn Clock>,
     times: Times,
-    /// The last CAS value handed out.
+    /// The last CAS value handed out. memcached 1.6.45 starts it at 1 and hands out the next
+    /// value, so the first item's CAS is 2.
     cas: AtomicU64,
-    /// memcached's flush epoch: items last stored at or before `oldest_live`, or with a CAS
-    /// below `oldest_cas`, are gone once `oldest_live` has passed. 0 means no flush.
+    /// memcached's flush epoch: items last stored at or before `oldest_live` are gone once
+    /// `oldest_live` has passed (read as "flushed"). 0 means no flush.
     oldest_live: AtomicU32,
+    /// What memcached's `flush_all` unlinks at once: the items that existed then (a CAS below
+    /// `oldest_cas`) stored at or after `unlinked_from`. They are gone for good (read as
+    /// plain misses), even if a later delayed flush moves `oldest_live` into the future.
     oldest_cas: AtomicU64,
+    unlinked_from: AtomicU32,
     /// `-m`, changeable by `cache_memlimit`: the `-M` admission limit.
     limit: AtomicU64,
     config: StoreConfig,
@@ -263,9 +277,10 @@ impl Store {
             locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             clock,
             times,
-            cas: AtomicU64::new(0),
+            cas: AtomicU64::new(1),
             oldest_live: AtomicU32::new(0),
             oldest_cas: AtomicU64::new(0),
+            unlinked_from: AtomicU32::new(0),
             limit: AtomicU64::new(config.memory_limit),
             config,
             counters,
@@ -293,13 +308,29 @@ impl Store {
         self.cas.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    fn is_flushed(&self, item: &Item, now: u32) -> bool {
-        let oldest_live = self.oldest_live.load(Ordering::Relaxed);
-        if oldest_live == 0 || oldest_live > now {
-            return false;
-        }
+    /// Is the item gone by a `flush_all`, and how: memcached unlinks an immediate flush's
+    /// recent items at once (a later read is a plain miss) and the older ones when they are
+    /// next read (counted in `get_flushed`).
+    fn flushed(&self, item: &Item, now: u32) -> Flushed {
         let oldest_cas = self.oldest_cas.load(Ordering::Relaxed);
-        item.time <= oldest_live || (oldest_cas != 0 && item.cas != 0 && item.cas < oldest_cas)
+        if oldest_cas != 0
+            && item.cas != 0
+            && item.cas < oldest_cas
+            && item.time >= self.unlinked_from.load(Ordering::Relaxed)
+        {
+            return Flushed::Unlinked;
+        }
+        let oldest_live = self.oldest_live.load(Ordering::Relaxed);
+        if oldest_live != 0 && oldest_live <= now && item.time <= oldest_live {
+            return Flushed::OnRead;
+        }
+        Flushed::No
+    }
+
+    /// Is the item flushed or expired? (No counter changes: for listings.)
+    fn is_dead(&self, item: &Item, now: u32) -> bool {
+        !matches!(self.flushed(item, now), Flushed::No)
+            || (item.exptime != 0 && item.exptime <= now)
     }
 
     /// Looks a key up as memcached's `do_item_get` does: an expired or flushed item is
@@ -307,14 +338,17 @@ impl Store {
     /// key's stripe lock.
     fn lookup(&self, key: &Key, now: u32, locked: bool) -> Option<Item> {
         let item = self.cache.get(key)?;
-        let dead = if self.is_flushed(&item, now) {
-            bump(&self.counters.get_flushed);
-            true
-        } else if item.exptime != 0 && item.exptime <= now {
-            bump(&self.counters.get_expired);
-            true
-        } else {
-            false
+        let dead = match self.flushed(&item, now) {
+            Flushed::OnRead => {
+                bump(&self.counters.get_flushed);
+                true
+            }
+            Flushed::Unlinked => true,
+            Flushed::No if item.exptime != 0 && item.exptime <= now => {
+                bump(&self.counters.get_expired);
+                true
+            }
+            Flushed::No => false,
         };
         if !dead {
             return Some(item);
@@ -519,6 +553,11 @@ impl Store {
         };
         let (value, flags, exptime) = match (mode, &old) {
             (StoreMode::Add, Some(_)) => return (StoreOutcome::NotStored, 0, 0),
+            (StoreMode::Append | StoreMode::Prepend, None) if extra.vivify => (
+                incoming.into_value(),
+                flags,
+                self.times.realtime(exptime, now),
+            ),
             (StoreMode::Replace | StoreMode::Append | StoreMode::Prepend, None) => {
                 return (StoreOutcome::NotStored, 0, 0)
             }
@@ -526,16 +565,13 @@ impl Store {
                 bump(&c.cas_misses);
                 return (StoreOutcome::NotFound, 0, 0);
             }
-            // `ms ... I C<cas>`: a CAS older than the item's stores the value marked stale.
+            // `ms ... I C<cas>`: a CAS older than the item's stores the value marked stale,
+            // keeping the old item's TTL and its "win sent" mark.
             (StoreMode::Cas(unique), Some(old))
                 if extra.invalidate && unique < old.cas && self.config.cas_enabled =>
             {
-                marks |= Item::STALE;
-                (
-                    incoming.into_value(),
-                    flags,
-                    self.times.realtime(exptime, now),
-                )
+                marks |= Item::STALE | (old.marks & Item::WIN_SENT);
+                (incoming.into_value(), flags, old.exptime)
             }
             // With -C memcached never lets a cas through.
             (StoreMode::Cas(unique), Some(old))
@@ -714,6 +750,13 @@ impl Store {
     }
 
     /// `flush_all [delay]`. O(1): it records memcached's flush epoch, and reads check it.
+    ///
+    /// memcached sets `oldest_live` to a second before the flush time, and unlinks at once
+    /// the items stored at or after it, which on an immediate flush are this second's and
+    /// the last's; older items are found flushed when next read. Items stored after the
+    /// flush, in the same second, are kept. The next CAS value to be handed out tells the
+    /// two apart (without spending one, as 1.6.45 spends none). Without CAS (`-C`) the
+    /// whole second is flushed.
     pub fn flush_all(&self, delay: i64) {
         let now = self.now();
         let new_oldest = if delay > 0 {
@@ -721,16 +764,17 @@ impl Store {
         } else {
             now
         };
-        if self.config.cas_enabled {
-            let oldest_live = new_oldest.wrapping_sub(1);
-            self.oldest_live.store(oldest_live, Ordering::Relaxed);
-            if oldest_live <= now {
-                // memcached spends a CAS value to separate this second's earlier items
-                // from its later ones.
-                self.oldest_cas.store(self.next_cas(), Ordering::Relaxed);
-            }
-        } else {
+        if !self.config.cas_enabled {
             self.oldest_live.store(new_oldest, Ordering::Relaxed);
+            return;
+        }
+        // A flush time in the past reads as 0 here, which memcached takes as no flush.
+        let oldest_live = new_oldest.wrapping_sub(1);
+        self.oldest_live.store(oldest_live, Ordering::Relaxed);
+        if oldest_live != 0 && oldest_live <= now {
+            self.unlinked_from.store(oldest_live, Ordering::Relaxed);
+            let next = self.cas.load(Ordering::Relaxed) + 1;
+            self.oldest_cas.store(next, Ordering::Relaxed);
         }
     }
 

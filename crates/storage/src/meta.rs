@@ -7,7 +7,7 @@
 use crate::counters::bump;
 use crate::item::{ntotal, Item};
 use crate::key::{Key, Probe};
-use crate::{DeleteOutcome, ItemView, Store};
+use crate::{DeleteOutcome, ItemView, Store, Value};
 
 /// `ms` options beyond the classic storage commands.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +24,27 @@ pub struct MetaStore {
     /// memcached's `ms` removes the old value when the new one is too large, whatever the
     /// mode (the classic commands do so only for `set`).
     pub unlink_if_too_large: bool,
+    /// `ms ... MA N<ttl>` (or `MP`): an append or prepend to a missing key stores the value
+    /// as a new item (memcached 1.6.45's autovivifying append).
+    pub vivify: bool,
+}
+
+/// `md` options.
+#[derive(Clone, Debug, Default)]
+pub struct MetaDelete {
+    /// `C<cas>`: act only if the item's CAS matches.
+    pub compare_cas: Option<u64>,
+    /// `I`: keep the item, marked stale, with a new CAS (and the new TTL when given).
+    pub invalidate: bool,
+    /// `x`: keep the item but empty its value, with `client_flags`; its TTL becomes `ttl`
+    /// (none when not given) and it keeps its CAS unless `new_cas` is given.
+    pub remove_value: bool,
+    /// `F<flags>`, for `remove_value`.
+    pub client_flags: u32,
+    /// `T<ttl>`
+    pub ttl: Option<i64>,
+    /// `E<cas>`: the new CAS value.
+    pub new_cas: Option<u64>,
 }
 
 /// `ma` options (the binary protocol's incr/decr uses a subset).
@@ -206,16 +227,9 @@ impl Store {
         })
     }
 
-    /// `md`: with `invalidate` the item is kept, marked stale, with a new CAS (and a new TTL
-    /// when given); otherwise it is deleted. `compare_cas` must match the item's CAS.
-    pub fn meta_delete(
-        &self,
-        key: &[u8],
-        compare_cas: Option<u64>,
-        invalidate: bool,
-        ttl: Option<i64>,
-        new_cas: Option<u64>,
-    ) -> DeleteOutcome {
+    /// `md`, as memcached 1.6.45 runs it (see [`MetaDelete`]): a CAS mismatch counts as a
+    /// delete miss; an invalidation is not counted as a delete hit.
+    pub fn meta_delete(&self, key: &[u8], req: &MetaDelete) -> DeleteOutcome {
         let probe = Probe::new(key);
         let key: &Key = &probe;
         let _guard = self.lock(key);
@@ -224,21 +238,38 @@ impl Store {
             bump(&self.counters.delete_misses);
             return DeleteOutcome::NotFound;
         };
-        if compare_cas.is_some_and(|want| want != old.cas) {
+        if req.compare_cas.is_some_and(|want| want != old.cas) {
+            bump(&self.counters.delete_misses);
             return DeleteOutcome::Exists;
         }
-        bump(&self.counters.delete_hits);
-        if !invalidate {
-            self.cache.invalidate(key);
-            return DeleteOutcome::Deleted;
+        let ttl = req.ttl.map(|ttl| self.times.realtime(ttl, now));
+        let mut item = if req.remove_value {
+            // An empty value in place of the old one.
+            Item {
+                value: Value::from(&b""[..]),
+                flags: req.client_flags,
+                exptime: ttl.unwrap_or(0),
+                time: now,
+                cas: req.new_cas.unwrap_or(old.cas),
+                marks: old.marks & Item::BINARY_KEY,
+            }
+        } else {
+            old.clone()
+        };
+        if req.invalidate {
+            item.marks = (item.marks | Item::STALE) & !Item::WIN_SENT;
+            item.cas = req.new_cas.unwrap_or_else(|| self.next_cas());
+            if let Some(exptime) = ttl {
+                item.exptime = exptime;
+            }
+        } else {
+            bump(&self.counters.delete_hits);
+            if !req.remove_value {
+                self.cache.invalidate(key);
+                return DeleteOutcome::Deleted;
+            }
         }
-        let mut item = old.clone();
-        item.marks = (item.marks | Item::STALE) & !Item::WIN_SENT;
-        item.cas = new_cas.unwrap_or_else(|| self.next_cas());
-        if let Some(ttl) = ttl {
-            item.exptime = self.times.realtime(ttl, now);
-        }
-        self.link(key, item, Some(&old), false);
+        self.link(key, item, Some(&old), req.remove_value);
         DeleteOutcome::Deleted
     }
 
@@ -257,8 +288,7 @@ impl Store {
         // Keep the `cap` newest (highest CAS) items seen so far.
         let mut newest = std::collections::BinaryHeap::new();
         for (key, item) in self.cache.iter() {
-            let dead = self.is_flushed(&item, now) || (item.exptime != 0 && item.exptime <= now);
-            if dead {
+            if self.is_dead(&item, now) {
                 continue;
             }
             newest.push(std::cmp::Reverse((
@@ -300,7 +330,9 @@ impl Store {
             exp: if item.exptime == 0 {
                 -1
             } else {
-                i64::from(now) - i64::from(item.exptime)
+                // memcached 1.6.45 prints `exptime - current_time` (1.6.18 had the sign the
+                // other way round).
+                i64::from(item.exptime.wrapping_sub(now) as i32)
             },
             last_access: now.wrapping_sub(item.time),
             cas: item.cas,

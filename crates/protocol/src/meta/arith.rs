@@ -4,16 +4,15 @@
 //! ma <key> <flag>*\r\n
 //! ```
 //!
-//! Flags: `b C D E J k M N O q T t c v` (and the other known flags, ignored). `M` is `I` or
-//! `+` to increment (the default), `D` or `-` to decrement. Bad flags get `CLIENT_ERROR
-//! invalid or duplicate flag`. An `O` token over 32 bytes is refused only after the number has
-//! changed, as memcached does it, so that check is the server's.
+//! Flags: `b C D E J k M N O q t T v`; `M` is `I`/`+` (increment, the default) or `D`/`-`.
+//! Any flag error is `CLIENT_ERROR invalid or duplicate flag`. An `O` longer than 32 bytes
+//! is found only after the number has changed (the server checks it).
 
-use super::{common, read_flags, request, MetaCommand};
+use super::{read_flags, request, MetaCommand};
 use crate::text::{Command, Request, Tokens};
 use crate::Rejection;
 
-/// Is an `ma` mode character an increment (`Some(true)`), a decrement, or neither?
+/// Is `mode` an increment (`Some(true)`), a decrement, or not a mode of `ma`'s?
 pub fn is_incr(mode: Option<u8>) -> Option<bool> {
     match mode {
         None | Some(b'I' | b'+') => Some(true),
@@ -23,9 +22,8 @@ pub fn is_incr(mode: Option<u8>) -> Option<bool> {
 }
 
 pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
-    let key = common(tokens, "options flags too long")?;
-    let flags = read_flags(key, &tokens.toks[2..])
-        .map_err(|_| super::client_error("invalid or duplicate flag"))?;
+    let flags =
+        read_flags(tokens, 2).map_err(|_| super::client_error("invalid or duplicate flag"))?;
     if is_incr(flags.opts.mode).is_none() {
         return Err(super::client_error("invalid mode for ma M token"));
     }
@@ -59,7 +57,11 @@ mod tests {
             ),
             (
                 b"ma n Mxx\r\n",
-                "CLIENT_ERROR invalid or duplicate flag\r\n",
+                "CLIENT_ERROR invalid mode for ma M token\r\n",
+            ),
+            (
+                b"ma n M\r\n",
+                "CLIENT_ERROR invalid mode for ma M token\r\n",
             ),
             (b"ma n Dx\r\n", "CLIENT_ERROR invalid or duplicate flag\r\n"),
             (

@@ -1,11 +1,11 @@
 //! Meta debug.
 //!
 //! ```text
-//! me <key> [b]\r\n
+//! me <key> [b <anything>]\r\n
 //! ```
 //!
-//! Only a third token of exactly `b` means anything (a base64 key); everything else after the
-//! key is ignored.
+//! memcached 1.6.45 decodes a base64 key only when the third token is exactly `b` and a
+//! fourth token follows; everything else after the key is ignored.
 
 use super::{decode_key, MetaCommand, MetaOptions, MetaRequest};
 use crate::text::{Command, Request, Tokens};
@@ -14,13 +14,13 @@ use std::borrow::Cow;
 
 pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
     let bad = || super::client_error(super::BAD_FORMAT);
-    let key = *tokens.toks.get(1).ok_or_else(bad)?;
+    let key = tokens.toks[1];
     if key.len() > KEY_MAX_LENGTH {
         return Err(bad());
     }
-    let base64 = tokens.toks.get(2) == Some(&&b"b"[..]);
+    let base64 = tokens.ntokens() >= 4 && tokens.get(2) == Some(&b"b"[..]);
     let key = if base64 {
-        Cow::Owned(decode_key(key).ok_or_else(bad)?)
+        Cow::Owned(decode_key(key).filter(|k| !k.is_empty()).ok_or_else(bad)?)
     } else {
         Cow::Borrowed(key)
     };
@@ -42,7 +42,8 @@ mod tests {
 
     #[test]
     fn known_answers() {
-        assert_eq!(&*meta(b"me Zm9v b\r\n").key, b"foo");
+        assert_eq!(&*meta(b"me Zm9v b\r\n").key, b"Zm9v", "no fourth token");
+        assert_eq!(&*meta(b"me Zm9v b x\r\n").key, b"foo");
         assert_eq!(&*meta(b"me Zm9v bx\r\n").key, b"Zm9v");
         assert_eq!(&*meta(b"me foo v k\r\n").key, b"foo");
         assert_eq!(
@@ -50,7 +51,7 @@ mod tests {
             "CLIENT_ERROR bad command line format\r\n"
         );
         assert_eq!(
-            refused(b"me !!!! b\r\n").0,
+            refused(b"me !!!! b x\r\n").0,
             "CLIENT_ERROR bad command line format\r\n"
         );
     }

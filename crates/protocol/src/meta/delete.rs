@@ -4,18 +4,15 @@
 //! md <key> <flag>*\r\n
 //! ```
 //!
-//! Flags: `b C E I k O q T` (and every other flag `mg` knows, which `md` ignores). Any bad
-//! flag gets memcached's single `CLIENT_ERROR invalid or duplicate flag`.
+//! Flags: `b C E F I k O q T x` (and the other known flags, ignored). An `O` longer than 32
+//! bytes is refused before the key is looked up.
 
-use super::{common, opaque_too_long, read_flags, request, MetaCommand};
+use super::{opaque_too_long, read_flags, request, MetaCommand};
 use crate::text::{Command, Request, Tokens};
 use crate::Rejection;
 
 pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
-    let key = common(tokens, "options flags too long")?;
-    let toks = &tokens.toks[2..];
-    let flags =
-        read_flags(key, toks).map_err(|_| super::client_error("invalid or duplicate flag"))?;
+    let flags = read_flags(tokens, 2).map_err(super::client_error)?;
     if opaque_too_long(&flags.flags) {
         return Err(super::client_error("opaque token too long"));
     }
@@ -36,19 +33,11 @@ mod tests {
         assert_eq!(m.command, MetaCommand::Delete);
         assert!(m.opts.invalidate && m.opts.quiet);
         assert_eq!(m.opts.ttl, Some(30));
+        assert!(meta(b"md foo x\r\n").opts.remove_value);
         let table: &[(&[u8], &str)] = &[
-            (
-                b"md foo z\r\n",
-                "CLIENT_ERROR invalid or duplicate flag\r\n",
-            ),
-            (
-                b"md foo k k\r\n",
-                "CLIENT_ERROR invalid or duplicate flag\r\n",
-            ),
-            (
-                b"md !!!! b\r\n",
-                "CLIENT_ERROR invalid or duplicate flag\r\n",
-            ),
+            (b"md foo z\r\n", "CLIENT_ERROR invalid flag\r\n"),
+            (b"md foo k k\r\n", "CLIENT_ERROR duplicate flag\r\n"),
+            (b"md !!!! b\r\n", "CLIENT_ERROR error decoding key\r\n"),
             (b"md\r\n", "CLIENT_ERROR bad command line format\r\n"),
         ];
         for (input, want) in table {

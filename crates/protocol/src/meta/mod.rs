@@ -13,12 +13,20 @@
 //! flag may appear once. Flags that ask for information are answered in the order they were
 //! sent, which is why [`MetaRequest::flags`] keeps that order.
 //!
-//! The checks, and the error line each failure gets, follow memcached: the key length and the
-//! number of tokens first, then each flag in turn. Duplicate and unknown flags stop the scan at
-//! once; a flag with a bad token marks the request bad and the scan goes on, so the last such
-//! message wins. `mg` and `ms` report the message; `md` and `ma` report `CLIENT_ERROR invalid
-//! or duplicate flag` whatever went wrong. A refused `ms` has its data block thrown away unless
-//! the command line itself (key, data length, token count) was unreadable.
+//! The checks, and the error line each failure gets, follow memcached 1.6.45:
+//!
+//! 1. the request parser: every flag token must start with a letter or a digit, there must
+//!    be a key (and for `ms` a data length of digits): otherwise `CLIENT_ERROR bad command
+//!    line format`, with nothing swallowed;
+//! 2. the key is at most 250 bytes, and the line has at most 20 tokens (`CLIENT_ERROR
+//!    options flags are too long`);
+//! 3. each flag in turn. Duplicate and unknown flags stop the scan at once; a flag with a bad
+//!    token marks the request bad and the scan goes on, so the last such message wins. Flag
+//!    numbers are read strictly (digits, and a leading `-` for times).
+//!
+//! `mg`, `ms` and `md` report the message; `ma` reports `CLIENT_ERROR invalid or duplicate
+//! flag` whatever went wrong. A refused `ms` has its data block thrown away unless the
+//! command line itself was unreadable (step 1).
 
 mod arith;
 mod debug;
@@ -31,8 +39,8 @@ pub use arith::is_incr;
 pub use set::valid_mode;
 pub(crate) use set::{with_data, SetHeader};
 
-use crate::number::{strtol32, strtoul32, strtoull};
-use crate::text::{Command, Tokens};
+use crate::number::{tok_i32, tok_u32, tok_u64};
+use crate::text::{tokenize, Command, Tokens};
 use crate::{Reject, Rejection, KEY_MAX_LENGTH};
 use base64::Engine;
 use std::borrow::Cow;
@@ -78,6 +86,8 @@ pub struct MetaOptions {
     pub value: bool,
     /// `I`: invalidate (`md`) or store stale when the CAS is older (`ms`).
     pub invalidate: bool,
+    /// `x`: `md` keeps the item but empties its value.
+    pub remove_value: bool,
     /// `T<ttl>`
     pub ttl: Option<i32>,
     /// `N<ttl>`: create on a miss.
@@ -90,7 +100,8 @@ pub struct MetaOptions {
     pub compare_cas: Option<u64>,
     /// `E<cas>`: the new CAS value (memcached 1.6.45).
     pub new_cas: Option<u64>,
-    /// `M<mode>`: the mode character.
+    /// `M<mode>`: the byte after the `M` (a space or line end for a lone `M`, which no mode
+    /// accepts). A NUL there reads as no mode, as in memcached.
     pub mode: Option<u8>,
     /// `J<initial>` (`ma`)
     pub initial: Option<u64>,
@@ -98,8 +109,7 @@ pub struct MetaOptions {
     pub delta: Option<u64>,
 }
 
-/// A meta command line with more tokens than this (counting memcached's terminal token) is
-/// refused before its flags are read.
+/// A meta command line with more tokens than this is refused before its flags are read.
 const MAX_TOKENS: usize = 20;
 
 /// The longest `O` token memcached copies back, counting its `O`.
@@ -111,30 +121,56 @@ pub(crate) fn client_error(msg: &'static str) -> Rejection {
     Rejection::new(Reject::ClientError(msg))
 }
 
-/// Decodes a `b` key: standard base64 with its padding, as memcached requires.
+/// Decodes a `b` key as memcached's decoder does: bytes outside the base64 alphabet (and
+/// `=`) are skipped, the rest must come in groups of four, decoding stops after the first
+/// group with padding (one or two `=`; more is refused), and an empty result is a failure.
 pub fn decode_key(key: &[u8]) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD.decode(key).ok()
+    fn sextet(b: u8) -> Option<u8> {
+        match b {
+            b'A'..=b'Z' => Some(b - b'A'),
+            b'a'..=b'z' => Some(b - b'a' + 26),
+            b'0'..=b'9' => Some(b - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            b'=' => Some(0),
+            _ => None,
+        }
+    }
+    let count = key.iter().filter(|&&b| sextet(b).is_some()).count();
+    if count == 0 || count % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(count / 4 * 3);
+    let mut block = [0u8; 4];
+    let mut filled = 0;
+    let mut padding = 0;
+    for &b in key {
+        let Some(v) = sextet(b) else { continue };
+        padding += usize::from(b == b'=');
+        block[filled] = v;
+        filled += 1;
+        if filled == 4 {
+            out.extend_from_slice(&[
+                (block[0] << 2) | (block[1] >> 4),
+                (block[1] << 4) | (block[2] >> 2),
+                (block[2] << 6) | block[3],
+            ]);
+            filled = 0;
+            if padding > 0 {
+                if padding > 2 {
+                    return None;
+                }
+                out.truncate(out.len() - padding);
+                break;
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Encodes a binary key for `k`.
 pub fn encode_key(key: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(key)
-}
-
-/// The checks every meta command with a key makes first: a key is present (memcached 1.6.45
-/// answers a format error; 1.6.18 said `ERROR`), it is at most 250 bytes, and the line has
-/// not too many tokens. Returns the key token.
-fn common<'a>(tokens: &Tokens<'a>, too_many: &'static str) -> Result<&'a [u8], Rejection> {
-    let Some(&key) = tokens.toks.get(1) else {
-        return Err(client_error(BAD_FORMAT));
-    };
-    if key.len() > KEY_MAX_LENGTH {
-        return Err(client_error(BAD_FORMAT));
-    }
-    if tokens.ntokens() > MAX_TOKENS || tokens.rest.is_some() {
-        return Err(client_error(too_many));
-    }
-    Ok(key)
 }
 
 /// The flags of a request once read: the key (decoded for `b`), the flags in order, and what
@@ -145,9 +181,21 @@ pub(crate) struct Flags<'a> {
     pub opts: MetaOptions,
 }
 
-/// Reads the flag tokens as memcached's flag pre-parse does. `Err` carries the message
-/// memcached would give.
-pub(crate) fn read_flags<'a>(key: &'a [u8], toks: &[&'a [u8]]) -> Result<Flags<'a>, &'static str> {
+/// memcached's flag pre-parse: the key's length and the token count, then the flag tokens
+/// (from the third token, the fourth for `ms`). `Err` carries the message memcached would
+/// give.
+pub(crate) fn read_flags<'a>(
+    tokens: &Tokens<'a>,
+    first_flag: usize,
+) -> Result<Flags<'a>, &'static str> {
+    let key = tokens.toks[1];
+    if key.len() > KEY_MAX_LENGTH {
+        return Err(BAD_FORMAT);
+    }
+    if tokens.ntokens() > MAX_TOKENS {
+        return Err("options flags are too long");
+    }
+    let toks = &tokens.toks[first_flag.min(tokens.ntokens())..];
     let mut seen = [false; 128];
     let mut opts = MetaOptions::default();
     let mut flags = Vec::with_capacity(toks.len());
@@ -158,13 +206,15 @@ pub(crate) fn read_flags<'a>(key: &'a [u8], toks: &[&'a [u8]]) -> Result<Flags<'
     let mut fail = |msg: Option<&'static str>| {
         failed = Some(msg.or(failed).unwrap_or(BAD_FORMAT));
     };
-    for &tok in toks {
+    for (i, &tok) in toks.iter().enumerate() {
         let code = tok[0];
         if code >= 127 || seen[code as usize] {
             return Err("duplicate flag");
         }
         seen[code as usize] = true;
         let arg = &tok[1..];
+        // A flag's number needs at least one character after the flag.
+        let time = || (!arg.is_empty()).then(|| tok_i32(arg)).flatten();
         let bad_token = Some("bad token in command line format");
         match code {
             b'b' => {
@@ -174,42 +224,44 @@ pub(crate) fn read_flags<'a>(key: &'a [u8], toks: &[&'a [u8]]) -> Result<Flags<'
                     None => fail(Some("error decoding key")),
                 }
             }
-            b'N' => match strtol32(arg) {
+            b'N' => match time() {
                 Some(v) => opts.vivify = Some(v),
                 None => fail(bad_token),
             },
-            b'T' => match strtol32(arg) {
+            b'T' => match time() {
                 Some(v) => opts.ttl = Some(v),
                 None => fail(bad_token),
             },
-            b'R' => match strtol32(arg) {
+            b'R' => match time() {
                 Some(v) => opts.recache = Some(v),
                 None => fail(bad_token),
             },
-            b'F' => match strtoul32(arg) {
+            b'F' => match (!arg.is_empty()).then(|| tok_u32(arg)).flatten() {
                 Some(v) => opts.client_flags = Some(v),
                 None => fail(None),
             },
-            b'C' => match strtoull(arg) {
+            b'C' => match (!arg.is_empty()).then(|| tok_u64(arg)).flatten() {
                 Some(v) => opts.compare_cas = Some(v),
                 None => fail(bad_token),
             },
-            b'E' => match strtoull(arg) {
+            b'E' => match (!arg.is_empty()).then(|| tok_u64(arg)).flatten() {
                 Some(v) => opts.new_cas = Some(v),
                 None => fail(bad_token),
             },
             b'M' => {
-                if tok.len() == 2 {
-                    opts.mode = Some(tok[1]);
-                } else {
-                    fail(Some("incorrect length for M token"));
-                }
+                // The byte after the `M` on the line: a space or the line's end when the
+                // token is a lone `M`.
+                let next = arg.first().copied().unwrap_or_else(|| {
+                    let end = tokens.starts[first_flag + i] + 1;
+                    tokens.line.get(end).copied().unwrap_or(b'\r')
+                });
+                opts.mode = (next != 0).then_some(next);
             }
-            b'J' => match strtoull(arg) {
+            b'J' => match (!arg.is_empty()).then(|| tok_u64(arg)).flatten() {
                 Some(v) => opts.initial = Some(v),
                 None => fail(Some("invalid numeric initial value")),
             },
-            b'D' => match strtoull(arg) {
+            b'D' => match (!arg.is_empty()).then(|| tok_u64(arg)).flatten() {
                 Some(v) => opts.delta = Some(v),
                 None => fail(Some("invalid numeric delta value")),
             },
@@ -217,6 +269,7 @@ pub(crate) fn read_flags<'a>(key: &'a [u8], toks: &[&'a [u8]]) -> Result<Flags<'
             b'u' => opts.no_bump = true,
             b'v' => opts.value = true,
             b'I' => opts.invalidate = true,
+            b'x' => opts.remove_value = true,
             b'O' | b'P' | b'L' | b'k' | b's' | b't' | b'c' | b'f' | b'h' | b'l' => {}
             _ => return Err("invalid flag"),
         }
@@ -246,14 +299,21 @@ impl MetaRequest<'_> {
     }
 }
 
-/// Parses a meta command line (`name` is `mg`, `ms`, `md`, `ma` or `me`).
-pub(crate) fn parse<'a>(name: &[u8], tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
+/// Parses a meta command line (`name` is `mg`, `ms`, `md`, `ma` or `me`). memcached's
+/// request parser first splits it with the flag check (see [`crate::text`]) and wants a key,
+/// and for `ms` a data length.
+pub(crate) fn parse<'a>(name: &[u8], line: &'a [u8]) -> Result<Command<'a>, Rejection> {
+    let first_flag = if name == b"ms" { 3 } else { 2 };
+    let tokens = tokenize(line, first_flag).map_err(|_| client_error(BAD_FORMAT))?;
+    if tokens.ntokens() < first_flag {
+        return Err(client_error(BAD_FORMAT));
+    }
     match name {
-        b"mg" => get::parse(tokens),
-        b"ms" => set::parse(tokens),
-        b"md" => delete::parse(tokens),
-        b"ma" => arith::parse(tokens),
-        _ => debug::parse(tokens),
+        b"mg" => get::parse(&tokens),
+        b"ms" => set::parse(&tokens),
+        b"md" => delete::parse(&tokens),
+        b"ma" => arith::parse(&tokens),
+        _ => debug::parse(&tokens),
     }
 }
 
@@ -303,36 +363,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_keys_need_padding() {
+    fn base64_keys_decode_as_memcached_decodes_them() {
         assert_eq!(decode_key(b"Zm9v").as_deref(), Some(&b"foo"[..]));
         assert_eq!(decode_key(b"Zm8="), Some(b"fo".to_vec()));
+        assert_eq!(decode_key(b"Zg=="), Some(b"f".to_vec()));
         assert_eq!(decode_key(b"Zm8"), None);
         assert_eq!(decode_key(b"Zm9v="), None);
         assert_eq!(decode_key(b"!!!!"), None);
+        assert_eq!(
+            decode_key(b"Zm!9v"),
+            Some(b"foo".to_vec()),
+            "junk is skipped"
+        );
+        assert_eq!(
+            decode_key(b"Zg==Zm9v"),
+            Some(b"f".to_vec()),
+            "stops at padding"
+        );
+        assert_eq!(decode_key(b"Z==="), None);
         assert_eq!(encode_key(&[0, 1, 2, 255]), "AAEC/w==");
+    }
+
+    /// Reads the flags of `mg foo <flags>`.
+    fn scan(flags: &str) -> Result<(), String> {
+        let line = format!("mg foo {flags}");
+        let tokens =
+            crate::text::tokenize(line.as_bytes(), 2).map_err(|_| "bad flag".to_string())?;
+        read_flags(&tokens, 2).map(|_| ()).map_err(String::from)
     }
 
     #[test]
     fn flag_scan_known_answers() {
-        type Case<'a> = (&'a [&'a [u8]], Result<(), &'a str>);
-        let table: &[Case] = &[
-            (&[b"v", b"k", b"O1", b"T30"], Ok(())),
-            (&[b"v", b"v"], Err("duplicate flag")),
-            (&[b"z", b"v", b"v"], Err("invalid flag")),
-            (&[b"v", b"v", b"z"], Err("duplicate flag")),
-            (&[b"Tx", b"z"], Err("invalid flag")),
-            (&[b"Tx", b"Fx"], Err("bad token in command line format")),
-            (&[b"Fx", b"Tx"], Err("bad token in command line format")),
-            (&[b"Fx"], Err("bad command line format")),
-            (&[b"Mxx", b"MX"], Err("duplicate flag")),
-            (&[b"M"], Err("incorrect length for M token")),
-            (&[b"\xff"], Err("duplicate flag")),
-            (&[b"Dx"], Err("invalid numeric delta value")),
-            (&[b"Jx"], Err("invalid numeric initial value")),
+        let table: &[(&str, Result<(), &str>)] = &[
+            ("v k O1 T30", Ok(())),
+            ("v v", Err("duplicate flag")),
+            ("z v v", Err("invalid flag")),
+            ("v v z", Err("duplicate flag")),
+            ("Tx z", Err("invalid flag")),
+            ("Tx Fx", Err("bad token in command line format")),
+            ("Fx Tx", Err("bad token in command line format")),
+            ("Fx", Err("bad command line format")),
+            ("F4294967296", Err("bad command line format")),
+            ("T", Err("bad token in command line format")),
+            ("T-", Ok(())),
+            ("T+1", Err("bad token in command line format")),
+            ("Mxx MX", Err("duplicate flag")),
+            ("M", Ok(())),
+            ("x I", Ok(())),
+            ("1", Err("invalid flag")),
+            ("_", Err("invalid flag")),
+            ("!", Err("bad flag")),
+            ("Dx", Err("invalid numeric delta value")),
+            ("Jx", Err("invalid numeric initial value")),
+            (
+                "v k c f s t h l u q Pa Pb Pc Pd Pe Pf Pg Ph Pi",
+                Err("options flags are too long"),
+            ),
         ];
-        for (toks, want) in table {
-            let got = read_flags(b"foo", toks).map(|_| ());
-            assert_eq!(got, *want, "{toks:?}");
+        for (flags, want) in table {
+            assert_eq!(scan(flags), want.map_err(String::from), "{flags:?}");
         }
     }
 
@@ -420,7 +509,10 @@ mod tests {
 
     #[test]
     fn flags_keep_their_order_and_tokens() {
-        let f = read_flags(b"Zm9v", &[b"b", b"T30", b"Oab", b"vjunk"]).unwrap();
+        let tokens = crate::text::tokenize(b"mg Zm9v b T30 Oab vjunk MSx", 2)
+            .ok()
+            .unwrap();
+        let f = read_flags(&tokens, 2).unwrap();
         assert_eq!(&*f.key, b"foo");
         assert_eq!(
             f.flags,
@@ -428,10 +520,13 @@ mod tests {
                 (b'b', &b""[..]),
                 (b'T', b"30"),
                 (b'O', b"ab"),
-                (b'v', b"junk")
+                (b'v', b"junk"),
+                (b'M', b"Sx"),
             ]
         );
         assert!(f.opts.base64 && f.opts.value);
-        assert_eq!(f.opts.ttl, Some(30));
+        assert_eq!((f.opts.ttl, f.opts.mode), (Some(30), Some(b'S')));
+        let tokens = crate::text::tokenize(b"ms foo 2 M", 3).ok().unwrap();
+        assert_eq!(read_flags(&tokens, 3).ok().unwrap().opts.mode, Some(b'\r'));
     }
 }

@@ -11,9 +11,8 @@
 //! cannot know how long the data is, or does not look); every later refusal, including an item
 //! over `-I`, throws the data block away.
 
-use super::{common, opaque_too_long, read_flags, MetaCommand, MetaRequest, BAD_FORMAT};
-use crate::number::strtol32;
-use crate::text::store::data_block;
+use super::{opaque_too_long, read_flags, MetaCommand, MetaRequest, BAD_FORMAT};
+use crate::text::store::{data_block, data_len};
 use crate::text::{Command, Request, Tokens};
 use crate::{item_size, Limits, Parsed, Rejection};
 
@@ -29,21 +28,9 @@ pub fn valid_mode(mode: Option<u8>) -> bool {
 }
 
 pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
-    let key = common(tokens, "options flags too long")?;
-    let bad = || super::client_error(BAD_FORMAT);
-    let len_token = *tokens.toks.get(2).ok_or_else(bad)?;
-    let len = strtol32(len_token)
-        .filter(|len| (0..=i32::MAX - 2).contains(len))
-        .ok_or_else(bad)? as usize;
-    let refuse = |msg: &'static str| Rejection {
-        swallow: len + 2,
-        ..super::client_error(msg)
-    };
-    let toks = &tokens.toks[3..];
-    let flags = read_flags(key, toks).map_err(refuse)?;
-    if opaque_too_long(&flags.flags) {
-        return Err(refuse("opaque token too long"));
-    }
+    let len = data_len(tokens.toks[2]).ok_or_else(|| super::client_error(BAD_FORMAT))?;
+    let refuse = |msg: &'static str| refusal(msg, len);
+    let flags = read_flags(tokens, 3).map_err(refuse)?;
     if !valid_mode(flags.opts.mode) {
         return Err(refuse("invalid mode for ms M token"));
     }
@@ -51,6 +38,15 @@ pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
         request: super::request(MetaCommand::Set, flags),
         len,
     }))
+}
+
+/// A refused `ms` whose `len`-byte data block is thrown away. Errors are never quiet in
+/// meta commands.
+fn refusal(msg: &'static str, len: usize) -> Rejection {
+    Rejection {
+        swallow: len + 2,
+        ..super::client_error(msg)
+    }
 }
 
 /// Completes an `ms` with its data block, which starts at `line_len` in `buf`.
@@ -69,6 +65,10 @@ pub(crate) fn with_data<'a>(
             },
             line_len,
         );
+    }
+    // memcached looks at the opaque only once the item has its memory.
+    if opaque_too_long(&h.request.flags) {
+        return Parsed::Rejected(refusal("opaque token too long", h.len), line_len);
     }
     // Errors are never quiet in meta commands.
     let (value, total) = match data_block(buf, line_len, h.len, false) {
@@ -105,7 +105,7 @@ mod tests {
             (
                 long_key.as_bytes(),
                 "CLIENT_ERROR bad command line format\r\n",
-                0,
+                4,
             ),
             (
                 b"ms foo abc\r\n",
@@ -123,9 +123,9 @@ mod tests {
                 0,
             ),
             (
-                b"ms foo 2 c k s t f h l u q Pa Pb Pc Pd Pe Pf Pg Ph\r\n",
-                "CLIENT_ERROR options flags too long\r\n",
-                0,
+                b"ms foo 2 c k s t f h l u q Pa Pb Pc Pd Pe Pf Pg Ph Pi\r\n",
+                "CLIENT_ERROR options flags are too long\r\n",
+                4,
             ),
             (b"ms foo 2 c c\r\n", "CLIENT_ERROR duplicate flag\r\n", 4),
             (

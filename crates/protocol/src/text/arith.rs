@@ -1,21 +1,21 @@
 //! ```text
-//! incr <key> <delta> [noreply]\r\n
-//! decr <key> <delta> [noreply]\r\n
+//! incr|decr <key> <delta> [noreply]\r\n
 //! ```
 //!
-//! The delta is a decimal u64.
+//! The delta is read strictly: digits only, up to 2^64 - 1.
 
-use super::{error, key_ok, want, Command, LineResult, Request, Tokens};
-use crate::number::strtoull;
+use super::{bad_format, check_key, error, Command, LineResult, Request, Tokens};
+use crate::number::tok_u64;
 use crate::Reject;
 
 pub(super) fn parse<'a>(incr: bool, tokens: &Tokens<'a>) -> LineResult<'a> {
-    let n = tokens.ntokens();
-    want(tokens, n == 4 || n == 5)?;
+    if tokens.ntokens() < 3 {
+        return Err(bad_format());
+    }
     let noreply = tokens.noreply();
     let key = tokens.toks[1];
-    key_ok(key, noreply)?;
-    let delta = strtoull(tokens.toks[2]).ok_or_else(|| {
+    check_key(key, noreply)?;
+    let delta = tok_u64(tokens.toks[2]).ok_or_else(|| {
         error(
             Reject::ClientError("invalid numeric delta argument"),
             noreply,
@@ -63,6 +63,13 @@ mod tests {
             "CLIENT_ERROR invalid numeric delta argument\r\n"
         );
         assert_eq!(rejected(b"incr k x noreply\r\n").0, "");
-        assert_eq!(rejected(b"incr k\r\n").0, "ERROR\r\n");
+        assert_eq!(
+            rejected(b"incr k\r\n").0,
+            "CLIENT_ERROR bad command line format\r\n"
+        );
+        assert_eq!(
+            rejected(b"incr k +1\r\n").0,
+            "CLIENT_ERROR invalid numeric delta argument\r\n"
+        );
     }
 }

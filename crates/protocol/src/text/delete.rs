@@ -1,18 +1,19 @@
 //! ```text
-//! delete <key> [0] [noreply]\r\n
+//! delete <key> [noreply]\r\n
 //! ```
 //!
-//! memcached 1.6.45 ignores any other extra token (1.6.18 refused them).
+//! memcached 1.6.45 ignores any token after the key (1.6.18's `delete <key> 0` compatibility
+//! is gone with its error for other tokens); `noreply` is the last token.
 
-use super::{key_ok, want, Command, LineResult, Request, Tokens};
+use super::{bad_format, check_key, Command, LineResult, Request, Tokens};
 
 pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
-    let n = tokens.ntokens();
-    want(tokens, (3..=5).contains(&n))?;
-    // memcached looks for `noreply` only after the key: a key named "noreply" is a key.
-    let noreply = n > 3 && tokens.noreply();
+    if tokens.ntokens() < 2 {
+        return Err(bad_format());
+    }
+    let noreply = tokens.noreply();
     let key = tokens.toks[1];
-    key_ok(key, noreply)?;
+    check_key(key, noreply)?;
     Ok(Command::Ready(Request::Delete { key, noreply }))
 }
 
@@ -29,12 +30,13 @@ mod tests {
             (b"delete k 0\r\n", false),
             (b"delete k 0 noreply\r\n", true),
             (b"delete k extra\r\n", false),
+            (b"delete k a b c d\r\n", false),
         ];
         assert_eq!(
             complete(b"delete noreply\r\n"),
             Request::Delete {
                 key: b"noreply",
-                noreply: false
+                noreply: true
             }
         );
         for (input, noreply) in table {
@@ -46,8 +48,14 @@ mod tests {
                 }
             );
         }
-        assert_eq!(rejected(b"delete\r\n").0, "ERROR\r\n");
-        assert_eq!(rejected(b"delete a b c d\r\n").0, "ERROR\r\n");
+        assert_eq!(
+            rejected(b"delete\r\n").0,
+            "CLIENT_ERROR bad command line format\r\n"
+        );
+        assert_eq!(
+            rejected(format!("delete {} noreply\r\n", "k".repeat(251)).as_bytes()).0,
+            ""
+        );
         let long = format!("delete {}\r\n", "k".repeat(251));
         assert_eq!(
             rejected(long.as_bytes()).0,

@@ -1,7 +1,7 @@
 //! Writes a [`Request`] back into text-protocol bytes: what a client would send. Used by
 //! clients and load generators, and by the round-trip property `parse(encode(x)) == x`.
 
-use super::{DetailCommand, GetKind, Request, StatsGroup, StoreMode};
+use super::{AutomoveSetting, DetailCommand, GetKind, Request, StatsGroup, StoreMode};
 use std::io::Write;
 
 /// Encodes `request` as a client would send it.
@@ -104,11 +104,15 @@ fn write_request(out: &mut Vec<u8>, request: &Request<'_>) -> std::io::Result<()
         }
         Request::Version => out.extend_from_slice(b"version"),
         Request::Quit => out.extend_from_slice(b"quit"),
-        Request::Shutdown { graceful } => {
+        Request::Shutdown {
+            graceful,
+            noreply: nr,
+        } => {
             out.extend_from_slice(b"shutdown");
             if *graceful == Some(true) {
                 out.extend_from_slice(b" graceful");
             }
+            noreply(out, *nr);
         }
         Request::Verbosity { level, noreply: nr } => {
             write!(out, "verbosity {level}")?;
@@ -131,12 +135,35 @@ fn write_request(out: &mut Vec<u8>, request: &Request<'_>) -> std::io::Result<()
                 StatsGroup::Sizes => " sizes".into(),
                 StatsGroup::Conns => " conns".into(),
                 StatsGroup::Reset => " reset".into(),
-                StatsGroup::Detail(DetailCommand::On) => " detail on".into(),
-                StatsGroup::Detail(DetailCommand::Off) => " detail off".into(),
-                StatsGroup::Detail(DetailCommand::Dump) => " detail dump".into(),
-                StatsGroup::Cachedump { class, limit } => format!(" cachedump {class} {limit}"),
+                StatsGroup::Detail(Some(DetailCommand::On)) => " detail on".into(),
+                StatsGroup::Detail(Some(DetailCommand::Off)) => " detail off".into(),
+                StatsGroup::Detail(Some(DetailCommand::Dump)) => " detail dump".into(),
+                StatsGroup::Detail(None) => " detail".into(),
+                StatsGroup::Cachedump(Ok((class, limit))) => format!(" cachedump {class} {limit}"),
+                StatsGroup::Cachedump(Err(_)) => " cachedump".into(),
             };
             out.extend_from_slice(arg.as_bytes());
+        }
+        Request::SlabsAutomove {
+            setting,
+            noreply: nr,
+        } => {
+            out.extend_from_slice(b"slabs automove");
+            match setting {
+                AutomoveSetting::Level(level) => write!(out, " {level}")?,
+                AutomoveSetting::Ratio => out.extend_from_slice(b" ratio 0.8"),
+                AutomoveSetting::FreeRatio => out.extend_from_slice(b" freeratio 0.01"),
+                AutomoveSetting::Window(window) => write!(out, " window {window}")?,
+            }
+            noreply(out, *nr);
+        }
+        Request::Extstore { noreply: nr } => {
+            out.extend_from_slice(b"extstore item_size 512");
+            noreply(out, *nr);
+        }
+        Request::RefreshCerts { noreply: nr } => {
+            out.extend_from_slice(b"refresh_certs");
+            noreply(out, *nr);
         }
         Request::MetaNoop => out.extend_from_slice(b"mn"),
         Request::Meta(m) => {
@@ -171,7 +198,8 @@ fn write_meta(out: &mut Vec<u8>, m: &crate::meta::MetaRequest<'_>) -> std::io::R
         write!(out, " {}", m.value.len())?;
     }
     if m.command == MetaCommand::Debug && m.opts.base64 {
-        out.extend_from_slice(b" b");
+        // memcached 1.6.45 decodes `me`'s key only when a fourth token follows the `b`.
+        out.extend_from_slice(b" b b");
     }
     for (code, arg) in &m.flags {
         out.push(b' ');

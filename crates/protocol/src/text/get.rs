@@ -1,17 +1,20 @@
 //! Retrieval commands.
 //!
 //! ```text
-//! get <key>*\r\n
-//! gets <key>*\r\n
-//! gat <exptime> <key>*\r\n
-//! gats <exptime> <key>*\r\n
+//! get <key>+\r\n
+//! gets <key>+\r\n
+//! gat <exptime> <key>+\r\n
+//! gats <exptime> <key>+\r\n
 //! ```
 //!
-//! Any number of keys; a line with no key answers just `END`. One key over 250 bytes makes the
-//! whole command `CLIENT_ERROR bad command line format`.
+//! At least one key (else `CLIENT_ERROR bad command line format`); the keys run to the end
+//! of the line, beyond the tokenizer's 23 tokens. `gat`'s exptime is read strictly (digits
+//! and a leading `-`); a bad one is `CLIENT_ERROR invalid exptime argument`. A key over 250
+//! bytes is found only when the server reaches it: memcached has looked up (and counted)
+//! the keys before it, and the whole command answers `CLIENT_ERROR bad command line format`.
 
-use super::{error, key_ok, want, Command, LineResult, Request, Tokens};
-use crate::number::strtol32;
+use super::{bad_format, error, Command, LineResult, Request, Tokens};
+use crate::number::tok_i32;
 use crate::Reject;
 
 /// Which retrieval command.
@@ -35,7 +38,9 @@ impl GetKind {
     }
 }
 
-/// The keys of a retrieval command, split lazily from the rest of the line.
+/// The keys of a retrieval command, split lazily from the rest of the line. A key may be
+/// over 250 bytes: the server refuses the command when it comes to it (see
+/// [`crate::KEY_MAX_LENGTH`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyIter<'a> {
     rest: &'a [u8],
@@ -60,31 +65,25 @@ impl<'a> Iterator for KeyIter<'a> {
 }
 
 pub(super) fn parse<'a>(name: &[u8], tokens: &Tokens<'a>) -> LineResult<'a> {
-    want(tokens, tokens.ntokens() >= 3)?;
     let kind = match name {
         b"gets" => GetKind::Gets,
         b"gat" => GetKind::Gat,
         b"gats" => GetKind::Gats,
         _ => GetKind::Get,
     };
-    let mut skip = 1;
+    let first_key = if kind.touches() { 2 } else { 1 };
+    if tokens.ntokens() <= first_key {
+        return Err(bad_format());
+    }
     let mut exptime = 0;
     if kind.touches() {
-        exptime = strtol32(tokens.toks[1])
+        exptime = tok_i32(tokens.toks[1])
             .ok_or_else(|| error(Reject::ClientError("invalid exptime argument"), false))?;
-        skip = 2;
-    }
-    let keys = KeyIter::new(tokens.line_from(skip));
-    for key in keys.clone() {
-        key_ok(key, false).map_err(|mut r| {
-            r.discard_pending = true;
-            r
-        })?;
     }
     Ok(Command::Ready(Request::Get {
         kind,
         exptime,
-        keys,
+        keys: KeyIter::new(tokens.line_from(first_key)),
     }))
 }
 
@@ -115,8 +114,14 @@ mod tests {
             keys(b"gat 10 a\r\n"),
             (GetKind::Gat, 10, vec![b"a".to_vec()])
         );
-        assert_eq!(keys(b"gats -1\r\n"), (GetKind::Gats, -1, vec![]));
-        assert_eq!(keys(b"bget a\n"), (GetKind::Get, 0, vec![b"a".to_vec()]));
+        assert_eq!(
+            keys(b"gats -1 a\r\n"),
+            (GetKind::Gats, -1, vec![b"a".to_vec()])
+        );
+        assert_eq!(
+            keys(b"get a noreply\n").2,
+            vec![b"a".to_vec(), b"noreply".to_vec()]
+        );
     }
 
     #[test]
@@ -130,16 +135,24 @@ mod tests {
 
     #[test]
     fn retrieval_errors() {
-        assert_eq!(rejected(b"get\r\n").0, "ERROR\r\n");
-        assert_eq!(rejected(b"gat\r\n").0, "ERROR\r\n");
-        assert_eq!(
-            rejected(b"gat x a\r\n").0,
-            "CLIENT_ERROR invalid exptime argument\r\n"
-        );
+        let bad = "CLIENT_ERROR bad command line format\r\n";
+        assert_eq!(rejected(b"get\r\n").0, bad);
+        assert_eq!(rejected(b"gat\r\n").0, bad);
+        assert_eq!(rejected(b"gat 10\r\n").0, bad);
+        assert_eq!(rejected(b"gats 10   \r\n").0, bad);
+        for exptime in ["x", "+1", "1.5", "2147483648", "000000000001"] {
+            let line = format!("gat {exptime} a\r\n");
+            assert_eq!(
+                rejected(line.as_bytes()).0,
+                "CLIENT_ERROR invalid exptime argument\r\n",
+                "{line:?}"
+            );
+        }
         let long = format!("get a {}\r\n", "k".repeat(251));
         assert_eq!(
-            rejected(long.as_bytes()).0,
-            "CLIENT_ERROR bad command line format\r\n"
+            keys(long.as_bytes()).2[1].len(),
+            251,
+            "the server refuses it"
         );
         let ok = format!("get {}\r\n", "k".repeat(250));
         assert_eq!(keys(ok.as_bytes()).2[0].len(), 250);

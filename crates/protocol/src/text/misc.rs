@@ -5,36 +5,43 @@
 //! verbosity <level> [noreply]\r\n
 //! cache_memlimit <megabytes> [noreply]\r\n
 //! ```
+//!
+//! Numbers are read strictly (digits only). `noreply`, the last token, hides every reply.
 
-use super::{error, want, Command, LineResult, Request, Tokens};
-use crate::number::strtoul32;
+use super::{abbreviates, error, Command, LineResult, Request, Tokens, BAD_FORMAT};
+use crate::number::tok_u32;
 use crate::Reject;
 
 /// `shutdown`: whether it is allowed (`-A`) is the server's call; the mode is checked here,
 /// and a bad mode is reported as `graceful: None` because memcached checks `-A` first.
+/// memcached compares the mode as a prefix: `shutdown g` is graceful.
 pub(super) fn shutdown<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
-    let mode = match (tokens.ntokens(), tokens.toks.get(1)) {
-        (2, _) => Some(false),
-        (3, Some(&b"graceful")) => Some(true),
+    let graceful = match (tokens.ntokens(), tokens.get(1)) {
+        (1, _) => Some(false),
+        (2, Some(mode)) if abbreviates(mode, "graceful") => Some(true),
         _ => None,
     };
-    Ok(Command::Ready(Request::Shutdown { graceful: mode }))
+    Ok(Command::Ready(Request::Shutdown {
+        graceful,
+        noreply: tokens.noreply(),
+    }))
 }
 
 pub(super) fn verbosity<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
-    let n = tokens.ntokens();
-    want(tokens, n == 3 || n == 4)?;
     let noreply = tokens.noreply();
-    let level = strtoul32(tokens.toks[1])
-        .ok_or_else(|| error(Reject::ClientError("bad command line format"), noreply))?;
+    let level = tokens
+        .get(1)
+        .and_then(tok_u32)
+        .ok_or_else(|| error(BAD_FORMAT, noreply))?;
     Ok(Command::Ready(Request::Verbosity { level, noreply }))
 }
 
 pub(super) fn cache_memlimit<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
-    let n = tokens.ntokens();
-    want(tokens, n == 3 || n == 4)?;
     let noreply = tokens.noreply();
-    let megabytes = strtoul32(tokens.toks[1]).ok_or_else(|| error(Reject::Error, noreply))?;
+    let megabytes = tokens
+        .get(1)
+        .and_then(tok_u32)
+        .ok_or_else(|| error(Reject::Error, noreply))?;
     if megabytes < 8 {
         return Err(error(
             Reject::Line("MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m"),
@@ -63,18 +70,23 @@ mod tests {
         assert_eq!(
             complete(b"shutdown\r\n"),
             Request::Shutdown {
-                graceful: Some(false)
+                graceful: Some(false),
+                noreply: false
             }
         );
         assert_eq!(
             complete(b"shutdown graceful\r\n"),
             Request::Shutdown {
-                graceful: Some(true)
+                graceful: Some(true),
+                noreply: false
             }
         );
         assert_eq!(
             complete(b"shutdown now\r\n"),
-            Request::Shutdown { graceful: None }
+            Request::Shutdown {
+                graceful: None,
+                noreply: false
+            }
         );
         assert_eq!(
             complete(b"verbosity 5 noreply\r\n"),
@@ -83,7 +95,18 @@ mod tests {
                 noreply: true
             }
         );
-        assert_eq!(rejected(b"verbosity\r\n").0, "ERROR\r\n");
+        assert_eq!(
+            rejected(b"verbosity\r\n").0,
+            "CLIENT_ERROR bad command line format\r\n"
+        );
+        assert_eq!(
+            complete(b"verbosity 1 2 3\r\n"),
+            Request::Verbosity {
+                level: 1,
+                noreply: false
+            }
+        );
+        assert_eq!(rejected(b"verbosity x noreply\r\n").0, "");
         assert_eq!(
             rejected(b"verbosity x\r\n").0,
             "CLIENT_ERROR bad command line format\r\n"

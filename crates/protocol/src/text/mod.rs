@@ -1,19 +1,33 @@
-//! memcached's text (ASCII) protocol.
+//! memcached's text (ASCII) protocol, read as memcached 1.6.45's request parser reads it.
 //!
-//! A request is one command line, ended by `\n` (memcached also strips a `\r` before it), and
-//! for storage commands a data block that must end in `\r\n`:
+//! A request is one command line, ended by `\n` (a `\r` before it is dropped too), and for
+//! storage commands a data block that must end in `\r\n`:
 //!
 //! ```text
 //! <command> <token>*\r\n
 //! set <key> <flags> <exptime> <bytes> [noreply]\r\n<data>\r\n
 //! ```
 //!
-//! Tokens are separated by spaces only (a tab is part of a token). Command names are
-//! case-sensitive. Like memcached, at most 23 tokens are split off a line at a time; only the
-//! retrieval commands go on to read more keys from the rest of the line.
+//! How 1.6.45 reads a line, and so how this module does:
 //!
-//! One file per command family; each parses the tokens of its command line into a [`Request`].
+//! - A line shorter than 4 bytes with its `\n` (`\r\n`, `a\r\n`, `ab\n`) is
+//!   `CLIENT_ERROR bad command line format`.
+//! - The command is the text up to the first space; it is matched exactly (names are
+//!   case-sensitive). Most commands then check a minimum token count, and a line with too few
+//!   tokens is `CLIENT_ERROR bad command line format`; extra tokens are ignored.
+//! - Tokens are separated by spaces only (a tab is part of a token). At most 23 tokens are
+//!   split off; the rest of the line is ignored, except by `get`/`gets`/`gat`/`gats`, which
+//!   read keys to the end of the line.
+//! - A NUL byte is an ordinary byte of its token (1.6.18 ended the line there).
+//! - `noreply` is the last token being exactly `noreply`, for the commands that look for it.
+//!   For an unknown command it silences even the `ERROR`.
+//! - An unknown command is `ERROR`, unless its last token starts with `HTTP/`: then the
+//!   connection is closed.
+//!
+//! One file per command family; each reads the tokens of its command line into a
+//! [`Request`].
 
+mod admin;
 mod arith;
 mod delete;
 mod encode;
@@ -24,6 +38,7 @@ mod stats;
 pub(crate) mod store;
 mod touch;
 
+pub use admin::AutomoveSetting;
 pub use encode::encode;
 pub use get::{GetKind, KeyIter};
 pub use stats::{DetailCommand, StatsGroup};
@@ -34,7 +49,8 @@ use crate::{Limits, Parsed, Reject, Rejection};
 /// A parsed text-protocol request, borrowing its key and value bytes from the read buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request<'a> {
-    /// `get|gets <key>*` and `gat|gats <exptime> <key>*`.
+    /// `get|gets <key>*` and `gat|gats <exptime> <key>*`. The keys are checked as they are
+    /// looked up (see [`KeyIter`]).
     Get {
         kind: GetKind,
         /// For `gat`/`gats`: the new exptime.
@@ -62,7 +78,7 @@ pub enum Request<'a> {
         noreply: bool,
         swallow: usize,
     },
-    /// `delete <key> [0] [noreply]`
+    /// `delete <key> [noreply]` (more tokens are ignored)
     Delete { key: &'a [u8], noreply: bool },
     /// `incr|decr <key> <delta> [noreply]`
     Arith {
@@ -85,12 +101,24 @@ pub enum Request<'a> {
     /// `quit`
     Quit,
     /// `shutdown [graceful]`
-    /// An unknown mode is `None`.
-    Shutdown { graceful: Option<bool> },
+    /// An unknown mode is `None`. `noreply` hides the refusals.
+    Shutdown {
+        graceful: Option<bool>,
+        noreply: bool,
+    },
     /// `verbosity <level> [noreply]`
     Verbosity { level: u32, noreply: bool },
     /// `cache_memlimit <megabytes> [noreply]`
     CacheMemlimit { megabytes: u32, noreply: bool },
+    /// `slabs automove <0|1|2>` and `slabs automove ratio|freeratio|window <n>`
+    SlabsAutomove {
+        setting: AutomoveSetting,
+        noreply: bool,
+    },
+    /// `extstore <setting> <value>`, with a value memcached accepts (see `admin`).
+    Extstore { noreply: bool },
+    /// `refresh_certs`
+    RefreshCerts { noreply: bool },
     /// `stats [group]`
     Stats(StatsGroup),
     /// `mn`
@@ -106,112 +134,162 @@ pub enum Request<'a> {
     },
 }
 
-/// A line longer than this with no `\n` yet is not a command (unless it is a long `get`).
+/// A line longer than this with no `\n` yet is not a command (unless it is a long retrieval).
 pub const MAX_PENDING_LINE: usize = 2048;
 
-/// memcached splits at most this many tokens off a line at once (its `MAX_TOKENS` less the
-/// terminal token).
-pub(crate) const MAX_TOKENS: usize = 23;
+/// memcached's request parser splits at most this many tokens off a line.
+pub const MAX_TOKENS: usize = 23;
 
 /// The tokens of one command line.
 pub(crate) struct Tokens<'a> {
+    /// The line without its `\r\n` or `\n`.
     pub line: &'a [u8],
     pub toks: Vec<&'a [u8]>,
     /// Where each token starts in `line`.
     pub starts: Vec<usize>,
-    /// What is left of the line after [`MAX_TOKENS`] tokens, if anything.
-    pub rest: Option<&'a [u8]>,
 }
 
 impl<'a> Tokens<'a> {
-    /// memcached's token count, which includes the terminal token.
+    /// memcached 1.6.45's token count (no terminal token, unlike 1.6.18's).
     pub fn ntokens(&self) -> usize {
-        self.toks.len() + 1
+        self.toks.len()
+    }
+
+    /// Token `idx`, if the line has it.
+    pub fn get(&self, idx: usize) -> Option<&'a [u8]> {
+        self.toks.get(idx).copied()
     }
 
     /// The line from token `idx` to its end (empty when there is no such token).
     pub fn line_from(&self, idx: usize) -> &'a [u8] {
-        match self.starts.get(idx) {
-            Some(&start) => &self.line[start..],
-            None => self.rest.unwrap_or_default(),
-        }
+        self.starts
+            .get(idx)
+            .map_or(&[], |&start| &self.line[start..])
     }
 
-    /// memcached's `set_noreply_maybe`: the last token is exactly `noreply`.
+    /// The last token is exactly `noreply`.
     pub fn noreply(&self) -> bool {
         self.toks.last() == Some(&&b"noreply"[..])
     }
 }
 
-/// Splits a line on spaces, as memcached's tokenizer does.
-pub(crate) fn tokenize(line: &[u8]) -> Tokens<'_> {
+/// The meta flag tokens (those from `mstart` on) must each start with a letter (or one of
+/// ``[\]^_` ``) or a digit; a line breaking that is not split at all.
+pub(crate) struct BadFlag;
+
+/// Splits a line on spaces as memcached 1.6.45 does: at most [`MAX_TOKENS`] tokens, the
+/// rest of the line ignored; tokens from index `mstart` on are meta flags (see [`BadFlag`]).
+pub(crate) fn tokenize(line: &[u8], mstart: usize) -> Result<Tokens<'_>, BadFlag> {
     let mut toks = Vec::new();
     let mut starts = Vec::new();
     let mut i = 0;
-    while i < line.len() {
+    while i < line.len() && toks.len() < MAX_TOKENS {
         if line[i] == b' ' {
             i += 1;
             continue;
-        }
-        if toks.len() == MAX_TOKENS {
-            return Tokens {
-                line,
-                toks,
-                starts,
-                rest: Some(&line[i..]),
-            };
         }
         let start = i;
         while i < line.len() && line[i] != b' ' {
             i += 1;
         }
+        if toks.len() >= mstart {
+            let first = line[start];
+            if !(b'A'..=b'z').contains(&first) && !first.is_ascii_digit() {
+                return Err(BadFlag);
+            }
+        }
         toks.push(&line[start..i]);
         starts.push(start);
     }
-    Tokens {
-        line,
-        toks,
-        starts,
-        rest: None,
+    Ok(Tokens { line, toks, starts })
+}
+
+/// memcached's tokenizer for commands without meta flags.
+pub(crate) fn tokens(line: &[u8]) -> Tokens<'_> {
+    match tokenize(line, usize::MAX) {
+        Ok(t) => t,
+        Err(BadFlag) => unreachable!("no meta flags to check"),
     }
 }
 
-fn reject<T>(reason: Reject, noreply: bool, consumed: usize) -> Parsed<T> {
-    Parsed::Rejected(
-        Rejection {
-            reason,
-            noreply,
-            swallow: 0,
-            discard_pending: false,
-        },
-        consumed,
-    )
-}
-
-/// Finds the command line at the front of `buf`. Returns the line without its `\r\n`/`\n`
-/// and the number of bytes it occupies, `Ok(None)` when more bytes are needed, or `Err` when
-/// the connection must be closed.
-fn split_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>, ()> {
-    let Some(nl) = memchr(b'\n', buf) else {
-        if buf.len() > MAX_PENDING_LINE && !is_long_get(buf) {
-            return Err(());
+/// C's `strncmp(token, word, token.len()) == 0`, which memcached uses to match
+/// subcommands: the token may be any prefix of `word` (`stats r` is `stats reset`), and
+/// the comparison stops at a NUL in both.
+pub(crate) fn abbreviates(token: &[u8], word: &str) -> bool {
+    let word = word.as_bytes();
+    for (i, &t) in token.iter().enumerate() {
+        let w = word.get(i).copied().unwrap_or(0);
+        if t != w {
+            return false;
         }
-        return Ok(None);
+        if t == 0 {
+            return true;
+        }
+    }
+    true
+}
+
+pub(crate) fn error(reason: Reject, noreply: bool) -> Rejection {
+    Rejection {
+        noreply,
+        ..Rejection::new(reason)
+    }
+}
+
+/// memcached's key length check, made when a command is run: a key over 250 bytes is
+/// `CLIENT_ERROR bad command line format`, hidden by `noreply`.
+pub(crate) fn check_key(key: &[u8], noreply: bool) -> Result<(), Rejection> {
+    if key.len() > crate::KEY_MAX_LENGTH {
+        Err(error(BAD_FORMAT, noreply))
+    } else {
+        Ok(())
+    }
+}
+
+/// `CLIENT_ERROR bad command line format`, which 1.6.45 gives for most malformed lines.
+pub(crate) const BAD_FORMAT: Reject = Reject::ClientError("bad command line format");
+
+/// The answer to a line the request parser itself refuses: always shown.
+pub(crate) fn bad_format() -> Rejection {
+    Rejection::new(BAD_FORMAT)
+}
+
+/// What is at the front of a connection's buffer.
+enum Framed<'a> {
+    /// A command line: with its `\n` (`raw`), and without its `\r\n` or `\n`.
+    Line { raw: &'a [u8], text: &'a [u8] },
+    /// More bytes are needed.
+    NeedMore,
+    /// Not a command: the connection must be closed.
+    Close,
+}
+
+/// Finds the command line at the front of `buf`.
+fn split_line(buf: &[u8]) -> Framed<'_> {
+    let Some(nl) = memchr(b'\n', buf) else {
+        if buf.len() > MAX_PENDING_LINE && !is_long_retrieval(buf) {
+            return Framed::Close;
+        }
+        return Framed::NeedMore;
     };
-    let mut line = &buf[..nl];
-    if line.len() > 1 && line[line.len() - 1] == b'\r' {
-        line = &line[..line.len() - 1];
+    if nl > MAX_PENDING_LINE && !is_long_retrieval(buf) {
+        // memcached closes once it holds more than 2048 bytes without a newline, so what it
+        // does with a longer line depends on how the line was cut into reads. ferrocache
+        // closes whenever the line is that long, so a client sees the same however its
+        // bytes arrive.
+        return Framed::Close;
     }
-    // memcached treats the line as a C string: nothing after a NUL byte is seen.
-    if let Some(nul) = memchr(0, line) {
-        line = &line[..nul];
-    }
-    Ok(Some((line, nl + 1)))
+    let raw = &buf[..=nl];
+    let text = match raw {
+        [.., b'\r', b'\n'] => &raw[..raw.len() - 2],
+        _ => &raw[..raw.len() - 1],
+    };
+    Framed::Line { raw, text }
 }
 
 /// memcached lets a line grow past [`MAX_PENDING_LINE`] only for a multi-key `get`/`gets`
 /// with at most 100 leading spaces.
-fn is_long_get(buf: &[u8]) -> bool {
+fn is_long_retrieval(buf: &[u8]) -> bool {
     let spaces = buf.iter().take_while(|&&b| b == b' ').count();
     let rest = &buf[spaces..];
     spaces <= 100 && (rest.starts_with(b"get ") || rest.starts_with(b"gets "))
@@ -223,13 +301,16 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 
 /// Parses one request from the front of `buf`.
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<Request<'a>> {
-    let (line, line_len) = match split_line(buf) {
-        Ok(Some(found)) => found,
-        Ok(None) => return Parsed::Incomplete(None),
-        Err(()) => return reject(Reject::Close, false, buf.len()),
+    let (raw, line) = match split_line(buf) {
+        Framed::Line { raw, text } => (raw, text),
+        Framed::NeedMore => return Parsed::Incomplete(None),
+        Framed::Close => return Parsed::Rejected(Rejection::new(Reject::Close), buf.len()),
     };
-    let tokens = tokenize(line);
-    match parse_tokens(&tokens) {
+    let line_len = raw.len();
+    if line_len < 4 {
+        return Parsed::Rejected(bad_format(), line_len);
+    }
+    match parse_line(line) {
         Ok(Command::Ready(request)) => Parsed::Complete(request, line_len),
         Ok(Command::NeedsData(header)) => store::with_data(header, buf, line_len, limits),
         Ok(Command::MetaNeedsData(header)) => crate::meta::with_data(header, buf, line_len, limits),
@@ -247,82 +328,50 @@ pub(crate) enum Command<'a> {
 
 type LineResult<'a> = Result<Command<'a>, Rejection>;
 
-pub(crate) fn error(reason: Reject, noreply: bool) -> Rejection {
-    Rejection {
-        reason,
-        noreply,
-        swallow: 0,
-        discard_pending: false,
-    }
-}
-
-/// `WANT_TOKENS`-style check: memcached answers `ERROR` when the token count is off.
-pub(crate) fn want(tokens: &Tokens<'_>, ok: bool) -> Result<(), Rejection> {
-    let _ = tokens;
-    if ok {
-        Ok(())
-    } else {
-        Err(error(Reject::Error, false))
-    }
-}
-
 fn ready(request: Request<'_>) -> LineResult<'_> {
     Ok(Command::Ready(request))
 }
 
-fn parse_tokens<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
-    let n = tokens.ntokens();
-    let Some(&name) = tokens.toks.first() else {
-        return Err(error(Reject::Error, false));
-    };
-    if name.len() < 2 {
-        return Err(error(Reject::Error, false));
-    }
+/// memcached 1.6.45's `process_request` and `process_command_ascii`: picks the command by
+/// its name, then reads its tokens.
+fn parse_line(line: &[u8]) -> LineResult<'_> {
+    let name = &line[..memchr(b' ', line).unwrap_or(line.len())];
     match name {
-        b"get" | b"gets" | b"gat" | b"gats" | b"bget" => get::parse(name, tokens),
+        b"mg" | b"ms" | b"md" | b"ma" | b"me" => crate::meta::parse(name, line),
+        b"mn" => ready(Request::MetaNoop),
+        b"get" | b"gets" | b"gat" | b"gats" => get::parse(name, &tokens(line)),
         b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas" => {
-            store::parse_header(name, tokens)
+            store::parse_header(name, &tokens(line))
         }
-        b"delete" => delete::parse(tokens),
-        b"incr" | b"decr" => arith::parse(name == b"incr", tokens),
-        b"touch" => touch::parse(tokens),
-        b"flush_all" => flush_all::parse(tokens),
-        b"stats" => stats::parse(tokens),
+        b"delete" => delete::parse(&tokens(line)),
+        b"incr" | b"decr" => arith::parse(name == b"incr", &tokens(line)),
+        b"touch" => touch::parse(&tokens(line)),
+        b"stats" => stats::parse(&tokens(line)),
         b"version" => ready(Request::Version),
         b"quit" => ready(Request::Quit),
-        b"shutdown" => misc::shutdown(tokens),
-        b"verbosity" => misc::verbosity(tokens),
-        b"cache_memlimit" => misc::cache_memlimit(tokens),
-        b"mn" => ready(Request::MetaNoop),
-        b"mg" | b"ms" | b"md" | b"ma" | b"me" => crate::meta::parse(name, tokens),
-        _ if name.len() == 2 && name[0] == b'm' => Err(error(Reject::Error, false)),
-        // memcached dispatches on the first letter; an unknown name under one of these
-        // letters is a plain `ERROR` (it never reaches the HTTP check below).
-        [b'g' | b's' | b'a' | b'c' | b'i' | b'd' | b't', ..] => {
-            want(tokens, !name.starts_with(b"g") || n >= 3)?;
-            Err(error(Reject::Error, false))
-        }
-        _ => {
-            let last = tokens.toks.last().copied().unwrap_or_default();
-            if last.starts_with(b"HTTP/") {
-                Err(error(Reject::Close, false))
-            } else {
-                Err(error(Reject::Error, false))
-            }
-        }
+        _ => unknown(&tokens(line)),
     }
 }
 
-/// Checks a key's length as memcached does.
-pub(crate) fn key_ok(key: &[u8], noreply: bool) -> Result<(), Rejection> {
-    if key.len() > crate::KEY_MAX_LENGTH {
-        Err(error(
-            Reject::ClientError("bad command line format"),
-            noreply,
-        ))
-    } else {
-        Ok(())
+/// A command the request parser does not know: memcached then looks it up among its
+/// administrative commands, and answers anything else with `ERROR` (hidden by `noreply`),
+/// or closes the connection when the line looks like HTTP.
+fn unknown<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
+    let noreply = tokens.noreply();
+    match tokens.get(0).unwrap_or_default() {
+        b"flush_all" => return flush_all::parse(tokens),
+        b"shutdown" => return misc::shutdown(tokens),
+        b"verbosity" => return misc::verbosity(tokens),
+        b"cache_memlimit" => return misc::cache_memlimit(tokens),
+        b"slabs" => return admin::slabs(tokens),
+        b"extstore" => return admin::extstore(tokens),
+        b"refresh_certs" => return ready(Request::RefreshCerts { noreply }),
+        _ => {}
     }
+    if tokens.ntokens() > 1 && tokens.toks[tokens.ntokens() - 1].starts_with(b"HTTP/") {
+        return Err(Rejection::new(Reject::Close));
+    }
+    Err(error(Reject::Error, noreply))
 }
 
 #[cfg(test)]
@@ -340,7 +389,8 @@ pub(crate) mod test_util {
         }
     }
 
-    /// Parses and expects a rejection; returns its reply line (or "" when silent).
+    /// Parses and expects a rejection; returns its reply line (or "" when silent), the bytes
+    /// it used and the bytes it swallows.
     pub fn rejected(input: &[u8]) -> (String, usize, usize) {
         match parse(input, &Limits::default()) {
             Parsed::Rejected(r, used) => (
@@ -362,55 +412,100 @@ mod tests {
 
     #[test]
     fn tokenizer_splits_on_spaces_only() {
-        let t = tokenize(b"  get  a\tb c ");
+        let t = tokens(b"  get  a\tb c ");
         assert_eq!(t.toks, vec![&b"get"[..], b"a\tb", b"c"]);
-        assert!(t.rest.is_none());
+        assert_eq!(t.line_from(2), b"c ");
     }
 
     #[test]
-    fn tokenizer_stops_after_23_tokens() {
+    fn tokenizer_keeps_23_tokens_and_drops_the_rest() {
         let line: Vec<u8> = (0..30)
             .map(|i| format!("t{i}"))
             .collect::<Vec<_>>()
             .join(" ")
             .into_bytes();
-        let t = tokenize(&line);
+        let t = tokens(&line);
         assert_eq!(t.toks.len(), 23);
-        assert_eq!(t.rest, Some(&b"t23 t24 t25 t26 t27 t28 t29"[..]));
+        assert_eq!(t.toks[22], b"t22");
+        assert_eq!(t.line_from(22), b"t22 t23 t24 t25 t26 t27 t28 t29");
+    }
+
+    #[test]
+    fn meta_flags_must_start_with_a_letter_or_digit() {
+        assert!(tokenize(b"mg foo v Oab 1", 2).is_ok());
+        assert!(tokenize(b"mg !!!! v", 2).is_ok(), "the key is not a flag");
+        assert!(tokenize(b"mg foo !", 2).is_err());
+        assert!(tokenize(b"mg foo \xff", 2).is_err());
+        assert!(tokenize(b"mg foo {", 2).is_err());
+        assert!(tokenize(b"mg foo `x", 2).is_ok());
+    }
+
+    #[test]
+    fn abbreviations_are_prefixes_up_to_a_nul() {
+        assert!(abbreviates(b"r", "reset"));
+        assert!(abbreviates(b"reset", "reset"));
+        assert!(!abbreviates(b"resets", "reset"));
+        assert!(abbreviates(b"reset\0junk", "reset"));
+        assert!(!abbreviates(b"x", "reset"));
     }
 
     #[test]
     fn bare_newline_ends_a_command() {
         assert_eq!(complete(b"version\n"), Request::Version);
         assert_eq!(complete(b"version\r\n"), Request::Version);
+        assert_eq!(complete(b"version extra\r\n"), Request::Version);
     }
 
     #[test]
     fn known_answer_errors() {
         let table: &[(&[u8], &str)] = &[
-            (b"\r\n", "ERROR\r\n"),
-            (b"\n", "ERROR\r\n"),
-            (b"x\r\n", "ERROR\r\n"),
+            (b"\r\n", "CLIENT_ERROR bad command line format\r\n"),
+            (b"\n", "CLIENT_ERROR bad command line format\r\n"),
+            (b"x\r\n", "CLIENT_ERROR bad command line format\r\n"),
+            (b"ab\n", "CLIENT_ERROR bad command line format\r\n"),
+            (b"ab\r\n", "ERROR\r\n"),
             (b"GET foo\r\n", "ERROR\r\n"),
             (b"bogus\r\n", "ERROR\r\n"),
-            (b"gogo\r\n", "ERROR\r\n"),
+            (b"bogus noreply\r\n", ""),
+            (b"bget a\r\n", "ERROR\r\n"),
             (b"mz foo\r\n", "ERROR\r\n"),
             (b"GET / HTTP/1.1\r\n", ""),
+            (b"get\r\n", "CLIENT_ERROR bad command line format\r\n"),
+            (b"get \r\n", "CLIENT_ERROR bad command line format\r\n"),
+            (b"version\0junk\r\n", "ERROR\r\n"),
         ];
         for (input, want) in table {
             let (line, used, _) = rejected(input);
             assert_eq!(line, *want, "{:?}", String::from_utf8_lossy(input));
             assert_eq!(used, input.len());
         }
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\n", &Limits::default()),
+            Parsed::Rejected(
+                Rejection {
+                    reason: Reject::Close,
+                    ..
+                },
+                _
+            )
+        ));
     }
 
     #[test]
-    fn long_line_without_newline_closes_unless_get() {
+    fn long_lines_close_unless_retrievals() {
         let junk = vec![b'a'; MAX_PENDING_LINE + 1];
         assert_eq!(rejected(&junk).0, "");
-        let mut get = b"get ".to_vec();
-        get.extend(std::iter::repeat_n(b'k', MAX_PENDING_LINE));
-        assert_eq!(parse(&get, &Limits::default()), Parsed::Incomplete(None));
+        let mut with_newline = vec![b'a'; MAX_PENDING_LINE + 1];
+        with_newline.extend_from_slice(b"\r\n");
+        assert_eq!(rejected(&with_newline).0, "", "closed whatever the reads");
+        for name in ["get", "gets"] {
+            let mut get = format!("{name} ").into_bytes();
+            get.extend(std::iter::repeat_n(b'k', MAX_PENDING_LINE));
+            assert_eq!(parse(&get, &Limits::default()), Parsed::Incomplete(None));
+        }
+        let mut gat = b"gat 0 ".to_vec();
+        gat.extend(std::iter::repeat_n(b'k', MAX_PENDING_LINE));
+        assert_eq!(rejected(&gat).0, "");
         let short = vec![b'a'; MAX_PENDING_LINE];
         assert_eq!(parse(&short, &Limits::default()), Parsed::Incomplete(None));
     }
@@ -436,6 +531,8 @@ mod tests {
             proptest::strategy::Just(&b"cas k 1 2 3 "[..]),
             proptest::strategy::Just(&b"incr k "[..]),
             proptest::strategy::Just(&b"gat "[..]),
+            proptest::strategy::Just(&b"ms k "[..]),
+            proptest::strategy::Just(&b"mg k "[..]),
         ]) {
             let mut buf = prefix.to_vec();
             buf.extend_from_slice(&input);
@@ -451,7 +548,12 @@ mod tests {
     }
 
     #[test]
-    fn nul_byte_ends_the_line_as_in_c() {
-        assert_eq!(complete(b"version\0junk\r\n"), Request::Version);
+    fn nul_is_an_ordinary_byte() {
+        match complete(b"get a\0junk\r\n") {
+            Request::Get { keys, .. } => {
+                assert_eq!(keys.collect::<Vec<_>>(), vec![&b"a\0junk"[..]])
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

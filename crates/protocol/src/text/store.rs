@@ -5,12 +5,21 @@
 //! cas <key> <flags> <exptime> <bytes> <cas unique> [noreply]\r\n<data>\r\n
 //! ```
 //!
-//! The header is checked in memcached's order (token count, key length, numbers, size) before
-//! any data is waited for. An item over `-I` is refused at once and its data block is read
-//! and thrown away.
+//! Checked in memcached 1.6.45's order, before any data is waited for:
+//!
+//! 1. at least five tokens, and a data length of digits (strictly, up to `INT_MAX - 2`):
+//!    otherwise `CLIENT_ERROR bad command line format`, shown even with `noreply`, and the
+//!    data block is then read as commands;
+//! 2. `noreply` is the last token; more tokens are ignored;
+//! 3. the key is at most 250 bytes, the flags and exptime read as C's `strtoul`/`strtol`
+//!    read them, and `cas` has its unique (strictly, digits only): otherwise `CLIENT_ERROR bad
+//!    command line format`;
+//! 4. the item fits in `-I`: otherwise `SERVER_ERROR object too large for cache`.
+//!
+//! From step 3 on a refusal swallows the data block, and `noreply` hides it.
 
-use super::{error, key_ok, want, Command, LineResult, Request, Tokens};
-use crate::number::{strtol32, strtoul32, strtoull};
+use super::{bad_format, error, Command, LineResult, Request, Tokens, BAD_FORMAT};
+use crate::number::{strtol32, strtoul32, tok_i32, tok_u64};
 use crate::{item_size, Limits, Parsed, Reject, Rejection};
 
 /// Which storage command.
@@ -35,11 +44,9 @@ pub(crate) struct Header<'a> {
     noreply: bool,
 }
 
-const BAD_FORMAT: Reject = Reject::ClientError("bad command line format");
-
-/// A data length as memcached accepts it: 0 to `INT_MAX - 2`.
-fn data_len(token: &[u8]) -> Option<usize> {
-    let len = strtol32(token)?;
+/// A data length as memcached's request parser reads it: 0 to `INT_MAX - 2`.
+pub(crate) fn data_len(token: &[u8]) -> Option<usize> {
+    let len = tok_i32(token)?;
     (0..=i32::MAX - 2).contains(&len).then_some(len as usize)
 }
 
@@ -52,38 +59,27 @@ pub(super) fn parse_header<'a>(name: &[u8], tokens: &Tokens<'a>) -> LineResult<'
         b"cas" => StoreMode::Cas,
         _ => StoreMode::Set,
     };
-    let n = tokens.ntokens();
-    let t = &tokens.toks;
-    if mode == StoreMode::Cas && n == 6 {
-        // memcached 1.6.45 (unlike 1.6.18) refuses a `cas` without its unique as a format
-        // error and still reads and drops the data block that follows.
-        let swallow = data_len(t[4]).map_or(0, |len| len + 2);
-        return Err(Rejection {
-            reason: BAD_FORMAT,
-            noreply: false,
-            swallow,
-            discard_pending: false,
-        });
+    if tokens.ntokens() < 5 {
+        return Err(bad_format());
     }
-    let (min, max) = if mode == StoreMode::Cas {
-        (7, 8)
-    } else {
-        (6, 7)
-    };
-    want(tokens, n == min || n == max)?;
+    let t = &tokens.toks;
+    let len = data_len(t[4]).ok_or_else(bad_format)?;
     let noreply = tokens.noreply();
+    let refuse = || Rejection {
+        swallow: len + 2,
+        ..error(BAD_FORMAT, noreply)
+    };
     let key = t[1];
-    key_ok(key, noreply)?;
-    let bad = || error(BAD_FORMAT, noreply);
-    let flags = strtoul32(t[2]).ok_or_else(bad)?;
-    let exptime = strtol32(t[3]).ok_or_else(bad)?;
-    strtol32(t[4]).ok_or_else(bad)?;
+    if key.len() > crate::KEY_MAX_LENGTH {
+        return Err(refuse());
+    }
+    let flags = strtoul32(t[2]).ok_or_else(refuse)?;
+    let exptime = strtol32(t[3]).ok_or_else(refuse)?;
     let cas = if mode == StoreMode::Cas {
-        strtoull(t[5]).ok_or_else(bad)?
+        tokens.get(5).and_then(tok_u64).ok_or_else(refuse)?
     } else {
         0
     };
-    let len = data_len(t[4]).ok_or_else(bad)?;
     Ok(Command::NeedsData(Header {
         mode,
         key,
@@ -203,45 +199,25 @@ mod tests {
 
     #[test]
     fn header_errors() {
+        let bad = "CLIENT_ERROR bad command line format\r\n";
         let table: &[(&[u8], &str, usize)] = &[
-            (b"set k 0 0\r\n", "ERROR\r\n", 0),
-            (b"set k 0 0 1 noreply extra\r\n", "ERROR\r\n", 0),
-            (
-                b"set k x 0 1\r\n",
-                "CLIENT_ERROR bad command line format\r\n",
-                0,
-            ),
-            (
-                b"set k -1 0 1\r\n",
-                "CLIENT_ERROR bad command line format\r\n",
-                0,
-            ),
-            (
-                b"set k 0 x 1\r\n",
-                "CLIENT_ERROR bad command line format\r\n",
-                0,
-            ),
-            (
-                b"set k 0 0 -1\r\n",
-                "CLIENT_ERROR bad command line format\r\n",
-                0,
-            ),
-            (b"set k 0 0 x noreply\r\n", "", 0),
-            (
-                b"cas k 0 0 1 x\r\n",
-                "CLIENT_ERROR bad command line format\r\n",
-                0,
-            ),
-            (
-                b"cas k 0 0 3\r\n",
-                "CLIENT_ERROR bad command line format\r\n",
-                5,
-            ),
-            (
-                b"cas k 0 0 x\r\n",
-                "CLIENT_ERROR bad command line format\r\n",
-                0,
-            ),
+            (b"set k 0 0\r\n", bad, 0),
+            (b"set k 0 0 x\r\n", bad, 0),
+            (b"set k 0 0 -1\r\n", bad, 0),
+            (b"set k 0 0 +1\r\n", bad, 0),
+            (b"set k 0 0 2147483646\r\n", bad, 0),
+            (b"set k 0 0 x noreply\r\n", bad, 0),
+            (b"set k 0 0 1\r\r\n", bad, 0),
+            (b"set k x 0 1\r\n", bad, 3),
+            (b"set k -1 0 1\r\n", bad, 3),
+            (b"set k 0 x 1\r\n", bad, 3),
+            (b"set k 0 1.5 1\r\n", bad, 3),
+            (b"set k x 0 1 noreply\r\n", "", 3),
+            (b"cas k 0 0 1 x\r\n", bad, 3),
+            (b"cas k 0 0 1 -1\r\n", bad, 3),
+            (b"cas k 0 0 1 noreply\r\n", "", 3),
+            (b"cas k 0 0 3\r\n", bad, 5),
+            (b"cas k 0 0 x\r\n", bad, 0),
         ];
         for (input, want, swallow) in table {
             let (line, used, sw) = rejected(input);
@@ -250,10 +226,21 @@ mod tests {
             assert_eq!(sw, *swallow, "{:?}", String::from_utf8_lossy(input));
         }
         let long = format!("set {} 0 0 1\r\n", "k".repeat(251));
-        assert_eq!(
-            rejected(long.as_bytes()).0,
-            "CLIENT_ERROR bad command line format\r\n"
-        );
+        assert_eq!(rejected(long.as_bytes()), (bad.to_string(), long.len(), 3));
+    }
+
+    #[test]
+    fn extra_tokens_are_ignored() {
+        match complete(b"set k 0 0 1 noreply extra\r\nx\r\n") {
+            Request::Store { noreply, value, .. } => {
+                assert_eq!((noreply, value), (false, &b"x"[..]))
+            }
+            other => panic!("{other:?}"),
+        }
+        match complete(b"set k 7\0x 0 1\r\nx\r\n") {
+            Request::Store { flags, .. } => assert_eq!(flags, 7, "C stops at the NUL"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

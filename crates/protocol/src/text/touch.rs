@@ -1,18 +1,21 @@
 //! ```text
 //! touch <key> <exptime> [noreply]\r\n
 //! ```
+//!
+//! The exptime is read strictly (digits and a leading `-`).
 
-use super::{error, key_ok, want, Command, LineResult, Request, Tokens};
-use crate::number::strtol32;
+use super::{bad_format, check_key, error, Command, LineResult, Request, Tokens};
+use crate::number::tok_i32;
 use crate::Reject;
 
 pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
-    let n = tokens.ntokens();
-    want(tokens, n == 4 || n == 5)?;
+    if tokens.ntokens() < 3 {
+        return Err(bad_format());
+    }
     let noreply = tokens.noreply();
     let key = tokens.toks[1];
-    key_ok(key, noreply)?;
-    let exptime = strtol32(tokens.toks[2])
+    check_key(key, noreply)?;
+    let exptime = tok_i32(tokens.toks[2])
         .ok_or_else(|| error(Reject::ClientError("invalid exptime argument"), noreply))?;
     Ok(Command::Ready(Request::Touch {
         key,
@@ -40,6 +43,10 @@ mod tests {
             rejected(b"touch k x\r\n").0,
             "CLIENT_ERROR invalid exptime argument\r\n"
         );
-        assert_eq!(rejected(b"touch k\r\n").0, "ERROR\r\n");
+        assert_eq!(
+            rejected(b"touch k\r\n").0,
+            "CLIENT_ERROR bad command line format\r\n"
+        );
+        assert_eq!(rejected(b"touch k 1.5 noreply\r\n").0, "");
     }
 }
