@@ -19,6 +19,25 @@ wait_port() {
     return 1
 }
 
+# memcached 1.6.45, the release ferrocache matches and the tests' oracle. Built once from the
+# source in ../shared/reference (or $MEMCACHED_REFERENCE_DIR) into .reference/, and reused while
+# it answers `-V` with 1.6.45. Prints the binary's path.
+reference_memcached() {
+    local root=${ROOT:-$PWD}
+    local src=${MEMCACHED_REFERENCE_DIR:-$root/../shared/reference}
+    local dest=$root/.reference
+    if [ -x "$dest/memcached" ] && "$dest/memcached" -V 2>/dev/null | grep -q '^memcached 1.6.45$'; then
+        echo "$dest/memcached"
+        return 0
+    fi
+    [ -x "$src/build-memcached.sh" ] || {
+        echo "error: memcached 1.6.45's source is not in $src (set MEMCACHED_REFERENCE_DIR)" >&2
+        return 1
+    }
+    "$src/build-memcached.sh" "$dest" >&2 || return 1
+    echo "$dest/memcached"
+}
+
 # For the benchmarks: memcached installed, release binaries built, an output folder.
 bench_setup() {
     command -v memcached >/dev/null || { echo "install memcached first (apt-get install memcached)" >&2; exit 1; }

@@ -30,7 +30,13 @@ section "prerequisites"
 missing_pkgs=()
 need() { missing_pkgs+=("$1"); }
 
-command -v memcached >/dev/null || need memcached
+# memcached 1.6.45, the oracle, is built from source (scripts/common.sh): its build needs these.
+command -v autoconf >/dev/null || need autoconf
+command -v automake >/dev/null || need automake
+command -v pkg-config >/dev/null || need pkg-config
+[ -e /usr/include/event2/event.h ] || need libevent-dev
+[ -e /usr/include/openssl/ssl.h ] || need libssl-dev
+[ -e /usr/include/sasl/sasl.h ] || need libsasl2-dev
 command -v memccapable >/dev/null || need libmemcached-tools
 command -v nutcracker >/dev/null || [ -x /usr/sbin/nutcracker ] || need nutcracker
 # SASL (-S) tests: saslpasswd2 gives Debian's memcached its users; PLAIN is a libsasl2 plugin.
@@ -68,7 +74,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     fi
 fi
 export PATH="$PATH:/usr/sbin" # nutcracker
-for tool in memcached memccapable nutcracker saslpasswd2 node npm cc; do
+for tool in memccapable nutcracker saslpasswd2 node npm cc; do
     command -v "$tool" >/dev/null || die "$tool is still missing after installation"
 done
 # Rust: the workspace's rust-version, and rustfmt and clippy for the lint steps.
@@ -85,10 +91,15 @@ for component in rustfmt clippy; do
         rustup component add "$component"
     fi
 done
-echo "memcached: $(memcached -V)"
 echo "cargo:     $(cargo --version)"
 echo "python3:   $(python3 --version 2>&1)"
 echo "node:      $(node --version)"
+
+# The oracle: memcached 1.6.45, built once into .reference/.
+. scripts/common.sh
+MEMCACHED_BIN=$(reference_memcached) || die "could not build memcached 1.6.45"
+export MEMCACHED_BIN
+echo "memcached: $("$MEMCACHED_BIN" -V) ($MEMCACHED_BIN)"
 
 # The Python venv, reused while requirements.txt and the interpreter stay the same.
 VENV="$ROOT/.venv"
@@ -128,8 +139,6 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 section "build (cargo build --workspace --all-targets)"
 cargo build --workspace --all-targets --quiet
 export FERROCACHE_BIN="$TARGET_DIR/debug/ferrocache"
-MEMCACHED_BIN="$(command -v memcached)"
-export MEMCACHED_BIN
 [ -x "$FERROCACHE_BIN" ] || die "the build did not produce $FERROCACHE_BIN"
 
 section "rust tests (unit, integration, differential against memcached)"
@@ -137,7 +146,6 @@ cargo test --workspace --quiet 2>&1
 
 # ---------------------------------------------------------------------------------------
 section "client suites (Python, Perl, Node) against memcached and ferrocache"
-. scripts/common.sh
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -1,12 +1,12 @@
 //! SASL for the two servers of a transcript.
 //!
 //! A transcript names its users the way memcached's password-database build and ferrocache
-//! read them: `env: MEMCACHED_SASL_PWDB=<file of user:password lines>`. Debian's memcached
-//! 1.6.18 is built without that password database (its `-S` checks passwords through
-//! libsasl2's sasldb instead), so the harness turns the file into what Debian's memcached
-//! reads: a sasldb made with `saslpasswd2` (Debian's sasl2-bin) and a `memcached.conf`
-//! that allows only PLAIN and points at it, found through `SASL_CONF_PATH`. Both servers get
-//! both variables; each reads only its own. protocol-tests/README.md has the recipe.
+//! read them: `env: MEMCACHED_SASL_PWDB=<file of user:password lines>`. memcached 1.6.45
+//! still checks a PLAIN login through libsasl2's sasldb, so the harness turns the file into
+//! what it reads: a sasldb made with `saslpasswd2` (Debian's sasl2-bin) and a
+//! `memcached.conf` that allows only PLAIN and points at it, found through
+//! `SASL_CONF_PATH`. Both servers get all the variables; each reads only its own.
+//! protocol-tests/README.md has the recipe.
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -103,20 +103,20 @@ fn is_listening(port: u16) -> bool {
     })
 }
 
-/// The memcached binary: `$MEMCACHED_BIN`, or `memcached` on `PATH`.
+/// The oracle, memcached 1.6.45: `$MEMCACHED_BIN`, or the build `scripts/test.sh` keeps in
+/// `.reference/` at the workspace's root. Not the `memcached` on `PATH`: Debian's is 1.6.18,
+/// which answers some errors differently.
 pub fn memcached_binary() -> Result<PathBuf, String> {
     if let Ok(path) = std::env::var("MEMCACHED_BIN") {
         return Ok(PathBuf::from(path));
     }
-    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
-        let candidate = PathBuf::from(dir).join("memcached");
-        if candidate.is_file() {
-            return Ok(candidate);
-        }
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.reference/memcached");
+    if built.is_file() {
+        return Ok(built);
     }
     Err(
-        "memcached is not installed: the differential tests need the real server \
-         (Debian: apt-get install memcached), or set MEMCACHED_BIN"
+        "memcached 1.6.45 is not built: the differential tests need it as their oracle. \
+         Run scripts/test.sh once (it builds it into .reference/), or set MEMCACHED_BIN"
             .into(),
     )
 }

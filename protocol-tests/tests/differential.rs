@@ -7,7 +7,9 @@
 
 use protocol_tests::normalize::{escape, normalize};
 use protocol_tests::server::{ferrocache_binary, memcached_binary, Server};
-use protocol_tests::transcript::{parse_file, run_guided, StepReply, Transcript};
+use protocol_tests::transcript::{
+    parse_file, plan, regroup, render, run_plan, Action, Mode, Reply, Transcript, MODES,
+};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -33,56 +35,68 @@ fn load_all() -> Vec<Transcript> {
     all
 }
 
-/// Runs one transcript on both servers; returns a failure report or None.
+/// Runs one transcript on memcached as written, and on the subject in every [`MODES`] mode;
+/// returns a failure report or None. Every mode must give what memcached gave as written:
+/// a server answers every request, in order, however the requests are cut into writes.
 fn check(t: &Transcript, oracle: &Path, subject: &Path) -> Option<String> {
     let env = match protocol_tests::sasl::server_env(&t.env) {
         Ok(env) => env,
         Err(e) => return Some(format!("{}: {e}", t.name)),
     };
-    let run_on = |bin: &Path, guide: Option<&[StepReply]>| {
+    let run_on = |bin: &Path, plan: &[Action], guide: Option<&[Reply]>| {
         let server = Server::start_with_env(&bin.to_path_buf(), &t.flags, &env)?;
-        run_guided(t, server.port, guide)
+        run_plan(plan, server.port, guide)
     };
-    // memcached first; its replies tell the second run how long to wait at each send.
-    let (expected, guide) = match run_on(oracle, None) {
+    // memcached first; its replies tell the other runs how long to wait at each send.
+    let written = plan(t, Mode::AsWritten);
+    let oracle_replies = match run_on(oracle, &written, None) {
         Ok(found) => found,
         Err(e) => return Some(format!("{}: {e}", t.name)),
     };
-    let actual = match run_on(subject, Some(&guide)) {
-        Ok((log, _)) => log,
-        Err(e) => return Some(format!("{}: {e}", t.name)),
-    };
-    let mut expected = normalize(&expected);
     // Comparing memcached with itself checks the transcripts, not the known differences.
     let replacements = if std::env::var_os("DIFF_SELF").is_some() {
         &[][..]
     } else {
         &t.replacements[..]
     };
-    for (from, to) in replacements {
-        let Some(at) = find(&expected, from) else {
-            return Some(format!(
-                "{} ({}): memcached's answer no longer contains {:?}: the known difference {} \
-                 does not apply",
+    let mut failures = String::new();
+    for mode in MODES {
+        let plan = plan(t, mode);
+        let guide = regroup(&plan, &oracle_replies);
+        let mut expected = normalize(&render(&plan, &guide));
+        for (from, to) in replacements {
+            let Some(at) = find(&expected, from) else {
+                return Some(format!(
+                    "{} ({}): memcached's answer no longer contains {:?}: the known difference {} \
+                     does not apply",
+                    t.name,
+                    t.file,
+                    String::from_utf8_lossy(&escape(from)),
+                    t.known_difference.as_deref().unwrap_or("")
+                ));
+            };
+            expected.splice(at..at + from.len(), to.iter().copied());
+        }
+        let actual = match run_on(subject, &plan, Some(&guide)) {
+            Ok(replies) => normalize(&render(&plan, &replies)),
+            Err(e) => return Some(format!("{} ({mode:?}): {e}", t.name)),
+        };
+        if expected != actual {
+            failures.push_str(&format!(
+                "{} ({}) differs ({mode:?})\n--- memcached (expected)\n{}\n--- {}\n{}\n",
                 t.name,
                 t.file,
-                String::from_utf8_lossy(&escape(from)),
-                t.known_difference.as_deref().unwrap_or("")
+                String::from_utf8_lossy(&escape_log(&expected)),
+                if std::env::var_os("DIFF_SELF").is_some() {
+                    "memcached"
+                } else {
+                    "ferrocache"
+                },
+                String::from_utf8_lossy(&escape_log(&actual)),
             ));
-        };
-        expected.splice(at..at + from.len(), to.iter().copied());
+        }
     }
-    let actual = normalize(&actual);
-    if expected == actual {
-        return None;
-    }
-    Some(format!(
-        "{} ({}) differs\n--- memcached (expected)\n{}\n--- ferrocache\n{}\n",
-        t.name,
-        t.file,
-        String::from_utf8_lossy(&escape_log(&expected)),
-        String::from_utf8_lossy(&escape_log(&actual)),
-    ))
+    (!failures.is_empty()).then_some(failures)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -121,7 +135,7 @@ fn transcripts_match_memcached() {
     let total = todo.len();
     let queue = Arc::new(Mutex::new(todo));
     let failures = Arc::new(Mutex::new(Vec::new()));
-    let workers: Vec<_> = (0..8)
+    let workers: Vec<_> = (0..12)
         .map(|_| {
             let queue = queue.clone();
             let failures = failures.clone();

@@ -25,16 +25,28 @@ flags: -Y fixtures/authfile
 === auth-not-a-set
 flags: -Y fixtures/authfile
 > stats\r\n
-=== auth-last-reply-wins
+=== auth-each-attempt-answered
+# memcached answers only the last request of the read; ferrocache answers both
+known-difference: auth-last-reply-only
+replace: CLIENT_ERROR authentication failure\r\n => CLIENT_ERROR unauthenticated\r\nCLIENT_ERROR authentication failure\r\n
 flags: -Y fixtures/authfile
 > get a\r\nset a 0 0 11\r\nuser1 wrong\r\n
 === auth-failure-then-success-in-one-read
+known-difference: auth-last-reply-only
+replace: STORED\r\n => CLIENT_ERROR authentication failure\r\nSTORED\r\n
 flags: -Y fixtures/authfile
 > set a 0 0 11\r\nuser1 wrong\r\nset a 0 0 11\r\nuser2 pass2\r\nversion\r\n
 === auth-extra-tokens
+# the password is everything after the first space: `pass1 x` is wrong
+known-difference: auth-last-reply-only
+replace: CLIENT_ERROR unauthenticated\r\n => CLIENT_ERROR authentication failure\r\nCLIENT_ERROR unauthenticated\r\n
 flags: -Y fixtures/authfile
 > set a 0 0 13\r\nuser1 pass1 x\r\nversion\r\n
 === auth-lf-header
+# memcached's tokenizer drops the last character of a line ended by a bare \n: the size
+# reads 1, and the data then fails its termination check
+known-difference: auth-last-reply-only
+replace: CLIENT_ERROR unauthenticated\r\n => CLIENT_ERROR bad command line termination\r\nCLIENT_ERROR unauthenticated\r\nCLIENT_ERROR unauthenticated\r\n
 flags: -Y fixtures/authfile
 > set a 0 0 11\nuser1 pass1\r\nversion\r\n
 === auth-data-split

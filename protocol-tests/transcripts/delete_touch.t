@@ -9,8 +9,6 @@
 === delete-zero-noreply
 > set k 0 0 1\r\nx\r\ndelete k 0 noreply\r\nget k\r\n
 === delete-extra-token
-known-difference: delete-extra-tokens
-replace: CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n => DELETED\r\n
 > set k 0 0 1\r\nx\r\ndelete k 5\r\n
 === delete-no-key
 > delete\r\n

@@ -111,8 +111,6 @@ sleep 2100
 === mg-key-251
 > mg {k*251} v\r\n
 === mg-no-key-space
-known-difference: meta-empty-line
-replace: ERROR\r\n => CLIENT_ERROR bad command line format\r\n
 > mg \r\n
 === mg-bad-ttl-token
 > mg foo Tabc\r\n
@@ -145,8 +143,6 @@ replace: ERROR\r\n => CLIENT_ERROR bad command line format\r\n
 === mg-win-flag-order
 > ms foo 2 T10\r\nhi\r\nmg foo R30 k O1 c\r\n
 === mg-e-flag-vivify
-known-difference: meta-client-cas
-replace: CLIENT_ERROR invalid flag\r\n => EN\r\n
 > mg foo E99 v\r\n
 === mg-get-after-mg-vivify
 > mg foo N30\r\nget foo\r\ngets foo\r\n

@@ -37,8 +37,6 @@
 === md-counts
 > ms foo 2\r\nhi\r\nmd foo\r\nmd foo\r\nstats\r\n
 === md-client-cas
-known-difference: meta-client-cas
-replace: CLIENT_ERROR invalid or duplicate flag\r\nVA 2 c1\r\nhi\r\n => HD\r\nVA 2 c77 X W\r\nhi\r\n
 > ms foo 2\r\nhi\r\nmd foo I E77\r\nmg foo v c\r\n
 === ma-basic
 > ms n 1\r\n5\r\nma n\r\nmg n v\r\n
@@ -89,8 +87,6 @@ replace: CLIENT_ERROR invalid or duplicate flag\r\nVA 2 c1\r\nhi\r\n => HD\r\nVA
 === ma-counts
 > ms n 1\r\n5\r\nma n\r\nma n MD\r\nma x\r\nma x MD\r\nstats\r\n
 === ma-client-cas
-known-difference: meta-client-cas
-replace: CLIENT_ERROR invalid or duplicate flag\r\n => HD c500\r\n
 > ms n 1\r\n5\r\nma n E500 c\r\n
 === me-hit
 > ms foo 2\r\nhi\r\nme foo\r\n
@@ -153,8 +149,6 @@ replace: CLIENT_ERROR invalid or duplicate flag\r\n => HD c500\r\n
 === ma-key-too-long
 > ma {k*251}\r\n
 === md-no-key-space
-known-difference: meta-empty-line
-replace: ERROR\r\n => CLIENT_ERROR bad command line format\r\n
 > md \r\n
 === mg-17-flags
 > mg foo v k c f s t h l u q P1 P2 P3 P4 P5 P6 P7\r\n
@@ -195,21 +189,13 @@ replace: ERROR\r\n => CLIENT_ERROR bad command line format\r\n
 > mg foo N-1 v\r\nmg foo v\r\n
 === mn-pipelined-after-error
 > mg foo zz\r\nmn\r\n
-=== mg-no-key-known-difference
-known-difference: meta-empty-line
-replace: ERROR\r\n => CLIENT_ERROR bad command line format\r\n
+=== mg-no-key-2
 > mg\r\n
-=== ms-no-key-known-difference
-known-difference: meta-empty-line
-replace: ERROR\r\n => CLIENT_ERROR bad command line format\r\n
+=== ms-no-key-2
 > ms\r\n
-=== md-no-key-known-difference
-known-difference: meta-empty-line
-replace: ERROR\r\n => CLIENT_ERROR bad command line format\r\n
+=== md-no-key-2
 > md\r\n
-=== ma-no-key-known-difference
-known-difference: meta-empty-line
-replace: ERROR\r\n => CLIENT_ERROR bad command line format\r\n
+=== ma-no-key-2
 > ma\r\n
 === mg-vivify-counts
 > mg foo N30\r\nmg foo N30 T30\r\nmg bar N30 T30\r\nstats\r\n

@@ -63,12 +63,8 @@
 === ms-after-invalidate-clears-stale
 > ms foo 2\r\nhi\r\nmd foo I\r\nmg foo v\r\nms foo 2\r\nnw\r\nmg foo v\r\n
 === ms-size-flag
-known-difference: ms-size-flag
-replace: HD\r\n => HD s2\r\n
 > ms foo 2 s\r\nhi\r\n
 === ms-client-cas
-known-difference: meta-client-cas
-replace: CLIENT_ERROR invalid flag\r\nEN\r\n => HD c55\r\nVA 2 c55\r\nhi\r\n
 > ms foo 2 E55 c\r\nhi\r\nmg foo v c\r\n
 === ms-flags-max
 > ms foo 2 F4294967295\r\nhi\r\nmg foo f\r\n

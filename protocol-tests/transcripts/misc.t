@@ -17,8 +17,6 @@
 === quit-after-pipelined
 > set a 0 0 1\r\n1\r\nget a\r\nquit\r\nget a\r\n
 === shutdown-not-enabled
-known-difference: shutdown-not-enabled
-replace: ERROR: shutdown not enabled => SERVER_ERROR: shutdown not enabled
 > shutdown\r\n
 === shutdown-enabled
 flags: -A

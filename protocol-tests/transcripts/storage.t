@@ -93,8 +93,6 @@
 > cas k 0 0 1 -1\r\nx\r\n
 === cas-without-unique
 # memcached 1.6.45 refuses it as a format error and swallows the data block
-known-difference: cas-without-unique
-replace: ERROR\r\nERROR\r\n => CLIENT_ERROR bad command line format\r\n
 > cas k 0 0 5\r\nhello\r\n
 === cas-after-other-client-set
 > set k 0 0 1\r\na\r\ngets k\r\n
