@@ -4,6 +4,8 @@ import socket
 
 import pytest
 
+from conftest import server_kind
+
 
 def test_round_trip_and_flags(client):
     client.set("pm-a", b"value", expire=0)
@@ -141,6 +143,10 @@ def test_key_limits_on_the_wire(server):
         f.write(b"get " + b"k" * 251 + b"\r\n")
         f.flush()
         assert f.readline() == b"CLIENT_ERROR bad command line format\r\n"
+        if server_kind() == "memcached":
+            # memcached 1.6.45 follows this refusal with an empty line; ferrocache does not
+            # (KNOWN_DIFFERENCES "long-key-drops-replies" in protocol-tests/src/lib.rs).
+            assert f.readline() == b"\r\n"
         f.write(b"set \xc3\xa9 0 0 1\r\nx\r\nget \xc3\xa9\r\n")
         f.flush()
         assert f.readline() == b"STORED\r\n"

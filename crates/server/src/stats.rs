@@ -15,18 +15,34 @@ fn stat(out: &mut Pairs, name: &str, value: impl std::fmt::Display) {
 }
 
 /// The pairs of a group the binary protocol asks for by name ("" for the general group),
-/// or `None` for a name memcached does not know there.
+/// or `None` for a name memcached does not know there. As memcached 1.6.45 does, `reset`,
+/// `settings` and `detail` are matched by their first letters (`resetx` resets), `items`,
+/// `slabs` and `sizes` whole.
 pub(crate) fn named_group(shared: &Shared, name: &[u8]) -> Option<Pairs> {
     let mut out = Pairs::new();
-    match name {
-        b"" => general(shared, &mut out),
-        b"settings" => settings(shared, &mut out),
-        b"items" => items(shared, &mut out),
-        b"slabs" => slabs(shared, &mut out),
-        b"sizes" => stat(&mut out, "sizes_status", "disabled"),
-        b"reset" => reset(shared),
-        b"detail on" | b"detail off" => {}
-        _ => return None,
+    if name.is_empty() {
+        general(shared, &mut out);
+    } else if name.starts_with(b"reset") {
+        reset(shared);
+    } else if name.starts_with(b"settings") {
+        settings(shared, &mut out);
+    } else if let Some(sub) = name.strip_prefix(b"detail") {
+        if shared.config.disable_dumping {
+            return None;
+        }
+        if sub.starts_with(b" dump") {
+            // The per-prefix listing (not kept: see the README), as one pair.
+            stat(&mut out, "detailed", "END\r\n");
+        } else if !sub.starts_with(b" on") && !sub.starts_with(b" off") {
+            return None;
+        }
+    } else {
+        match name {
+            b"items" => items(shared, &mut out),
+            b"slabs" => slabs(shared, &mut out),
+            b"sizes" => stat(&mut out, "sizes_status", "disabled"),
+            _ => return None,
+        }
     }
     Some(out)
 }
