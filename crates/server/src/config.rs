@@ -35,8 +35,8 @@ pub struct Config {
     pub unix_socket: Option<PathBuf>,
     /// `-a`: the UNIX socket's access mask (default 0700).
     pub unix_mask: u32,
-    /// `-U`: UDP port (default 0, off). UDP is not served; a non-zero port is warned about.
-    /// Given without `-p`, it is the TCP port too, as in memcached.
+    /// `-U`: UDP port (default 0, off), on the `-l` interfaces. Given without `-p`, it is the
+    /// TCP port too, as in memcached.
     pub udp_port: u16,
     /// `-m`: item memory in megabytes (default 64).
     pub memory_limit_mb: u64,
@@ -258,7 +258,7 @@ pub fn help_text() -> String {
     format!(
         "ferrocache {version} (speaks memcached {mc})
 -p, --port=<num>          TCP port to listen on (default: 11211)
--U, --udp-port=<num>      UDP port (default: 0, off; UDP is not served yet)
+-U, --udp-port=<num>      UDP port to listen on (default: 0, off)
 -s, --unix-socket=<file>  UNIX socket to listen on (turns TCP off)
 -a, --unix-mask=<mask>    access mask of the UNIX socket, in octal (default: 700)
 -A, --enable-shutdown     allow the ascii \"shutdown\" command
@@ -516,10 +516,6 @@ impl Config {
                 "Cannot use UDP with ascii authentication enabled (-U 0 to disable)",
                 EX_USAGE,
             ));
-        }
-        if c.udp_port != 0 {
-            c.warnings
-                .push(format!("UDP is not served; -U {} is ignored", c.udp_port));
         }
         for option in m.get_many::<String>("extended").into_iter().flatten() {
             for pair in option.split(',').map(str::trim).filter(|p| !p.is_empty()) {

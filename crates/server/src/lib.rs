@@ -13,6 +13,7 @@ mod meta;
 mod out;
 mod stats;
 mod text;
+mod udp;
 mod workers;
 
 pub use config::Config;
@@ -132,7 +133,8 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
 ///
 /// The caller's runtime runs the accept loops; the connections are served on `-t` worker
 /// threads that `run` starts, each with its own single-threaded runtime, and ends before it
-/// returns.
+/// returns. Each UDP socket (`-U`) is served on every worker thread, through a descriptor of
+/// its own, as memcached serves it (one worker per socket when `-l` names several).
 pub async fn run(
     listeners: Vec<Listener>,
     config: Arc<Config>,
@@ -167,7 +169,14 @@ pub async fn run(
     } else {
         None
     };
-    let shared = Arc::new(Shared::new(config, auth, sasl, listeners.len()));
+    let (udp, listeners): (Vec<Listener>, Vec<Listener>) = listeners
+        .into_iter()
+        .partition(|l| matches!(l, Listener::Udp(_)));
+    // memcached's num_threads_per_udp.
+    let per_udp = config.num_threads_per_udp();
+    // The UDP descriptors count as connections too.
+    let sockets = listeners.len() + udp.len() * per_udp;
+    let shared = Arc::new(Shared::new(config, auth, sasl, sockets));
     // If this future is dropped before it returns, the accept loops (tasks of the caller's
     // runtime) stop too, and with them the last hold on the worker threads.
     let _stop_on_drop = shared.stop.clone().drop_guard();
@@ -177,6 +186,12 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let tracker = TaskTracker::new();
     let workers = Arc::new(workers::Workers::start(shared.config.threads)?);
+    for socket in udp {
+        let Listener::Udp(socket) = socket else {
+            unreachable!("partitioned above");
+        };
+        udp::start(socket, per_udp, &shared, &tracker, &workers)?;
+    }
     for listener in listeners {
         let listener = Arc::new(listener);
         conn::register_listener(&shared, &listener);

@@ -25,7 +25,12 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             exptime,
             keys,
         } => {
-            for key in keys {
+            for (i, key) in keys.enumerate() {
+                if i > 0 {
+                    // memcached answers each key in a response object of its own (the last
+                    // one also carries END), which UDP frames apart.
+                    ctx.out.boundary();
+                }
                 let hit = if kind.touches() {
                     store.get_and_touch(key, i64::from(exptime))
                 } else {
