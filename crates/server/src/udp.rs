@@ -124,10 +124,10 @@ impl Replies {
         self.pending = false;
     }
 
-    /// Takes what `out` holds as the response(s) to one request: for the text protocol none
-    /// (`skip_if_empty`, a `noreply` request) or one per marked boundary; for the binary
-    /// protocol always exactly one, possibly empty (memcached sends no header for a quiet
-    /// reply but keeps its response object).
+    /// Takes what `out` holds as the response(s) to one request: one per marked boundary,
+    /// or none if it is empty and `skip_if_empty` (a text request with `noreply`). A binary
+    /// request always has one, possibly empty: memcached writes nothing for a quiet reply
+    /// but keeps its response object.
     fn take(&mut self, out: &mut Output, skip_if_empty: bool, marks: &mut Vec<usize>) {
         let start = self.bytes.len();
         marks.clear();
@@ -146,6 +146,16 @@ impl Replies {
     }
 }
 
+/// What memcached keeps about a UDP socket from one datagram to the next.
+#[derive(Debug, Default)]
+pub(crate) struct SocketState {
+    /// memcached's close-after-write flag. `quit` and a malformed binary request set it, and
+    /// on a UDP socket nothing clears it again: from then on memcached stops running a
+    /// datagram's requests at the first point where it sends what is pending (a `mn`, a
+    /// binary noop or error, a `-R` yield), dropping the rest of the datagram.
+    close_after_write: bool,
+}
+
 /// How a datagram's run ended.
 enum End {
     /// No more complete requests: memcached sends what is pending.
@@ -155,60 +165,94 @@ enum End {
     Stopped,
 }
 
-/// memcached's `-R` accounting for one datagram: each request, and each flush at the end of
-/// the payload, takes one from a budget of `-R`; when it runs out memcached sends what is
-/// pending and yields (`conn_yields`), and resumes with a fresh budget.
-struct Budget {
+/// One datagram's run: its replies and memcached's `-R` accounting. Each request, and the
+/// sending at the end of the payload, takes one from a budget of `-R`; when it runs out
+/// memcached sends what is pending and yields (`conn_yields`), then resumes with a fresh
+/// budget.
+struct Run<'a> {
+    replies: &'a mut Replies,
+    state: &'a mut SocketState,
     per_event: i64,
     left: i64,
 }
 
-impl Budget {
-    fn after_request(&mut self, replies: &mut Replies) {
+impl Run<'_> {
+    /// memcached's `conn_mwrite`: sends what is pending. False when memcached then stops
+    /// reading the datagram (see [`SocketState::close_after_write`]).
+    fn flush(&mut self) -> bool {
+        if !self.replies.pending {
+            return true;
+        }
+        self.replies.flush();
+        !self.state.close_after_write
+    }
+
+    /// After a request: false when the datagram's run stops here.
+    fn after_request(&mut self) -> bool {
         self.left -= 1;
         if self.left < 0 {
-            replies.flush();
-            replies.yields += 1;
+            if !self.flush() {
+                return false;
+            }
+            self.replies.yields += 1;
             // It resumes where it stopped, which takes one more.
             self.left = self.per_event - 1;
         }
+        true
     }
 
-    fn at_end(&mut self, replies: &mut Replies) {
-        if replies.pending {
-            replies.flush();
+    fn at_end(&mut self) {
+        if self.replies.pending && self.flush() {
             self.left -= 1;
             if self.left < 0 {
-                replies.yields += 1;
+                self.replies.yields += 1;
             }
         }
+    }
+
+    /// `quit` or a malformed binary request: memcached sends what is pending, then closes,
+    /// which on a UDP socket only drops the rest of the datagram, and keeps the flag.
+    fn close_after_write(&mut self) -> End {
+        self.replies.flush();
+        self.state.close_after_write = true;
+        End::Stopped
+    }
+
+    /// A close without sending: what is pending is dropped.
+    fn close(&mut self) -> End {
+        self.replies.cull();
+        End::Stopped
     }
 }
 
 /// Runs the requests in one datagram's payload (the bytes after its frame header) and leaves
 /// the replies, grouped into memcached's response objects, in `replies`. `peer` is the
-/// sender, which `stats conns` shows.
+/// sender, which `stats conns` shows; `state` is what the socket keeps between datagrams.
 pub(crate) fn run_datagram(
     ctx: &mut ConnCtx<'_>,
+    state: &mut SocketState,
     payload: &[u8],
     peer: SocketAddr,
     replies: &mut Replies,
 ) {
     replies.clear();
-    let mut budget = Budget {
-        per_event: i64::from(ctx.shared.config.reqs_per_event),
-        left: i64::from(ctx.shared.config.reqs_per_event),
+    let per_event = i64::from(ctx.shared.config.reqs_per_event);
+    let mut run = Run {
+        replies,
+        state,
+        per_event,
+        left: per_event,
     };
     let end = if payload.first() == Some(&REQUEST_MAGIC) {
-        run_binary(ctx, payload, replies, &mut budget)
+        run_binary(ctx, payload, &mut run)
     } else {
-        run_text(ctx, payload, peer, replies, &mut budget)
+        run_text(ctx, payload, peer, &mut run)
     };
     if let End::Drained = end {
-        budget.at_end(replies);
+        run.at_end();
     }
-    // Whatever was not flushed by now was culled.
-    replies.parts.truncate(replies.flushed);
+    // Whatever was not sent by now was dropped.
+    run.replies.parts.truncate(run.replies.flushed);
 }
 
 fn limits(shared: &Shared) -> Limits {
@@ -227,13 +271,7 @@ fn skip(at: &mut usize, payload: &[u8], swallow: usize) -> bool {
     true
 }
 
-fn run_text(
-    ctx: &mut ConnCtx<'_>,
-    payload: &[u8],
-    peer: SocketAddr,
-    replies: &mut Replies,
-    budget: &mut Budget,
-) -> End {
+fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut Run<'_>) -> End {
     let limits = limits(ctx.shared);
     let mut marks = Vec::new();
     let mut at = 0;
@@ -253,63 +291,57 @@ fn run_text(
                 if conns {
                     set_serving(ctx, None);
                 }
-                replies.take(&mut ctx.out, true, &mut marks);
+                // `quit` writes nothing but keeps its response object: memcached sends it as
+                // a header alone when nothing precedes it.
+                run.replies.take(&mut ctx.out, !quit, &mut marks);
                 if let Next::Close = next {
                     // `quit` sends what is pending; `shutdown` drops it.
-                    if quit {
-                        replies.flush();
+                    return if quit {
+                        run.close_after_write()
                     } else {
-                        replies.cull();
-                    }
-                    return End::Stopped;
+                        run.close()
+                    };
                 }
-                if flushes {
-                    replies.flush();
+                if flushes && !run.flush() {
+                    return End::Stopped;
                 }
                 if !skip(&mut at, payload, swallow) {
-                    replies.cull();
+                    return run.close();
+                }
+                if !run.after_request() {
                     return End::Stopped;
                 }
-                budget.after_request(replies);
             }
             // A command line not yet ended: dropped.
             Parsed::Incomplete(None) => break,
             // A storage command whose data block the datagram does not hold.
-            Parsed::Incomplete(Some(_)) => {
-                replies.cull();
-                return End::Stopped;
-            }
+            Parsed::Incomplete(Some(_)) => return run.close(),
             Parsed::Rejected(rejection, used) => {
                 at += used;
                 tracing::debug!(fd = ctx.fd, ?rejection, "udp request refused");
                 if rejection.discard_pending {
-                    replies.cull();
+                    run.replies.cull();
                 }
                 if rejection.reason == Reject::Close {
-                    replies.cull();
-                    return End::Stopped;
+                    return run.close();
                 }
                 if let Some(line) = rejection.reply_line() {
                     ctx.out.extend(&line);
                 }
-                replies.take(&mut ctx.out, true, &mut marks);
+                run.replies.take(&mut ctx.out, true, &mut marks);
                 if !skip(&mut at, payload, rejection.swallow) {
-                    replies.cull();
+                    return run.close();
+                }
+                if !run.after_request() {
                     return End::Stopped;
                 }
-                budget.after_request(replies);
             }
         }
     }
     End::Drained
 }
 
-fn run_binary(
-    ctx: &mut ConnCtx<'_>,
-    payload: &[u8],
-    replies: &mut Replies,
-    budget: &mut Budget,
-) -> End {
+fn run_binary(ctx: &mut ConnCtx<'_>, payload: &[u8], run: &mut Run<'_>) -> End {
     let limits = limits(ctx.shared);
     let mut marks = Vec::new();
     let mut at = 0;
@@ -322,29 +354,29 @@ fn run_binary(
                 let noop = request.header.opcode == opcode::NOOP;
                 let mut swallow = 0;
                 let next = binary::execute(ctx, request, &mut swallow);
-                let start = replies.bytes.len();
-                replies.take(&mut ctx.out, false, &mut marks);
+                let start = run.replies.bytes.len();
+                run.replies.take(&mut ctx.out, false, &mut marks);
                 if let Next::Close = next {
                     // quit, or a malformed request: memcached sends the reply, then closes.
-                    replies.flush();
-                    return End::Stopped;
+                    return run.close_after_write();
                 }
                 // memcached sends at once after a noop and after an error it answers without
                 // skipping a body; a get-with-key miss (which carries the key) is no error
                 // there.
-                let reply = &replies.bytes[start..];
+                let reply = &run.replies.bytes[start..];
                 let error = reply.len() >= 24
                     && reply[6..8] != [0, 0]
                     && reply[2..4] == [0, 0]
                     && swallow == 0;
-                if noop || error {
-                    replies.flush();
-                }
-                if !skip(&mut at, payload, swallow) {
-                    replies.cull();
+                if (noop || error) && !run.flush() {
                     return End::Stopped;
                 }
-                budget.after_request(replies);
+                if !skip(&mut at, payload, swallow) {
+                    return run.close();
+                }
+                if !run.after_request() {
+                    return End::Stopped;
+                }
             }
             Parsed::Incomplete(_) => {
                 // memcached waits for a request's header, extras and key before it looks at
@@ -355,16 +387,12 @@ fn run_binary(
                     rest.len() >= 24 + usize::from(rest[4]) + key
                 };
                 if fixed {
-                    replies.cull();
-                    return End::Stopped;
+                    return run.close();
                 }
                 break;
             }
-            Parsed::Rejected(..) => {
-                // A bad magic byte: memcached closes, dropping what it has not sent.
-                replies.cull();
-                return End::Stopped;
-            }
+            // A bad magic byte: memcached closes, dropping what it has not sent.
+            Parsed::Rejected(..) => return run.close(),
         }
     }
     End::Drained
@@ -452,6 +480,7 @@ pub(crate) async fn serve(
     };
     ctx.out.keep_boundaries();
     let mut buf = vec![0u8; READ_BUFFER];
+    let mut state = SocketState::default();
     let mut replies = Replies::default();
     let mut datagram = Vec::with_capacity(MAX_DATAGRAM);
     loop {
@@ -476,7 +505,7 @@ pub(crate) async fn serve(
             continue;
         };
         last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
-        run_datagram(&mut ctx, &got[HEADER_LEN..], peer, &mut replies);
+        run_datagram(&mut ctx, &mut state, &got[HEADER_LEN..], peer, &mut replies);
         Counters::add(&shared.counters.conn_yields, replies.yields);
         for (head, range) in frames(request_id, &replies) {
             datagram.clear();
@@ -560,8 +589,13 @@ mod tests {
         "127.0.0.1:5000".parse().unwrap()
     }
 
-    /// Runs `payload` as one datagram with request id 7 and returns the datagrams sent.
-    fn exchange(shared: &Shared, payload: &[u8]) -> (Vec<Vec<u8>>, u64) {
+    /// Runs `payload` as one datagram with request id 7 on a socket whose state is `state`,
+    /// and returns the datagrams sent and the yields counted.
+    fn exchange_on(
+        shared: &Shared,
+        state: &mut SocketState,
+        payload: &[u8],
+    ) -> (Vec<Vec<u8>>, u64) {
         let mut ctx = ConnCtx {
             shared,
             fd: -1,
@@ -571,12 +605,17 @@ mod tests {
         };
         ctx.out.keep_boundaries();
         let mut replies = Replies::default();
-        run_datagram(&mut ctx, payload, peer(), &mut replies);
+        run_datagram(&mut ctx, state, payload, peer(), &mut replies);
         let sent = frames(7, &replies)
             .into_iter()
             .map(|(head, range)| [&head[..], &replies.bytes[range]].concat())
             .collect();
         (sent, replies.yields)
+    }
+
+    /// The same on a socket that has not seen a close.
+    fn exchange(shared: &Shared, payload: &[u8]) -> (Vec<Vec<u8>>, u64) {
+        exchange_on(shared, &mut SocketState::default(), payload)
     }
 
     fn dgram(seq: u16, total: u16, body: &[u8]) -> Vec<u8> {
@@ -713,6 +752,40 @@ mod tests {
             exchange(&shared, &b"set a 0 0 1 noreply\r\n1\r\n".repeat(2)).1,
             1
         );
+    }
+
+    #[test]
+    fn after_a_quit_a_socket_stops_at_the_first_flush() {
+        // memcached never clears its close-after-write flag on a UDP socket.
+        let shared = shared(&["-R", "3"]);
+        let version = dgram(0, 1, b"VERSION 1.6.45\r\n");
+        let mut state = SocketState::default();
+        let pipelined = b"version\r\n".repeat(7);
+        assert_eq!(exchange_on(&shared, &mut state, &pipelined).0.len(), 7);
+        assert_eq!(
+            exchange_on(&shared, &mut state, b"quit\r\n").0,
+            [dgram(0, 0, b"")]
+        );
+        // The -R yield after four requests sends, then stops.
+        let (sent, yields) = exchange_on(&shared, &mut state, &pipelined);
+        assert_eq!((sent.len(), yields), (4, 0));
+        // So does mn; without a flush before the end, nothing changes.
+        assert_eq!(
+            exchange_on(&shared, &mut state, b"version\r\nmn\r\nversion\r\n").0,
+            [version.clone(), dgram(0, 1, b"MN\r\n")]
+        );
+        assert_eq!(
+            exchange_on(&shared, &mut state, b"version\r\nversion\r\n").0,
+            [version.clone(), version.clone()]
+        );
+        // A binary protocol error sets the flag too.
+        let mut state = SocketState::default();
+        let bad = encode_request(opcode::NOOP, 0, 0, &[], b"k", &[]);
+        let noop = encode_request(opcode::NOOP, 0, 0, &[], &[], &[]);
+        assert_eq!(exchange_on(&shared, &mut state, &bad).0.len(), 1);
+        let two_noops = [&noop[..], &noop].concat();
+        assert_eq!(exchange_on(&shared, &mut state, &two_noops).0.len(), 1);
+        assert_eq!(exchange(&shared, &two_noops).0.len(), 2);
     }
 
     #[test]
