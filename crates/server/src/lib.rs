@@ -42,7 +42,8 @@ pub const MEMCACHED_VERSION: &str = "1.6.45";
 /// `ferrocache_storage`); everything else here is either read-only after start-up (`config`)
 /// or a counter that is only ever added to and read for `stats`, so relaxed atomics are
 /// enough. The connection table is behind a mutex because it changes only on connect and
-/// disconnect and is read only by `stats conns`.
+/// disconnect (and around a `stats conns` request over UDP) and is read only by
+/// `stats conns`.
 pub(crate) struct Shared {
     pub config: Arc<Config>,
     pub store: Store,
@@ -133,8 +134,7 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
 ///
 /// The caller's runtime runs the accept loops; the connections are served on `-t` worker
 /// threads that `run` starts, each with its own single-threaded runtime, and ends before it
-/// returns. Each UDP socket (`-U`) is served on every worker thread, through a descriptor of
-/// its own, as memcached serves it (one worker per socket when `-l` names several).
+/// returns. Each UDP descriptor (`-U`; see [`Listener::Udp`]) is served on a worker thread.
 pub async fn run(
     listeners: Vec<Listener>,
     config: Arc<Config>,
@@ -169,13 +169,11 @@ pub async fn run(
     } else {
         None
     };
+    // The UDP descriptors count as connections too.
+    let sockets = listeners.len();
     let (udp, listeners): (Vec<Listener>, Vec<Listener>) = listeners
         .into_iter()
         .partition(|l| matches!(l, Listener::Udp(_)));
-    // memcached's num_threads_per_udp.
-    let per_udp = config.num_threads_per_udp();
-    // The UDP descriptors count as connections too.
-    let sockets = listeners.len() + udp.len() * per_udp;
     let shared = Arc::new(Shared::new(config, auth, sasl, sockets));
     // If this future is dropped before it returns, the accept loops (tasks of the caller's
     // runtime) stop too, and with them the last hold on the worker threads.
@@ -190,7 +188,7 @@ pub async fn run(
         let Listener::Udp(socket) = socket else {
             unreachable!("partitioned above");
         };
-        udp::start(socket, per_udp, &shared, &tracker, &workers)?;
+        udp::start(socket, &shared, &tracker, &workers)?;
     }
     for listener in listeners {
         let listener = Arc::new(listener);

@@ -14,8 +14,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
     Unix(tokio::net::UnixListener),
-    /// A bound UDP socket (`-U`), not yet registered with any runtime: `run` hands it to the
-    /// worker threads. It accepts no connections.
+    /// A descriptor of a bound UDP socket (`-U`), not yet registered with any runtime: `run`
+    /// hands it to a worker thread. memcached gives every worker a descriptor of each UDP
+    /// socket (one only when `-l` names several interfaces), and so does [`bind_all`]. It
+    /// accepts no connections.
     Udp(std::net::UdpSocket),
 }
 
@@ -216,7 +218,15 @@ pub fn bind_all(config: &Config) -> io::Result<Vec<Listener>> {
         let tcp_count = listeners.len();
         for addr in udp_addrs(config)? {
             match bind_udp(addr) {
-                Ok(s) => listeners.push(Listener::Udp(s)),
+                Ok(s) => {
+                    // A descriptor per worker thread that serves the socket, made at once as
+                    // memcached makes them (so `stats conns` lists them in its order).
+                    let dups = (1..config.num_threads_per_udp())
+                        .map(|_| s.try_clone())
+                        .collect::<io::Result<Vec<_>>>()?;
+                    listeners.push(Listener::Udp(s));
+                    listeners.extend(dups.into_iter().map(Listener::Udp));
+                }
                 // As for TCP: a machine without IPv6 still serves IPv4 on "all interfaces".
                 Err(e) if all_interfaces && addr.is_ipv6() && listeners.len() > tcp_count => {
                     tracing::debug!("not listening on UDP {addr}: {e}");
@@ -358,14 +368,23 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let c = config(&["-p", "0", "-l", "127.0.0.1", "-U", &port.to_string()]);
+        // A descriptor per worker thread.
+        let c = config(&[
+            "-p",
+            "0",
+            "-l",
+            "127.0.0.1",
+            "-U",
+            &port.to_string(),
+            "-t",
+            "3",
+        ]);
         let listeners = bind_all(&c).unwrap();
-        assert_eq!(listeners.len(), 2);
+        assert_eq!(listeners.len(), 4);
         assert!(matches!(listeners[0], Listener::Tcp(_)));
-        assert_eq!(
-            listeners[1].local_addr_string(),
-            format!("127.0.0.1:{port} (UDP)")
-        );
+        for udp in &listeners[1..] {
+            assert_eq!(udp.local_addr_string(), format!("127.0.0.1:{port} (UDP)"));
+        }
     }
 
     #[tokio::test]

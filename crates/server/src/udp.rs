@@ -16,7 +16,12 @@
 //!   response from 0, gives their total (at most 65535) and a zero reserved field;
 //! - sends a response with no bytes (a miss among a get's keys, a quiet binary request) as a
 //!   header alone, total 0, but only when it comes first in a batch of responses: one that
-//!   follows a response just sent is dropped with it. `noreply` responses are never sent.
+//!   follows a response just sent is dropped with it. `noreply` responses are never sent;
+//! - sends what is pending before it goes on after `mn`, a binary noop, a binary error and
+//!   `quit`, and when it yields (`-R`, counted in `conn_yields`); a close (a line too long, a
+//!   bad binary magic byte, `shutdown`) drops what it has not sent, and the rest of the
+//!   datagram. After a `quit` or a malformed binary request, a flag stays set on that socket
+//!   for good: every later datagram stops at its first such sending point ([`SocketState`]).
 //!
 //! [`run_datagram`] runs one datagram's requests and returns the replies as memcached groups
 //! them; [`frames`] turns those into datagrams. The socket loop around them ([`serve`]) is
@@ -62,7 +67,8 @@ pub(crate) struct UdpEntry {
     /// memcached's `current_time` when the socket last ran a request.
     pub last_cmd: Arc<AtomicU64>,
     /// While the socket runs a `stats conns` request: the client's address. memcached then
-    /// lists the socket as a connection to that client.
+    /// lists the socket as a connection to that client. Set and cleared under the registry's
+    /// lock around that request only, so datagrams in general take no lock.
     pub serving: Option<String>,
 }
 
@@ -462,8 +468,7 @@ fn accept(datagram: &[u8]) -> Option<u16> {
     Some(u16::from_be_bytes([datagram[0], datagram[1]]))
 }
 
-/// Serves one UDP socket (one of the descriptors of a `-U` socket, as memcached gives each
-/// worker thread its own) until shutdown.
+/// Serves one descriptor of a `-U` socket until shutdown.
 pub(crate) async fn serve(
     socket: tokio::net::UdpSocket,
     shared: Arc<Shared>,
@@ -523,53 +528,42 @@ pub(crate) async fn serve(
     }
 }
 
-/// Serves a bound UDP socket on `per_socket` worker threads, each through a descriptor of
-/// its own (memcached `dup`s the socket once per worker, and `stats conns` lists each).
+/// Serves one descriptor of a bound UDP socket on the next worker thread.
 ///
-/// Why a descriptor per worker rather than one task: the kernel then hands each datagram to
-/// whichever worker is waiting, so requests from many clients are served in parallel, as in
-/// memcached. Nothing is shared between them but `Shared`.
+/// Why a descriptor per worker ([`crate::listen::bind_all`] makes them) rather than one task
+/// per socket: the kernel then hands each datagram to whichever worker is waiting, so
+/// requests from many clients are served in parallel, as in memcached. The tasks share
+/// nothing but `Shared`.
 pub(crate) fn start(
     socket: std::net::UdpSocket,
-    per_socket: usize,
     shared: &Arc<Shared>,
     tracker: &tokio_util::task::TaskTracker,
     workers: &crate::workers::Workers,
 ) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
-    let local = udp_addr(socket.local_addr()?);
-    let mut descriptors = Vec::with_capacity(per_socket.max(1));
-    for _ in 1..per_socket.max(1) {
-        descriptors.push(socket.try_clone()?);
-    }
-    descriptors.insert(0, socket);
-    for descriptor in descriptors {
-        let fd = descriptor.as_raw_fd();
-        let last_cmd = Arc::new(AtomicU64::new(shared.last_cmd_time()));
-        shared
-            .conns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .udp
-            .insert(
-                fd,
-                UdpEntry {
-                    local: local.clone(),
-                    last_cmd: last_cmd.clone(),
-                    serving: None,
-                },
-            );
-        let shared = shared.clone();
-        tracker.spawn_on(
-            async move {
-                match tokio::net::UdpSocket::from_std(descriptor) {
-                    Ok(socket) => serve(socket, shared, fd, last_cmd).await,
-                    Err(e) => tracing::warn!("a worker could not take a UDP socket: {e}"),
-                }
-            },
-            workers.next(),
-        );
-    }
+    let fd = socket.as_raw_fd();
+    let last_cmd = Arc::new(AtomicU64::new(shared.last_cmd_time()));
+    let entry = UdpEntry {
+        local: udp_addr(socket.local_addr()?),
+        last_cmd: last_cmd.clone(),
+        serving: None,
+    };
+    shared
+        .conns
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .udp
+        .insert(fd, entry);
+    let shared = shared.clone();
+    tracker.spawn_on(
+        async move {
+            match tokio::net::UdpSocket::from_std(socket) {
+                Ok(socket) => serve(socket, shared, fd, last_cmd).await,
+                Err(e) => tracing::warn!("a worker could not take a UDP socket: {e}"),
+            }
+        },
+        workers.next(),
+    );
     Ok(())
 }
 
