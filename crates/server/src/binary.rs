@@ -88,7 +88,8 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
             return Next::Continue;
         }
         Kind::TooLarge => {
-            store.note_too_large();
+            // memcached's binary protocol does not count these in `store_too_large` (its
+            // text and meta protocols do).
             if matches!(req.header.opcode, opcode::SET | opcode::SETQ) {
                 // As in the text protocol: a failed set must not leave the old value.
                 store.unlink(req.key);

@@ -35,7 +35,8 @@ pub struct Config {
     pub unix_socket: Option<PathBuf>,
     /// `-a`: the UNIX socket's access mask (default 0700).
     pub unix_mask: u32,
-    /// `-U`: UDP port (default 0, off). UDP is not served; a non-zero port is warned about.
+    /// `-U`: UDP port (default 0, off), on the `-l` interfaces. Given without `-p`, it is the
+    /// TCP port too, as in memcached.
     pub udp_port: u16,
     /// `-m`: item memory in megabytes (default 64).
     pub memory_limit_mb: u64,
@@ -257,7 +258,7 @@ pub fn help_text() -> String {
     format!(
         "ferrocache {version} (speaks memcached {mc})
 -p, --port=<num>          TCP port to listen on (default: 11211)
--U, --udp-port=<num>      UDP port (default: 0, off; UDP is not served yet)
+-U, --udp-port=<num>      UDP port to listen on (default: 0, off)
 -s, --unix-socket=<file>  UNIX socket to listen on (turns TCP off)
 -a, --unix-mask=<mask>    access mask of the UNIX socket, in octal (default: 700)
 -A, --enable-shutdown     allow the ascii \"shutdown\" command
@@ -374,6 +375,10 @@ impl Config {
                 .trim()
                 .parse()
                 .map_err(|_| invalid(format!("ERROR: Invalid port number {port}."), EX_USAGE))?;
+            // memcached: a UDP port given without a TCP port is the TCP port too.
+            if c.udp_port != 0 && m.get_one::<String>("port").is_none() {
+                c.port = c.udp_port;
+            }
         }
         c.listen = m
             .get_many::<String>("listen")
@@ -506,9 +511,11 @@ impl Config {
                 ));
             }
         }
-        if c.udp_port != 0 {
-            c.warnings
-                .push(format!("UDP is not served; -U {} is ignored", c.udp_port));
+        if c.auth_file.is_some() && c.udp_port != 0 {
+            return Err(invalid(
+                "Cannot use UDP with ascii authentication enabled (-U 0 to disable)",
+                EX_USAGE,
+            ));
         }
         for option in m.get_many::<String>("extended").into_iter().flatten() {
             for pair in option.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -575,6 +582,16 @@ impl Config {
         }
     }
 
+    /// memcached's `num_threads_per_udp`: how many worker threads serve each UDP socket. All
+    /// of them, unless `-l` names several interfaces: then one each.
+    pub fn num_threads_per_udp(&self) -> usize {
+        if self.listen.len() > 1 {
+            1
+        } else {
+            self.threads
+        }
+    }
+
     /// `-m` in bytes.
     pub fn memory_limit_bytes(&self) -> u64 {
         self.memory_limit_mb.saturating_mul(1024 * 1024)
@@ -609,6 +626,10 @@ impl Config {
             ("umask", format!("{:o}", self.unix_mask)),
             ("shutdown_command", yes_no(self.enable_shutdown)),
             ("num_threads", self.threads.to_string()),
+            (
+                "num_threads_per_udp",
+                self.num_threads_per_udp().to_string(),
+            ),
             ("stat_key_prefix", self.prefix_delimiter.to_string()),
             ("reqs_per_event", self.reqs_per_event.to_string()),
             ("cas_enabled", yes_no(!self.disable_cas)),
@@ -779,6 +800,40 @@ mod tests {
         let get = |name| settings.iter().find(|(n, _)| *n == name).unwrap().1.clone();
         assert_eq!(get("binding_protocol"), "binary");
         assert_eq!(get("auth_enabled_sasl"), "yes");
+    }
+
+    #[test]
+    fn udp_as_memcached_sets_it_up() {
+        // -U alone is the TCP port too; with -p it is not.
+        let c = parse(&["-U", "5000"]).unwrap();
+        assert_eq!((c.port, c.udp_port), (5000, 5000));
+        let c = parse(&["-U", "5000", "-p", "6000"]).unwrap();
+        assert_eq!((c.port, c.udp_port), (6000, 5000));
+        let c = parse(&["-U", "0"]).unwrap();
+        assert_eq!((c.port, c.udp_port), (11211, 0));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // Every worker serves each UDP socket, unless -l names several interfaces.
+        let get = |c: &Config, name| {
+            let settings = c.settings_stats();
+            settings.iter().find(|(n, _)| *n == name).unwrap().1.clone()
+        };
+        let c = parse(&["-t", "3", "-U", "5000"]).unwrap();
+        assert_eq!(get(&c, "num_threads_per_udp"), "3");
+        assert_eq!(get(&c, "udpport"), "5000");
+        let c = parse(&["-t", "3", "-l", "127.0.0.1,127.0.0.2"]).unwrap();
+        assert_eq!(get(&c, "num_threads_per_udp"), "1");
+        // memcached refuses UDP with ascii authentication.
+        match parse(&["-Y", "/etc/auth", "-U", "5000"]) {
+            Err(ConfigError::Invalid { exit_code, message }) => {
+                assert_eq!(exit_code, EX_USAGE);
+                assert_eq!(
+                    message,
+                    "Cannot use UDP with ascii authentication enabled (-U 0 to disable)"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["-Y", "/etc/auth", "-U", "0"]).is_ok());
     }
 
     #[test]

@@ -35,6 +35,8 @@ const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 #[derive(Default)]
 pub(crate) struct Registry {
     pub entries: BTreeMap<i32, ConnEntry>,
+    /// The UDP sockets (`-U`), listed among the connections as memcached lists them.
+    pub udp: BTreeMap<i32, crate::udp::UdpEntry>,
 }
 
 pub(crate) struct ConnEntry {
@@ -57,6 +59,7 @@ fn listener_fd(listener: &Listener) -> i32 {
     match listener {
         Listener::Tcp(l) => l.as_raw_fd(),
         Listener::Unix(l) => l.as_raw_fd(),
+        Listener::Udp(s) => s.as_raw_fd(),
     }
 }
 
@@ -75,6 +78,10 @@ fn listener_addr(listener: &Listener) -> String {
                     .unwrap_or_default()
             ),
             Err(_) => "unix:unknown".into(),
+        },
+        Listener::Udp(s) => match s.local_addr() {
+            Ok(a) => crate::udp::udp_addr(a),
+            Err(_) => "udp:unknown".into(),
         },
     }
 }

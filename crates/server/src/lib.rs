@@ -13,6 +13,7 @@ mod meta;
 mod out;
 mod stats;
 mod text;
+mod udp;
 mod workers;
 
 pub use config::Config;
@@ -41,7 +42,8 @@ pub const MEMCACHED_VERSION: &str = "1.6.45";
 /// `ferrocache_storage`); everything else here is either read-only after start-up (`config`)
 /// or a counter that is only ever added to and read for `stats`, so relaxed atomics are
 /// enough. The connection table is behind a mutex because it changes only on connect and
-/// disconnect and is read only by `stats conns`.
+/// disconnect (and around a `stats conns` request over UDP) and is read only by
+/// `stats conns`.
 pub(crate) struct Shared {
     pub config: Arc<Config>,
     pub store: Store,
@@ -132,7 +134,7 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
 ///
 /// The caller's runtime runs the accept loops; the connections are served on `-t` worker
 /// threads that `run` starts, each with its own single-threaded runtime, and ends before it
-/// returns.
+/// returns. Each UDP descriptor (`-U`; see [`Listener::Udp`]) is served on a worker thread.
 pub async fn run(
     listeners: Vec<Listener>,
     config: Arc<Config>,
@@ -167,7 +169,12 @@ pub async fn run(
     } else {
         None
     };
-    let shared = Arc::new(Shared::new(config, auth, sasl, listeners.len()));
+    // The UDP descriptors count as connections too.
+    let sockets = listeners.len();
+    let (udp, listeners): (Vec<Listener>, Vec<Listener>) = listeners
+        .into_iter()
+        .partition(|l| matches!(l, Listener::Udp(_)));
+    let shared = Arc::new(Shared::new(config, auth, sasl, sockets));
     // If this future is dropped before it returns, the accept loops (tasks of the caller's
     // runtime) stop too, and with them the last hold on the worker threads.
     let _stop_on_drop = shared.stop.clone().drop_guard();
@@ -177,6 +184,12 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let tracker = TaskTracker::new();
     let workers = Arc::new(workers::Workers::start(shared.config.threads)?);
+    for socket in udp {
+        let Listener::Udp(socket) = socket else {
+            unreachable!("partitioned above");
+        };
+        udp::start(socket, &shared, &tracker, &workers)?;
+    }
     for listener in listeners {
         let listener = Arc::new(listener);
         conn::register_listener(&shared, &listener);

@@ -1,5 +1,6 @@
 //! Listening sockets, made with socket2 so that SO_REUSEADDR and the listen backlog (`-b`)
-//! are set as memcached sets them; accepted TCP connections get TCP_NODELAY.
+//! are set as memcached sets them; accepted TCP connections get TCP_NODELAY. With `-U`, UDP
+//! sockets are bound on the same interfaces as TCP.
 
 use crate::Config;
 use socket2::{Domain, Protocol as SockProtocol, SockAddr, Socket, Type};
@@ -13,6 +14,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
     Unix(tokio::net::UnixListener),
+    /// A descriptor of a bound UDP socket (`-U`), not yet registered with any runtime: `run`
+    /// hands it to a worker thread. memcached gives every worker a descriptor of each UDP
+    /// socket (one only when `-l` names several interfaces), and so does [`bind_all`]. It
+    /// accepts no connections.
+    Udp(std::net::UdpSocket),
 }
 
 /// An accepted connection.
@@ -59,6 +65,10 @@ impl Listener {
                 let (s, _) = l.accept().await?;
                 Ok((Stream::Unix(s), "unix".into()))
             }
+            Listener::Udp(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a UDP socket accepts no connections",
+            )),
         }
     }
 
@@ -72,17 +82,31 @@ impl Listener {
                 .ok()
                 .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
                 .unwrap_or_else(|| "unix:?".into()),
+            Listener::Udp(s) => s
+                .local_addr()
+                .map_or_else(|_| "udp:?".into(), |a| format!("{a} (UDP)")),
         }
     }
 }
 
 /// The TCP addresses that `-l` and `-p` name.
 fn tcp_addrs(config: &Config) -> io::Result<Vec<SocketAddr>> {
+    addrs(config, config.port)
+}
+
+/// The UDP addresses that `-l` and `-U` name: memcached binds UDP on the same interfaces as
+/// TCP, and an `-l <addr>:<port>` entry's port applies to both.
+fn udp_addrs(config: &Config) -> io::Result<Vec<SocketAddr>> {
+    addrs(config, config.udp_port)
+}
+
+/// The addresses `-l` names, with `port` where an entry gives none.
+fn addrs(config: &Config, port: u16) -> io::Result<Vec<SocketAddr>> {
     if config.listen.is_empty() {
         // All interfaces, IPv4 and (where the machine has it) IPv6, like memcached.
         return Ok(vec![
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), config.port),
-            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), config.port),
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
         ]);
     }
     let mut addrs = Vec::new();
@@ -90,13 +114,13 @@ fn tcp_addrs(config: &Config) -> io::Result<Vec<SocketAddr>> {
         if let Ok(addr) = entry.parse::<SocketAddr>() {
             addrs.push(addr);
         } else if let Ok(ip) = entry.trim_matches(['[', ']']).parse::<IpAddr>() {
-            addrs.push(SocketAddr::new(ip, config.port));
+            addrs.push(SocketAddr::new(ip, port));
         } else {
             // A host name, possibly with :port.
             let resolved: Vec<SocketAddr> = if entry.contains(':') {
                 entry.to_socket_addrs()?.collect()
             } else {
-                (entry.as_str(), config.port).to_socket_addrs()?.collect()
+                (entry.as_str(), port).to_socket_addrs()?.collect()
             };
             addrs.extend(resolved);
         }
@@ -122,7 +146,31 @@ fn bind_tcp(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener>
     Ok(socket.into())
 }
 
-/// Binds every listener the configuration names. Must run inside a tokio runtime.
+/// memcached's MAX_SENDBUF_SIZE: it raises a UDP socket's send buffer as far towards this as
+/// the kernel allows (which caps it at `net.core.wmem_max` without failing).
+const UDP_SEND_BUFFER: usize = 256 * 1024 * 1024;
+
+fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM,
+        Some(SockProtocol::UDP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    // A large reply goes out as many datagrams at once; a small buffer would drop them.
+    if let Err(e) = socket.set_send_buffer_size(UDP_SEND_BUFFER) {
+        tracing::debug!("could not raise the UDP send buffer of {addr}: {e}");
+    }
+    socket.bind(&SockAddr::from(addr))?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Binds every listener the configuration names: TCP, then (with `-U`) UDP, or the UNIX
+/// socket alone. Must run inside a tokio runtime.
 pub fn bind_all(config: &Config) -> io::Result<Vec<Listener>> {
     if let Some(path) = &config.unix_socket {
         // memcached removes a stale socket file and serves only the UNIX socket.
@@ -163,6 +211,32 @@ pub fn bind_all(config: &Config) -> io::Result<Vec<Listener>> {
                     e.kind(),
                     format!("failed to listen on TCP port {}: {e}", addr.port()),
                 ))
+            }
+        }
+    }
+    if config.udp_port != 0 {
+        let tcp_count = listeners.len();
+        for addr in udp_addrs(config)? {
+            match bind_udp(addr) {
+                Ok(s) => {
+                    // A descriptor per worker thread that serves the socket, made at once as
+                    // memcached makes them (so `stats conns` lists them in its order).
+                    let dups = (1..config.num_threads_per_udp())
+                        .map(|_| s.try_clone())
+                        .collect::<io::Result<Vec<_>>>()?;
+                    listeners.push(Listener::Udp(s));
+                    listeners.extend(dups.into_iter().map(Listener::Udp));
+                }
+                // As for TCP: a machine without IPv6 still serves IPv4 on "all interfaces".
+                Err(e) if all_interfaces && addr.is_ipv6() && listeners.len() > tcp_count => {
+                    tracing::debug!("not listening on UDP {addr}: {e}");
+                }
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("failed to listen on UDP port {}: {e}", addr.port()),
+                    ))
+                }
             }
         }
     }
@@ -263,6 +337,54 @@ mod tests {
         assert!(is_loopback_only(&c));
         assert!(!is_loopback_only(&config(&[])));
         assert!(!is_loopback_only(&config(&["-l", "0.0.0.0"])));
+    }
+
+    #[test]
+    fn udp_binds_the_tcp_interfaces() {
+        let c = config(&["-p", "5000", "-U", "7000", "-l", "127.0.0.1,[::1]:6000"]);
+        assert_eq!(
+            udp_addrs(&c).unwrap(),
+            vec![
+                "127.0.0.1:7000".parse().unwrap(),
+                "[::1]:6000".parse().unwrap()
+            ]
+        );
+        let all = udp_addrs(&config(&["-U", "7000"])).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all
+            .iter()
+            .all(|a| a.ip().is_unspecified() && a.port() == 7000));
+    }
+
+    #[tokio::test]
+    async fn udp_is_bound_only_with_a_port() {
+        let c = config(&["-p", "0", "-l", "127.0.0.1"]);
+        assert!(bind_all(&c)
+            .unwrap()
+            .iter()
+            .all(|l| !matches!(l, Listener::Udp(_))));
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // A descriptor per worker thread.
+        let c = config(&[
+            "-p",
+            "0",
+            "-l",
+            "127.0.0.1",
+            "-U",
+            &port.to_string(),
+            "-t",
+            "3",
+        ]);
+        let listeners = bind_all(&c).unwrap();
+        assert_eq!(listeners.len(), 4);
+        assert!(matches!(listeners[0], Listener::Tcp(_)));
+        for udp in &listeners[1..] {
+            assert_eq!(udp.local_addr_string(), format!("127.0.0.1:{port} (UDP)"));
+        }
     }
 
     #[tokio::test]

@@ -78,19 +78,18 @@ async fn serve(config: Config) -> i32 {
             return 71;
         }
     }
+    // A UDP socket has a descriptor per worker thread: name it once.
+    let mut addrs: Vec<String> = listeners.iter().map(|l| l.local_addr_string()).collect();
+    addrs.dedup();
     if !listen::is_loopback_only(&config) && !config.sasl && config.auth_file.is_none() {
         tracing::warn!(
             "listening beyond loopback with no authentication: anyone who can reach {} can \
              read and change the cache; use -l 127.0.0.1 or a firewall",
-            listeners
-                .iter()
-                .map(|l| l.local_addr_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            addrs.join(", ")
         );
     }
-    for l in &listeners {
-        tracing::info!("listening on {}", l.local_addr_string());
+    for addr in &addrs {
+        tracing::info!("listening on {addr}");
     }
     // The handlers are installed here, before `run` accepts anyone: created inside the
     // future they waited for its first poll, which comes after the listeners are served, so a

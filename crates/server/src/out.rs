@@ -21,6 +21,11 @@ pub struct Output {
     /// Small pieces written since the last large one.
     tail: BytesMut,
     len: usize,
+    /// Offsets (into the pending output) where memcached starts a new response object within
+    /// one request's reply: between the keys of a multi-key get. Only UDP needs them (it
+    /// frames each response object apart), so they are kept only once
+    /// [`Output::keep_boundaries`] asks for them.
+    boundaries: Option<Vec<usize>>,
 }
 
 impl Output {
@@ -31,6 +36,19 @@ impl Output {
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Records the offsets [`Output::boundary`] marks from now on.
+    pub fn keep_boundaries(&mut self) {
+        self.boundaries.get_or_insert_with(Vec::new);
+    }
+
+    /// Here one of memcached's response objects ends and the next begins. Recorded only
+    /// after [`Output::keep_boundaries`]; a no-op otherwise.
+    pub fn boundary(&mut self) {
+        if let Some(marks) = &mut self.boundaries {
+            marks.push(self.len);
+        }
     }
 
     /// Is this very allocation queued by reference (not a copy of it)?
@@ -51,6 +69,22 @@ impl Output {
         let before = self.tail.len();
         write(&mut self.tail);
         self.len += self.tail.len() - before;
+    }
+
+    /// Moves everything pending to the end of `dst` (copying it), and the boundaries marked
+    /// since the last drain to `marks`, as offsets into `dst`.
+    pub fn drain_into(&mut self, dst: &mut Vec<u8>, marks: &mut Vec<usize>) {
+        let base = dst.len();
+        dst.reserve(self.len);
+        for piece in self.queue.drain(..) {
+            dst.extend_from_slice(&piece);
+        }
+        dst.extend_from_slice(&self.tail);
+        self.tail.clear();
+        self.len = 0;
+        if let Some(own) = &mut self.boundaries {
+            marks.extend(own.drain(..).map(|at| base + at));
+        }
     }
 
     /// Queues a value: copied when small, shared when large.
@@ -100,6 +134,9 @@ impl Output {
         }
         w.flush().await?;
         self.len = 0;
+        if let Some(marks) = &mut self.boundaries {
+            marks.clear();
+        }
         Ok(total)
     }
 }

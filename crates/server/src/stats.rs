@@ -232,22 +232,49 @@ fn slabs(shared: &Shared, out: &mut Pairs) {
 fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
     let now = shared.last_cmd_time();
     let registry = shared.conns.lock().unwrap_or_else(|e| e.into_inner());
-    for (fd, entry) in &registry.entries {
-        stat(out, &format!("{fd}:addr"), &entry.addr);
-        let state = match &entry.listen_addr {
-            Some(listen) => {
-                stat(out, &format!("{fd}:listen_addr"), listen);
-                if *fd == me {
-                    "conn_parse_cmd"
-                } else {
-                    // An idle connection waits in memcached's read state.
-                    "conn_read"
+    // TCP and UDP entries, in descriptor order as memcached walks its connection table.
+    let mut fds: Vec<i32> = registry
+        .entries
+        .keys()
+        .chain(registry.udp.keys())
+        .copied()
+        .collect();
+    fds.sort_unstable();
+    for fd in fds {
+        let last_cmd = if let Some(entry) = registry.entries.get(&fd) {
+            stat(out, &format!("{fd}:addr"), &entry.addr);
+            let state = match &entry.listen_addr {
+                Some(listen) => {
+                    stat(out, &format!("{fd}:listen_addr"), listen);
+                    if fd == me {
+                        "conn_parse_cmd"
+                    } else {
+                        // An idle connection waits in memcached's read state.
+                        "conn_read"
+                    }
+                }
+                None => "conn_listening",
+            };
+            stat(out, &format!("{fd}:state"), state);
+            &entry.last_cmd
+        } else {
+            let entry = &registry.udp[&fd];
+            stat(out, &format!("{fd}:UDP"), "UDP");
+            match &entry.serving {
+                // The socket running this very request shows its client, as memcached does.
+                Some(peer) if fd == me => {
+                    stat(out, &format!("{fd}:addr"), peer);
+                    stat(out, &format!("{fd}:listen_addr"), &entry.local);
+                    stat(out, &format!("{fd}:state"), "conn_parse_cmd");
+                }
+                _ => {
+                    stat(out, &format!("{fd}:addr"), &entry.local);
+                    stat(out, &format!("{fd}:state"), "conn_read");
                 }
             }
-            None => "conn_listening",
+            &entry.last_cmd
         };
-        stat(out, &format!("{fd}:state"), state);
-        let last = entry.last_cmd.load(Ordering::Relaxed);
+        let last = last_cmd.load(Ordering::Relaxed);
         stat(
             out,
             &format!("{fd}:secs_since_last_cmd"),

@@ -32,7 +32,12 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             // unsent to earlier requests, and adds an empty line; ferrocache answers every
             // request: see KNOWN_DIFFERENCES in protocol-tests.)
             let refused = keys.clone().position(|k| k.len() > KEY_MAX_LENGTH);
-            for key in keys.take(refused.unwrap_or(usize::MAX)) {
+            for (i, key) in keys.take(refused.unwrap_or(usize::MAX)).enumerate() {
+                if i > 0 && refused.is_none() {
+                    // memcached answers each key in a response object of its own (the last
+                    // one also carries END), which UDP frames apart.
+                    ctx.out.boundary();
+                }
                 let hit = if kind.touches() {
                     store.get_and_touch(key, i64::from(exptime))
                 } else {

@@ -25,7 +25,7 @@ impl TestServer {
         let listeners = listen::bind_all(&config).expect("bind");
         let addr = match &listeners[0] {
             listen::Listener::Tcp(l) => l.local_addr().unwrap(),
-            listen::Listener::Unix(_) => unreachable!(),
+            _ => unreachable!("TCP is bound first"),
         };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(ferrocache_server::run(
