@@ -98,7 +98,6 @@ pub const MISSING: &[(&str, &str)] = &[
     ("oldest", "flush epoch is internal"),
     ("growth_factor", "no slabs"),
     ("chunk_size", "no slabs"),
-    ("detail_enabled", "per-prefix stats not kept"),
     ("hashpower_init", "the hash table is moka's"),
     ("slab_reassign", "no slabs"),
     ("slab_automove", "no slabs"),

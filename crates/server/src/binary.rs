@@ -2,6 +2,7 @@
 
 use crate::auth::{self, SaslOutcome};
 use crate::conn::{ConnCtx, Next};
+use crate::prefix::Op;
 use crate::{stats, Counters, MEMCACHED_VERSION};
 use ferrocache_protocol::binary::{opcode, response, Kind, Request, Status};
 use ferrocache_storage::{ArithOutcome, DeleteOutcome, MetaStore, StoreMode, StoreOutcome};
@@ -89,7 +90,8 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
         }
         Kind::TooLarge => {
             // memcached's binary protocol does not count these in `store_too_large` (its
-            // text and meta protocols do).
+            // text and meta protocols do), but `stats detail` counts the set.
+            shared.prefixes.record(req.key, Op::Set);
             if matches!(req.header.opcode, opcode::SET | opcode::SETQ) {
                 // As in the text protocol: a failed set must not leave the old value.
                 store.unlink(req.key);
@@ -113,6 +115,9 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
             } else {
                 store.get(req.key)
             };
+            shared
+                .prefixes
+                .record(req.key, Op::Get { hit: hit.is_some() });
             match hit {
                 Some(item) => {
                     let flags = item.flags.to_be_bytes();
@@ -148,6 +153,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
             } else {
                 (0, 0)
             };
+            shared.prefixes.record(req.key, Op::Set);
             let value = ctx.value_in(req.value);
             // An append or prepend with a CAS applies only if the item's CAS matches.
             let extra = MetaStore {
@@ -170,11 +176,14 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
                 }
             }
         }
-        opcode::DELETE => match store.delete_cas(req.key, req.header.cas) {
-            DeleteOutcome::Deleted => ctx.bin_ok(&req, quiet, 0, &[]),
-            DeleteOutcome::Exists => ctx.bin_error(&req, Status::KeyExists),
-            DeleteOutcome::NotFound => ctx.bin_error(&req, Status::KeyNotFound),
-        },
+        opcode::DELETE => {
+            shared.prefixes.record(req.key, Op::Delete);
+            match store.delete_cas(req.key, req.header.cas) {
+                DeleteOutcome::Deleted => ctx.bin_ok(&req, quiet, 0, &[]),
+                DeleteOutcome::Exists => ctx.bin_error(&req, Status::KeyExists),
+                DeleteOutcome::NotFound => ctx.bin_error(&req, Status::KeyNotFound),
+            }
+        }
         opcode::INCREMENT | opcode::DECREMENT => {
             let delta = req.extra_u64(0);
             let initial = req.extra_u64(8);

@@ -68,8 +68,10 @@ pub struct Config {
     pub daemonize: bool,
     /// `-P`: where `-d` writes the pid.
     pub pid_file: Option<PathBuf>,
-    /// `-D`: prefix delimiter for `stats detail` (default ':').
+    /// `-D`: prefix delimiter for `stats detail` (default ':'). Giving it turns the
+    /// per-prefix counters on, as in memcached.
     pub prefix_delimiter: char,
+    pub detail_enabled: bool,
     /// `-S`: SASL authentication for the binary protocol (PLAIN, users from `sasl_pwdb`).
     pub sasl: bool,
     /// `-o sasl_pwdb=FILE`, else the `MEMCACHED_SASL_PWDB` environment variable (as
@@ -114,6 +116,7 @@ impl Default for Config {
             daemonize: false,
             pid_file: None,
             prefix_delimiter: ':',
+            detail_enabled: false,
             sasl: false,
             sasl_pwdb: None,
             auth_file: None,
@@ -410,7 +413,11 @@ impl Config {
         c.verbosity = m.get_count("verbose").min(3);
         c.pid_file = m.get_one::<String>("pidfile").map(PathBuf::from);
         if let Some(d) = m.get_one::<String>("delimiter") {
-            c.prefix_delimiter = d.chars().next().unwrap_or(':');
+            let Some(&delimiter) = d.as_bytes().first() else {
+                return Err(invalid("No delimiter specified", 1));
+            };
+            c.prefix_delimiter = char::from(delimiter);
+            c.detail_enabled = true;
         }
         if let Some(n) = number::<usize>(&m, "threads", "threads")? {
             if n == 0 {
@@ -631,6 +638,7 @@ impl Config {
                 self.num_threads_per_udp().to_string(),
             ),
             ("stat_key_prefix", self.prefix_delimiter.to_string()),
+            ("detail_enabled", yes_no(self.detail_enabled)),
             ("reqs_per_event", self.reqs_per_event.to_string()),
             ("cas_enabled", yes_no(!self.disable_cas)),
             ("tcp_backlog", self.backlog.to_string()),

@@ -11,6 +11,7 @@ mod conn;
 pub mod listen;
 mod meta;
 mod out;
+mod prefix;
 mod stats;
 mod text;
 mod udp;
@@ -62,6 +63,8 @@ pub(crate) struct Shared {
     /// `-S`: the users of the SASL password file; binary connections must authenticate
     /// first.
     pub sasl: Option<auth::SaslUsers>,
+    /// `stats detail`'s per-prefix counters.
+    pub prefixes: prefix::PrefixStats,
 }
 
 impl Shared {
@@ -82,6 +85,10 @@ impl Shared {
             verbosity: AtomicU32::new(u32::from(config.verbosity)),
             maxbytes: AtomicU64::new(config.memory_limit_bytes()),
             listeners,
+            prefixes: prefix::PrefixStats::new(
+                config.prefix_delimiter as u8,
+                config.detail_enabled,
+            ),
             config,
         }
     }

@@ -31,9 +31,14 @@ pub(crate) fn named_group(shared: &Shared, name: &[u8]) -> Option<Pairs> {
             return None;
         }
         if sub.starts_with(b" dump") {
-            // The per-prefix listing (not kept: see the README), as one pair.
-            stat(&mut out, "detailed", "END\r\n");
-        } else if !sub.starts_with(b" on") && !sub.starts_with(b" off") {
+            // The per-prefix listing, as one pair.
+            let dump = String::from_utf8_lossy(&shared.prefixes.dump()).into_owned();
+            stat(&mut out, "detailed", dump);
+        } else if sub.starts_with(b" on") {
+            shared.prefixes.set_enabled(true);
+        } else if sub.starts_with(b" off") {
+            shared.prefixes.set_enabled(false);
+        } else {
             return None;
         }
     } else {
@@ -71,12 +76,15 @@ pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
                 .extend(b"CLIENT_ERROR usage: stats detail on|off|dump\r\n");
             return;
         }
-        StatsGroup::Detail(Some(DetailCommand::On | DetailCommand::Off)) => {
-            // Per-prefix statistics are not kept (see README); the switch is accepted.
+        StatsGroup::Detail(Some(cmd @ (DetailCommand::On | DetailCommand::Off))) => {
+            shared.prefixes.set_enabled(cmd == DetailCommand::On);
             ctx.out.extend(b"OK\r\n");
             return;
         }
-        StatsGroup::Detail(Some(DetailCommand::Dump)) => {}
+        StatsGroup::Detail(Some(DetailCommand::Dump)) => {
+            ctx.out.extend(&shared.prefixes.dump());
+            return;
+        }
         StatsGroup::Cachedump(_) if shared.config.disable_dumping => {
             ctx.out
                 .extend(b"CLIENT_ERROR stats cachedump not allowed\r\n");
@@ -192,10 +200,16 @@ fn general(shared: &Shared, out: &mut Pairs) {
 
 fn settings(shared: &Shared, out: &mut Pairs) {
     for (name, value) in shared.config.settings_stats() {
-        // Two settings change at run time.
+        // Some settings change at run time.
         let value = match name {
             "maxbytes" => shared.maxbytes.load(Ordering::Relaxed).to_string(),
             "verbosity" => shared.verbosity.load(Ordering::Relaxed).to_string(),
+            "detail_enabled" => if shared.prefixes.enabled() {
+                "yes"
+            } else {
+                "no"
+            }
+            .to_string(),
             _ => value,
         };
         stat(out, name, value);
@@ -285,6 +299,7 @@ fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
 
 fn reset(shared: &Shared) {
     shared.store.reset_stats();
+    shared.prefixes.clear();
     let c = &shared.counters;
     for counter in [
         &c.total_connections,

@@ -1,6 +1,7 @@
 //! Executes text-protocol requests against the store and writes memcached's replies.
 
 use crate::conn::{ConnCtx, Next};
+use crate::prefix::Op;
 use crate::{stats, Counters, MEMCACHED_VERSION};
 use ferrocache_protocol::response::value_header;
 use ferrocache_protocol::text::{Request, StoreMode};
@@ -43,6 +44,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 } else {
                     store.get(key)
                 };
+                shared.prefixes.record(key, Op::Get { hit: hit.is_some() });
                 if let (Some(item), None) = (hit, refused) {
                     let cas = kind.returns_cas().then_some(item.cas);
                     let len = item.value.len();
@@ -75,6 +77,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 StoreMode::Prepend => Mode::Prepend,
                 StoreMode::Cas => Mode::Cas(cas),
             };
+            shared.prefixes.record(key, Op::Set);
             let value = ctx.value_in(value);
             let line: &[u8] = match store.store(mode, key, flags, i64::from(exptime), value) {
                 StoreOutcome::Stored => b"STORED\r\n",
@@ -92,6 +95,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             noreply,
             swallow: data,
         } => {
+            shared.prefixes.record(key, Op::Set);
             store.note_too_large();
             if mode == StoreMode::Set {
                 // A failed set must not leave the old value behind.
@@ -101,6 +105,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             *swallow = data;
         }
         Request::Delete { key, noreply } => {
+            shared.prefixes.record(key, Op::Delete);
             let line: &[u8] = if store.delete(key) {
                 b"DELETED\r\n"
             } else {
