@@ -44,3 +44,6 @@ flags: -A
 > verbosity 1\r\nstats settings\r\n
 === verbosity-large-clamped
 > verbosity 99\r\nstats settings\r\n
+=== debugtime-is-not-a-release-command
+# memcached's debug build moves its clock with it; ferrocache only with -o debug_clock
+> debugtime 10\r\ndebugtime p\r\ndebugtime 1 noreply\r\nversion\r\n

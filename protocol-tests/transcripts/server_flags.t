@@ -32,6 +32,12 @@ flags: -o idle_timeout=1
 > version\r\n
 sleep 6000
 > version\r\n
+=== idle-timeout-counts-kicks
+# `idle_kicks` (shown only with an idle_timeout) counts the connection closed while b slept
+flags: -o idle_timeout=1
+> stats\r\n
+sleep 6000
+@b > stats\r\n
 === reqs-per-event-yields
 flags: -R 1
 > set a 0 0 1\r\n1\r\nget a\r\nget a\r\nget a\r\n

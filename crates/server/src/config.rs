@@ -85,6 +85,9 @@ pub struct Config {
     pub eviction: Eviction,
     /// `-o idle_timeout=N`: close connections idle for N seconds (0: never).
     pub idle_timeout: u64,
+    /// `-o debug_clock`: answer memcached's debug-build `debugtime` command, which moves the
+    /// server's clock (for memcached's own test suite; never in production).
+    pub debug_clock: bool,
     /// Every `-o` pair as given, in order (a bare key has an empty value).
     pub extended: Vec<(String, String)>,
     /// Things the operator should know about the flags (unknown `-o` keys, flags of
@@ -123,6 +126,7 @@ impl Default for Config {
             disable_dumping: false,
             eviction: Eviction::Lru,
             idle_timeout: 0,
+            debug_clock: false,
             extended: Vec::new(),
             warnings: Vec::new(),
         }
@@ -547,6 +551,7 @@ impl Config {
                             invalid(format!("Invalid value for idle_timeout: {value}"), EX_USAGE)
                         })?;
                     }
+                    "debug_clock" => c.debug_clock = true,
                     k if IGNORED_EXTENDED.contains(&k)
                         || k.starts_with("ext_")
                         || k.starts_with("ssl_") =>

@@ -479,9 +479,15 @@ async fn serve(
                 match idle_timeout {
                     // memcached's idle_timeout: a connection that sends nothing for that
                     // long is closed.
-                    Some(limit) if idle => tokio::time::timeout(limit, stream.read_buf(&mut buf))
-                        .await
-                        .unwrap_or(Ok(0)),
+                    Some(limit) if idle => {
+                        match tokio::time::timeout(limit, stream.read_buf(&mut buf)).await {
+                            Ok(read) => read,
+                            Err(_) => {
+                                Counters::add(&shared.counters.idle_kicks, 1);
+                                Ok(0)
+                            }
+                        }
+                    }
                     _ => stream.read_buf(&mut buf).await,
                 }
             };

@@ -20,7 +20,7 @@ mod workers;
 pub use config::Config;
 pub use listen::Listener;
 
-use ferrocache_storage::{EvictionPolicy, Store, StoreConfig};
+use ferrocache_storage::{DebugClock, EvictionPolicy, Store, StoreConfig};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pub sasl: Option<auth::SaslUsers>,
     /// `stats detail`'s per-prefix counters.
     pub prefixes: prefix::PrefixStats,
+    /// `-o debug_clock`: the store's clock, which `debugtime` moves.
+    pub debug_clock: Option<Arc<DebugClock>>,
 }
 
 impl Shared {
@@ -74,10 +76,16 @@ impl Shared {
         sasl: Option<auth::SaslUsers>,
         listeners: usize,
     ) -> Shared {
+        let debug_clock = config.debug_clock.then(|| Arc::new(DebugClock::new()));
+        let store = match &debug_clock {
+            Some(clock) => Store::with_clock(store_config(&config), clock.clone()),
+            None => Store::new(store_config(&config)),
+        };
         Shared {
             auth,
             sasl,
-            store: Store::new(store_config(&config)),
+            store,
+            debug_clock,
             counters: Counters::default(),
             conns: Mutex::new(conn::Registry::default()),
             started: Instant::now(),
@@ -114,6 +122,8 @@ pub(crate) struct Counters {
     pub conn_yields: AtomicU64,
     pub auth_cmds: AtomicU64,
     pub auth_errors: AtomicU64,
+    /// Connections closed by `-o idle_timeout`.
+    pub idle_kicks: AtomicU64,
 }
 
 impl Counters {

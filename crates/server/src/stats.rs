@@ -178,6 +178,9 @@ fn general(shared: &Shared, out: &mut Pairs) {
     stat(out, "store_no_memory", s.store_no_memory);
     stat(out, "auth_cmds", load(&c.auth_cmds));
     stat(out, "auth_errors", load(&c.auth_errors));
+    if shared.config.idle_timeout != 0 {
+        stat(out, "idle_kicks", load(&c.idle_kicks));
+    }
     stat(out, "bytes_read", load(&c.bytes_read));
     stat(out, "bytes_written", load(&c.bytes_written));
     stat(
@@ -311,6 +314,7 @@ fn reset(shared: &Shared) {
         &c.conn_yields,
         &c.auth_cmds,
         &c.auth_errors,
+        &c.idle_kicks,
     ] {
         counter.store(0, Ordering::Relaxed);
     }

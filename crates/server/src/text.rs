@@ -4,7 +4,7 @@ use crate::conn::{ConnCtx, Next};
 use crate::prefix::Op;
 use crate::{stats, Counters, MEMCACHED_VERSION};
 use ferrocache_protocol::response::value_header;
-use ferrocache_protocol::text::{Request, StoreMode};
+use ferrocache_protocol::text::{DebugTime, Request, StoreMode};
 use ferrocache_protocol::KEY_MAX_LENGTH;
 use ferrocache_storage::{ArithOutcome, StoreMode as Mode, StoreOutcome};
 use std::sync::atomic::Ordering;
@@ -184,6 +184,18 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             // no external storage for them to tune (see the README).
             ctx.reply(noreply, b"OK\r\n");
         }
+        Request::DebugTime { change, noreply } => match &shared.debug_clock {
+            // Without -o debug_clock, the command does not exist, as in a release build.
+            None => ctx.reply(noreply, b"ERROR\r\n"),
+            Some(clock) => {
+                match change {
+                    DebugTime::Advance(secs) => clock.advance(secs),
+                    DebugTime::Pause => clock.pause(),
+                    DebugTime::Resume => clock.resume(),
+                }
+                ctx.reply(noreply, b"OK\r\n");
+            }
+        },
         Request::RefreshCerts { noreply } => {
             // TLS is not served (-Z refuses to start), as in a memcached started without it.
             ctx.reply(noreply, b"Error TLS not enabled\r\n");

@@ -306,3 +306,42 @@ async fn large_value_round_trips_through_its_own_buffer() {
     assert_eq!(&reply[header.len()..header.len() + value.len()], &value[..]);
     server.stop().await.unwrap();
 }
+
+/// `-o debug_clock` answers memcached's debug-build `debugtime`, which memcached's own test
+/// suite uses to expire items without sleeping. Without the switch the command does not exist
+/// (a transcript checks that memcached's release build answers `ERROR` the same way).
+#[tokio::test]
+async fn debugtime_moves_the_clock_only_with_the_switch() {
+    let server = TestServer::start(&["-o", "debug_clock"]).await;
+    let mut c = server.connect().await;
+    assert_eq!(
+        ask(&mut c, b"set k 0 10 1\r\nv\r\n", b"\r\n").await,
+        b"STORED\r\n"
+    );
+    assert_eq!(ask(&mut c, b"mg k t\r\n", b"\r\n").await, b"HD t10\r\n");
+    assert_eq!(ask(&mut c, b"debugtime 4\r\n", b"\r\n").await, b"OK\r\n");
+    assert_eq!(ask(&mut c, b"mg k t\r\n", b"\r\n").await, b"HD t6\r\n");
+    assert_eq!(ask(&mut c, b"debugtime p\r\n", b"\r\n").await, b"OK\r\n");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        ask(&mut c, b"mg k t\r\n", b"\r\n").await,
+        b"HD t6\r\n",
+        "paused"
+    );
+    assert_eq!(ask(&mut c, b"debugtime 7\r\n", b"\r\n").await, b"OK\r\n");
+    assert_eq!(
+        ask(&mut c, b"get k\r\n", b"END\r\n").await,
+        b"END\r\n",
+        "expired"
+    );
+    assert_eq!(ask(&mut c, b"debugtime r\r\n", b"\r\n").await, b"OK\r\n");
+    assert_eq!(ask(&mut c, b"debugtime x\r\n", b"\r\n").await, b"ERROR\r\n");
+    drop(c);
+    server.stop().await.unwrap();
+
+    let server = TestServer::start(&[]).await;
+    let mut c = server.connect().await;
+    assert_eq!(ask(&mut c, b"debugtime 4\r\n", b"\r\n").await, b"ERROR\r\n");
+    drop(c);
+    server.stop().await.unwrap();
+}

@@ -5,7 +5,7 @@
 //! flush deadline and each item's last-store time are all in that relative unit, and the
 //! conversion of a client's exptime follows its rules exactly (see [`Times::realtime`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of wall-clock time in whole unix seconds, swappable in tests.
@@ -93,6 +93,71 @@ impl Clock for ManualClock {
     }
 }
 
+/// A clock a client can move: memcached's debug build's `debugtime`, which its own test
+/// suite (`t/expirations.t` and others) uses instead of sleeping. ferrocache turns it on
+/// only with `-o debug_clock`: anyone who can connect could otherwise expire every item.
+///
+/// ```text
+/// debugtime <seconds>\r\n   move the clock (memcached adds it to all earlier moves)
+/// debugtime p\r\n           pause the clock
+/// debugtime r\r\n           resume it
+/// ```
+pub struct DebugClock {
+    inner: SystemClock,
+    /// Seconds added by `debugtime`, all moves together.
+    offset: AtomicI64,
+    /// While paused, the clock reads the time it was paused at.
+    paused: AtomicBool,
+    paused_at: AtomicU64,
+}
+
+impl DebugClock {
+    pub fn new() -> DebugClock {
+        DebugClock {
+            inner: SystemClock::new(),
+            offset: AtomicI64::new(0),
+            paused: AtomicBool::new(false),
+            paused_at: AtomicU64::new(0),
+        }
+    }
+
+    /// `debugtime <seconds>`.
+    pub fn advance(&self, secs: i64) {
+        self.offset.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    /// `debugtime p`.
+    pub fn pause(&self) {
+        if !self.paused.load(Ordering::SeqCst) {
+            self.paused_at
+                .store(self.inner.unix_now(), Ordering::SeqCst);
+            self.paused.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// `debugtime r`.
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Default for DebugClock {
+    fn default() -> Self {
+        DebugClock::new()
+    }
+}
+
+impl Clock for DebugClock {
+    fn unix_now(&self) -> u64 {
+        let base = if self.paused.load(Ordering::SeqCst) {
+            self.paused_at.load(Ordering::SeqCst)
+        } else {
+            self.inner.unix_now()
+        };
+        base.saturating_add_signed(self.offset.load(Ordering::SeqCst))
+    }
+}
+
 /// Exptimes up to this many seconds (30 days) are relative; larger ones are unix times.
 pub const REALTIME_MAXDELTA: i64 = 60 * 60 * 24 * 30;
 
@@ -162,6 +227,22 @@ mod tests {
         for (exptime, want) in table {
             assert_eq!(t.realtime(*exptime, now), *want, "exptime {exptime}");
         }
+    }
+
+    #[test]
+    fn the_debug_clock_moves_pauses_and_resumes() {
+        let clock = DebugClock::new();
+        let start = clock.unix_now();
+        clock.advance(100);
+        assert!((start + 100..=start + 101).contains(&clock.unix_now()));
+        clock.pause();
+        let paused = clock.unix_now();
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(clock.unix_now(), paused);
+        clock.advance(-50);
+        assert_eq!(clock.unix_now(), paused - 50);
+        clock.resume();
+        assert!(clock.unix_now() > paused - 50, "moving again");
     }
 
     #[test]

@@ -34,7 +34,7 @@ mod meta;
 mod shards;
 mod value;
 
-pub use clock::{Clock, ManualClock, SystemClock, REALTIME_MAXDELTA};
+pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
 pub use item::{ValueIn, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaDelete, MetaGet, MetaHit, MetaStore, MgOp};
 pub use value::Value;

@@ -1,7 +1,7 @@
 //! Writes a [`Request`] back into text-protocol bytes: what a client would send. Used by
 //! clients and load generators, and by the round-trip property `parse(encode(x)) == x`.
 
-use super::{AutomoveSetting, DetailCommand, GetKind, Request, StatsGroup, StoreMode};
+use super::{AutomoveSetting, DebugTime, DetailCommand, GetKind, Request, StatsGroup, StoreMode};
 use std::io::Write;
 
 /// Encodes `request` as a client would send it.
@@ -159,6 +159,17 @@ fn write_request(out: &mut Vec<u8>, request: &Request<'_>) -> std::io::Result<()
         }
         Request::Extstore { noreply: nr } => {
             out.extend_from_slice(b"extstore item_size 512");
+            noreply(out, *nr);
+        }
+        Request::DebugTime {
+            change,
+            noreply: nr,
+        } => {
+            match change {
+                DebugTime::Advance(secs) => write!(out, "debugtime {secs}")?,
+                DebugTime::Pause => out.extend_from_slice(b"debugtime p"),
+                DebugTime::Resume => out.extend_from_slice(b"debugtime r"),
+            }
             noreply(out, *nr);
         }
         Request::RefreshCerts { noreply: nr } => {

@@ -4,13 +4,42 @@
 //! shutdown [graceful]\r\n
 //! verbosity <level> [noreply]\r\n
 //! cache_memlimit <megabytes> [noreply]\r\n
+//! debugtime <seconds>|p|r\r\n
 //! ```
 //!
 //! Numbers are read strictly (digits only). `noreply`, the last token, hides every reply.
+//! `debugtime` exists in memcached's debug build only; its test suite moves the clock with it
+//! (ferrocache's server answers it only when started with `-o debug_clock`).
 
 use super::{abbreviates, error, Command, LineResult, Request, Tokens, BAD_FORMAT};
-use crate::number::tok_u32;
+use crate::number::{tok_i64, tok_u32};
 use crate::Reject;
+
+/// What `debugtime` does to the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DebugTime {
+    /// `debugtime <seconds>` (a signed number)
+    Advance(i64),
+    /// `debugtime p`
+    Pause,
+    /// `debugtime r`
+    Resume,
+}
+
+pub(super) fn debugtime<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
+    let noreply = tokens.noreply();
+    let Some(sub) = tokens.get(1) else {
+        return Err(error(Reject::Error, noreply));
+    };
+    let change = if abbreviates(sub, "p") {
+        DebugTime::Pause
+    } else if abbreviates(sub, "r") {
+        DebugTime::Resume
+    } else {
+        DebugTime::Advance(tok_i64(sub).ok_or_else(|| error(Reject::Error, noreply))?)
+    };
+    Ok(Command::Ready(Request::DebugTime { change, noreply }))
+}
 
 /// `shutdown`: whether it is allowed (`-A`) is the server's call; the mode is checked here,
 /// and a bad mode is reported as `graceful: None` because memcached checks `-A` first.

@@ -41,6 +41,7 @@ mod touch;
 pub use admin::AutomoveSetting;
 pub use encode::encode;
 pub use get::{GetKind, KeyIter};
+pub use misc::DebugTime;
 pub use stats::{DetailCommand, StatsGroup};
 pub use store::StoreMode;
 
@@ -119,6 +120,8 @@ pub enum Request<'a> {
     Extstore { noreply: bool },
     /// `refresh_certs`
     RefreshCerts { noreply: bool },
+    /// `debugtime <seconds>|p|r`: memcached's debug build's clock (see `misc`).
+    DebugTime { change: DebugTime, noreply: bool },
     /// `stats [group]`
     Stats(StatsGroup),
     /// `mn`
@@ -366,6 +369,7 @@ fn unknown<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
         b"slabs" => return admin::slabs(tokens),
         b"extstore" => return admin::extstore(tokens),
         b"refresh_certs" => return ready(Request::RefreshCerts { noreply }),
+        b"debugtime" => return misc::debugtime(tokens),
         _ => {}
     }
     if tokens.ntokens() > 1 && tokens.toks[tokens.ntokens() - 1].starts_with(b"HTTP/") {
