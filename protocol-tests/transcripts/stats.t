@@ -59,3 +59,10 @@ sleep 1500
 === stats-cachedump-disabled
 flags: -X
 > set a 0 0 1\r\n1\r\nstats cachedump 1 0\r\n
+=== stats-conns-states
+# a client in the middle of a value is in conn_nread, one throwing a refused value away in
+# conn_swallow, an idle one in conn_read, the one asking in conn_parse_cmd
+> set foo 0 0 6\r\nab
+@b > set big 0 0 2000000\r\nxyz
+@c > version\r\n
+@d > stats conns\r\n

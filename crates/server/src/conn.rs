@@ -10,7 +10,7 @@ use ferrocache_protocol::{Limits, Parsed, Reject};
 use ferrocache_storage::{Value, ValueIn};
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
@@ -46,6 +46,30 @@ pub(crate) struct ConnEntry {
     /// memcached's `current_time` (whole seconds) at this connection's last command. Each
     /// connection updates its own copy without taking the registry lock.
     pub last_cmd: Arc<AtomicU64>,
+    /// What the connection waits for (see [`Waiting`]), kept by the connection likewise.
+    pub waiting: Arc<AtomicU8>,
+}
+
+/// What a connection waits for between reads, as `stats conns` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Waiting {
+    /// A command (memcached's `conn_read`).
+    Command = 0,
+    /// The rest of a storage command's data block (`conn_nread`).
+    Data = 1,
+    /// The rest of a refused command's data block, to throw away (`conn_swallow`).
+    Swallow = 2,
+}
+
+impl Waiting {
+    pub fn state_name(raw: u8) -> &'static str {
+        match raw {
+            1 => "conn_nread",
+            2 => "conn_swallow",
+            _ => "conn_read",
+        }
+    }
 }
 
 fn stream_fd(stream: &Stream) -> i32 {
@@ -105,6 +129,7 @@ pub(crate) fn register_listener(shared: &Shared, listener: &Listener) {
         addr: listener_addr(listener),
         listen_addr: None,
         last_cmd: Arc::new(AtomicU64::new(shared.last_cmd_time())),
+        waiting: Arc::default(),
     };
     lock(shared).entries.insert(listener_fd(listener), entry);
 }
@@ -170,16 +195,18 @@ pub(crate) async fn accept_loop(
             let addr = peer_addr(&stream, &listen_addr);
             tracing::debug!(fd, %addr, "new connection");
             let last_cmd = Arc::new(AtomicU64::new(shared.last_cmd_time()));
+            let waiting = Arc::new(AtomicU8::new(Waiting::Command as u8));
             lock(&shared).entries.insert(
                 fd,
                 ConnEntry {
                     addr,
                     listen_addr: Some(listen_addr),
                     last_cmd: last_cmd.clone(),
+                    waiting: waiting.clone(),
                 },
             );
             Counters::add(&shared.counters.curr_connections, 1);
-            let result = serve(stream, &shared, fd, &last_cmd).await;
+            let result = serve(stream, &shared, fd, &last_cmd, &waiting).await;
             shared
                 .counters
                 .curr_connections
@@ -238,6 +265,7 @@ async fn serve(
     shared: &Shared,
     fd: i32,
     last_cmd: &AtomicU64,
+    waiting: &AtomicU8,
 ) -> std::io::Result<()> {
     let limits = Limits {
         item_size_max: shared.config.item_size_max,
@@ -275,6 +303,8 @@ async fn serve(
         // After `-R` requests the connection yields to the others, as memcached does.
         let mut close = false;
         let mut handled = 0u32;
+        // Set when the buffer ends in a storage command whose data block is still coming.
+        let mut data_pending = false;
         loop {
             if handled >= shared.config.reqs_per_event {
                 Counters::add(&shared.counters.conn_yields, 1);
@@ -367,6 +397,7 @@ async fn serve(
                     Parsed::Incomplete(need) => {
                         if let Some(total) = need {
                             own_buffer |= make_room(&mut buf, total);
+                            data_pending = true;
                         }
                         break;
                     }
@@ -415,6 +446,7 @@ async fn serve(
                 Parsed::Incomplete(need) => {
                     if let Some(total) = need {
                         own_buffer |= make_room(&mut buf, total);
+                        data_pending = true;
                     }
                     break;
                 }
@@ -462,6 +494,16 @@ async fn serve(
         }
         if buf.capacity() == buf.len() {
             buf.reserve(READ_BUFFER);
+        }
+        let now_waiting = if swallow > 0 {
+            Waiting::Swallow
+        } else if data_pending {
+            Waiting::Data
+        } else {
+            Waiting::Command
+        } as u8;
+        if waiting.load(Ordering::Relaxed) != now_waiting {
+            waiting.store(now_waiting, Ordering::Relaxed);
         }
         let idle = buf.is_empty() && swallow == 0;
         let n = if shared.stop.is_cancelled() {
@@ -554,6 +596,7 @@ pub(crate) mod tests {
     async fn exchange(shared: &Shared, request: &[u8], split: usize, reply_len: usize) -> Vec<u8> {
         let (mut client, server) = tokio::net::UnixStream::pair().unwrap();
         let last_cmd = AtomicU64::new(0);
+        let waiting = AtomicU8::new(0);
         let talk = async move {
             client.write_all(&request[..split]).await.unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -562,8 +605,10 @@ pub(crate) mod tests {
             client.read_exact(&mut reply).await.unwrap();
             reply
         };
-        let (served, reply) =
-            tokio::join!(serve(Stream::Unix(server), shared, -1, &last_cmd), talk);
+        let (served, reply) = tokio::join!(
+            serve(Stream::Unix(server), shared, -1, &last_cmd, &waiting),
+            talk
+        );
         served.unwrap();
         reply
     }

@@ -1,7 +1,7 @@
 //! `stats` replies, with memcached's field names and order. A figure we do not have is left
 //! out rather than made up.
 
-use crate::conn::ConnCtx;
+use crate::conn::{ConnCtx, Waiting};
 use crate::{Shared, MEMCACHED_VERSION};
 use ferrocache_protocol::text::{DetailCommand, StatsGroup};
 use std::sync::atomic::Ordering;
@@ -266,8 +266,7 @@ fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
                     if fd == me {
                         "conn_parse_cmd"
                     } else {
-                        // An idle connection waits in memcached's read state.
-                        "conn_read"
+                        Waiting::state_name(entry.waiting.load(Ordering::Relaxed))
                     }
                 }
                 None => "conn_listening",
