@@ -132,20 +132,27 @@ fn level(verbosity: u32) -> &'static str {
 
 /// Logs to stderr at the `-v` level. `RUST_LOG`, when set, wins; otherwise the `verbosity`
 /// command changes the level at run time.
+///
+/// Colours only on a terminal: stderr sent to a file, a pipe or a journal gets plain text, as
+/// memcached's does (`NO_COLOR` still turns them off on a terminal too).
 fn init_logging(verbosity: u8) {
+    use std::io::IsTerminal;
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{fmt, reload, EnvFilter};
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     if let Ok(filter) = EnvFilter::try_from_default_env() {
         fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(ansi)
             .init();
         return;
     }
     let (filter, handle) = reload::Layer::new(EnvFilter::new(level(u32::from(verbosity))));
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().with_writer(std::io::stderr))
+        .with(fmt::layer().with_writer(std::io::stderr).with_ansi(ansi))
         .init();
     let _ = ferrocache_server::VERBOSITY_HOOK.set(Box::new(move |v| {
         let _ = handle.reload(EnvFilter::new(level(v)));

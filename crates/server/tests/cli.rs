@@ -351,3 +351,28 @@ fn no_transparent_huge_pages_from_the_start() {
     }
     assert_eq!(huge_without, 0, "huge pages in an empty server");
 }
+
+/// A log sent to a file or a pipe is plain text: no ANSI colour codes, even with `NO_COLOR`
+/// unset (journald and log files showed `\x1b[2m...` before).
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(base_args(port))
+        .arg("-vv")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut s = wait_for(port);
+    assert_eq!(ask(&mut s, b"bogus\r\n"), "ERROR\r\n");
+    drop(s);
+    let (status, stderr) = terminate(child);
+    assert!(status.success());
+    assert!(stderr.contains("listening on"), "-vv logs: {stderr}");
+    assert!(
+        !stderr.contains("\x1b["),
+        "colour codes in a piped log: {stderr:?}"
+    );
+}
