@@ -288,8 +288,14 @@ async fn serve(
                 break;
             }
             if !authenticated {
-                let users = shared.auth.as_ref().expect("unauthenticated only with -Y");
-                match auth_state.step(&buf, users) {
+                // The users in force now: a SIGHUP reload applies to every connection that
+                // has not authenticated yet.
+                let users = shared
+                    .auth
+                    .as_ref()
+                    .expect("unauthenticated only with -Y")
+                    .current();
+                match auth_state.step(&buf, &users) {
                     auth::Step::NeedMore => break,
                     auth::Step::Close => {
                         ctx.out.clear();

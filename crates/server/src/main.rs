@@ -1,5 +1,6 @@
 //! The `ferrocache` binary: parse memcached's flags, set up logging, bind, serve until
-//! SIGTERM/SIGINT (or `shutdown` with `-A`), then drain and exit 0.
+//! SIGTERM/SIGINT/SIGUSR1 (or `shutdown` with `-A`), then drain and exit 0. SIGHUP reloads
+//! the `-Y` authfile.
 
 use ferrocache_server::{listen, Config};
 use std::ffi::CString;
@@ -96,23 +97,40 @@ async fn serve(config: Config) -> i32 {
     // future they waited for its first poll, which comes after the listeners are served, so a
     // SIGTERM sent as soon as the server answered could still find the default action and end
     // the process without draining or removing the pid file (seen once in CI, under load).
+    // memcached's four: SIGTERM and SIGINT stop, SIGUSR1 stops gracefully, SIGHUP reloads.
+    use ferrocache_server::{Control, Stop};
     use tokio::signal::unix::{signal, SignalKind};
-    let handlers = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    );
-    let shutdown = async move {
-        let (Ok(mut term), Ok(mut int)) = handlers else {
-            tracing::error!("could not install signal handlers");
-            return std::future::pending().await;
+    let handlers = [
+        (SignalKind::terminate(), Control::Stop(Stop::Normal)),
+        (SignalKind::interrupt(), Control::Stop(Stop::Normal)),
+        (SignalKind::user_defined1(), Control::Stop(Stop::Graceful)),
+        (SignalKind::hangup(), Control::Reload),
+    ]
+    .map(|(kind, order)| (signal(kind), kind, order));
+    let (orders, control) = tokio::sync::mpsc::unbounded_channel();
+    for (handler, kind, order) in handlers {
+        let mut handler = match handler {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!(
+                    "could not install the handler of signal {}: {e}",
+                    kind.as_raw_value()
+                );
+                return 71;
+            }
         };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM"),
-            _ = int.recv() => tracing::info!("SIGINT"),
-        }
-    };
-    match ferrocache_server::run(listeners, Arc::new(config), shutdown).await {
-        Ok(()) => 0,
+        let orders = orders.clone();
+        tokio::spawn(async move {
+            while handler.recv().await.is_some() {
+                tracing::debug!("signal {} received", kind.as_raw_value());
+                if orders.send(order).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    match ferrocache_server::run_controlled(listeners, Arc::new(config), control).await {
+        Ok(_) => 0,
         Err(e) => {
             tracing::error!("{e}");
             1

@@ -44,9 +44,20 @@ fn ask(s: &mut TcpStream, req: &[u8]) -> String {
 
 /// Sends SIGTERM to a server started with a piped stderr; returns its exit status and what
 /// it logged.
-fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
+fn terminate(child: std::process::Child) -> (std::process::ExitStatus, String) {
+    signal_and_wait(child, libc::SIGTERM)
+}
+
+/// Sends `signal` to a server started with a piped stderr and waits for it to exit.
+fn signal_and_wait(child: std::process::Child, signal: i32) -> (std::process::ExitStatus, String) {
     // SAFETY: kill sends a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.id() as i32, signal) };
+    wait_exit(child)
+}
+
+/// Waits (10 s at most) for a server started with a piped stderr to exit; returns its exit
+/// status and what it logged.
+fn wait_exit(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
         pipe.read_to_string(&mut stderr).unwrap();
@@ -56,7 +67,7 @@ fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, Strin
         if let Some(status) = child.try_wait().unwrap() {
             return (status, stderr);
         }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        assert!(Instant::now() < deadline, "no exit");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -375,4 +386,151 @@ fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
         !stderr.contains("\x1b["),
         "colour codes in a piped log: {stderr:?}"
     );
+}
+
+/// Logs in with memcached's ascii authentication on a new connection; true if accepted.
+fn ascii_login(port: u16, user: &str, password: &str) -> bool {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let data = format!("{user} {password}");
+    let reply = ask(
+        &mut s,
+        format!("set auth 0 0 {}\r\n{data}\r\n", data.len()).as_bytes(),
+    );
+    match reply.as_str() {
+        "STORED\r\n" => true,
+        "CLIENT_ERROR authentication failure\r\n" => false,
+        other => panic!("unexpected reply to a login: {other:?}"),
+    }
+}
+
+/// Polls `check` for 10 s at most; true once it holds.
+fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// SIGHUP, as in memcached: the server keeps running and reads the `-Y` authfile again, so a
+/// new connection logs in with the new users; if the file cannot be read the old users stay
+/// (and the error is logged).
+#[test]
+fn sighup_reloads_the_authfile_and_keeps_serving() {
+    let dir = std::env::temp_dir().join(format!("ferrocache-cli-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let authfile = dir.join("auth");
+    std::fs::write(&authfile, "alice:secret\n").unwrap();
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(base_args(port))
+        .arg("-Y")
+        .arg(&authfile)
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(port);
+    assert!(ascii_login(port, "alice", "secret"));
+    assert!(!ascii_login(port, "bob", "hunter2"));
+    // A connection that has not logged in yet sees the new users too.
+    let mut waiting = TcpStream::connect(("127.0.0.1", port)).unwrap();
+
+    std::fs::write(&authfile, "bob:hunter2\n").unwrap();
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    assert!(
+        eventually(|| ascii_login(port, "bob", "hunter2")),
+        "the new user never got in"
+    );
+    assert!(
+        !ascii_login(port, "alice", "secret"),
+        "the old user still gets in"
+    );
+    assert_eq!(
+        ask(&mut waiting, b"set auth 0 0 11\r\nbob hunter2\r\n"),
+        "STORED\r\n"
+    );
+    assert_eq!(ask(&mut waiting, b"version\r\n").get(..8), Some("VERSION "));
+
+    // An unreadable file: the users read before stay.
+    std::fs::remove_file(&authfile).unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(ascii_login(port, "bob", "hunter2"));
+    assert!(!ascii_login(port, "alice", "secret"));
+
+    let (status, stderr) = terminate(child);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("could not read the authfile"),
+        "the failed reload is logged: {stderr}"
+    );
+}
+
+/// SIGUSR1 is memcached's graceful stop: it prints "Gracefully stopping" (with or without
+/// -v), lets the request in flight finish, and exits 0.
+#[test]
+fn sigusr1_stops_gracefully() {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(base_args(port))
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut s = wait_for(port);
+    assert_eq!(ask(&mut s, b"set k 0 0 1\r\nx\r\n"), "STORED\r\n");
+    // A request begun before the signal is answered after it.
+    s.write_all(b"get k\r").unwrap();
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(ask(&mut s, b"\n"), "VALUE k 0 1\r\nx\r\nEND\r\n");
+    drop(s);
+    let (status, stderr) = wait_exit(child);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "Gracefully stopping\n");
+}
+
+/// `shutdown` (with -A) prints what memcached's SIGINT prints ("Exiting normally", with -v
+/// only), `shutdown graceful` what its SIGUSR1 prints ("Gracefully stopping").
+#[test]
+fn shutdown_command_logs_like_memcached() {
+    for (command, verbose, printed) in [
+        ("shutdown", false, ""),
+        ("shutdown", true, "Exiting normally\n"),
+        ("shutdown graceful", false, "Gracefully stopping\n"),
+        ("shutdown graceful", true, "Gracefully stopping\n"),
+    ] {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .args(base_args(port))
+            .arg("-A")
+            .args(verbose.then_some("-v"))
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut s = wait_for(port);
+        s.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        let mut rest = Vec::new();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "memcached closes without a reply");
+        let (status, stderr) = wait_exit(child);
+        assert_eq!(status.code(), Some(0), "{command}: {stderr}");
+        if verbose {
+            // -v also logs ferrocache's own start-up lines; memcached's line is the last.
+            let last = stderr.lines().last().unwrap_or_default();
+            assert_eq!(format!("{last}\n"), printed, "{command} -v: {stderr}");
+        } else {
+            assert_eq!(stderr, printed, "{command}");
+        }
+    }
 }
