@@ -29,6 +29,10 @@ fn main() {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    if config.enable_coredumps && !raise_core_limit() {
+        eprintln!("failed to ensure corefile creation");
+        std::process::exit(71);
+    }
     // SAFETY: getuid has no preconditions.
     if unsafe { libc::getuid() } == 0 && config.user.is_none() {
         eprintln!("can't run as root without the -u switch");
@@ -175,6 +179,32 @@ fn init_logging(verbosity: u8) {
     let _ = ferrocache_server::VERBOSITY_HOOK.set(Box::new(move |v| {
         let _ = handle.reload(EnvFilter::new(level(v)));
     }));
+}
+
+/// `-r`, as memcached does it: the core file size limit as high as it goes (unlimited, else
+/// the hard limit). False if core files would still not be written (a soft limit of 0).
+fn raise_core_limit() -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+            let unlimited = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &unlimited) != 0 {
+                let hard = libc::rlimit {
+                    rlim_cur: limit.rlim_max,
+                    rlim_max: limit.rlim_max,
+                };
+                libc::setrlimit(libc::RLIMIT_CORE, &hard);
+            }
+        }
+        libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 && limit.rlim_cur != 0
+    }
 }
 
 /// Forks into the background, detaches from the terminal and points stdio at /dev/null.
