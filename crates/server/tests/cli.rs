@@ -590,3 +590,51 @@ fn shutdown_command_logs_like_memcached() {
         }
     }
 }
+
+/// `-r` raises the core file size limit as memcached does: to unlimited where allowed,
+/// else to the hard limit. The server starts with a soft limit of 0.
+#[test]
+fn enable_coredumps_raises_the_core_limit() {
+    use std::os::unix::process::CommandExt;
+    let mut hard = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct we pass.
+    unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut hard) };
+    if hard.rlim_max == 0 {
+        eprintln!("core files cannot be allowed here: nothing to check");
+        return;
+    }
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(base_args(port)).arg("-r").stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: hard.rlim_max,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    wait_for(port);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let (status, stderr) = terminate(child);
+    assert!(status.success(), "{stderr}");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    // "Max core file size <soft> <hard> bytes"
+    let soft = core.split_whitespace().nth(4).unwrap();
+    let root = unsafe { libc::getuid() } == 0;
+    if root || hard.rlim_max == libc::RLIM_INFINITY {
+        assert_eq!(soft, "unlimited", "{core}");
+    } else {
+        assert_eq!(soft, hard.rlim_max.to_string(), "{core}");
+    }
+}
