@@ -34,8 +34,13 @@ pub enum Eviction {
 pub struct Config {
     /// `-p`: TCP port (default 11211). Port 0 picks a free port (tests use it).
     pub port: u16,
-    /// `-l`: interfaces, from every `-l` and every comma-separated entry. Empty: all.
+    /// `-l`: the listeners, from every `-l` and every entry separated by `,` or `;`, in
+    /// memcached's syntax (`[notls:|btls:|mtls:][proto[..]:][tag[..]:]<host>[:<port>]`,
+    /// read by `listen`). Empty: all interfaces.
     pub listen: Vec<String>,
+    /// `-l` as memcached keeps it (and `stats settings` shows it): the arguments joined by
+    /// commas, each only once.
+    pub inter: Option<String>,
     /// `-s`: UNIX socket path (turns TCP off, as in memcached).
     pub unix_socket: Option<PathBuf>,
     /// `-a`: the UNIX socket's access mask (default 0700).
@@ -110,6 +115,7 @@ impl Default for Config {
         Config {
             port: 11211,
             listen: Vec::new(),
+            inter: None,
             unix_socket: None,
             unix_mask: 0o700,
             udp_port: 0,
@@ -250,8 +256,11 @@ pub fn help_text() -> String {
 -s, --unix-socket=<file>  UNIX socket to listen on (turns TCP off)
 -a, --unix-mask=<mask>    access mask of the UNIX socket, in octal (default: 700)
 -A, --enable-shutdown     allow the ascii \"shutdown\" and \"shutdown graceful\" commands
--l, --listen=<addr>       interface(s) to listen on, comma-separated or repeated
-                          (default: all interfaces); <addr>:<port> is allowed
+-l, --listen=<addr>       interface(s) to listen on, separated by , or ; or repeated
+                          (default: all interfaces), in memcached's syntax
+                          [proto[<name>]:][tag[<tag>]:]<addr>[:<port>]: <name> is
+                          ascii, binary or negotiating (default: -B's), a tag has
+                          no effect; notls:, btls: and mtls: are refused (no TLS)
 -d, --daemon              run in the background
 -r, --enable-coredumps    raise the core file size limit as far as allowed
 -u, --user=<user>         run as <user> (required when started as root)
@@ -397,11 +406,20 @@ impl Config {
                 .parse()
                 .map_err(|_| invalid(format!("ERROR: Invalid port number {port}."), EX_USAGE))?;
         }
-        c.listen = m
-            .get_many::<String>("listen")
-            .into_iter()
-            .flatten()
-            .flat_map(|l| l.split(','))
+        // Each argument as getopt gives it, less its leading space, as memcached takes it; an
+        // argument given twice counts once.
+        let mut args: Vec<&str> = Vec::new();
+        for l in m.get_many::<String>("listen").into_iter().flatten() {
+            let l = l.trim_start();
+            if !args.contains(&l) {
+                args.push(l);
+            }
+        }
+        c.inter = (!args.is_empty()).then(|| args.join(","));
+        c.listen = c
+            .inter
+            .iter()
+            .flat_map(|l| l.split([',', ';']))
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(String::from)
@@ -625,11 +643,7 @@ impl Config {
     /// memcached's names, formatting and order.
     pub fn settings_stats(&self) -> Vec<(&'static str, String)> {
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
-        let inter = if self.listen.is_empty() {
-            "NULL".to_string()
-        } else {
-            self.listen.join(",")
-        };
+        let inter = self.inter.clone().unwrap_or_else(|| "NULL".to_string());
         vec![
             ("maxbytes", self.memory_limit_bytes().to_string()),
             ("maxconns", self.max_connections.to_string()),

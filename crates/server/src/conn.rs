@@ -109,6 +109,7 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Registry> {
 
 pub(crate) async fn accept_loop(
     listener: Arc<Listener>,
+    protocol: Protocol,
     shared: Arc<Shared>,
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
@@ -172,7 +173,7 @@ pub(crate) async fn accept_loop(
                 },
             );
             Counters::add(&shared.counters.curr_connections, 1);
-            let result = serve(stream, &shared, fd, &last_cmd).await;
+            let result = serve(stream, &shared, fd, &last_cmd, protocol).await;
             shared
                 .counters
                 .curr_connections
@@ -226,11 +227,13 @@ impl ConnCtx<'_> {
     }
 }
 
+/// Serves one connection, speaking `protocol` (its listener's: `-B`, or a `-l proto[...]`).
 async fn serve(
     mut stream: Stream,
     shared: &Shared,
     fd: i32,
     last_cmd: &AtomicU64,
+    protocol: Protocol,
 ) -> std::io::Result<()> {
     let limits = Limits {
         item_size_max: shared.config.item_size_max,
@@ -332,7 +335,7 @@ async fn serve(
                 }
             }
             // memcached picks the protocol from a connection's first byte (with -B auto).
-            let is_binary = *binary.get_or_insert_with(|| match shared.config.protocol {
+            let is_binary = *binary.get_or_insert_with(|| match protocol {
                 Protocol::Binary => true,
                 Protocol::Ascii => false,
                 Protocol::Auto => buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC,
@@ -567,8 +570,14 @@ pub(crate) mod tests {
             client.read_exact(&mut reply).await.unwrap();
             reply
         };
-        let (served, reply) =
-            tokio::join!(serve(Stream::Unix(server), shared, -1, &last_cmd), talk);
+        let serving = serve(
+            Stream::Unix(server),
+            shared,
+            -1,
+            &last_cmd,
+            shared.config.protocol,
+        );
+        let (served, reply) = tokio::join!(serving, talk);
         served.unwrap();
         reply
     }

@@ -16,7 +16,7 @@ mod text;
 mod workers;
 
 pub use config::Config;
-pub use listen::Listener;
+pub use listen::{Endpoint, Listener};
 
 use ferrocache_storage::{EvictionPolicy, Store, StoreConfig};
 use std::future::Future;
@@ -206,7 +206,8 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
     }
 }
 
-/// Serves `listeners` until `shutdown` completes or a client sends `shutdown` (with `-A`).
+/// Serves `listeners` (plain [`Listener`]s speak `-B`'s protocol, [`Endpoint`]s their own)
+/// until `shutdown` completes or a client sends `shutdown` (with `-A`).
 /// Then it stops accepting, lets every connection finish the request it is working on, and
 /// returns once all connections are closed.
 ///
@@ -214,7 +215,7 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
 /// threads that `run` starts, each with its own single-threaded runtime, and ends before it
 /// returns.
 pub async fn run(
-    listeners: Vec<Listener>,
+    listeners: Vec<impl Into<Endpoint>>,
     config: Arc<Config>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -225,7 +226,7 @@ pub async fn run(
 /// reads the `-Y` authfile again, [`Control::Stop`] stops the server. Returns how it was
 /// stopped (by a signal or by a client's `shutdown`), once every connection is closed.
 pub async fn run_controlled(
-    listeners: Vec<Listener>,
+    listeners: Vec<impl Into<Endpoint>>,
     config: Arc<Config>,
     control: UnboundedReceiver<Control>,
 ) -> std::io::Result<Stop> {
@@ -233,7 +234,7 @@ pub async fn run_controlled(
 }
 
 async fn serve(
-    listeners: Vec<Listener>,
+    listeners: Vec<impl Into<Endpoint>>,
     config: Arc<Config>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     mut control: Option<UnboundedReceiver<Control>>,
@@ -277,11 +278,13 @@ async fn serve(
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let tracker = TaskTracker::new();
     let workers = Arc::new(workers::Workers::start(shared.config.threads)?);
-    for listener in listeners {
+    for endpoint in listeners {
+        let Endpoint { listener, protocol } = endpoint.into();
         let listener = Arc::new(listener);
         conn::register_listener(&shared, &listener);
         tracker.spawn(conn::accept_loop(
             listener,
+            protocol.unwrap_or(shared.config.protocol),
             shared.clone(),
             slots.clone(),
             tracker.clone(),

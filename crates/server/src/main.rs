@@ -70,11 +70,11 @@ fn main() {
 }
 
 async fn serve(config: Config) -> i32 {
-    let listeners = match listen::bind_all(&config) {
+    let listeners = match listen::bind_endpoints(&config) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("{e}");
-            return 71;
+            eprintln!("{}", e.message);
+            return e.exit_code;
         }
     };
     if let Some(user) = &config.user {
@@ -89,13 +89,13 @@ async fn serve(config: Config) -> i32 {
              read and change the cache; use -l 127.0.0.1 or a firewall",
             listeners
                 .iter()
-                .map(|l| l.local_addr_string())
+                .map(|l| l.listener.local_addr_string())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
     }
     for l in &listeners {
-        tracing::info!("listening on {}", l.local_addr_string());
+        tracing::info!("listening on {}", l.listener.local_addr_string());
     }
     // The handlers are installed here, before `run` accepts anyone: created inside the
     // future they waited for its first poll, which comes after the listeners are served, so a

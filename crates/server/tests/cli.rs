@@ -638,3 +638,94 @@ fn enable_coredumps_raises_the_core_limit() {
         assert_eq!(soft, hard.rlim_max.to_string(), "{core}");
     }
 }
+
+/// `-l` takes memcached 1.6.45's listener syntax: a `proto[...]` prefix sets the protocol of
+/// that listener's connections, a tag is accepted, an entry without a prefix speaks -B's
+/// protocol (auto), and `stats settings` shows `inter` as given.
+#[test]
+fn listeners_speak_the_protocol_their_prefix_names() {
+    let (ascii_port, binary_port, auto_port) = (free_port(), free_port(), free_port());
+    let entries = format!(
+        "proto[ascii]:127.0.0.1:{ascii_port};proto[binary]:tag[svc]:127.0.0.1:{binary_port}"
+    );
+    let child = Command::new(BIN)
+        .args(["-u", "root", "-p", &auto_port.to_string()])
+        .args(["-l", &entries, "-l", "tag_tools_:127.0.0.1"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let version = binary_request(0x0b, b"", b"");
+    // proto[ascii]: text answered, a binary request is not answered in binary.
+    let mut s = wait_for(ascii_port);
+    assert_eq!(ask(&mut s, b"version\r\n"), "VERSION 1.6.45\r\n");
+    let settings = ask(&mut s, b"stats settings\r\n");
+    assert!(
+        settings.contains(&format!("STAT inter {entries},tag_tools_:127.0.0.1\r\n")),
+        "{settings}"
+    );
+    let mut s = wait_for(ascii_port);
+    let mut line = version.clone();
+    line.extend_from_slice(b"\r\n");
+    assert_eq!(ask(&mut s, &line), "ERROR\r\n");
+    // proto[binary]: binary answered, text refused (memcached closes on a bad magic byte).
+    let mut s = wait_for(binary_port);
+    s.write_all(&version).unwrap();
+    assert_eq!(binary_reply(&mut s), (0, b"1.6.45".to_vec()));
+    let mut s = wait_for(binary_port);
+    // (A header's worth: memcached reads 24 bytes before it looks at the magic byte.)
+    s.write_all(b"version\r\nversion\r\nversion\r\n").unwrap();
+    let mut rest = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    // No prefix: -B's auto-negotiation, both protocols.
+    let mut s = wait_for(auto_port);
+    assert_eq!(ask(&mut s, b"version\r\n"), "VERSION 1.6.45\r\n");
+    let mut s = wait_for(auto_port);
+    s.write_all(&version).unwrap();
+    assert_eq!(binary_reply(&mut s), (0, b"1.6.45".to_vec()));
+    let (status, stderr) = terminate(child);
+    assert!(status.success(), "{stderr}");
+}
+
+/// Listener entries memcached 1.6.45 refuses are refused with its messages and exit code:
+/// TLS prefixes (ferrocache does not serve TLS, and memcached without -Z refuses them), the
+/// proxy protocol (not built), bad tags and ports.
+#[test]
+fn listener_entries_refused_as_memcached_refuses_them() {
+    for (entry, first) in [
+        (
+            "notls:127.0.0.1",
+            "'notls' option is valid only when SSL is enabled",
+        ),
+        (
+            "btls:127.0.0.1",
+            "'btls' option is valid only when SSL is enabled",
+        ),
+        (
+            "mtls:127.0.0.1",
+            "'otls' option is valid only when SSL is enabled",
+        ),
+        ("tls:127.0.0.1", "Invalid port number: \"127.0.0.1\""),
+        (
+            "proto[proxy]:127.0.0.1",
+            "Server not built with proxy: \"proto[proxy\"",
+        ),
+        (
+            "tag[toolongtag]:127.0.0.1",
+            "Listener tags must be between 1 and 8 characters: \"toolongtag\"",
+        ),
+        ("127.0.0.1:abc", "Invalid port number: \"abc\""),
+    ] {
+        let out = Command::new(BIN)
+            .args(["-u", "root", "-p", &free_port().to_string(), "-l", entry])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(71), "{entry}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("{first}\nfailed to listen on one of interface(s) {entry}: Success\n"),
+            "{entry}"
+        );
+    }
+}
