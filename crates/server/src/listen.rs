@@ -785,6 +785,30 @@ mod tests {
         );
     }
 
+    /// `-o sock_cookie_id` marks the listening sockets (SO_MARK, which needs root), and `-N`
+    /// starts where the kernel reports NAPI IDs, as memcached requires.
+    #[tokio::test]
+    async fn listening_sockets_get_their_mark() {
+        let c = config(&[
+            "-p",
+            "0",
+            "-l",
+            "127.0.0.1",
+            "-o",
+            "sock_cookie_id=42",
+            "-N",
+            "1",
+        ]);
+        let endpoints = bind_endpoints(&c).unwrap();
+        let Listener::Tcp(l) = &endpoints[0].listener else {
+            panic!("not TCP");
+        };
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            assert_eq!(socket2::SockRef::from(l).mark().unwrap(), 42);
+        }
+    }
+
     #[tokio::test]
     async fn port_zero_binds_a_free_port() {
         let c = config(&["-p", "0", "-l", "127.0.0.1"]);
