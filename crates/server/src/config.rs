@@ -253,7 +253,8 @@ pub fn help_text() -> String {
         "ferrocache {version} (speaks memcached {mc})
 -p, --port=<num>          TCP port to listen on (default: 11211)
 -U, --udp-port=<num>      UDP port (default: 0, off; UDP is not served yet)
--s, --unix-socket=<file>  UNIX socket to listen on (turns TCP off)
+-s, --unix-socket=<file>  UNIX socket to listen on (turns TCP off), owned by the
+                          -u user
 -a, --unix-mask=<mask>    access mask of the UNIX socket, in octal (default: 700)
 -A, --enable-shutdown     allow the ascii \"shutdown\" and \"shutdown graceful\" commands
 -l, --listen=<addr>       interface(s) to listen on, separated by , or ; or repeated
@@ -263,7 +264,8 @@ pub fn help_text() -> String {
                           no effect; notls:, btls: and mtls: are refused (no TLS)
 -d, --daemon              run in the background
 -r, --enable-coredumps    raise the core file size limit as far as allowed
--u, --user=<user>         run as <user> (required when started as root)
+-u, --user=<user>         become <user> before binding (required when started as
+                          root; -u root stays root)
 -m, --memory-limit=<num>  memory for items, in megabytes, counting per-item
                           overhead (default: 64)
 -M, --disable-evictions   answer an error when memory is full instead of evicting

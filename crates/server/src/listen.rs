@@ -66,7 +66,7 @@ impl From<BindError> for io::Error {
 const EX_OSERR: i32 = 71;
 
 /// An OS error as C's `strerror` words it, without Rust's " (os error N)".
-pub(crate) fn strerror(e: &io::Error) -> String {
+pub fn strerror(e: &io::Error) -> String {
     let text = e.to_string();
     match (e.raw_os_error(), text.rfind(" (os error ")) {
         (Some(_), Some(i)) => text[..i].to_string(),
@@ -464,25 +464,7 @@ pub fn bind_all(config: &Config) -> io::Result<Vec<Listener>> {
 /// gives. Must run inside a tokio runtime.
 pub fn bind_endpoints(config: &Config) -> Result<Vec<Endpoint>, BindError> {
     if let Some(path) = &config.unix_socket {
-        // memcached removes a stale socket file and serves only the UNIX socket.
-        let _ = std::fs::remove_file(path);
-        let unix = || -> io::Result<Listener> {
-            let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-            let old_umask = unsafe_umask(!config.unix_mask & 0o777);
-            let bound = socket.bind(&SockAddr::unix(path)?);
-            unsafe_umask(old_umask);
-            bound?;
-            socket.listen(config.backlog)?;
-            socket.set_nonblocking(true)?;
-            let std_listener: std::os::unix::net::UnixListener = socket.into();
-            Ok(Listener::Unix(tokio::net::UnixListener::from_std(
-                std_listener,
-            )?))
-        };
-        return unix().map(|l| vec![l.into()]).map_err(|e| BindError {
-            message: e.to_string(),
-            exit_code: EX_OSERR,
-        });
+        return bind_unix(path, config).map(|l| vec![l.into()]);
     }
     let mut listeners: Vec<Endpoint> = Vec::new();
     let mut port = config.port;
@@ -523,6 +505,43 @@ pub fn bind_endpoints(config: &Config) -> Result<Vec<Endpoint>, BindError> {
         }
     }
     Ok(listeners)
+}
+
+/// `-s`, as memcached makes it: a socket left by an earlier run is removed (nothing else
+/// is), and the socket is bound with the `-a` mask, by whoever the process is by then (the
+/// `-u` user when started as root), who owns it. Only the UNIX socket is served.
+fn bind_unix(path: &std::path::Path, config: &Config) -> Result<Listener, BindError> {
+    use std::os::unix::fs::FileTypeExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        let _ = std::fs::remove_file(path);
+    }
+    let fail = |call: Option<&str>, e: io::Error| {
+        let errno = strerror(&e);
+        let call = call.map(|c| format!("{c}: {errno}\n")).unwrap_or_default();
+        BindError {
+            message: format!(
+                "{call}failed to listen on UNIX socket: {}: {errno}",
+                path.display()
+            ),
+            exit_code: EX_OSERR,
+        }
+    };
+    let socket =
+        Socket::new(Domain::UNIX, Type::STREAM, None).map_err(|e| fail(Some("socket()"), e))?;
+    let address = SockAddr::unix(path).map_err(|e| fail(None, e))?;
+    let old_umask = unsafe_umask(!config.unix_mask & 0o777);
+    let bound = socket.bind(&address);
+    unsafe_umask(old_umask);
+    bound.map_err(|e| fail(Some("bind()"), e))?;
+    socket
+        .listen(config.backlog)
+        .map_err(|e| fail(Some("listen()"), e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| fail(Some("setting O_NONBLOCK"), e))?;
+    let std_listener: std::os::unix::net::UnixListener = socket.into();
+    let listener = tokio::net::UnixListener::from_std(std_listener).map_err(|e| fail(None, e))?;
+    Ok(Listener::Unix(listener))
 }
 
 /// Sets the process umask, returning the old one (to give the UNIX socket its `-a` mask).

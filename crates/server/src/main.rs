@@ -33,20 +33,19 @@ fn main() {
         eprintln!("failed to ensure corefile creation");
         std::process::exit(71);
     }
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } == 0 && config.user.is_none() {
-        eprintln!("can't run as root without the -u switch");
-        std::process::exit(64);
+    // memcached's order: it becomes the -u user first, then binds its sockets (so the UNIX
+    // socket belongs to that user, and a port below 1024 cannot be bound as someone else),
+    // then writes its pid file.
+    if let Err((message, code)) = drop_privileges(config.user.as_deref()) {
+        if !message.is_empty() {
+            eprintln!("{message}");
+        }
+        std::process::exit(code);
     }
     if config.daemonize {
         if let Err(e) = daemonize() {
             eprintln!("failed to daemonize: {e}");
             std::process::exit(71);
-        }
-    }
-    if let Some(path) = &config.pid_file {
-        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
-            tracing::error!("could not write the pid file {}: {e}", path.display());
         }
     }
     // The main thread accepts connections and waits for signals; `run` starts the `-t`
@@ -70,50 +69,21 @@ fn main() {
 }
 
 async fn serve(config: Config) -> i32 {
-    let listeners = match listen::bind_endpoints(&config) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("{}", e.message);
-            return e.exit_code;
-        }
-    };
-    if let Some(user) = &config.user {
-        if let Err(e) = drop_privileges(user) {
-            eprintln!("{e}");
-            return 71;
-        }
-    }
-    if !listen::is_loopback_only(&config) && !config.sasl && config.auth_file.is_none() {
-        tracing::warn!(
-            "listening beyond loopback with no authentication: anyone who can reach {} can \
-             read and change the cache; use -l 127.0.0.1 or a firewall",
-            listeners
-                .iter()
-                .map(|l| l.listener.local_addr_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    for l in &listeners {
-        tracing::info!("listening on {}", l.listener.local_addr_string());
-    }
-    // The handlers are installed here, before `run` accepts anyone: created inside the
-    // future they waited for its first poll, which comes after the listeners are served, so a
-    // SIGTERM sent as soon as the server answered could still find the default action and end
-    // the process without draining or removing the pid file (seen once in CI, under load).
-    // memcached's four: SIGTERM and SIGINT stop, SIGUSR1 stops gracefully, SIGHUP reloads.
+    // The handlers are installed first, before anything is bound, so that no signal finds
+    // the default action once a client can reach the server (a SIGTERM sent as soon as the
+    // server answered once ended it without draining or removing the pid file, seen once in
+    // CI, under load). memcached's four: SIGTERM and SIGINT stop, SIGUSR1 stops gracefully,
+    // SIGHUP reloads.
     use ferrocache_server::{Control, Stop};
     use tokio::signal::unix::{signal, SignalKind};
-    let handlers = [
+    let (orders, control) = tokio::sync::mpsc::unbounded_channel();
+    for (kind, order) in [
         (SignalKind::terminate(), Control::Stop(Stop::Normal)),
         (SignalKind::interrupt(), Control::Stop(Stop::Normal)),
         (SignalKind::user_defined1(), Control::Stop(Stop::Graceful)),
         (SignalKind::hangup(), Control::Reload),
-    ]
-    .map(|(kind, order)| (signal(kind), kind, order));
-    let (orders, control) = tokio::sync::mpsc::unbounded_channel();
-    for (handler, kind, order) in handlers {
-        let mut handler = match handler {
+    ] {
+        let mut handler = match signal(kind) {
             Ok(h) => h,
             Err(e) => {
                 eprintln!(
@@ -132,6 +102,32 @@ async fn serve(config: Config) -> i32 {
                 }
             }
         });
+    }
+    let listeners = match listen::bind_endpoints(&config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}", e.message);
+            return e.exit_code;
+        }
+    };
+    if let Some(path) = &config.pid_file {
+        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
+            tracing::error!("could not write the pid file {}: {e}", path.display());
+        }
+    }
+    if !listen::is_loopback_only(&config) && !config.sasl && config.auth_file.is_none() {
+        tracing::warn!(
+            "listening beyond loopback with no authentication: anyone who can reach {} can \
+             read and change the cache; use -l 127.0.0.1 or a firewall",
+            listeners
+                .iter()
+                .map(|l| l.listener.local_addr_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for l in &listeners {
+        tracing::info!("listening on {}", l.listener.local_addr_string());
     }
     match ferrocache_server::run_controlled(listeners, Arc::new(config), control).await {
         Ok(_) => 0,
@@ -233,27 +229,42 @@ fn daemonize() -> std::io::Result<()> {
     Ok(())
 }
 
-/// `-u`: when running as root, become `user` after binding.
-fn drop_privileges(user: &str) -> Result<(), String> {
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } != 0 {
+/// `-u`, as memcached 1.6.45 does it: started as root, become `user` (which must be given;
+/// `-u root` stays root) before anything is bound. The error is memcached's message and exit
+/// code.
+fn drop_privileges(user: Option<&str>) -> Result<(), (String, i32)> {
+    // SAFETY: getuid and geteuid have no preconditions.
+    if unsafe { libc::getuid() } != 0 && unsafe { libc::geteuid() } != 0 {
         return Ok(());
     }
-    let name = CString::new(user).map_err(|_| format!("can't find the user {user}"))?;
-    // SAFETY: getpwnam returns a pointer into static storage or null; we read it at once.
+    let Some(user) = user.filter(|u| !u.is_empty()) else {
+        return Err(("must add '-u root' to start as root".into(), 64));
+    };
+    let not_found = || (format!("can't find the user {user} to switch to"), 67);
+    let name = CString::new(user).map_err(|_| not_found())?;
+    // SAFETY: getpwnam returns a pointer into static storage or null; we read it at once,
+    // before any other thread exists.
     let pw = unsafe { libc::getpwnam(name.as_ptr()) };
     if pw.is_null() {
-        return Err(format!("can't find the user {user} to switch to"));
+        return Err(not_found());
     }
     // SAFETY: pw is non-null and points to a valid passwd record.
     let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
     // SAFETY: plain system calls with integer arguments.
     unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0 && uid != 0 {
-            return Err(format!("failed to drop supplementary groups for {user}"));
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            // EPERM means there are no privileges left to drop: memcached goes on.
+            let e = std::io::Error::last_os_error();
+            eprintln!(
+                "failed to drop supplementary groups: {}",
+                listen::strerror(&e)
+            );
+            if e.raw_os_error() != Some(libc::EPERM) {
+                return Err((String::new(), 71));
+            }
         }
         if libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
-            return Err(format!("failed to assume the identity of user {user}"));
+            return Err((format!("failed to assume identity of user {user}"), 71));
         }
     }
     Ok(())

@@ -221,7 +221,157 @@ fn refuses_root_without_user_like_memcached() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("-u"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "must add '-u root' to start as root\n"
+    );
+    let out = Command::new(BIN)
+        .args(["-l", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-u", "no-such-user-here"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(67));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "can't find the user no-such-user-here to switch to\n"
+    );
+}
+
+/// The uid and primary gid of a user, from the passwd database.
+fn user_ids(name: &str) -> Option<(u32, u32)> {
+    let name = std::ffi::CString::new(name).unwrap();
+    // SAFETY: getpwnam returns static storage or null; read at once.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    // SAFETY: non-null, so a valid record.
+    (!pw.is_null()).then(|| unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
+}
+
+/// Connects to a UNIX socket as `uid`/`gid` (in a forked child, which does nothing but
+/// system calls) and asks for the version; true if it was answered.
+fn version_over_unix_socket_as(path: &std::path::Path, uid: u32, gid: u32) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: a zeroed sockaddr_un is valid; the path is copied in before the fork.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    assert!(bytes.len() < addr.sun_path.len());
+    for (dst, &b) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = b as libc::c_char;
+    }
+    // SAFETY: the child makes only async-signal-safe system calls, then _exits.
+    unsafe {
+        match libc::fork() {
+            -1 => panic!("fork failed"),
+            0 => {
+                let ok = libc::setgroups(0, std::ptr::null()) == 0
+                    && libc::setgid(gid) == 0
+                    && libc::setuid(uid) == 0;
+                let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+                let connected = ok
+                    && fd >= 0
+                    && libc::connect(
+                        fd,
+                        (&addr as *const libc::sockaddr_un).cast(),
+                        std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                    ) == 0;
+                let request = b"version\r\n";
+                let mut reply = [0u8; 8];
+                let answered = connected
+                    && libc::write(fd, request.as_ptr().cast(), request.len()) == 9
+                    && libc::read(fd, reply.as_mut_ptr().cast(), reply.len()) == 8
+                    && &reply == b"VERSION ";
+                libc::_exit(if answered { 0 } else { 1 });
+            }
+            child => {
+                let mut status = 0;
+                libc::waitpid(child, &mut status, 0);
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+            }
+        }
+    }
+}
+
+/// Kills the server if the test fails before stopping it, so no server outlives the test.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The UNIX socket as memcached 1.6.45 makes it when started as root with `-u nobody`: it
+/// becomes nobody before binding, so the socket belongs to nobody (and nogroup) with the -a
+/// mode, and a client running as nobody can use it under the default -a 700.
+#[test]
+fn unix_socket_belongs_to_the_user_with_its_mask() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // SAFETY: getuid has no preconditions.
+    let Some((uid, gid)) = user_ids("nobody").filter(|_| unsafe { libc::getuid() } == 0) else {
+        eprintln!("needs root and a nobody user: nothing to check");
+        return;
+    };
+    // A directory nobody may create the socket in, as the server is nobody by then.
+    let dir = std::path::PathBuf::from(format!("/tmp/ferrocache-cli-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = dir.join("mc.sock");
+    for mask in ["700", "770"] {
+        let mut child = KillOnDrop(Some(
+            Command::new(BIN)
+                .args(["-u", "nobody", "-a", mask, "-s"])
+                .arg(&path)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ));
+        let pid = child.0.as_ref().unwrap().id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&path).is_err() {
+            assert!(Instant::now() < deadline, "no socket at {}", path.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (uid, gid), "-a {mask}");
+        assert_eq!(
+            format!("{:o}", meta.mode() & 0o777),
+            mask,
+            "the socket's mode is -a's"
+        );
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(
+            status.contains(&format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}")),
+            "the server runs as nobody: {status}"
+        );
+        assert!(
+            version_over_unix_socket_as(&path, uid, gid),
+            "nobody could not use the socket (-a {mask})"
+        );
+        let (status, stderr) = terminate(child.0.take().unwrap());
+        assert!(status.success(), "{stderr}");
+    }
+    // A file that is not a socket is left alone, and the server does not start.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, "not a socket").unwrap();
+    let out = Command::new(BIN)
+        .args(["-u", "nobody", "-s"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(71));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "bind(): Address already in use\n\
+             failed to listen on UNIX socket: {}: Address already in use\n",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
