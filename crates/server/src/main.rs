@@ -60,11 +60,7 @@ fn main() {
             std::process::exit(71);
         }
     };
-    let pid_file = config.pid_file.clone();
     let code = runtime.block_on(serve(config));
-    if let Some(path) = pid_file {
-        let _ = std::fs::remove_file(path);
-    }
     std::process::exit(code);
 }
 
@@ -110,11 +106,18 @@ async fn serve(config: Config) -> i32 {
             return e.exit_code;
         }
     };
-    if let Some(path) = &config.pid_file {
-        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
-            tracing::error!("could not write the pid file {}: {e}", path.display());
+    // Written once the listeners are bound (by the -u user, as memcached writes it), and
+    // removed at exit only if written: a server that could not bind must not remove the pid
+    // file of the one holding its port.
+    let pid_file = config.pid_file.clone().filter(|path| {
+        match std::fs::write(path, format!("{}\n", std::process::id())) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("could not write the pid file {}: {e}", path.display());
+                false
+            }
         }
-    }
+    });
     if !listen::is_loopback_only(&config) && !config.sasl && config.auth_file.is_none() {
         tracing::warn!(
             "listening beyond loopback with no authentication: anyone who can reach {} can \
@@ -129,13 +132,17 @@ async fn serve(config: Config) -> i32 {
     for l in &listeners {
         tracing::info!("listening on {}", l.listener.local_addr_string());
     }
-    match ferrocache_server::run_controlled(listeners, Arc::new(config), control).await {
+    let code = match ferrocache_server::run_controlled(listeners, Arc::new(config), control).await {
         Ok(_) => 0,
         Err(e) => {
             tracing::error!("{e}");
             1
         }
+    };
+    if let Some(path) = pid_file {
+        let _ = std::fs::remove_file(path);
     }
+    code
 }
 
 /// `-v` levels as memcached's: none logs warnings, -v adds info, -vv debug, -vvv trace.

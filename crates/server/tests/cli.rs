@@ -294,6 +294,21 @@ fn version_over_unix_socket_as(path: &std::path::Path, uid: u32, gid: u32) -> bo
 /// Kills the server if the test fails before stopping it, so no server outlives the test.
 struct KillOnDrop(Option<std::process::Child>);
 
+impl KillOnDrop {
+    fn spawn(cmd: &mut Command) -> KillOnDrop {
+        KillOnDrop(Some(cmd.spawn().unwrap()))
+    }
+
+    fn id(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
+    }
+
+    /// The child, no longer killed on drop (to stop it as the test means to).
+    fn take(mut self) -> std::process::Child {
+        self.0.take().expect("running")
+    }
+}
+
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         if let Some(mut child) = self.0.take() {
@@ -320,15 +335,13 @@ fn unix_socket_belongs_to_the_user_with_its_mask() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let path = dir.join("mc.sock");
     for mask in ["700", "770"] {
-        let mut child = KillOnDrop(Some(
+        let child = KillOnDrop::spawn(
             Command::new(BIN)
                 .args(["-u", "nobody", "-a", mask, "-s"])
                 .arg(&path)
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        ));
-        let pid = child.0.as_ref().unwrap().id();
+                .stderr(Stdio::piped()),
+        );
+        let pid = child.id();
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::os::unix::net::UnixStream::connect(&path).is_err() {
             assert!(Instant::now() < deadline, "no socket at {}", path.display());
@@ -350,7 +363,7 @@ fn unix_socket_belongs_to_the_user_with_its_mask() {
             version_over_unix_socket_as(&path, uid, gid),
             "nobody could not use the socket (-a {mask})"
         );
-        let (status, stderr) = terminate(child.0.take().unwrap());
+        let (status, stderr) = terminate(child.take());
         assert!(status.success(), "{stderr}");
     }
     // A file that is not a socket is left alone, and the server does not start.
@@ -574,18 +587,18 @@ fn no_transparent_huge_pages_from_the_start() {
 #[test]
 fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
     let port = free_port();
-    let child = Command::new(BIN)
-        .args(base_args(port))
-        .arg("-vv")
-        .env_remove("NO_COLOR")
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(base_args(port))
+            .arg("-vv")
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped()),
+    );
     let mut s = wait_for(port);
     assert_eq!(ask(&mut s, b"bogus\r\n"), "ERROR\r\n");
     drop(s);
-    let (status, stderr) = terminate(child);
+    let (status, stderr) = terminate(child.take());
     assert!(status.success());
     assert!(stderr.contains("listening on"), "-vv logs: {stderr}");
     assert!(
@@ -631,14 +644,14 @@ fn sighup_reloads_the_authfile_and_keeps_serving() {
     let authfile = dir.join("auth");
     std::fs::write(&authfile, "alice:secret\n").unwrap();
     let port = free_port();
-    let child = Command::new(BIN)
-        .args(base_args(port))
-        .arg("-Y")
-        .arg(&authfile)
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(base_args(port))
+            .arg("-Y")
+            .arg(&authfile)
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped()),
+    );
     wait_for(port);
     assert!(ascii_login(port, "alice", "secret"));
     assert!(!ascii_login(port, "bob", "hunter2"));
@@ -670,7 +683,7 @@ fn sighup_reloads_the_authfile_and_keeps_serving() {
     assert!(ascii_login(port, "bob", "hunter2"));
     assert!(!ascii_login(port, "alice", "secret"));
 
-    let (status, stderr) = terminate(child);
+    let (status, stderr) = terminate(child.take());
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
@@ -684,12 +697,12 @@ fn sighup_reloads_the_authfile_and_keeps_serving() {
 #[test]
 fn sigusr1_stops_gracefully() {
     let port = free_port();
-    let child = Command::new(BIN)
-        .args(base_args(port))
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(base_args(port))
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped()),
+    );
     let mut s = wait_for(port);
     assert_eq!(ask(&mut s, b"set k 0 0 1\r\nx\r\n"), "STORED\r\n");
     // A request begun before the signal is answered after it.
@@ -699,7 +712,7 @@ fn sigusr1_stops_gracefully() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(ask(&mut s, b"\n"), "VALUE k 0 1\r\nx\r\nEND\r\n");
     drop(s);
-    let (status, stderr) = wait_exit(child);
+    let (status, stderr) = wait_exit(child.take());
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(stderr, "Gracefully stopping\n");
 }
@@ -715,21 +728,21 @@ fn shutdown_command_logs_like_memcached() {
         ("shutdown graceful", true, "Gracefully stopping\n"),
     ] {
         let port = free_port();
-        let child = Command::new(BIN)
-            .args(base_args(port))
-            .arg("-A")
-            .args(verbose.then_some("-v"))
-            .env_remove("RUST_LOG")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = KillOnDrop::spawn(
+            Command::new(BIN)
+                .args(base_args(port))
+                .arg("-A")
+                .args(verbose.then_some("-v"))
+                .env_remove("RUST_LOG")
+                .stderr(Stdio::piped()),
+        );
         let mut s = wait_for(port);
         s.write_all(format!("{command}\r\n").as_bytes()).unwrap();
         let mut rest = Vec::new();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.read_to_end(&mut rest).unwrap();
         assert!(rest.is_empty(), "memcached closes without a reply");
-        let (status, stderr) = wait_exit(child);
+        let (status, stderr) = wait_exit(child.take());
         assert_eq!(status.code(), Some(0), "{command}: {stderr}");
         if verbose {
             // -v also logs ferrocache's own start-up lines; memcached's line is the last.
@@ -798,12 +811,12 @@ fn listeners_speak_the_protocol_their_prefix_names() {
     let entries = format!(
         "proto[ascii]:127.0.0.1:{ascii_port};proto[binary]:tag[svc]:127.0.0.1:{binary_port}"
     );
-    let child = Command::new(BIN)
-        .args(["-u", "root", "-p", &auto_port.to_string()])
-        .args(["-l", &entries, "-l", "tag_tools_:127.0.0.1"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(["-u", "root", "-p", &auto_port.to_string()])
+            .args(["-l", &entries, "-l", "tag_tools_:127.0.0.1"])
+            .stderr(Stdio::piped()),
+    );
     let version = binary_request(0x0b, b"", b"");
     // proto[ascii]: text answered, a binary request is not answered in binary.
     let mut s = wait_for(ascii_port);
@@ -834,7 +847,7 @@ fn listeners_speak_the_protocol_their_prefix_names() {
     let mut s = wait_for(auto_port);
     s.write_all(&version).unwrap();
     assert_eq!(binary_reply(&mut s), (0, b"1.6.45".to_vec()));
-    let (status, stderr) = terminate(child);
+    let (status, stderr) = terminate(child.take());
     assert!(status.success(), "{stderr}");
 }
 
@@ -878,4 +891,46 @@ fn listener_entries_refused_as_memcached_refuses_them() {
             "{entry}"
         );
     }
+}
+
+/// The pid file is written once the server listens, and only a server that wrote it removes
+/// it: a second server that cannot bind the port leaves the first one's pid file alone.
+#[test]
+fn a_server_that_cannot_bind_leaves_the_pid_file_alone() {
+    let port = free_port();
+    let pid_file = std::env::temp_dir().join(format!("ferrocache-test-busy-{port}.pid"));
+    let first = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(base_args(port))
+            .arg("-P")
+            .arg(&pid_file)
+            .stderr(Stdio::piped()),
+    );
+    let first_pid = first.id();
+    wait_for(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = Command::new(BIN)
+        .args(base_args(port))
+        .arg("-P")
+        .arg(&pid_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(71));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "failed to listen on one of interface(s) 127.0.0.1: Address already in use\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pid_file)
+            .unwrap_or_default()
+            .trim(),
+        first_pid.to_string()
+    );
+    let (status, _) = terminate(first.take());
+    assert!(status.success());
+    assert!(!pid_file.exists(), "the first server removes its pid file");
 }
