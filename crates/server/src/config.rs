@@ -335,6 +335,11 @@ fn parse_size(text: &str) -> Option<u64> {
     digits.parse::<u64>().ok()?.checked_mul(unit)
 }
 
+/// A flag's value read with C's `atoi`, as memcached reads most of its numbers.
+fn atoi_flag(m: &ArgMatches, id: &str) -> Option<i32> {
+    m.get_one::<String>(id).map(|text| extended::atoi(text))
+}
+
 fn number<T: std::str::FromStr>(
     m: &ArgMatches,
     id: &str,
@@ -438,11 +443,13 @@ impl Config {
             c.memory_limit_mb = mb;
         }
         c.disable_evictions = m.get_flag("disable-evictions");
-        if let Some(n) = number::<usize>(&m, "conn-limit", "connection limit")? {
-            if n == 0 {
+        // -c, -t, -R and -b are read with C's atoi, as memcached reads them: "-c -1" and
+        // "-c abc" are refused as "-c 0" is.
+        if let Some(n) = atoi_flag(&m, "conn-limit") {
+            if n <= 0 {
                 return Err(invalid("Maximum connections must be greater than 0", 1));
             }
-            c.max_connections = n;
+            c.max_connections = n as usize;
         }
         c.verbosity = m.get_count("verbose").min(3);
         c.pid_file = m.get_one::<String>("pidfile").map(PathBuf::from);
@@ -452,23 +459,23 @@ impl Config {
                 .next()
                 .ok_or_else(|| invalid("No delimiter specified", 1))?;
         }
-        if let Some(n) = number::<usize>(&m, "threads", "threads")? {
-            if n == 0 {
+        if let Some(n) = atoi_flag(&m, "threads") {
+            if n <= 0 {
                 return Err(invalid("Number of threads must be greater than 0", 1));
             }
-            c.threads = n;
+            c.threads = n as usize;
         }
-        if let Some(n) = number::<u32>(&m, "max-reqs-per-event", "max requests per event")? {
-            if n == 0 {
+        if let Some(n) = atoi_flag(&m, "max-reqs-per-event") {
+            if n <= 0 {
                 return Err(invalid(
                     "Number of requests per event must be greater than 0",
                     1,
                 ));
             }
-            c.reqs_per_event = n;
+            c.reqs_per_event = n as u32;
         }
         c.disable_cas = m.get_flag("disable-cas");
-        if let Some(n) = number::<i32>(&m, "listen-backlog", "listen backlog")? {
+        if let Some(n) = atoi_flag(&m, "listen-backlog") {
             c.backlog = n;
         }
         if let Some(p) = m.get_one::<String>("protocol") {
@@ -791,7 +798,7 @@ mod tests {
 
     /// What memcached 1.6.45 answers (run as the oracle): (flags, exit code, stderr).
     #[test]
-    fn extended_options_are_refused_as_memcached_refuses_them() {
+    fn bad_values_are_refused_as_memcached_refuses_them() {
         for (args, code, message) in [
             (&["-o", "frobnicate"][..], 1, "Illegal suboption \"frobnicate\""),
             (&["-o", "frobnicate=1"], 1, "Illegal suboption \"frobnicate=1\""),
@@ -855,6 +862,10 @@ mod tests {
             (&["-o", "slab_sizes="], 64, ""),
             (&["-o", "hot_lru_pct=50,warm_lru_pct=50"], 64, "hot_lru_pct + warm_lru_pct cannot be more than 80% combined"),
             (&["-o", "no_lru_maintainer,temporary_ttl=5"], 64, "temporary_ttl requires lru_maintainer to be enabled"),
+            (&["-c", "-1"], 1, "Maximum connections must be greater than 0"),
+            (&["-c", "abc"], 1, "Maximum connections must be greater than 0"),
+            (&["-t", "abc"], 1, "Number of threads must be greater than 0"),
+            (&["-R", "x"], 1, "Number of requests per event must be greater than 0"),
             (&["-f", "1"], 1, "Factor must be greater than 1"),
             (&["-n", "0"], 1, "Chunk size must be greater than 0"),
             (&["-D", ""], 1, "No delimiter specified"),
