@@ -705,8 +705,10 @@ fn sigusr1_stops_gracefully() {
     );
     let mut s = wait_for(port);
     assert_eq!(ask(&mut s, b"set k 0 0 1\r\nx\r\n"), "STORED\r\n");
-    // A request begun before the signal is answered after it.
+    // A request begun before the signal is answered after it. (Begun means read by the
+    // server: bytes still in the socket when the stop comes are not waited for.)
     s.write_all(b"get k\r").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     // SAFETY: signals our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
     std::thread::sleep(Duration::from_millis(200));
