@@ -27,6 +27,42 @@
 use ferrocache_protocol::number::tok_u32;
 use std::io;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+/// The `-Y` users, replaced whole when SIGHUP reloads the authfile.
+///
+/// Why `RwLock<Arc<_>>`: a reload must swap the whole list at once, so no check ever sees half
+/// of the old file and half of the new one, and it must never make a connection wait while a
+/// file is read. The new file is read and parsed first, with no lock held; the write lock is
+/// held only to swap a pointer, and a reader holds the read lock only to clone the `Arc`, then
+/// checks its credentials against that snapshot. Readers are connections that have not
+/// authenticated yet, once per attempt, so a lock-free `ArcSwap` would save nothing
+/// measurable and would be one more dependency.
+pub(crate) struct Reloadable<T> {
+    current: RwLock<Arc<T>>,
+}
+
+impl<T> Reloadable<T> {
+    pub fn new(value: T) -> Self {
+        Reloadable {
+            current: RwLock::new(Arc::new(value)),
+        }
+    }
+
+    /// The list in force now.
+    pub fn current(&self) -> Arc<T> {
+        // A panic cannot leave a pointer half-written: the data is always whole.
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts `value` in force for every check from now on.
+    pub fn replace(&self, value: T) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(value);
+    }
+}
 
 /// The users of an authfile: `user:password` lines.
 pub(crate) struct AuthFile {

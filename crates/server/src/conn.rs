@@ -141,6 +141,7 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Registry> {
 
 pub(crate) async fn accept_loop(
     listener: Arc<Listener>,
+    protocol: Protocol,
     shared: Arc<Shared>,
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
@@ -206,7 +207,7 @@ pub(crate) async fn accept_loop(
                 },
             );
             Counters::add(&shared.counters.curr_connections, 1);
-            let result = serve(stream, &shared, fd, &last_cmd, &waiting).await;
+            let result = serve(stream, &shared, fd, &last_cmd, &waiting, protocol).await;
             shared
                 .counters
                 .curr_connections
@@ -260,12 +261,14 @@ impl ConnCtx<'_> {
     }
 }
 
+/// Serves one connection, speaking `protocol` (its listener's: `-B`, or a `-l proto[...]`).
 async fn serve(
     mut stream: Stream,
     shared: &Shared,
     fd: i32,
     last_cmd: &AtomicU64,
     waiting: &AtomicU8,
+    protocol: Protocol,
 ) -> std::io::Result<()> {
     let limits = Limits {
         item_size_max: shared.config.item_size_max,
@@ -322,8 +325,14 @@ async fn serve(
                 break;
             }
             if !authenticated {
-                let users = shared.auth.as_ref().expect("unauthenticated only with -Y");
-                match auth_state.step(&buf, users) {
+                // The users in force now: a SIGHUP reload applies to every connection that
+                // has not authenticated yet.
+                let users = shared
+                    .auth
+                    .as_ref()
+                    .expect("unauthenticated only with -Y")
+                    .current();
+                match auth_state.step(&buf, &users) {
                     auth::Step::NeedMore => break,
                     auth::Step::Close => {
                         // Earlier attempts of the same read are still answered.
@@ -355,7 +364,7 @@ async fn serve(
                 }
             }
             // memcached picks the protocol from a connection's first byte (with -B auto).
-            let is_binary = *binary.get_or_insert_with(|| match shared.config.protocol {
+            let is_binary = *binary.get_or_insert_with(|| match protocol {
                 Protocol::Binary => true,
                 Protocol::Ascii => false,
                 Protocol::Auto => buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC,
@@ -605,10 +614,15 @@ pub(crate) mod tests {
             client.read_exact(&mut reply).await.unwrap();
             reply
         };
-        let (served, reply) = tokio::join!(
-            serve(Stream::Unix(server), shared, -1, &last_cmd, &waiting),
-            talk
+        let serving = serve(
+            Stream::Unix(server),
+            shared,
+            -1,
+            &last_cmd,
+            &waiting,
+            shared.config.protocol,
         );
+        let (served, reply) = tokio::join!(serving, talk);
         served.unwrap();
         reply
     }

@@ -18,13 +18,14 @@ mod udp;
 mod workers;
 
 pub use config::Config;
-pub use listen::Listener;
+pub use listen::{Endpoint, Listener};
 
 use ferrocache_storage::{DebugClock, EvictionPolicy, Store, StoreConfig};
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -36,6 +37,27 @@ pub static VERBOSITY_HOOK: std::sync::OnceLock<Box<dyn Fn(u32) + Send + Sync>> =
 
 /// The version we report: the memcached release whose behaviour we match. Clients parse it.
 pub const MEMCACHED_VERSION: &str = "1.6.45";
+
+/// How a running server was asked to stop. Either way it stops accepting, lets each
+/// connection finish the request it is working on, and returns once all are closed; the two
+/// differ in what is printed, as memcached's do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM, SIGINT, or `shutdown` (with `-A`): memcached prints "Exiting normally" with
+    /// `-v` and nothing without.
+    Normal,
+    /// SIGUSR1, or `shutdown graceful` (with `-A`): memcached prints "Gracefully stopping".
+    Graceful,
+}
+
+/// What the binary's signal handlers ask of a server started with [`run_controlled`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// SIGHUP: read the `-Y` authfile again (and, once TLS is served, its certificates).
+    Reload,
+    /// SIGTERM or SIGINT (`Stop::Normal`), SIGUSR1 (`Stop::Graceful`).
+    Stop(Stop),
+}
 
 /// State shared by every connection.
 ///
@@ -51,15 +73,19 @@ pub(crate) struct Shared {
     pub counters: Counters,
     pub conns: Mutex<conn::Registry>,
     pub started: Instant,
-    /// Cancelled by `shutdown` (with `-A`) or by the caller's shutdown future.
+    /// Cancelled by `shutdown` (with `-A`) or by the caller's shutdown future or signal;
+    /// always through [`Shared::request_stop`], which records how first.
     pub stop: CancellationToken,
+    /// How the server was asked to stop: 0 not yet, else a [`Stop`] as 1 + its index.
+    stop_kind: AtomicU8,
     /// `verbosity` changes it at run time.
     pub verbosity: AtomicU32,
     /// `cache_memlimit` changes it at run time (bytes).
     pub maxbytes: AtomicU64,
     pub listeners: usize,
-    /// `-Y`: the users of the authfile; connections must authenticate first.
-    pub auth: Option<auth::AuthFile>,
+    /// `-Y`: the users of the authfile; connections must authenticate first. SIGHUP reads
+    /// the file again and swaps the list (see [`auth::Reloadable`] for why it is shaped so).
+    pub auth: Option<auth::Reloadable<auth::AuthFile>>,
     /// `-S`: the users of the SASL password file; binary connections must authenticate
     /// first.
     pub sasl: Option<auth::SaslUsers>,
@@ -82,7 +108,7 @@ impl Shared {
             None => Store::new(store_config(&config)),
         };
         Shared {
-            auth,
+            auth: auth.map(auth::Reloadable::new),
             sasl,
             store,
             debug_clock,
@@ -90,6 +116,7 @@ impl Shared {
             conns: Mutex::new(conn::Registry::default()),
             started: Instant::now(),
             stop: CancellationToken::new(),
+            stop_kind: AtomicU8::new(0),
             verbosity: AtomicU32::new(u32::from(config.verbosity)),
             maxbytes: AtomicU64::new(config.memory_limit_bytes()),
             listeners,
@@ -106,6 +133,59 @@ impl Shared {
     /// clock, because every request sets it and a precise clock read would cost more.
     pub fn last_cmd_time(&self) -> u64 {
         u64::from(self.store.current_time())
+    }
+
+    /// Stops the server; the first request decides how (memcached, too, acts on one stop).
+    pub fn request_stop(&self, how: Stop) {
+        let code = match how {
+            Stop::Normal => 1,
+            Stop::Graceful => 2,
+        };
+        let _ = self
+            .stop_kind
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire);
+        self.stop.cancel();
+    }
+
+    /// How the server was asked to stop (`Normal` if it was not, or only by dropping).
+    fn stop_kind(&self) -> Stop {
+        match self.stop_kind.load(Ordering::Acquire) {
+            2 => Stop::Graceful,
+            _ => Stop::Normal,
+        }
+    }
+
+    /// SIGHUP, as memcached handles it: the `-Y` authfile is read again, and connections that
+    /// have not authenticated yet (new ones included) check against the new users. If the
+    /// file cannot be read the old users stay, and the error is logged (memcached keeps them
+    /// silently).
+    fn reload(&self) {
+        if let (Some(users), Some(path)) = (&self.auth, &self.config.auth_file) {
+            match auth::AuthFile::load(path) {
+                Ok(new) => {
+                    users.replace(new);
+                    tracing::info!("SIGHUP: reloaded the authfile {}", path.display());
+                }
+                Err(e) => tracing::error!(
+                    "SIGHUP: could not read the authfile {}: {e}; the users read before stay",
+                    path.display()
+                ),
+            }
+        }
+        // TLS: memcached also reloads its certificates here (refresh_certs). ferrocache does
+        // not serve TLS yet (-Z refuses to start); when it does, reload the certificates at
+        // this point, keeping the old ones if the new ones do not load.
+    }
+}
+
+/// What memcached prints when its main loop ends: "Gracefully stopping" always for a
+/// graceful stop, "Exiting normally" only with `-v` (its level now, which `verbosity`
+/// changes) for the others. Plain lines on stderr, as memcached's `fprintf`s are.
+fn announce(how: Stop, verbosity: u32) {
+    match how {
+        Stop::Graceful => eprintln!("Gracefully stopping"),
+        Stop::Normal if verbosity > 0 => eprintln!("Exiting normally"),
+        Stop::Normal => {}
     }
 }
 
@@ -145,7 +225,8 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
     }
 }
 
-/// Serves `listeners` until `shutdown` completes or a client sends `shutdown` (with `-A`).
+/// Serves `listeners` (plain [`Listener`]s speak `-B`'s protocol, [`Endpoint`]s their own)
+/// until `shutdown` completes or a client sends `shutdown` (with `-A`).
 /// Then it stops accepting, lets every connection finish the request it is working on, and
 /// returns once all connections are closed.
 ///
@@ -153,10 +234,30 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
 /// threads that `run` starts, each with its own single-threaded runtime, and ends before it
 /// returns. Each UDP descriptor (`-U`; see [`Listener::Udp`]) is served on a worker thread.
 pub async fn run(
-    listeners: Vec<Listener>,
+    listeners: Vec<impl Into<Endpoint>>,
     config: Arc<Config>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve(listeners, config, shutdown, None).await.map(|_| ())
+}
+
+/// [`run`], steered by the process's signals as memcached is: [`Control::Reload`] (SIGHUP)
+/// reads the `-Y` authfile again, [`Control::Stop`] stops the server. Returns how it was
+/// stopped (by a signal or by a client's `shutdown`), once every connection is closed.
+pub async fn run_controlled(
+    listeners: Vec<impl Into<Endpoint>>,
+    config: Arc<Config>,
+    control: UnboundedReceiver<Control>,
+) -> std::io::Result<Stop> {
+    serve(listeners, config, std::future::pending(), Some(control)).await
+}
+
+async fn serve(
+    listeners: Vec<impl Into<Endpoint>>,
+    config: Arc<Config>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut control: Option<UnboundedReceiver<Control>>,
+) -> std::io::Result<Stop> {
     let auth = match &config.auth_file {
         Some(path) => Some(auth::AuthFile::load(path).map_err(|e| {
             std::io::Error::new(
@@ -188,9 +289,10 @@ pub async fn run(
     };
     // The UDP descriptors count as connections too.
     let sockets = listeners.len();
-    let (udp, listeners): (Vec<Listener>, Vec<Listener>) = listeners
+    let (udp, listeners): (Vec<Endpoint>, Vec<Endpoint>) = listeners
         .into_iter()
-        .partition(|l| matches!(l, Listener::Udp(_)));
+        .map(Into::into)
+        .partition(|e: &Endpoint| matches!(e.listener, Listener::Udp(_)));
     let shared = Arc::new(Shared::new(config, auth, sasl, sockets));
     // If this future is dropped before it returns, the accept loops (tasks of the caller's
     // runtime) stop too, and with them the last hold on the worker threads.
@@ -201,32 +303,54 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let tracker = TaskTracker::new();
     let workers = Arc::new(workers::Workers::start(shared.config.threads)?);
-    for socket in udp {
-        let Listener::Udp(socket) = socket else {
+    for endpoint in udp {
+        let Listener::Udp(socket) = endpoint.listener else {
             unreachable!("partitioned above");
         };
         udp::start(socket, &shared, &tracker, &workers)?;
     }
-    for listener in listeners {
+    for endpoint in listeners {
+        let Endpoint { listener, protocol } = endpoint;
         let listener = Arc::new(listener);
         conn::register_listener(&shared, &listener);
         tracker.spawn(conn::accept_loop(
             listener,
+            protocol.unwrap_or(shared.config.protocol),
             shared.clone(),
             slots.clone(),
             tracker.clone(),
             workers.clone(),
         ));
     }
-    let stop = shared.stop.clone();
-    tokio::select! {
-        _ = shutdown => {}
-        _ = stop.cancelled() => {}
-    }
-    tracing::info!("shutting down: no new connections, draining the open ones");
-    shared.stop.cancel();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let how = loop {
+        tokio::select! {
+            _ = &mut shutdown => {
+                shared.request_stop(Stop::Normal);
+                break shared.stop_kind();
+            }
+            _ = shared.stop.cancelled() => break shared.stop_kind(),
+            Some(order) = next_control(&mut control) => match order {
+                Control::Reload => shared.reload(),
+                Control::Stop(how) => shared.request_stop(how),
+            },
+        }
+    };
+    announce(how, shared.verbosity.load(Ordering::Relaxed));
+    tracing::debug!("stopping: no new connections, draining the open ones");
     tracker.close();
     tracker.wait().await;
     workers.stop().await;
-    Ok(())
+    Ok(how)
+}
+
+/// The next order from the signal handlers; never, without them or once they are gone.
+async fn next_control(control: &mut Option<UnboundedReceiver<Control>>) -> Option<Control> {
+    match control {
+        Some(rx) => match rx.recv().await {
+            Some(order) => Some(order),
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }

@@ -1,5 +1,6 @@
 //! The `ferrocache` binary: parse memcached's flags, set up logging, bind, serve until
-//! SIGTERM/SIGINT (or `shutdown` with `-A`), then drain and exit 0.
+//! SIGTERM/SIGINT/SIGUSR1 (or `shutdown` with `-A`), then drain and exit 0. SIGHUP reloads
+//! the `-Y` authfile.
 
 use ferrocache_server::{listen, Config};
 use std::ffi::CString;
@@ -28,20 +29,23 @@ fn main() {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } == 0 && config.user.is_none() {
-        eprintln!("can't run as root without the -u switch");
-        std::process::exit(64);
+    if config.enable_coredumps && !raise_core_limit() {
+        eprintln!("failed to ensure corefile creation");
+        std::process::exit(71);
+    }
+    // memcached's order: it becomes the -u user first, then binds its sockets (so the UNIX
+    // socket belongs to that user, and a port below 1024 cannot be bound as someone else),
+    // then writes its pid file.
+    if let Err((message, code)) = drop_privileges(config.user.as_deref()) {
+        if !message.is_empty() {
+            eprintln!("{message}");
+        }
+        std::process::exit(code);
     }
     if config.daemonize {
         if let Err(e) = daemonize() {
             eprintln!("failed to daemonize: {e}");
             std::process::exit(71);
-        }
-    }
-    if let Some(path) = &config.pid_file {
-        if let Err(e) = std::fs::write(path, format!("{}\n", std::process::id())) {
-            tracing::error!("could not write the pid file {}: {e}", path.display());
         }
     }
     // The main thread accepts connections and waits for signals; `run` starts the `-t`
@@ -56,30 +60,69 @@ fn main() {
             std::process::exit(71);
         }
     };
-    let pid_file = config.pid_file.clone();
     let code = runtime.block_on(serve(config));
-    if let Some(path) = pid_file {
-        let _ = std::fs::remove_file(path);
-    }
     std::process::exit(code);
 }
 
 async fn serve(config: Config) -> i32 {
-    let listeners = match listen::bind_all(&config) {
+    // The handlers are installed first, before anything is bound, so that no signal finds
+    // the default action once a client can reach the server (a SIGTERM sent as soon as the
+    // server answered once ended it without draining or removing the pid file, seen once in
+    // CI, under load). memcached's four: SIGTERM and SIGINT stop, SIGUSR1 stops gracefully,
+    // SIGHUP reloads.
+    use ferrocache_server::{Control, Stop};
+    use tokio::signal::unix::{signal, SignalKind};
+    let (orders, control) = tokio::sync::mpsc::unbounded_channel();
+    for (kind, order) in [
+        (SignalKind::terminate(), Control::Stop(Stop::Normal)),
+        (SignalKind::interrupt(), Control::Stop(Stop::Normal)),
+        (SignalKind::user_defined1(), Control::Stop(Stop::Graceful)),
+        (SignalKind::hangup(), Control::Reload),
+    ] {
+        let mut handler = match signal(kind) {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!(
+                    "could not install the handler of signal {}: {e}",
+                    kind.as_raw_value()
+                );
+                return 71;
+            }
+        };
+        let orders = orders.clone();
+        tokio::spawn(async move {
+            while handler.recv().await.is_some() {
+                tracing::debug!("signal {} received", kind.as_raw_value());
+                if orders.send(order).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let listeners = match listen::bind_endpoints(&config) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("{e}");
-            return 71;
+            eprintln!("{}", e.message);
+            return e.exit_code;
         }
     };
-    if let Some(user) = &config.user {
-        if let Err(e) = drop_privileges(user) {
-            eprintln!("{e}");
-            return 71;
+    // Written once the listeners are bound (by the -u user, as memcached writes it), and
+    // removed at exit only if written: a server that could not bind must not remove the pid
+    // file of the one holding its port.
+    let pid_file = config.pid_file.clone().filter(|path| {
+        match std::fs::write(path, format!("{}\n", std::process::id())) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("could not write the pid file {}: {e}", path.display());
+                false
+            }
         }
-    }
+    });
     // A UDP socket has a descriptor per worker thread: name it once.
-    let mut addrs: Vec<String> = listeners.iter().map(|l| l.local_addr_string()).collect();
+    let mut addrs: Vec<String> = listeners
+        .iter()
+        .map(|l| l.listener.local_addr_string())
+        .collect();
     addrs.dedup();
     if !listen::is_loopback_only(&config) && !config.sasl && config.auth_file.is_none() {
         tracing::warn!(
@@ -91,32 +134,17 @@ async fn serve(config: Config) -> i32 {
     for addr in &addrs {
         tracing::info!("listening on {addr}");
     }
-    // The handlers are installed here, before `run` accepts anyone: created inside the
-    // future they waited for its first poll, which comes after the listeners are served, so a
-    // SIGTERM sent as soon as the server answered could still find the default action and end
-    // the process without draining or removing the pid file (seen once in CI, under load).
-    use tokio::signal::unix::{signal, SignalKind};
-    let handlers = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    );
-    let shutdown = async move {
-        let (Ok(mut term), Ok(mut int)) = handlers else {
-            tracing::error!("could not install signal handlers");
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM"),
-            _ = int.recv() => tracing::info!("SIGINT"),
-        }
-    };
-    match ferrocache_server::run(listeners, Arc::new(config), shutdown).await {
-        Ok(()) => 0,
+    let code = match ferrocache_server::run_controlled(listeners, Arc::new(config), control).await {
+        Ok(_) => 0,
         Err(e) => {
             tracing::error!("{e}");
             1
         }
+    };
+    if let Some(path) = pid_file {
+        let _ = std::fs::remove_file(path);
     }
+    code
 }
 
 /// `-v` levels as memcached's: none logs warnings, -v adds info, -vv debug, -vvv trace.
@@ -131,24 +159,57 @@ fn level(verbosity: u32) -> &'static str {
 
 /// Logs to stderr at the `-v` level. `RUST_LOG`, when set, wins; otherwise the `verbosity`
 /// command changes the level at run time.
+///
+/// Colours only on a terminal: stderr sent to a file, a pipe or a journal gets plain text, as
+/// memcached's does (`NO_COLOR` still turns them off on a terminal too).
 fn init_logging(verbosity: u8) {
+    use std::io::IsTerminal;
     use tracing_subscriber::prelude::*;
     use tracing_subscriber::{fmt, reload, EnvFilter};
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     if let Ok(filter) = EnvFilter::try_from_default_env() {
         fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(ansi)
             .init();
         return;
     }
     let (filter, handle) = reload::Layer::new(EnvFilter::new(level(u32::from(verbosity))));
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().with_writer(std::io::stderr))
+        .with(fmt::layer().with_writer(std::io::stderr).with_ansi(ansi))
         .init();
     let _ = ferrocache_server::VERBOSITY_HOOK.set(Box::new(move |v| {
         let _ = handle.reload(EnvFilter::new(level(v)));
     }));
+}
+
+/// `-r`, as memcached does it: the core file size limit as high as it goes (unlimited, else
+/// the hard limit). False if core files would still not be written (a soft limit of 0).
+fn raise_core_limit() -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 {
+            let unlimited = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &unlimited) != 0 {
+                let hard = libc::rlimit {
+                    rlim_cur: limit.rlim_max,
+                    rlim_max: limit.rlim_max,
+                };
+                libc::setrlimit(libc::RLIMIT_CORE, &hard);
+            }
+        }
+        libc::getrlimit(libc::RLIMIT_CORE, &mut limit) == 0 && limit.rlim_cur != 0
+    }
 }
 
 /// Forks into the background, detaches from the terminal and points stdio at /dev/null.
@@ -177,27 +238,42 @@ fn daemonize() -> std::io::Result<()> {
     Ok(())
 }
 
-/// `-u`: when running as root, become `user` after binding.
-fn drop_privileges(user: &str) -> Result<(), String> {
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } != 0 {
+/// `-u`, as memcached 1.6.45 does it: started as root, become `user` (which must be given;
+/// `-u root` stays root) before anything is bound. The error is memcached's message and exit
+/// code.
+fn drop_privileges(user: Option<&str>) -> Result<(), (String, i32)> {
+    // SAFETY: getuid and geteuid have no preconditions.
+    if unsafe { libc::getuid() } != 0 && unsafe { libc::geteuid() } != 0 {
         return Ok(());
     }
-    let name = CString::new(user).map_err(|_| format!("can't find the user {user}"))?;
-    // SAFETY: getpwnam returns a pointer into static storage or null; we read it at once.
+    let Some(user) = user.filter(|u| !u.is_empty()) else {
+        return Err(("must add '-u root' to start as root".into(), 64));
+    };
+    let not_found = || (format!("can't find the user {user} to switch to"), 67);
+    let name = CString::new(user).map_err(|_| not_found())?;
+    // SAFETY: getpwnam returns a pointer into static storage or null; we read it at once,
+    // before any other thread exists.
     let pw = unsafe { libc::getpwnam(name.as_ptr()) };
     if pw.is_null() {
-        return Err(format!("can't find the user {user} to switch to"));
+        return Err(not_found());
     }
     // SAFETY: pw is non-null and points to a valid passwd record.
     let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
     // SAFETY: plain system calls with integer arguments.
     unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0 && uid != 0 {
-            return Err(format!("failed to drop supplementary groups for {user}"));
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            // EPERM means there are no privileges left to drop: memcached goes on.
+            let e = std::io::Error::last_os_error();
+            eprintln!(
+                "failed to drop supplementary groups: {}",
+                listen::strerror(&e)
+            );
+            if e.raw_os_error() != Some(libc::EPERM) {
+                return Err((String::new(), 71));
+            }
         }
         if libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
-            return Err(format!("failed to assume the identity of user {user}"));
+            return Err((format!("failed to assume identity of user {user}"), 71));
         }
     }
     Ok(())

@@ -158,12 +158,18 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
         Request::Shutdown { graceful, noreply } => {
             if !shared.config.enable_shutdown {
                 ctx.reply(noreply, b"SERVER_ERROR: shutdown not enabled\r\n");
-            } else if graceful.is_none() {
-                ctx.reply(noreply, b"CLIENT_ERROR invalid shutdown mode\r\n");
-            } else {
-                tracing::info!("shutdown requested by a client");
-                shared.stop.cancel();
+            } else if let Some(graceful) = graceful {
+                // memcached raises SIGINT for `shutdown` and SIGUSR1 for `shutdown graceful`,
+                // and prints what those signals print.
+                tracing::debug!(fd = ctx.fd, graceful, "shutdown requested by a client");
+                shared.request_stop(if graceful {
+                    crate::Stop::Graceful
+                } else {
+                    crate::Stop::Normal
+                });
                 return Next::Close;
+            } else {
+                ctx.reply(noreply, b"CLIENT_ERROR invalid shutdown mode\r\n");
             }
         }
         Request::Verbosity { level, noreply } => {

@@ -44,9 +44,20 @@ fn ask(s: &mut TcpStream, req: &[u8]) -> String {
 
 /// Sends SIGTERM to a server started with a piped stderr; returns its exit status and what
 /// it logged.
-fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
+fn terminate(child: std::process::Child) -> (std::process::ExitStatus, String) {
+    signal_and_wait(child, libc::SIGTERM)
+}
+
+/// Sends `signal` to a server started with a piped stderr and waits for it to exit.
+fn signal_and_wait(child: std::process::Child, signal: i32) -> (std::process::ExitStatus, String) {
     // SAFETY: kill sends a signal to our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(child.id() as i32, signal) };
+    wait_exit(child)
+}
+
+/// Waits (10 s at most) for a server started with a piped stderr to exit; returns its exit
+/// status and what it logged.
+fn wait_exit(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
         pipe.read_to_string(&mut stderr).unwrap();
@@ -56,7 +67,7 @@ fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, Strin
         if let Some(status) = child.try_wait().unwrap() {
             return (status, stderr);
         }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        assert!(Instant::now() < deadline, "no exit");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -96,12 +107,68 @@ fn bad_flags_exit_like_memcached() {
     }
 }
 
+/// What memcached 1.6.45 prints and exits with, run as the oracle; and ferrocache's
+/// refusals of what it does not serve.
+#[test]
+fn refuses_flags_as_memcached_does() {
+    for (args, code, stderr) in [
+        (
+            &["-o", "frobnicate"][..],
+            1,
+            "Illegal suboption \"frobnicate\"\n",
+        ),
+        (
+            &["-o", "hashpower=99"],
+            1,
+            "Initial hashtable multiplier of 99 is too high\n\
+             Choose a value based on \"STAT hash_power_level\" from a running instance\n",
+        ),
+        (
+            &["-o", "slab_chunk_max=2048"],
+            1,
+            "slab_chunk_max must be specified in kilobytes.\n",
+        ),
+        (
+            &["-N", "0"],
+            1,
+            "Maximum number of NAPI IDs must be greater than 0\n",
+        ),
+        (&["-o", "slab_sizes="], 64, ""),
+    ] {
+        let out = Command::new(BIN)
+            .args(base_args(free_port()))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), stderr, "{args:?}");
+    }
+    for args in [
+        &["-Z"][..],
+        &["-e", "/tmp/ferrocache-memory-file"],
+        &["-o", "ssl_key=/etc/key.pem"],
+        &["-o", "ext_path=/tmp/extstore:64m"],
+    ] {
+        let out = Command::new(BIN)
+            .args(base_args(free_port()))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("ferrocache does not serve"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn sigterm_exits_zero_after_serving() {
     let port = free_port();
     let child = Command::new(BIN)
         .args(base_args(port))
-        .args(["-o", "no_such_option=1"])
+        .args(["-o", "hashpower=20"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -110,8 +177,8 @@ fn sigterm_exits_zero_after_serving() {
     let (status, stderr) = terminate(child);
     assert_eq!(status.code(), Some(0));
     assert!(
-        stderr.contains("no_such_option"),
-        "unknown -o is warned about: {stderr}"
+        stderr.contains("hashpower"),
+        "a -o key with no effect is warned about: {stderr}"
     );
 }
 
@@ -154,7 +221,170 @@ fn refuses_root_without_user_like_memcached() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("-u"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "must add '-u root' to start as root\n"
+    );
+    let out = Command::new(BIN)
+        .args(["-l", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-u", "no-such-user-here"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(67));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "can't find the user no-such-user-here to switch to\n"
+    );
+}
+
+/// The uid and primary gid of a user, from the passwd database.
+fn user_ids(name: &str) -> Option<(u32, u32)> {
+    let name = std::ffi::CString::new(name).unwrap();
+    // SAFETY: getpwnam returns static storage or null; read at once.
+    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+    // SAFETY: non-null, so a valid record.
+    (!pw.is_null()).then(|| unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
+}
+
+/// Connects to a UNIX socket as `uid`/`gid` (in a forked child, which does nothing but
+/// system calls) and asks for the version; true if it was answered.
+fn version_over_unix_socket_as(path: &std::path::Path, uid: u32, gid: u32) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: a zeroed sockaddr_un is valid; the path is copied in before the fork.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    assert!(bytes.len() < addr.sun_path.len());
+    for (dst, &b) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = b as libc::c_char;
+    }
+    // SAFETY: the child makes only async-signal-safe system calls, then _exits.
+    unsafe {
+        match libc::fork() {
+            -1 => panic!("fork failed"),
+            0 => {
+                let ok = libc::setgroups(0, std::ptr::null()) == 0
+                    && libc::setgid(gid) == 0
+                    && libc::setuid(uid) == 0;
+                let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+                let connected = ok
+                    && fd >= 0
+                    && libc::connect(
+                        fd,
+                        (&addr as *const libc::sockaddr_un).cast(),
+                        std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                    ) == 0;
+                let request = b"version\r\n";
+                let mut reply = [0u8; 8];
+                let answered = connected
+                    && libc::write(fd, request.as_ptr().cast(), request.len()) == 9
+                    && libc::read(fd, reply.as_mut_ptr().cast(), reply.len()) == 8
+                    && &reply == b"VERSION ";
+                libc::_exit(if answered { 0 } else { 1 });
+            }
+            child => {
+                let mut status = 0;
+                libc::waitpid(child, &mut status, 0);
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+            }
+        }
+    }
+}
+
+/// Kills the server if the test fails before stopping it, so no server outlives the test.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn spawn(cmd: &mut Command) -> KillOnDrop {
+        KillOnDrop(Some(cmd.spawn().unwrap()))
+    }
+
+    fn id(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
+    }
+
+    /// The child, no longer killed on drop (to stop it as the test means to).
+    fn take(mut self) -> std::process::Child {
+        self.0.take().expect("running")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The UNIX socket as memcached 1.6.45 makes it when started as root with `-u nobody`: it
+/// becomes nobody before binding, so the socket belongs to nobody (and nogroup) with the -a
+/// mode, and a client running as nobody can use it under the default -a 700.
+#[test]
+fn unix_socket_belongs_to_the_user_with_its_mask() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // SAFETY: getuid has no preconditions.
+    let Some((uid, gid)) = user_ids("nobody").filter(|_| unsafe { libc::getuid() } == 0) else {
+        eprintln!("needs root and a nobody user: nothing to check");
+        return;
+    };
+    // A directory nobody may create the socket in, as the server is nobody by then.
+    let dir = std::path::PathBuf::from(format!("/tmp/ferrocache-cli-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = dir.join("mc.sock");
+    for mask in ["700", "770"] {
+        let child = KillOnDrop::spawn(
+            Command::new(BIN)
+                .args(["-u", "nobody", "-a", mask, "-s"])
+                .arg(&path)
+                .stderr(Stdio::piped()),
+        );
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&path).is_err() {
+            assert!(Instant::now() < deadline, "no socket at {}", path.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (uid, gid), "-a {mask}");
+        assert_eq!(
+            format!("{:o}", meta.mode() & 0o777),
+            mask,
+            "the socket's mode is -a's"
+        );
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        assert!(
+            status.contains(&format!("Uid:\t{uid}\t{uid}\t{uid}\t{uid}")),
+            "the server runs as nobody: {status}"
+        );
+        assert!(
+            version_over_unix_socket_as(&path, uid, gid),
+            "nobody could not use the socket (-a {mask})"
+        );
+        let (status, stderr) = terminate(child.take());
+        assert!(status.success(), "{stderr}");
+    }
+    // A file that is not a socket is left alone, and the server does not start.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, "not a socket").unwrap();
+    let out = Command::new(BIN)
+        .args(["-u", "nobody", "-s"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(71));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "bind(): Address already in use\n\
+             failed to listen on UNIX socket: {}: Address already in use\n",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -350,4 +580,359 @@ fn no_transparent_huge_pages_from_the_start() {
         return;
     }
     assert_eq!(huge_without, 0, "huge pages in an empty server");
+}
+
+/// A log sent to a file or a pipe is plain text: no ANSI colour codes, even with `NO_COLOR`
+/// unset (journald and log files showed `\x1b[2m...` before).
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let port = free_port();
+    let child = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(base_args(port))
+            .arg("-vv")
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped()),
+    );
+    let mut s = wait_for(port);
+    assert_eq!(ask(&mut s, b"bogus\r\n"), "ERROR\r\n");
+    drop(s);
+    let (status, stderr) = terminate(child.take());
+    assert!(status.success());
+    assert!(stderr.contains("listening on"), "-vv logs: {stderr}");
+    assert!(
+        !stderr.contains("\x1b["),
+        "colour codes in a piped log: {stderr:?}"
+    );
+}
+
+/// Logs in with memcached's ascii authentication on a new connection; true if accepted.
+fn ascii_login(port: u16, user: &str, password: &str) -> bool {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let data = format!("{user} {password}");
+    let reply = ask(
+        &mut s,
+        format!("set auth 0 0 {}\r\n{data}\r\n", data.len()).as_bytes(),
+    );
+    match reply.as_str() {
+        "STORED\r\n" => true,
+        "CLIENT_ERROR authentication failure\r\n" => false,
+        other => panic!("unexpected reply to a login: {other:?}"),
+    }
+}
+
+/// Polls `check` for 10 s at most; true once it holds.
+fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// SIGHUP, as in memcached: the server keeps running and reads the `-Y` authfile again, so a
+/// new connection logs in with the new users; if the file cannot be read the old users stay
+/// (and the error is logged).
+#[test]
+fn sighup_reloads_the_authfile_and_keeps_serving() {
+    let dir = std::env::temp_dir().join(format!("ferrocache-cli-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let authfile = dir.join("auth");
+    std::fs::write(&authfile, "alice:secret\n").unwrap();
+    let port = free_port();
+    let child = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(base_args(port))
+            .arg("-Y")
+            .arg(&authfile)
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped()),
+    );
+    wait_for(port);
+    assert!(ascii_login(port, "alice", "secret"));
+    assert!(!ascii_login(port, "bob", "hunter2"));
+    // A connection that has not logged in yet sees the new users too.
+    let mut waiting = TcpStream::connect(("127.0.0.1", port)).unwrap();
+
+    std::fs::write(&authfile, "bob:hunter2\n").unwrap();
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    assert!(
+        eventually(|| ascii_login(port, "bob", "hunter2")),
+        "the new user never got in"
+    );
+    assert!(
+        !ascii_login(port, "alice", "secret"),
+        "the old user still gets in"
+    );
+    assert_eq!(
+        ask(&mut waiting, b"set auth 0 0 11\r\nbob hunter2\r\n"),
+        "STORED\r\n"
+    );
+    assert_eq!(ask(&mut waiting, b"version\r\n").get(..8), Some("VERSION "));
+
+    // An unreadable file: the users read before stay.
+    std::fs::remove_file(&authfile).unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(ascii_login(port, "bob", "hunter2"));
+    assert!(!ascii_login(port, "alice", "secret"));
+
+    let (status, stderr) = terminate(child.take());
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("could not read the authfile"),
+        "the failed reload is logged: {stderr}"
+    );
+}
+
+/// SIGUSR1 is memcached's graceful stop: it prints "Gracefully stopping" (with or without
+/// -v), lets the request in flight finish, and exits 0.
+#[test]
+fn sigusr1_stops_gracefully() {
+    let port = free_port();
+    let child = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(base_args(port))
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped()),
+    );
+    let mut s = wait_for(port);
+    assert_eq!(ask(&mut s, b"set k 0 0 1\r\nx\r\n"), "STORED\r\n");
+    // A request begun before the signal is answered after it. (Begun means read by the
+    // server: bytes still in the socket when the stop comes are not waited for.)
+    s.write_all(b"get k\r").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) };
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(ask(&mut s, b"\n"), "VALUE k 0 1\r\nx\r\nEND\r\n");
+    drop(s);
+    let (status, stderr) = wait_exit(child.take());
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "Gracefully stopping\n");
+}
+
+/// `shutdown` (with -A) prints what memcached's SIGINT prints ("Exiting normally", with -v
+/// only), `shutdown graceful` what its SIGUSR1 prints ("Gracefully stopping").
+#[test]
+fn shutdown_command_logs_like_memcached() {
+    for (command, verbose, printed) in [
+        ("shutdown", false, ""),
+        ("shutdown", true, "Exiting normally\n"),
+        ("shutdown graceful", false, "Gracefully stopping\n"),
+        ("shutdown graceful", true, "Gracefully stopping\n"),
+    ] {
+        let port = free_port();
+        let child = KillOnDrop::spawn(
+            Command::new(BIN)
+                .args(base_args(port))
+                .arg("-A")
+                .args(verbose.then_some("-v"))
+                .env_remove("RUST_LOG")
+                .stderr(Stdio::piped()),
+        );
+        let mut s = wait_for(port);
+        s.write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        let mut rest = Vec::new();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "memcached closes without a reply");
+        let (status, stderr) = wait_exit(child.take());
+        assert_eq!(status.code(), Some(0), "{command}: {stderr}");
+        if verbose {
+            // -v also logs ferrocache's own start-up lines; memcached's line is the last.
+            let last = stderr.lines().last().unwrap_or_default();
+            assert_eq!(format!("{last}\n"), printed, "{command} -v: {stderr}");
+        } else {
+            assert_eq!(stderr, printed, "{command}");
+        }
+    }
+}
+
+/// `-r` raises the core file size limit as memcached does: to unlimited where allowed,
+/// else to the hard limit. The server starts with a soft limit of 0.
+#[test]
+fn enable_coredumps_raises_the_core_limit() {
+    use std::os::unix::process::CommandExt;
+    let mut hard = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct we pass.
+    unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut hard) };
+    if hard.rlim_max == 0 {
+        eprintln!("core files cannot be allowed here: nothing to check");
+        return;
+    }
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(base_args(port)).arg("-r").stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: hard.rlim_max,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    wait_for(port);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let (status, stderr) = terminate(child);
+    assert!(status.success(), "{stderr}");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    // "Max core file size <soft> <hard> bytes"
+    let soft = core.split_whitespace().nth(4).unwrap();
+    let root = unsafe { libc::getuid() } == 0;
+    if root || hard.rlim_max == libc::RLIM_INFINITY {
+        assert_eq!(soft, "unlimited", "{core}");
+    } else {
+        assert_eq!(soft, hard.rlim_max.to_string(), "{core}");
+    }
+}
+
+/// `-l` takes memcached 1.6.45's listener syntax: a `proto[...]` prefix sets the protocol of
+/// that listener's connections, a tag is accepted, an entry without a prefix speaks -B's
+/// protocol (auto), and `stats settings` shows `inter` as given.
+#[test]
+fn listeners_speak_the_protocol_their_prefix_names() {
+    let (ascii_port, binary_port, auto_port) = (free_port(), free_port(), free_port());
+    let entries = format!(
+        "proto[ascii]:127.0.0.1:{ascii_port};proto[binary]:tag[svc]:127.0.0.1:{binary_port}"
+    );
+    let child = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(["-u", "root", "-p", &auto_port.to_string()])
+            .args(["-l", &entries, "-l", "tag_tools_:127.0.0.1"])
+            .stderr(Stdio::piped()),
+    );
+    let version = binary_request(0x0b, b"", b"");
+    // proto[ascii]: text answered, a binary request is not answered in binary.
+    let mut s = wait_for(ascii_port);
+    assert_eq!(ask(&mut s, b"version\r\n"), "VERSION 1.6.45\r\n");
+    let settings = ask(&mut s, b"stats settings\r\n");
+    assert!(
+        settings.contains(&format!("STAT inter {entries},tag_tools_:127.0.0.1\r\n")),
+        "{settings}"
+    );
+    let mut s = wait_for(ascii_port);
+    let mut line = version.clone();
+    line.extend_from_slice(b"\r\n");
+    assert_eq!(ask(&mut s, &line), "ERROR\r\n");
+    // proto[binary]: binary answered, text refused (memcached closes on a bad magic byte).
+    let mut s = wait_for(binary_port);
+    s.write_all(&version).unwrap();
+    assert_eq!(binary_reply(&mut s), (0, b"1.6.45".to_vec()));
+    let mut s = wait_for(binary_port);
+    // (A header's worth: memcached reads 24 bytes before it looks at the magic byte.)
+    s.write_all(b"version\r\nversion\r\nversion\r\n").unwrap();
+    let mut rest = Vec::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    // No prefix: -B's auto-negotiation, both protocols.
+    let mut s = wait_for(auto_port);
+    assert_eq!(ask(&mut s, b"version\r\n"), "VERSION 1.6.45\r\n");
+    let mut s = wait_for(auto_port);
+    s.write_all(&version).unwrap();
+    assert_eq!(binary_reply(&mut s), (0, b"1.6.45".to_vec()));
+    let (status, stderr) = terminate(child.take());
+    assert!(status.success(), "{stderr}");
+}
+
+/// Listener entries memcached 1.6.45 refuses are refused with its messages and exit code:
+/// TLS prefixes (ferrocache does not serve TLS, and memcached without -Z refuses them), the
+/// proxy protocol (not built), bad tags and ports.
+#[test]
+fn listener_entries_refused_as_memcached_refuses_them() {
+    for (entry, first) in [
+        (
+            "notls:127.0.0.1",
+            "'notls' option is valid only when SSL is enabled",
+        ),
+        (
+            "btls:127.0.0.1",
+            "'btls' option is valid only when SSL is enabled",
+        ),
+        (
+            "mtls:127.0.0.1",
+            "'otls' option is valid only when SSL is enabled",
+        ),
+        ("tls:127.0.0.1", "Invalid port number: \"127.0.0.1\""),
+        (
+            "proto[proxy]:127.0.0.1",
+            "Server not built with proxy: \"proto[proxy\"",
+        ),
+        (
+            "tag[toolongtag]:127.0.0.1",
+            "Listener tags must be between 1 and 8 characters: \"toolongtag\"",
+        ),
+        ("127.0.0.1:abc", "Invalid port number: \"abc\""),
+    ] {
+        let out = Command::new(BIN)
+            .args(["-u", "root", "-p", &free_port().to_string(), "-l", entry])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(71), "{entry}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("{first}\nfailed to listen on one of interface(s) {entry}: Success\n"),
+            "{entry}"
+        );
+    }
+}
+
+/// The pid file is written once the server listens, and only a server that wrote it removes
+/// it: a second server that cannot bind the port leaves the first one's pid file alone.
+#[test]
+fn a_server_that_cannot_bind_leaves_the_pid_file_alone() {
+    let port = free_port();
+    let pid_file = std::env::temp_dir().join(format!("ferrocache-test-busy-{port}.pid"));
+    let first = KillOnDrop::spawn(
+        Command::new(BIN)
+            .args(base_args(port))
+            .arg("-P")
+            .arg(&pid_file)
+            .stderr(Stdio::piped()),
+    );
+    let first_pid = first.id();
+    wait_for(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = Command::new(BIN)
+        .args(base_args(port))
+        .arg("-P")
+        .arg(&pid_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(71));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "failed to listen on one of interface(s) 127.0.0.1: Address already in use\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pid_file)
+            .unwrap_or_default()
+            .trim(),
+        first_pid.to_string()
+    );
+    let (status, _) = terminate(first.take());
+    assert!(status.success());
+    assert!(!pid_file.exists(), "the first server removes its pid file");
 }
