@@ -819,15 +819,36 @@ mod tests {
             "--memory-limit",
             "8",
             "-I1k",
-            "--max-item-size=4k",
+            "--max-item-size=2m",
         ])
         .unwrap();
         assert_eq!(
             (c.port, c.memory_limit_mb, c.item_size_max),
-            (1234, 8, 4096)
+            (1234, 8, 2 << 20)
         );
-        let c = parse(&["-I", "1024"]).unwrap();
+        let c = parse(&["-I", "1024", "-o", "slab_chunk_max=1"]).unwrap();
         assert_eq!(c.item_size_max, 1024);
+        // As memcached 1.6.45 (the oracle): without a smaller slab_chunk_max, -I must be a
+        // multiple of its largest slab chunk, 512k.
+        for (size, message) in [
+            (
+                "1k",
+                "slab_chunk_max (bytes: 524288) cannot be larger than -I (item_size_max 1024)",
+            ),
+            (
+                "700k",
+                "-I (item_size_max: 716800) must be evenly divisible by slab_chunk_max \
+                 (bytes: 524288)",
+            ),
+        ] {
+            assert_eq!(
+                parse(&["-I", size]),
+                Err(ConfigError::Invalid {
+                    message: message.into(),
+                    exit_code: EX_USAGE
+                })
+            );
+        }
     }
 
     /// What memcached 1.6.45 answers (run as the oracle): (flags, exit code, stderr).

@@ -446,9 +446,10 @@ pub(super) fn check(c: &Config, p: &Pending) -> Result<(), ConfigError> {
     if item_size_max > SLAB_PAGE_SIZE && !p.slab_chunk_changed {
         chunk_max = SLAB_PAGE_SIZE / 2;
     }
-    // memcached makes these checks whatever the flags; ferrocache only when slab_chunk_max
-    // is given, as its -I takes sizes memcached's slabs cannot (see the README).
-    if p.slab_chunk_changed {
+    // memcached makes these checks whatever the flags: an -I its slabs cannot hold (under
+    // 512k, or not a multiple of the largest chunk) is refused here as there, though
+    // ferrocache has no slabs, so a configuration moves between the two unchanged.
+    {
         if chunk_max > item_size_max {
             return Err(invalid(
                 format!(
