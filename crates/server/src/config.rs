@@ -32,8 +32,9 @@ pub enum Eviction {
 /// The server's settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    /// `-p`: TCP port (default 11211). Port 0 picks a free port (tests use it).
-    pub port: u16,
+    /// `-p`: TCP port (default 11211), as memcached reads it: 0 turns TCP off and -1 picks
+    /// a free port.
+    pub port: i32,
     /// `-l`: the listeners, from every `-l` and every entry separated by `,` or `;`, in
     /// memcached's syntax (`[notls:|btls:|mtls:][proto[..]:][tag[..]:]<host>[:<port>]`,
     /// read by `listen`). Empty: all interfaces.
@@ -47,7 +48,8 @@ pub struct Config {
     pub unix_mask: u32,
     /// `-U`: UDP port (default 0, off), on the `-l` interfaces. Given without `-p`, it is the
     /// TCP port too, as in memcached.
-    pub udp_port: u16,
+    /// 0 is off and -1 picks a free port, as for `-p`.
+    pub udp_port: i32,
     /// `-m`: item memory in megabytes (default 64).
     pub memory_limit_mb: u64,
     /// `-M`: answer an error instead of evicting.
@@ -350,21 +352,6 @@ fn atoi_flag(m: &ArgMatches, id: &str) -> Option<i32> {
     m.get_one::<String>(id).map(|text| extended::atoi(text))
 }
 
-fn number<T: std::str::FromStr>(
-    m: &ArgMatches,
-    id: &str,
-    what: &str,
-) -> Result<Option<T>, ConfigError> {
-    match m.get_one::<String>(id) {
-        None => Ok(None),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| invalid(format!("Invalid value for {what}: {text}"), EX_USAGE)),
-    }
-}
-
 impl Config {
     /// Parses a command line (`args` starts with the program name).
     pub fn parse_from<I, T>(args: I) -> Result<Config, ConfigError>
@@ -411,21 +398,23 @@ impl Config {
             ));
         }
         let mut c = Config::default();
-        if let Some(port) = m.get_one::<String>("port") {
-            c.port = port
-                .trim()
-                .parse()
-                .map_err(|_| invalid(format!("ERROR: Invalid port number {port}."), EX_USAGE))?;
+        // Ports are read with atoi, as memcached reads them: 0 is off, -1 a free port.
+        if let Some(port) = atoi_flag(&m, "port") {
+            c.port = port;
         }
-        if let Some(port) = m.get_one::<String>("udp-port") {
-            c.udp_port = port
-                .trim()
-                .parse()
-                .map_err(|_| invalid(format!("ERROR: Invalid port number {port}."), EX_USAGE))?;
+        if let Some(port) = atoi_flag(&m, "udp-port") {
+            c.udp_port = port;
             // memcached: a UDP port given without a TCP port is the TCP port too.
             if c.udp_port != 0 && m.get_one::<String>("port").is_none() {
                 c.port = c.udp_port;
             }
+        }
+        // memcached checks the TCP port only; a UDP port over 65535 wraps when bound.
+        if c.port > 65535 {
+            return Err(invalid(
+                format!("ERROR: Invalid port number {}.", c.port),
+                EX_USAGE,
+            ));
         }
         // Each argument as getopt gives it, less its leading space, as memcached takes it; an
         // argument given twice counts once.
@@ -453,8 +442,10 @@ impl Config {
         c.enable_shutdown = m.get_flag("enable-shutdown");
         c.daemonize = m.get_flag("daemon");
         c.user = m.get_one::<String>("user").cloned();
-        if let Some(mb) = number::<u64>(&m, "memory-limit", "memory limit")? {
-            c.memory_limit_mb = mb;
+        // memcached reads -m with atoi into a size_t: "abc" is 0 (and then refused by the
+        // item size check below), a negative number wraps.
+        if let Some(mb) = atoi_flag(&m, "memory-limit") {
+            c.memory_limit_mb = i64::from(mb) as u64;
         }
         c.disable_evictions = m.get_flag("disable-evictions");
         // -c, -t, -R and -b are read with C's atoi, as memcached reads them: "-c -1" and
@@ -662,6 +653,16 @@ impl Config {
 
     /// memcached's `num_threads_per_udp`: how many worker threads serve each UDP socket. All
     /// of them, unless `-l` names several interfaces: then one each.
+    /// The port a socket is bound to for a `-p`/`-U` value: -1 picks a free one (0 to the
+    /// kernel), as memcached does; other values are used as given (modulo 65536).
+    pub fn bind_port(port: i32) -> u16 {
+        if port == -1 {
+            0
+        } else {
+            port as u16
+        }
+    }
+
     pub fn num_threads_per_udp(&self) -> usize {
         if self.listen.len() > 1 {
             1
@@ -855,7 +856,13 @@ mod tests {
     #[test]
     fn bad_values_are_refused_as_memcached_refuses_them() {
         for (args, code, message) in [
-            (&["-o", "frobnicate"][..], 1, "Illegal suboption \"frobnicate\""),
+            (
+                &["-m", "abc"][..],
+                64,
+                "Cannot set item size limit higher than 1/2 of memory max.",
+            ),
+            (&["-p", "70000"], 64, "ERROR: Invalid port number 70000."),
+            (&["-o", "frobnicate"], 1, "Illegal suboption \"frobnicate\""),
             (&["-o", "frobnicate=1"], 1, "Illegal suboption \"frobnicate=1\""),
             (&["-o", ",hashpower=20"], 1, "Illegal suboption \"\""),
             (&["-o", "hashpower=20, lru_crawler"], 1, "Illegal suboption \" lru_crawler\""),

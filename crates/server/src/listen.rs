@@ -355,13 +355,13 @@ struct BindAddr {
 
 /// The TCP addresses that `-l` and `-p` name, each with its listener's protocol.
 fn tcp_addrs(config: &Config) -> Result<Vec<BindAddr>, BindError> {
-    addrs(config, config.port)
+    addrs(config, Config::bind_port(config.port))
 }
 
 /// The UDP addresses that `-l` and `-U` name: memcached binds UDP on the same interfaces as
 /// TCP, and an `-l <addr>:<port>` entry's port applies to both.
 fn udp_addrs(config: &Config) -> Result<Vec<BindAddr>, BindError> {
-    addrs(config, config.udp_port)
+    addrs(config, Config::bind_port(config.udp_port))
 }
 
 /// The addresses `-l` names, with `port` where an entry gives none.
@@ -514,29 +514,24 @@ pub fn bind_endpoints(config: &Config) -> Result<Vec<Endpoint>, BindError> {
         return bind_unix(path, config).map(|l| vec![l.into()]);
     }
     let mut listeners: Vec<Endpoint> = Vec::new();
-    let mut port = config.port;
+    // `-p 0` turns TCP off, whatever `-l` says, as in memcached.
+    let tcp = if config.port != 0 {
+        tcp_addrs(config)?
+    } else {
+        Vec::new()
+    };
     for BindAddr {
-        mut addr,
+        addr,
         protocol,
         any,
         warning,
-    } in tcp_addrs(config)?
+    } in tcp
     {
         if let Some(w) = warning {
             eprintln!("{w}");
         }
-        // With port 0, every listener shares the port the first one was given.
-        if addr.port() == 0 && port != 0 {
-            addr.set_port(port);
-        }
         match bind_tcp(addr, config) {
             Ok(l) => {
-                if port == 0 {
-                    port = l
-                        .local_addr()
-                        .map_err(|e| listen_failure(config, None, &strerror(&e)))?
-                        .port();
-                }
                 let listener = tokio::net::TcpListener::from_std(l)
                     .map_err(|e| listen_failure(config, None, &strerror(&e)))?;
                 listeners.push(Endpoint {
@@ -586,6 +581,49 @@ pub fn bind_endpoints(config: &Config) -> Result<Vec<Endpoint>, BindError> {
         }
     }
     Ok(listeners)
+}
+
+/// `MEMCACHED_PORT_FILENAME`, as memcached writes it: a line per TCP and UDP socket bound
+/// (`TCP INET: 11211`, `UDP INET6: 11211`; a UDP socket once, not once per worker), written to
+/// `<file>.lck` and renamed to `<file>` once all are bound, so a reader never sees half of it.
+/// memcached's test suite finds free ports (`-p -1`) this way.
+pub fn write_port_file(listeners: &[Endpoint], path: &std::path::Path) {
+    use std::io::Write;
+    let mut text = String::new();
+    let mut last_udp = None;
+    for endpoint in listeners {
+        let (kind, addr) = match &endpoint.listener {
+            Listener::Tcp(l) => ("TCP", l.local_addr()),
+            Listener::Udp(s) => ("UDP", s.local_addr()),
+            Listener::Unix(_) => continue,
+        };
+        let Ok(addr) = addr else { continue };
+        if kind == "UDP" {
+            if last_udp == Some(addr) {
+                continue;
+            }
+            last_udp = Some(addr);
+        }
+        let family = if addr.is_ipv6() { "INET6" } else { "INET" };
+        text.push_str(&format!("{kind} {family}: {}\n", addr.port()));
+    }
+    let mut lock = path.as_os_str().to_owned();
+    lock.push(".lck");
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&lock)
+        .and_then(|mut f| f.write_all(text.as_bytes()));
+    match written {
+        Ok(()) => {
+            let _ = std::fs::rename(&lock, path);
+        }
+        Err(e) => eprintln!(
+            "Failed to open \"{}\": {}",
+            std::path::Path::new(&lock).display(),
+            strerror(&e)
+        ),
+    }
 }
 
 /// `-s`, as memcached makes it: a socket left by an earlier run is removed (nothing else
@@ -743,7 +781,7 @@ mod tests {
 
     #[tokio::test]
     async fn udp_is_bound_only_with_a_port() {
-        let c = config(&["-p", "0", "-l", "127.0.0.1"]);
+        let c = config(&["-p", "-1", "-l", "127.0.0.1"]);
         assert!(bind_all(&c)
             .unwrap()
             .iter()
@@ -756,7 +794,7 @@ mod tests {
         // A descriptor per worker thread.
         let c = config(&[
             "-p",
-            "0",
+            "-1",
             "-l",
             "127.0.0.1",
             "-U",
@@ -942,7 +980,7 @@ mod tests {
     async fn listening_sockets_get_their_mark() {
         let c = config(&[
             "-p",
-            "0",
+            "-1",
             "-l",
             "127.0.0.1",
             "-o",
@@ -960,12 +998,35 @@ mod tests {
         }
     }
 
+    /// As memcached: `-p -1` binds a free port (each address its own), `-p 0` no TCP at all.
     #[tokio::test]
-    async fn port_zero_binds_a_free_port() {
-        let c = config(&["-p", "0", "-l", "127.0.0.1"]);
+    async fn port_minus_one_binds_a_free_port_and_zero_none() {
+        let c = config(&["-p", "-1", "-l", "127.0.0.1"]);
         let listeners = bind_all(&c).unwrap();
         assert_eq!(listeners.len(), 1);
         assert!(!listeners[0].local_addr_string().ends_with(":0"));
+        assert!(bind_all(&config(&["-p", "0", "-l", "127.0.0.1"]))
+            .unwrap()
+            .is_empty());
+        // UDP alone.
+        let listeners = bind_all(&config(&["-p", "0", "-U", "-1", "-l", "127.0.0.1"])).unwrap();
+        assert!(!listeners.is_empty());
+        assert!(listeners.iter().all(|l| matches!(l, Listener::Udp(_))));
+    }
+
+    /// `MEMCACHED_PORT_FILENAME`: a line per socket, UDP once, in memcached's words.
+    #[tokio::test]
+    async fn the_port_file_names_every_socket_once() {
+        let c = config(&["-p", "-1", "-U", "-1", "-l", "127.0.0.1", "-t", "2"]);
+        let endpoints = bind_endpoints(&c).unwrap();
+        let path = std::env::temp_dir().join(format!("ferrocache-ports-{}", std::process::id()));
+        write_port_file(&endpoints, &path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("TCP INET: ") && lines[1].starts_with("UDP INET: "));
+        assert!(lines.iter().all(|l| !l.ends_with(": 0")));
     }
 
     #[tokio::test]

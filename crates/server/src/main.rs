@@ -106,6 +106,11 @@ async fn serve(config: Config) -> i32 {
             return e.exit_code;
         }
     };
+    if config.unix_socket.is_none() {
+        if let Some(path) = std::env::var_os("MEMCACHED_PORT_FILENAME") {
+            listen::write_port_file(&listeners, std::path::Path::new(&path));
+        }
+    }
     // Written once the listeners are bound (by the -u user, as memcached writes it), and
     // removed at exit only if written: a server that could not bind must not remove the pid
     // file of the one holding its port.

@@ -19,7 +19,7 @@ struct TestServer {
 
 impl TestServer {
     async fn start(args: &[&str]) -> TestServer {
-        let mut argv = vec!["ferrocache", "-l", "127.0.0.1", "-p", "0"];
+        let mut argv = vec!["ferrocache", "-l", "127.0.0.1", "-p", "-1"];
         argv.extend_from_slice(args);
         let config = Config::parse_from(argv).expect("test flags parse");
         let listeners = listen::bind_all(&config).expect("bind");
