@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of ferrocache: formatting and lints, the Rust unit and integration tests,
-# the differential transcripts against real memcached, and the client suites (Python, Perl,
-# Node) against both memcached and ferrocache. Installs what is missing on a Debian machine
+# the differential transcripts against memcached 1.6.45, memcached's own test suite, and the
+# client suites (Python, Perl, Node) against both memcached and ferrocache. Installs what is missing on a Debian machine
 # first (apt-get when root or with sudo; Python packages in .venv/, pinned).
 #
 # Exits non-zero on the first failure. Works from any directory.
@@ -44,6 +44,8 @@ command -v saslpasswd2 >/dev/null || [ -x /usr/sbin/saslpasswd2 ] || need sasl2-
 compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || need libsasl2-modules
 command -v perl >/dev/null && perl -MCache::Memcached::Fast -e1 2>/dev/null ||
     need libcache-memcached-fast-perl
+# memcached's own test suite runs with prove (perl).
+command -v prove >/dev/null || need perl
 command -v node >/dev/null || need nodejs
 command -v npm >/dev/null || need npm
 # pylibmc is compiled from source against libmemcached and zlib.
@@ -143,6 +145,9 @@ export FERROCACHE_BIN="$TARGET_DIR/debug/ferrocache"
 
 section "rust tests (unit, integration, differential against memcached)"
 cargo test --workspace --quiet 2>&1
+
+section "memcached 1.6.45's own test suite (t/) against ferrocache"
+scripts/memcached-suite.sh
 
 # ---------------------------------------------------------------------------------------
 section "client suites (Python, Perl, Node) against memcached and ferrocache"
