@@ -100,8 +100,8 @@ pub struct MetaOptions {
     pub compare_cas: Option<u64>,
     /// `E<cas>`: the new CAS value (memcached 1.6.45).
     pub new_cas: Option<u64>,
-    /// `M<mode>`: the byte after the `M` (a space or line end for a lone `M`, which no mode
-    /// accepts). A NUL there reads as no mode, as in memcached.
+    /// `M<mode>`: the byte after the `M` (a space for a lone `M`, which no command accepts
+    /// as a mode). A NUL there reads as no mode, as in memcached.
     pub mode: Option<u8>,
     /// `J<initial>` (`ma`)
     pub initial: Option<u64>,
@@ -206,7 +206,7 @@ pub(crate) fn read_flags<'a>(
     let mut fail = |msg: Option<&'static str>| {
         failed = Some(msg.or(failed).unwrap_or(BAD_FORMAT));
     };
-    for (i, &tok) in toks.iter().enumerate() {
+    for &tok in toks {
         let code = tok[0];
         if code >= 127 || seen[code as usize] {
             return Err("duplicate flag");
@@ -249,12 +249,9 @@ pub(crate) fn read_flags<'a>(
                 None => fail(bad_token),
             },
             b'M' => {
-                // The byte after the `M` on the line: a space or the line's end when the
-                // token is a lone `M`.
-                let next = arg.first().copied().unwrap_or_else(|| {
-                    let end = tokens.starts[first_flag + i] + 1;
-                    tokens.line.get(end).copied().unwrap_or(b'\r')
-                });
+                // memcached takes the byte after the `M`: for a lone `M` a space or the
+                // line's end, which no command takes as a mode.
+                let next = arg.first().copied().unwrap_or(b' ');
                 opts.mode = (next != 0).then_some(next);
             }
             b'J' => match (!arg.is_empty()).then(|| tok_u64(arg)).flatten() {
@@ -527,6 +524,6 @@ mod tests {
         assert!(f.opts.base64 && f.opts.value);
         assert_eq!((f.opts.ttl, f.opts.mode), (Some(30), Some(b'S')));
         let tokens = crate::text::tokenize(b"ms foo 2 M", 3).ok().unwrap();
-        assert_eq!(read_flags(&tokens, 3).ok().unwrap().opts.mode, Some(b'\r'));
+        assert_eq!(read_flags(&tokens, 3).ok().unwrap().opts.mode, Some(b' '));
     }
 }

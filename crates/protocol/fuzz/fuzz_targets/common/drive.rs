@@ -3,7 +3,7 @@
 //! The parser must never panic, never claim bytes it was not given, always make progress,
 //! and what it understood must encode back to bytes it understands the same way.
 
-use ferrocache_protocol::text::{encode, parse, Request};
+use ferrocache_protocol::text::{encode, parse, Request, StatsGroup};
 use ferrocache_protocol::{Limits, Parsed};
 
 pub fn drive(data: &[u8], limits: &Limits) {
@@ -28,10 +28,12 @@ pub fn drive(data: &[u8], limits: &Limits) {
                     swallow = s;
                 } else if !matches!(
                     request,
-                    // Key lists keep the client's spacing; the other two carry "unreadable".
+                    // Key lists keep the client's spacing; the others carry "unreadable", or
+                    // an error line that depends on how the arguments were wrong.
                     Request::Get { .. }
-                        | Request::Shutdown { graceful: None }
+                        | Request::Shutdown { graceful: None, .. }
                         | Request::FlushAll { delay: None, .. }
+                        | Request::Stats(StatsGroup::Cachedump(Err(_)))
                 ) {
                     let again = encode(&request);
                     match parse(&again, limits) {
