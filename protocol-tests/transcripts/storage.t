@@ -133,3 +133,9 @@ sleep 2100
 > set k 0 0 1 noreply\r\nab\r\nversion\r\n
 === add-after-delete
 > set k 0 0 1\r\na\r\ndelete k\r\nadd k 0 0 1\r\nb\r\nget k\r\n
+=== failed-stores-spend-cas-values
+# memcached takes a CAS value before it tries to store: NOT_STORED, EXISTS and NOT_FOUND
+# spend one too, as the next gets shows
+> set a 0 0 1\r\n1\r\nadd a 0 0 1\r\n2\r\nreplace b 0 0 1\r\n2\r\ncas a 0 0 1 99\r\n2\r\ncas b 0 0 1 1\r\n2\r\nappend b 0 0 1\r\n2\r\nset c 0 0 1\r\n3\r\ngets a c\r\n
+=== failed-meta-stores-spend-cas-values
+> ms a 1\r\n1\r\nms a 1 ME\r\n2\r\nms b 1 MR\r\n2\r\nms a 1 C99\r\n2\r\nms b 1 E500 ME\r\n3\r\nms c 1\r\n3\r\nmg a c\r\nmg c c\r\nmg b c\r\n

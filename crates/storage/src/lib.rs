@@ -411,17 +411,26 @@ impl Store {
         true
     }
 
-    fn new_item(&self, value: Value, flags: u32, exptime: u32, now: u32) -> Item {
+    /// A new item, with the client's CAS value (`E`) or the next one (none without CAS).
+    fn new_item(
+        &self,
+        value: Value,
+        flags: u32,
+        exptime: u32,
+        now: u32,
+        cas_in: Option<u64>,
+    ) -> Item {
+        let cas = match cas_in {
+            Some(cas) => cas,
+            None if self.config.cas_enabled => self.next_cas(),
+            None => 0,
+        };
         Item {
             value,
             flags,
             exptime,
             time: now,
-            cas: if self.config.cas_enabled {
-                self.next_cas()
-            } else {
-                0
-            },
+            cas,
             marks: 0,
         }
     }
@@ -540,6 +549,13 @@ impl Store {
             return (StoreOutcome::TooLarge, 0, 0);
         }
         bump(&self.counters.cmd_set);
+        // memcached takes the new item's CAS value before it tries to store, so a store that
+        // fails (NOT_STORED, EXISTS, NOT_FOUND) spends one too: later CAS values show it.
+        let cas = match extra.new_cas {
+            Some(cas) => cas,
+            None if self.config.cas_enabled => self.next_cas(),
+            None => 0,
+        };
         let probe = Probe::new(key);
         let key: &Key = &probe;
         let _guard = self.lock(key);
@@ -605,12 +621,14 @@ impl Store {
                 self.times.realtime(exptime, now),
             ),
         };
-        let mut item = self.new_item(value, flags, exptime, now);
-        item.marks = marks;
-        if let Some(cas) = extra.new_cas {
-            item.cas = cas;
-        }
-        let cas = item.cas;
+        let item = Item {
+            value,
+            flags,
+            exptime,
+            time: now,
+            cas,
+            marks,
+        };
         let len = item.value.len();
         if !self.link(key, item, old.as_ref(), true) {
             return (StoreOutcome::OutOfMemory, 0, 0);
@@ -689,13 +707,15 @@ impl Store {
             if let Some((value, exptime)) = args.initial {
                 // `T` wins over `N`'s TTL for the new item too.
                 let exptime = self.times.realtime(args.ttl.unwrap_or(exptime), now);
-                let mut item =
-                    self.new_item(Value::from(value.to_string().as_bytes()), 0, exptime, now);
+                let mut item = self.new_item(
+                    Value::from(value.to_string().as_bytes()),
+                    0,
+                    exptime,
+                    now,
+                    args.new_cas,
+                );
                 if args.binary_key {
                     item.marks |= Item::BINARY_KEY;
-                }
-                if let Some(cas) = args.new_cas {
-                    item.cas = cas;
                 }
                 let new_cas = item.cas;
                 if self.link(key, item, None, true) {
@@ -726,7 +746,8 @@ impl Store {
         if in_place {
             text.resize(old.value.len(), b' ');
         }
-        let mut item = self.new_item(Value::from(text), old.flags, old.exptime, now);
+        // memcached spends a CAS value here even when `E` then replaces it.
+        let mut item = self.new_item(Value::from(text), old.flags, old.exptime, now, None);
         if in_place {
             // memcached rewrites the number inside the same item: its marks and time stay.
             item.time = old.time;

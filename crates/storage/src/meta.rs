@@ -146,10 +146,7 @@ impl Store {
         let (mut item, old) = match self.lookup(key, now, true) {
             Some(item) => (item.clone(), Some(item)),
             None if vivify => {
-                let mut item = self.new_item(crate::Value::from(&[][..]), 0, 0, now);
-                if let Some(cas) = req.new_cas {
-                    item.cas = cas;
-                }
+                let item = self.new_item(crate::Value::from(&[][..]), 0, 0, now, req.new_cas);
                 (item, None)
             }
             None => {
