@@ -55,6 +55,16 @@ impl Server {
         flags: &[String],
         env: &[(String, String)],
     ) -> Result<Server, String> {
+        Server::start_logged(binary, flags, env, None)
+    }
+
+    /// Like [`Server::start_with_env`], with the server's stderr written to `log`.
+    pub fn start_logged(
+        binary: &PathBuf,
+        flags: &[String],
+        env: &[(String, String)],
+        log: Option<&std::path::Path>,
+    ) -> Result<Server, String> {
         for _attempt in 0..3 {
             let port = free_port();
             let mut cmd = Command::new(binary);
@@ -63,9 +73,16 @@ impl Server {
             cmd.args(["-u", "root"]);
             cmd.args(flags);
             cmd.envs(env.iter().map(|(k, v)| (k, v)));
+            let stderr = match log {
+                Some(path) => Stdio::from(
+                    std::fs::File::create(path)
+                        .map_err(|e| format!("cannot create {}: {e}", path.display()))?,
+                ),
+                None => Stdio::null(),
+            };
             cmd.stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null());
+                .stderr(stderr);
             let child = cmd
                 .spawn()
                 .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;

@@ -94,6 +94,29 @@ pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Every transcript of the `.t` files in `dir`, in file order; panics on a malformed file
+/// or two transcripts of one name.
+pub fn load_dir(dir: &std::path::Path) -> Vec<Transcript> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "t"))
+        .collect();
+    files.sort();
+    let mut all = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        all.extend(parse_file(&name, &text).unwrap_or_else(|e| panic!("{e}")));
+    }
+    let mut names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+    names.sort();
+    for pair in names.windows(2) {
+        assert_ne!(pair[0], pair[1], "two transcripts are named {}", pair[0]);
+    }
+    all
+}
+
 /// Parses a transcript file.
 pub fn parse_file(file: &str, text: &str) -> Result<Vec<Transcript>, String> {
     let mut all: Vec<Transcript> = Vec::new();

@@ -8,31 +8,13 @@
 use protocol_tests::normalize::{escape, normalize};
 use protocol_tests::server::{ferrocache_binary, memcached_binary, Server};
 use protocol_tests::transcript::{
-    parse_file, plan, regroup, render, run_plan, Action, Mode, Reply, Transcript, MODES,
+    load_dir, plan, regroup, render, run_plan, Action, Mode, Reply, Transcript, MODES,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 fn load_all() -> Vec<Transcript> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("transcripts directory")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "t"))
-        .collect();
-    files.sort();
-    let mut all = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
-        let name = f.file_name().unwrap().to_string_lossy().to_string();
-        all.extend(parse_file(&name, &text).unwrap_or_else(|e| panic!("{e}")));
-    }
-    let mut names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
-    names.sort();
-    for pair in names.windows(2) {
-        assert_ne!(pair[0], pair[1], "two transcripts are named {}", pair[0]);
-    }
-    all
+    load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts"))
 }
 
 /// Runs one transcript on memcached as written, and on the subject in every [`MODES`] mode;

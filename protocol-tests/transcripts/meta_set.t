@@ -46,6 +46,16 @@
 > ms foo 2\r\nhi\r\nms foo 2 C1 c\r\nyo\r\nmg foo v c\r\n
 === ms-cas-mismatch
 > ms foo 2\r\nhi\r\nms foo 2 C99 c\r\nyo\r\nmg foo v c\r\n
+=== ms-replace-with-cas-is-a-cas
+# memcached turns a replace with a CAS into its cas: a mismatch is EX (not stored), a
+# match stores, a missing key is NF
+> ms foo 2\r\nhi\r\n
+> ms foo 2 MR C99 c\r\nyo\r\n
+> mg foo v c\r\n
+> ms foo 2 MR C2 c\r\nyo\r\n
+> mg foo v c\r\n
+> ms nope 2 MR C2\r\nyo\r\n
+> ms nope 2 MR\r\nyo\r\n
 === ms-cas-miss
 > ms foo 2 C1\r\nyo\r\nmg foo v\r\n
 === ms-cas-quiet-mismatch

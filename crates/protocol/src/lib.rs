@@ -50,6 +50,11 @@ pub struct Rejection {
     pub noreply: bool,
     /// Bytes of data block to read and throw away after the command line.
     pub swallow: usize,
+    /// memcached's `-vv` trace shows the reply (`>28 CLIENT_ERROR ...`). It does for the
+    /// errors its request parser and most commands give, but not for those that the handlers
+    /// of `delete`, `incr`/`decr`, `touch`, the storage commands and `mg`/`ms`/`md`/`ma`
+    /// write themselves (a key over 250 bytes, a bad number or flag).
+    pub logged: bool,
 }
 
 impl Rejection {
@@ -58,6 +63,15 @@ impl Rejection {
             reason,
             noreply: false,
             swallow: 0,
+            logged: true,
+        }
+    }
+
+    /// The same refusal, left out of the `-vv` trace (see [`Rejection::logged`]).
+    pub const fn unlogged(self) -> Rejection {
+        Rejection {
+            logged: false,
+            ..self
         }
     }
 
@@ -66,6 +80,12 @@ impl Rejection {
         if self.noreply {
             return None;
         }
+        self.line()
+    }
+
+    /// The error line with its `\r\n`, even for a `noreply` request (which is not sent it);
+    /// `None` for a silent close.
+    pub fn line(&self) -> Option<Vec<u8>> {
         let line = match self.reason {
             Reject::Error => "ERROR".to_string(),
             Reject::ClientError(msg) => format!("CLIENT_ERROR {msg}"),

@@ -3,7 +3,7 @@
 use crate::auth::{self, SaslOutcome};
 use crate::conn::{ConnCtx, Next};
 use crate::prefix::Op;
-use crate::{stats, Counters, MEMCACHED_VERSION};
+use crate::{stats, vlog, Counters, MEMCACHED_VERSION};
 use ferrocache_protocol::binary::{opcode, response, Kind, Request, Status};
 use ferrocache_storage::{ArithOutcome, DeleteOutcome, MetaStore, StoreMode, StoreOutcome};
 
@@ -12,7 +12,8 @@ const NO_INITIAL: u32 = 0xffff_ffff;
 
 impl ConnCtx<'_> {
     /// A reply's header, extras and key, for a value of `value_len` bytes that the caller
-    /// writes next.
+    /// writes next. The `-vv` trace shows the header, as memcached's does for every reply
+    /// but the `stats` ones.
     fn bin_head(
         &mut self,
         req: &Request<'_>,
@@ -26,6 +27,45 @@ impl ConnCtx<'_> {
         self.out.put_with(|out| {
             response(out, opcode, status, opaque, cas, extras, key, value_len);
         });
+        if vlog::on(self.shared) {
+            // memcached fills in a get hit's CAS after it has dumped the header.
+            let hit = status == Status::Ok
+                && matches!(
+                    opcode::loud(opcode).unwrap_or(opcode),
+                    opcode::GET | opcode::GETK | opcode::GAT | opcode::GATK | opcode::TOUCH
+                );
+            let shown_cas = if hit { 0 } else { cas };
+            let mut header = Vec::with_capacity(24 + extras.len() + key.len());
+            response(
+                &mut header,
+                opcode,
+                status,
+                opaque,
+                shown_cas,
+                extras,
+                key,
+                value_len,
+            );
+            vlog::write(&vlog::header_dump(self.fd, false, &header[..24]));
+        }
+    }
+
+    /// A `stats` reply packet, which memcached's trace does not show.
+    fn bin_stat(&mut self, req: &Request<'_>, key: &[u8], value: &[u8]) {
+        let opaque = req.header.opaque;
+        self.out.put_with(|out| {
+            response(
+                out,
+                opcode::STAT,
+                Status::Ok,
+                opaque,
+                0,
+                &[],
+                key,
+                value.len(),
+            );
+        });
+        self.out.extend(value);
     }
 
     /// A reply with a body of extras, key and value.
@@ -44,6 +84,10 @@ impl ConnCtx<'_> {
 
     /// An error reply carrying memcached's message for the status.
     fn bin_error(&mut self, req: &Request<'_>, status: Status) {
+        if vlog::on(self.shared) {
+            let text = format!("Writing an error: {}", status.message());
+            vlog::line('>', self.fd, text.as_bytes());
+        }
         self.bin_reply(req, status, 0, &[], &[], status.message().as_bytes());
     }
 
@@ -60,6 +104,18 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
     let shared = ctx.shared;
     let store = &shared.store;
     *swallow = req.swallow;
+    if vlog::on(shared) && shared.sasl.is_some() && req.kind != Kind::BadLengths {
+        let allowed = ctx.sasl.authenticated
+            || matches!(
+                req.header.opcode,
+                opcode::SASL_LIST_MECHS | opcode::SASL_AUTH | opcode::SASL_STEP | opcode::VERSION
+            );
+        let text = format!(
+            "authenticated() in cmd 0x{:02x} is {allowed}\n",
+            req.header.opcode
+        );
+        vlog::write(text.as_bytes());
+    }
     if shared.sasl.is_some()
         && !ctx.sasl.authenticated
         && req.kind != Kind::BadLengths
@@ -81,6 +137,13 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
         }
         Kind::ProtocolError => {
             ctx.bin_error(&req, Status::InvalidArguments);
+            if shared.verbosity.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+                let text = format!(
+                    "Protocol error (opcode {:02x}), close connection {}\n",
+                    req.header.opcode, ctx.fd
+                );
+                vlog::write(text.as_bytes());
+            }
             return Next::Close;
         }
         Kind::TooLarge if matches!(req.header.opcode, opcode::SASL_AUTH | opcode::SASL_STEP) => {
@@ -89,6 +152,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
             return Next::Continue;
         }
         Kind::TooLarge => {
+            trace_command(ctx, &req);
             // memcached's binary protocol does not count these in `store_too_large` (its
             // text and meta protocols do), but `stats detail` counts the set.
             shared.prefixes.record(req.key, Op::Set);
@@ -106,6 +170,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
     }
     let quiet = opcode::loud(req.header.opcode).is_some();
     let op = opcode::loud(req.header.opcode).unwrap_or(req.header.opcode);
+    trace_command(ctx, &req);
     match op {
         opcode::GET | opcode::GETK | opcode::GAT | opcode::GATK | opcode::TOUCH => {
             let touches = matches!(op, opcode::GAT | opcode::GATK | opcode::TOUCH);
@@ -162,6 +227,9 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
             };
             let (outcome, new_cas, _) =
                 store.store_with(mode, req.key, flags, exptime, value, &extra);
+            if let (StoreOutcome::Exists, StoreMode::Cas(got)) = (outcome, mode) {
+                ctx.trace_cas_failure(req.key, got);
+            }
             match outcome {
                 StoreOutcome::Stored => ctx.bin_ok(&req, quiet, new_cas, &[]),
                 StoreOutcome::Exists => ctx.bin_error(&req, Status::KeyExists),
@@ -222,9 +290,9 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
         opcode::STAT => match stats::named_group(shared, req.key) {
             Some(pairs) => {
                 for (name, value) in &pairs {
-                    ctx.bin_reply(&req, Status::Ok, 0, &[], name.as_bytes(), value.as_bytes());
+                    ctx.bin_stat(&req, name.as_bytes(), value.as_bytes());
                 }
-                ctx.bin_reply(&req, Status::Ok, 0, &[], &[], &[]);
+                ctx.bin_stat(&req, &[], &[]);
             }
             None => ctx.bin_error(&req, Status::KeyNotFound),
         },
@@ -241,6 +309,69 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
         _ => ctx.bin_error(&req, Status::UnknownCommand),
     }
     Next::Continue
+}
+
+/// The line memcached's `-vv` trace shows for a binary command once its header has passed
+/// the checks (`<28 GET foo`, `<28 SET foo Value len is 3`, `Deleting foo`, `incr n 1, 0,
+/// 0`, `<28 STATS items`); most commands have none.
+fn trace_command(ctx: &ConnCtx<'_>, req: &Request<'_>) {
+    if !vlog::on(ctx.shared) {
+        return;
+    }
+    let fd = ctx.fd;
+    let op = opcode::loud(req.header.opcode).unwrap_or(req.header.opcode);
+    let mut text = Vec::new();
+    let value_len = (req.header.body_len as usize)
+        .saturating_sub(req.key.len() + usize::from(req.header.extras_len));
+    match op {
+        opcode::GET | opcode::GETK => text.extend_from_slice(format!("<{fd} GET ").as_bytes()),
+        opcode::GAT | opcode::GATK | opcode::TOUCH => {
+            text.extend_from_slice(format!("<{fd} TOUCH ").as_bytes())
+        }
+        opcode::SET | opcode::ADD | opcode::REPLACE => {
+            let name = match op {
+                opcode::SET => "SET",
+                opcode::ADD => "ADD",
+                _ => "REPLACE",
+            };
+            text.extend_from_slice(format!("<{fd} {name} ").as_bytes());
+            text.extend_from_slice(req.key);
+            text.extend_from_slice(format!(" Value len is {value_len}").as_bytes());
+        }
+        opcode::APPEND | opcode::PREPEND => {
+            text.extend_from_slice(format!("Value len is {value_len}").as_bytes());
+        }
+        opcode::DELETE => text.extend_from_slice(b"Deleting "),
+        opcode::INCREMENT | opcode::DECREMENT if req.extras.len() == 20 => {
+            // memcached prints "incr" for both, the delta as signed, the expiration as a
+            // signed 32-bit number.
+            text.extend_from_slice(b"incr ");
+            text.extend_from_slice(req.key);
+            let line = format!(
+                " {}, {}, {}",
+                req.extra_u64(0) as i64,
+                req.extra_u64(8),
+                req.extra_u32(4) as i32
+            );
+            text.extend_from_slice(line.as_bytes());
+        }
+        opcode::STAT => text.extend_from_slice(format!("<{fd} STATS ").as_bytes()),
+        _ => return,
+    }
+    if matches!(
+        op,
+        opcode::GET
+            | opcode::GETK
+            | opcode::GAT
+            | opcode::GATK
+            | opcode::TOUCH
+            | opcode::DELETE
+            | opcode::STAT
+    ) {
+        text.extend_from_slice(req.key);
+    }
+    text.push(b'\n');
+    vlog::write(&text);
 }
 
 /// `-S`: a SASL mechanism list, auth or step request.

@@ -283,8 +283,9 @@ pub fn help_text() -> String {
 -k, --lock-memory         accepted for compatibility; no effect
 -v, --verbose             also log start-up, reloads and stops (warnings and errors
                           are always logged)
--vv                       also log each connection and each refused request
--vvv                      also log every request
+-vv                       also trace each connection, command and reply, in
+                          memcached's format (<28 get foo, >28 END)
+-vvv                      as -vv (memcached's connection state changes are not shown)
 -h, --help                print this help and exit
 -i, --license             print the license and exit
 -V, --version             print the version and exit

@@ -4,7 +4,7 @@ use crate::config::Protocol;
 use crate::listen::{Listener, Stream};
 use crate::out::Output;
 use crate::workers::Workers;
-use crate::{auth, binary, text, Counters, Shared};
+use crate::{auth, binary, text, vlog, Counters, Shared};
 use bytes::{Buf, Bytes, BytesMut};
 use ferrocache_protocol::{Limits, Parsed, Reject};
 use ferrocache_storage::{Value, ValueIn};
@@ -124,7 +124,16 @@ fn peer_addr(stream: &Stream, listen: &str) -> String {
     }
 }
 
-pub(crate) fn register_listener(shared: &Shared, listener: &Listener) {
+pub(crate) fn register_listener(shared: &Shared, listener: &Listener, protocol: Protocol) {
+    if vlog::on(shared) {
+        let name = match protocol {
+            Protocol::Auto => "auto-negotiate",
+            Protocol::Ascii => "ascii",
+            Protocol::Binary => "binary",
+        };
+        let text = format!("server listening ({name})");
+        vlog::line('<', listener_fd(listener), text.as_bytes());
+    }
     let entry = ConnEntry {
         addr: listener_addr(listener),
         listen_addr: None,
@@ -194,7 +203,14 @@ pub(crate) async fn accept_loop(
             };
             let fd = stream_fd(&stream);
             let addr = peer_addr(&stream, &listen_addr);
-            tracing::debug!(fd, %addr, "new connection");
+            if vlog::on(&shared) {
+                let text: &[u8] = match protocol {
+                    Protocol::Auto => b"new auto-negotiating client connection",
+                    Protocol::Ascii => b"new ascii client connection.",
+                    Protocol::Binary => b"new binary client connection.",
+                };
+                vlog::line('<', fd, text);
+            }
             let last_cmd = Arc::new(AtomicU64::new(shared.last_cmd_time()));
             let waiting = Arc::new(AtomicU8::new(Waiting::Command as u8));
             lock(&shared).entries.insert(
@@ -215,6 +231,9 @@ pub(crate) async fn accept_loop(
             lock(&shared).entries.remove(&fd);
             if let Err(e) = result {
                 tracing::debug!(fd, "connection ended: {e}");
+            }
+            if vlog::on(&shared) {
+                vlog::line('<', fd, b"connection closed.");
             }
             drop(permit);
         };
@@ -290,6 +309,12 @@ async fn serve(
     // speak text: they must authenticate with the ascii exchange first.
     let mut binary: Option<bool> = shared.auth.as_ref().map(|_| false);
     let mut authenticated = shared.auth.is_none();
+    // The first bytes have been seen (the `-vv` trace then names the protocol).
+    let mut negotiated = false;
+    // The `-vv` trace has shown the command line (or binary header) of the request at the
+    // front of `buf`, whose data is still arriving: as memcached, it shows it once, when
+    // it arrives.
+    let mut traced = false;
     let mut auth_state = auth::AuthState::default();
     let idle_timeout = match shared.config.idle_timeout {
         0 => None,
@@ -324,6 +349,17 @@ async fn serve(
             if buf.is_empty() {
                 break;
             }
+            if !negotiated {
+                // memcached's auto-negotiation looks at the first bytes (with -Y it always
+                // settles on ascii).
+                negotiated = true;
+                if protocol == Protocol::Auto && vlog::on(shared) {
+                    let binary =
+                        binary.unwrap_or(buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC);
+                    let name = if binary { "binary" } else { "ascii" };
+                    vlog::write(format!("{fd}: Client using the {name} protocol\n").as_bytes());
+                }
+            }
             if !authenticated {
                 // The users in force now: a SIGHUP reload applies to every connection that
                 // has not authenticated yet.
@@ -346,6 +382,9 @@ async fn serve(
                     } => {
                         buf.advance(consumed);
                         if let Some(reply) = reply {
+                            if vlog::on(shared) {
+                                vlog::reply(fd, false, reply);
+                            }
                             ctx.out.extend(reply);
                         }
                         if outcome != auth::Outcome::Pending {
@@ -374,7 +413,13 @@ async fn serve(
                     Some(_) => ferrocache_protocol::binary::parse_sasl,
                     None => ferrocache_protocol::binary::parse,
                 };
-                match parse(&buf, &limits) {
+                let parsed = parse(&buf, &limits);
+                if !traced && buf.len() >= 24 && vlog::on(shared) {
+                    vlog::write(&vlog::header_dump(fd, true, &buf[..24]));
+                    traced = true;
+                }
+                traced &= matches!(parsed, Parsed::Incomplete(_));
+                match parsed {
                     Parsed::Complete(_, used) if own_buffer && buf.len() == used => {
                         handled += 1;
                         last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
@@ -383,7 +428,6 @@ async fn serve(
                         let Parsed::Complete(request, _) = parse(&whole, &limits) else {
                             unreachable!("the same bytes parse the same way");
                         };
-                        tracing::trace!(fd, ?request, "binary request");
                         ctx.backing = Some(whole.clone());
                         let next = binary::execute(&mut ctx, request, &mut swallow);
                         ctx.backing = None;
@@ -395,7 +439,6 @@ async fn serve(
                     Parsed::Complete(request, used) => {
                         handled += 1;
                         last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
-                        tracing::trace!(fd, ?request, "binary request");
                         let next = binary::execute(&mut ctx, request, &mut swallow);
                         buf.advance(used);
                         if let Next::Close = next {
@@ -421,7 +464,15 @@ async fn serve(
                 }
                 continue;
             }
-            match ferrocache_protocol::text::parse(&buf, &limits) {
+            let parsed = ferrocache_protocol::text::parse(&buf, &limits);
+            if !traced && vlog::on(shared) {
+                if let Some(line) = vlog::command_line(&buf) {
+                    vlog::line('<', fd, line);
+                    traced = true;
+                }
+            }
+            traced &= matches!(parsed, Parsed::Incomplete(_));
+            match parsed {
                 Parsed::Complete(_, used) if own_buffer && buf.len() == used => {
                     handled += 1;
                     last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
@@ -432,7 +483,6 @@ async fn serve(
                     else {
                         unreachable!("the same bytes parse the same way");
                     };
-                    tracing::trace!(fd, ?request, "request");
                     ctx.backing = Some(whole.clone());
                     let next = text::execute(&mut ctx, request, &mut swallow);
                     ctx.backing = None;
@@ -444,7 +494,6 @@ async fn serve(
                 Parsed::Complete(request, used) => {
                     handled += 1;
                     last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
-                    tracing::trace!(fd, ?request, "request");
                     let next = text::execute(&mut ctx, request, &mut swallow);
                     buf.advance(used);
                     if let Next::Close = next {
@@ -461,10 +510,7 @@ async fn serve(
                 }
                 Parsed::Rejected(rejection, used) => {
                     handled += 1;
-                    tracing::debug!(fd, ?rejection, "request refused");
-                    if let Some(line) = rejection.reply_line() {
-                        ctx.out.extend(&line);
-                    }
+                    text::refused(&mut ctx, &rejection);
                     buf.advance(used);
                     // A refused request gives up its own buffer too (`reserve` would reuse it).
                     own_buffer = false;
@@ -535,6 +581,9 @@ async fn serve(
                             Ok(read) => read,
                             Err(_) => {
                                 Counters::add(&shared.counters.idle_kicks, 1);
+                                if vlog::on(shared) {
+                                    vlog::write(format!("Closing idle fd {fd}\n").as_bytes());
+                                }
                                 Ok(0)
                             }
                         }

@@ -15,6 +15,7 @@ mod prefix;
 mod stats;
 mod text;
 mod udp;
+mod vlog;
 mod workers;
 
 pub use config::Config;
@@ -303,24 +304,29 @@ async fn serve(
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let tracker = TaskTracker::new();
     let workers = Arc::new(workers::Workers::start(shared.config.threads)?);
-    for endpoint in udp {
-        let Listener::Udp(socket) = endpoint.listener else {
-            unreachable!("partitioned above");
-        };
-        udp::start(socket, &shared, &tracker, &workers)?;
-    }
     for endpoint in listeners {
         let Endpoint { listener, protocol } = endpoint;
         let listener = Arc::new(listener);
-        conn::register_listener(&shared, &listener);
+        let mut protocol = protocol.unwrap_or(shared.config.protocol);
+        if shared.auth.is_some() && protocol == config::Protocol::Auto {
+            // With -Y memcached's listeners speak ascii only (authentication is ascii).
+            protocol = config::Protocol::Ascii;
+        }
+        conn::register_listener(&shared, &listener, protocol);
         tracker.spawn(conn::accept_loop(
             listener,
-            protocol.unwrap_or(shared.config.protocol),
+            protocol,
             shared.clone(),
             slots.clone(),
             tracker.clone(),
             workers.clone(),
         ));
+    }
+    for endpoint in udp {
+        let Listener::Udp(socket) = endpoint.listener else {
+            unreachable!("partitioned above");
+        };
+        udp::start(socket, &shared, &tracker, &workers)?;
     }
     let mut shutdown = std::pin::pin!(shutdown);
     let how = loop {

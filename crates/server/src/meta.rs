@@ -125,10 +125,11 @@ fn set(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
         Some(b'E') => StoreMode::Add,
         Some(b'A') => StoreMode::Append,
         Some(b'P') => StoreMode::Prepend,
-        Some(b'R') => StoreMode::Replace,
-        // The set mode with a CAS is memcached's `cas`.
+        // The set and replace modes with a CAS are memcached's `cas` (a missing item is
+        // then `NF`, not `NS`).
         _ => match o.compare_cas {
             Some(cas) => StoreMode::Cas(cas),
+            None if o.mode == Some(b'R') => StoreMode::Replace,
             None => StoreMode::Set,
         },
     };
@@ -151,6 +152,9 @@ fn set(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
         ctx.value_in(m.value),
         &extra,
     );
+    if let (StoreOutcome::Exists, StoreMode::Cas(got)) = (outcome, mode) {
+        ctx.trace_cas_failure(&m.key, got);
+    }
     let code: &[u8; 2] = match outcome {
         StoreOutcome::Stored if o.quiet => return,
         StoreOutcome::Stored => b"HD",
@@ -282,7 +286,8 @@ fn arith(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
 fn debug(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
     Counters::add(&ctx.shared.counters.cmd_meta, 1);
     let Some(d) = ctx.shared.store.debug(&m.key) else {
-        ctx.out.extend(b"EN\r\n");
+        // memcached's `out_string`, so the `-vv` trace shows it (a hit is not shown).
+        ctx.say(false, b"EN\r\n");
         return;
     };
     let line = DebugLine {

@@ -64,21 +64,20 @@ pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
         StatsGroup::Conns => conns(shared, ctx.fd, &mut out),
         StatsGroup::Reset => {
             reset(shared);
-            ctx.out.extend(b"RESET\r\n");
+            ctx.say(false, b"RESET\r\n");
             return;
         }
         StatsGroup::Detail(_) if shared.config.disable_dumping => {
-            ctx.out.extend(b"CLIENT_ERROR stats detail not allowed\r\n");
+            ctx.say(false, b"CLIENT_ERROR stats detail not allowed\r\n");
             return;
         }
         StatsGroup::Detail(None) => {
-            ctx.out
-                .extend(b"CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+            ctx.say(false, b"CLIENT_ERROR usage: stats detail on|off|dump\r\n");
             return;
         }
         StatsGroup::Detail(Some(cmd @ (DetailCommand::On | DetailCommand::Off))) => {
             shared.prefixes.set_enabled(cmd == DetailCommand::On);
-            ctx.out.extend(b"OK\r\n");
+            ctx.say(false, b"OK\r\n");
             return;
         }
         StatsGroup::Detail(Some(DetailCommand::Dump)) => {
@@ -86,13 +85,11 @@ pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
             return;
         }
         StatsGroup::Cachedump(_) if shared.config.disable_dumping => {
-            ctx.out
-                .extend(b"CLIENT_ERROR stats cachedump not allowed\r\n");
+            ctx.say(false, b"CLIENT_ERROR stats cachedump not allowed\r\n");
             return;
         }
         StatsGroup::Cachedump(Err(line)) => {
-            ctx.out.extend(line.as_bytes());
-            ctx.out.extend(b"\r\n");
+            ctx.say(false, format!("{line}\r\n").as_bytes());
             return;
         }
         StatsGroup::Cachedump(Ok((class, limit))) => {

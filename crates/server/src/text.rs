@@ -2,10 +2,10 @@
 
 use crate::conn::{ConnCtx, Next};
 use crate::prefix::Op;
-use crate::{stats, Counters, MEMCACHED_VERSION};
+use crate::{stats, vlog, Counters, MEMCACHED_VERSION};
 use ferrocache_protocol::response::value_header;
 use ferrocache_protocol::text::{DebugTime, Request, StoreMode};
-use ferrocache_protocol::KEY_MAX_LENGTH;
+use ferrocache_protocol::{Rejection, KEY_MAX_LENGTH};
 use ferrocache_storage::{ArithOutcome, StoreMode as Mode, StoreOutcome};
 use std::sync::atomic::Ordering;
 
@@ -15,6 +15,29 @@ impl ConnCtx<'_> {
         if !noreply {
             self.out.extend(line);
         }
+    }
+
+    /// [`ConnCtx::reply`] for the replies memcached writes with its `out_string`, which its
+    /// `-vv` trace shows (`>28 STORED`, `>28 NOREPLY STORED`); see [`crate::vlog`].
+    pub(crate) fn say(&mut self, noreply: bool, line: &[u8]) {
+        if vlog::on(self.shared) {
+            vlog::reply(self.fd, noreply, line);
+        }
+        self.reply(noreply, line);
+    }
+}
+
+/// Answers a refused request: its error line (unless `noreply`), shown in the `-vv` trace
+/// when memcached's is (see [`Rejection::logged`]).
+pub(crate) fn refused(ctx: &mut ConnCtx<'_>, rejection: &Rejection) {
+    let Some(line) = rejection.line() else {
+        return;
+    };
+    if rejection.logged && vlog::on(ctx.shared) {
+        vlog::reply(ctx.fd, rejection.noreply, &line);
+    }
+    if !rejection.noreply {
+        ctx.out.extend(&line);
     }
 }
 
@@ -33,6 +56,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             // unsent to earlier requests, and adds an empty line; ferrocache answers every
             // request: see KNOWN_DIFFERENCES in protocol-tests.)
             let refused = keys.clone().position(|k| k.len() > KEY_MAX_LENGTH);
+            let trace = vlog::on(shared);
             for (i, key) in keys.take(refused.unwrap_or(usize::MAX)).enumerate() {
                 if i > 0 && refused.is_none() {
                     // memcached answers each key in a response object of its own (the last
@@ -46,6 +70,11 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 };
                 shared.prefixes.record(key, Op::Get { hit: hit.is_some() });
                 if let (Some(item), None) = (hit, refused) {
+                    if trace {
+                        let mut text = b"sending key ".to_vec();
+                        text.extend_from_slice(key);
+                        vlog::line('>', ctx.fd, &text);
+                    }
                     let cas = kind.returns_cas().then_some(item.cas);
                     let len = item.value.len();
                     ctx.out
@@ -55,9 +84,9 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 }
             }
             if refused.is_some() {
-                ctx.out.extend(b"CLIENT_ERROR bad command line format\r\n");
+                ctx.say(false, b"CLIENT_ERROR bad command line format\r\n");
             } else {
-                ctx.out.extend(b"END\r\n");
+                ctx.say(false, b"END\r\n");
             }
         }
         Request::Store {
@@ -79,7 +108,11 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             };
             shared.prefixes.record(key, Op::Set);
             let value = ctx.value_in(value);
-            let line: &[u8] = match store.store(mode, key, flags, i64::from(exptime), value) {
+            let outcome = store.store(mode, key, flags, i64::from(exptime), value);
+            if let (StoreOutcome::Exists, Mode::Cas(got)) = (outcome, mode) {
+                ctx.trace_cas_failure(key, got);
+            }
+            let line: &[u8] = match outcome {
                 StoreOutcome::Stored => b"STORED\r\n",
                 StoreOutcome::NotStored => b"NOT_STORED\r\n",
                 StoreOutcome::Exists => b"EXISTS\r\n",
@@ -87,7 +120,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 StoreOutcome::TooLarge => b"SERVER_ERROR object too large for cache\r\n",
                 StoreOutcome::OutOfMemory => b"SERVER_ERROR out of memory storing object\r\n",
             };
-            ctx.reply(noreply, line);
+            ctx.say(noreply, line);
         }
         Request::TooLarge {
             key,
@@ -142,22 +175,21 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
         Request::FlushAll { delay, noreply } => {
             Counters::add(&shared.counters.cmd_flush, 1);
             if shared.config.disable_flush {
-                ctx.reply(noreply, b"CLIENT_ERROR flush_all not allowed\r\n");
+                ctx.say(noreply, b"CLIENT_ERROR flush_all not allowed\r\n");
             } else if let Some(delay) = delay {
                 store.flush_all(i64::from(delay));
-                ctx.reply(noreply, b"OK\r\n");
+                ctx.say(noreply, b"OK\r\n");
             } else {
-                ctx.reply(noreply, b"CLIENT_ERROR invalid exptime argument\r\n");
+                ctx.say(noreply, b"CLIENT_ERROR invalid exptime argument\r\n");
             }
         }
         Request::Version => {
-            ctx.out
-                .extend(format!("VERSION {MEMCACHED_VERSION}\r\n").as_bytes());
+            ctx.say(false, format!("VERSION {MEMCACHED_VERSION}\r\n").as_bytes());
         }
         Request::Quit => return Next::Close,
         Request::Shutdown { graceful, noreply } => {
             if !shared.config.enable_shutdown {
-                ctx.reply(noreply, b"SERVER_ERROR: shutdown not enabled\r\n");
+                ctx.say(noreply, b"SERVER_ERROR: shutdown not enabled\r\n");
             } else if let Some(graceful) = graceful {
                 // memcached raises SIGINT for `shutdown` and SIGUSR1 for `shutdown graceful`,
                 // and prints what those signals print.
@@ -169,7 +201,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 });
                 return Next::Close;
             } else {
-                ctx.reply(noreply, b"CLIENT_ERROR invalid shutdown mode\r\n");
+                ctx.say(noreply, b"CLIENT_ERROR invalid shutdown mode\r\n");
             }
         }
         Request::Verbosity { level, noreply } => {
@@ -177,37 +209,41 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             if let Some(hook) = crate::VERBOSITY_HOOK.get() {
                 hook(level.min(2));
             }
-            ctx.reply(noreply, b"OK\r\n");
+            ctx.say(noreply, b"OK\r\n");
         }
         Request::CacheMemlimit { megabytes, noreply } => {
             let bytes = u64::from(megabytes) * 1024 * 1024;
             store.set_memory_limit(bytes);
             shared.maxbytes.store(bytes, Ordering::Relaxed);
-            ctx.reply(noreply, b"OK\r\n");
+            if shared.verbosity.load(Ordering::Relaxed) > 0 {
+                vlog::write(format!("maxbytes adjusted to {megabytes}m\n").as_bytes());
+            }
+            ctx.say(noreply, b"OK\r\n");
         }
         Request::SlabsAutomove { noreply, .. } | Request::Extstore { noreply } => {
             // Checked and acknowledged as memcached does; ferrocache has no slab mover and
             // no external storage for them to tune (see the README).
-            ctx.reply(noreply, b"OK\r\n");
+            ctx.say(noreply, b"OK\r\n");
         }
         Request::DebugTime { change, noreply } => match &shared.debug_clock {
             // Without -o debug_clock, the command does not exist, as in a release build.
-            None => ctx.reply(noreply, b"ERROR\r\n"),
+            None => ctx.say(noreply, b"ERROR\r\n"),
             Some(clock) => {
                 match change {
                     DebugTime::Advance(secs) => clock.advance(secs),
                     DebugTime::Pause => clock.pause(),
                     DebugTime::Resume => clock.resume(),
                 }
-                ctx.reply(noreply, b"OK\r\n");
+                ctx.say(noreply, b"OK\r\n");
             }
         },
         Request::RefreshCerts { noreply } => {
             // TLS is not served (-Z refuses to start), as in a memcached started without it.
+            // (memcached writes this one directly: its trace does not show it.)
             ctx.reply(noreply, b"Error TLS not enabled\r\n");
         }
         Request::Stats(group) => stats::reply(ctx, group),
-        Request::MetaNoop => ctx.out.extend(b"MN\r\n"),
+        Request::MetaNoop => ctx.say(false, b"MN\r\n"),
         Request::Meta(m) => return crate::meta::execute(ctx, m),
         Request::MetaTooLarge { key, swallow: data } => {
             store.note_too_large();

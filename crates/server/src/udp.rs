@@ -238,10 +238,15 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
     let mut marks = Vec::new();
     let mut at = 0;
     while at < payload.len() {
-        match ferrocache_protocol::text::parse(&payload[at..], &limits) {
+        let parsed = ferrocache_protocol::text::parse(&payload[at..], &limits);
+        if !matches!(parsed, Parsed::Incomplete(_)) && crate::vlog::on(ctx.shared) {
+            if let Some(line) = crate::vlog::command_line(&payload[at..]) {
+                crate::vlog::line('<', ctx.fd, line);
+            }
+        }
+        match parsed {
             Parsed::Complete(request, used) => {
                 at += used;
-                tracing::trace!(fd = ctx.fd, ?request, "udp request");
                 let quit = matches!(request, Request::Quit);
                 let flushes = matches!(request, Request::MetaNoop);
                 let conns = matches!(request, Request::Stats(StatsGroup::Conns));
@@ -273,13 +278,10 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
             Parsed::Incomplete(Some(_)) => return run.close(),
             Parsed::Rejected(rejection, used) => {
                 at += used;
-                tracing::debug!(fd = ctx.fd, ?rejection, "udp request refused");
                 if rejection.reason == Reject::Close {
                     return run.close();
                 }
-                if let Some(line) = rejection.reply_line() {
-                    ctx.out.extend(&line);
-                }
+                text::refused(ctx, &rejection);
                 run.replies.take(&mut ctx.out, true, &mut marks);
                 if !skip(&mut at, payload, rejection.swallow) {
                     return run.close();
@@ -297,10 +299,16 @@ fn run_binary(ctx: &mut ConnCtx<'_>, payload: &[u8], run: &mut Run<'_>) -> End {
     let mut at = 0;
     while at < payload.len() {
         let rest = &payload[at..];
-        match ferrocache_protocol::binary::parse(rest, &limits) {
+        let parsed = ferrocache_protocol::binary::parse(rest, &limits);
+        if !matches!(parsed, Parsed::Incomplete(_))
+            && rest.len() >= 24
+            && crate::vlog::on(ctx.shared)
+        {
+            crate::vlog::write(&crate::vlog::header_dump(ctx.fd, true, &rest[..24]));
+        }
+        match parsed {
             Parsed::Complete(request, used) => {
                 at += used;
-                tracing::trace!(fd = ctx.fd, ?request, "udp binary request");
                 let noop = request.header.opcode == opcode::NOOP;
                 let mut swallow = 0;
                 let next = binary::execute(ctx, request, &mut swallow);
@@ -484,6 +492,9 @@ pub(crate) fn start(
 ) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let fd = socket.as_raw_fd();
+    if crate::vlog::on(shared) {
+        crate::vlog::line('<', fd, b"server listening (udp)");
+    }
     let last_cmd = Arc::new(AtomicU64::new(shared.last_cmd_time()));
     let entry = UdpEntry {
         local: udp_addr(socket.local_addr()?),

@@ -55,6 +55,11 @@ struct Server {
 
 impl Server {
     fn start(bin: &str, extra: &[&str]) -> Server {
+        Server::start_logged(bin, extra, None)
+    }
+
+    /// Like [`Server::start`], with the server's stderr written to `log`.
+    fn start_logged(bin: &str, extra: &[&str], log: Option<&std::path::Path>) -> Server {
         let (tcp, udp) = (free_tcp_port(), free_udp_port());
         let mut args: Vec<String> = ["-l", "127.0.0.1", "-p", &tcp.to_string()]
             .iter()
@@ -67,7 +72,10 @@ impl Server {
         let child = Command::new(bin)
             .args(&args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+                None => Stdio::null(),
+            })
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
         let server = Server { child, tcp, udp };
@@ -767,6 +775,18 @@ fn transcript(server: &Server) -> Transcript {
     }
 }
 
+/// The `-vv` trace lines of a log (`<12 get a`, `>12 END`, ...), descriptor numbers taken
+/// out, without memcached's UDP send buffer line (ferrocache does not print it).
+fn trace_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.starts_with(['<', '>']) && !l.contains(" send buffer was "))
+        .map(|l| {
+            let digits = l[1..].chars().take_while(char::is_ascii_digit).count();
+            format!("{}fd{}", &l[..1], &l[1 + digits..])
+        })
+        .collect()
+}
+
 #[test]
 fn replies_match_memcached() {
     // The oracle, as protocol-tests finds it: $MEMCACHED_BIN, or the build scripts/test.sh
@@ -781,9 +801,25 @@ fn replies_match_memcached() {
     });
     // One worker thread, so that datagrams are answered in the order sent; -R 3 so that the
     // pipelined requests yield; -I 32k so that a too-large value fits a datagram.
-    let flags = ["-t", "1", "-R", "3", "-I", "32k", "-o", "slab_chunk_max=16"];
-    let theirs = Server::start(&memcached, &flags);
-    let ours = Server::start(BIN, &flags);
+    // -vv: memcached's trace of the UDP requests must be ferrocache's too.
+    let flags = [
+        "-t",
+        "1",
+        "-R",
+        "3",
+        "-I",
+        "32k",
+        "-o",
+        "slab_chunk_max=16",
+        "-vv",
+    ];
+    let dir = std::env::temp_dir();
+    let logs = [
+        dir.join(format!("udp-vv-memcached-{}.log", std::process::id())),
+        dir.join(format!("udp-vv-ferrocache-{}.log", std::process::id())),
+    ];
+    let theirs = Server::start_logged(&memcached, &flags, Some(&logs[0]));
+    let ours = Server::start_logged(BIN, &flags, Some(&logs[1]));
     let want = transcript(&theirs);
     let got = transcript(&ours);
     for ((name, want), (_, got)) in want.replies.iter().zip(&got.replies) {
@@ -819,4 +855,15 @@ fn replies_match_memcached() {
         );
     }
     assert_eq!(got.conns, want.conns, "stats conns");
+    drop((theirs, ours));
+    let [want_log, got_log] = logs.map(|path| {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        trace_lines(&text)
+    });
+    assert!(
+        want_log.len() > 20 && want_log.iter().any(|l| l == "<fd server listening (udp)"),
+        "{want_log:#?}"
+    );
+    assert_eq!(got_log, want_log, "the -vv traces differ");
 }

@@ -23,9 +23,9 @@ pub fn is_incr(mode: Option<u8>) -> Option<bool> {
 
 pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
     let flags =
-        read_flags(tokens, 2).map_err(|_| super::client_error("invalid or duplicate flag"))?;
+        read_flags(tokens, 2).map_err(|_| super::handler_error("invalid or duplicate flag"))?;
     if is_incr(flags.opts.mode).is_none() {
-        return Err(super::client_error("invalid mode for ma M token"));
+        return Err(super::handler_error("invalid mode for ma M token"));
     }
     Ok(Command::Ready(Request::Meta(request(
         MetaCommand::Arith,

@@ -12,9 +12,9 @@ use crate::text::{Command, Request, Tokens};
 use crate::Rejection;
 
 pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> Result<Command<'a>, Rejection> {
-    let flags = read_flags(tokens, 2).map_err(super::client_error)?;
+    let flags = read_flags(tokens, 2).map_err(super::handler_error)?;
     if opaque_too_long(&flags.flags) {
-        return Err(super::client_error("opaque token too long"));
+        return Err(super::handler_error("opaque token too long"));
     }
     Ok(Command::Ready(Request::Meta(request(
         MetaCommand::Get,

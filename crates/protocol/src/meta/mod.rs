@@ -121,6 +121,12 @@ pub(crate) fn client_error(msg: &'static str) -> Rejection {
     Rejection::new(Reject::ClientError(msg))
 }
 
+/// An error from the `mg`/`ms`/`md`/`ma` handlers, which memcached writes without showing it
+/// in its `-vv` trace (unlike its request parser's and `me`'s).
+pub(crate) fn handler_error(msg: &'static str) -> Rejection {
+    client_error(msg).unlogged()
+}
+
 /// Decodes a `b` key as memcached's decoder does: bytes outside the base64 alphabet (and
 /// `=`) are skipped, the rest must come in groups of four, decoding stops after the first
 /// group with padding (one or two `=`; more is refused), and an empty result is a failure.

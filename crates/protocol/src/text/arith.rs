@@ -20,6 +20,7 @@ pub(super) fn parse<'a>(incr: bool, tokens: &Tokens<'a>) -> LineResult<'a> {
             Reject::ClientError("invalid numeric delta argument"),
             noreply,
         )
+        .unlogged()
     })?;
     Ok(Command::Ready(Request::Arith {
         key,

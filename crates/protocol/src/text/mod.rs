@@ -239,11 +239,12 @@ pub(crate) fn error(reason: Reject, noreply: bool) -> Rejection {
     }
 }
 
-/// memcached's key length check, made when a command is run: a key over 250 bytes is
-/// `CLIENT_ERROR bad command line format`, hidden by `noreply`.
+/// memcached's key length check, made when `delete`, `incr`/`decr` or `touch` is run: a key
+/// over 250 bytes is `CLIENT_ERROR bad command line format`, hidden by `noreply` (and left
+/// out of the `-vv` trace).
 pub(crate) fn check_key(key: &[u8], noreply: bool) -> Result<(), Rejection> {
     if key.len() > crate::KEY_MAX_LENGTH {
-        Err(error(BAD_FORMAT, noreply))
+        Err(error(BAD_FORMAT, noreply).unlogged())
     } else {
         Ok(())
     }

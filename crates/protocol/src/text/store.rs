@@ -65,9 +65,11 @@ pub(super) fn parse_header<'a>(name: &[u8], tokens: &Tokens<'a>) -> LineResult<'
     let t = &tokens.toks;
     let len = data_len(t[4]).ok_or_else(bad_format)?;
     let noreply = tokens.noreply();
+    // Refused by memcached's storage handler, which writes its errors itself (not in the
+    // `-vv` trace), unlike the request parser's checks above.
     let refuse = || Rejection {
         swallow: len + 2,
-        ..error(BAD_FORMAT, noreply)
+        ..error(BAD_FORMAT, noreply).unlogged()
     };
     let key = t[1];
     if key.len() > crate::KEY_MAX_LENGTH {

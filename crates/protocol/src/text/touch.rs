@@ -15,8 +15,9 @@ pub(super) fn parse<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
     let noreply = tokens.noreply();
     let key = tokens.toks[1];
     check_key(key, noreply)?;
-    let exptime = tok_i32(tokens.toks[2])
-        .ok_or_else(|| error(Reject::ClientError("invalid exptime argument"), noreply))?;
+    let exptime = tok_i32(tokens.toks[2]).ok_or_else(|| {
+        error(Reject::ClientError("invalid exptime argument"), noreply).unlogged()
+    })?;
     Ok(Command::Ready(Request::Touch {
         key,
         exptime,
