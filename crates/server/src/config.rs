@@ -294,8 +294,8 @@ pub fn help_text() -> String {
                           no slabs, so it has no effect
 -n, --slab-min-size=<bytes> checked as memcached checks it (> 0); no effect
 -L, --enable-largepages   accepted for compatibility; no effect
--D <char>                 key prefix delimiter, shown in \"stats settings\" (default:
-                          \":\"); per-prefix statistics (\"stats detail\") are not kept
+-D <char>                 key prefix delimiter of the per-prefix statistics (\"stats
+                          detail\"), which -D turns on (default: \":\")
 -t, --threads=<num>       worker threads (default: 4)
 -R, --max-reqs-per-event  requests a connection serves in a row before letting the
                           others run (default: 20)
