@@ -139,3 +139,17 @@ sleep 2100
 > set a 0 0 1\r\n1\r\nadd a 0 0 1\r\n2\r\nreplace b 0 0 1\r\n2\r\ncas a 0 0 1 99\r\n2\r\ncas b 0 0 1 1\r\n2\r\nappend b 0 0 1\r\n2\r\nset c 0 0 1\r\n3\r\ngets a c\r\n
 === failed-meta-stores-spend-cas-values
 > ms a 1\r\n1\r\nms a 1 ME\r\n2\r\nms b 1 MR\r\n2\r\nms a 1 C99\r\n2\r\nms b 1 E500 ME\r\n3\r\nms c 1\r\n3\r\nmg a c\r\nmg c c\r\nmg b c\r\n
+
+=== refused-meta-sets-spend-cas-values
+# an ms refused after memcached allocated its item (bad data chunk, opaque too long) has
+# drawn a CAS value; with E it has not; a classic set with a bad data chunk has not either
+> ms a 1\r\nxyz\r\n
+> ms b 1 c\r\ny\r\n
+> ms a 1 E50\r\nxyz\r\n
+> ms c 1 c\r\ny\r\n
+> set a 0 0 1\r\nxyz\r\n
+> ms d 1 c\r\ny\r\n
+> ms e 1 O{x*40}\r\ny\r\n
+> ms f 1 c\r\ny\r\n
+> ms e 1 E70 O{x*40}\r\ny\r\n
+> ms g 1 c\r\ny\r\n

@@ -55,6 +55,9 @@ pub struct Rejection {
     /// of `delete`, `incr`/`decr`, `touch`, the storage commands and `mg`/`ms`/`md`/`ma`
     /// write themselves (a key over 250 bytes, a bad number or flag).
     pub logged: bool,
+    /// memcached has drawn a CAS value for the request before refusing it (an `ms` whose
+    /// item it had allocated), so the next stored item's CAS is one higher.
+    pub spends_cas: bool,
 }
 
 impl Rejection {
@@ -64,6 +67,7 @@ impl Rejection {
             noreply: false,
             swallow: 0,
             logged: true,
+            spends_cas: false,
         }
     }
 

@@ -30,6 +30,9 @@ impl ConnCtx<'_> {
 /// Answers a refused request: its error line (unless `noreply`), shown in the `-vv` trace
 /// when memcached's is (see [`Rejection::logged`]).
 pub(crate) fn refused(ctx: &mut ConnCtx<'_>, rejection: &Rejection) {
+    if rejection.spends_cas {
+        ctx.shared.store.spend_cas();
+    }
     let Some(line) = rejection.line() else {
         return;
     };

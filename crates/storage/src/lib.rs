@@ -487,6 +487,12 @@ impl Store {
         ntotal(key_len, flags, value_len, self.config.cas_enabled) <= self.config.item_size_max
     }
 
+    /// Draws a CAS value and throws it away: what memcached does for a meta set it refuses
+    /// after allocating its item (a bad data chunk, an opaque too long).
+    pub fn spend_cas(&self) {
+        self.next_cas();
+    }
+
     /// Counts a storage command refused for size before its data was read.
     pub fn note_too_large(&self) {
         bump(&self.counters.store_too_large);

@@ -67,13 +67,32 @@ pub(crate) fn with_data<'a>(
             line_len,
         );
     }
+    // From here memcached has allocated the item and drawn its CAS value (unless `E` gave
+    // one), so a refusal spends that value.
+    let spends_cas = h.request.opts.new_cas.is_none();
     // memcached looks at the opaque only once the item has its memory.
     if opaque_too_long(&h.request.flags) {
-        return Parsed::Rejected(refusal("opaque token too long", h.len), line_len);
+        let refused = refusal("opaque token too long", h.len);
+        return Parsed::Rejected(
+            Rejection {
+                spends_cas,
+                ..refused
+            },
+            line_len,
+        );
     }
     // Errors are never quiet in meta commands.
     let (value, total) = match data_block(buf, line_len, h.len, false) {
         Ok(found) => found,
+        Err(Parsed::Rejected(bad_chunk, used)) => {
+            return Parsed::Rejected(
+                Rejection {
+                    spends_cas,
+                    ..bad_chunk
+                },
+                used,
+            )
+        }
         Err(not_yet) => return not_yet,
     };
     let mut request = h.request;
