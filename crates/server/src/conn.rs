@@ -3,10 +3,10 @@
 use crate::config::Protocol;
 use crate::listen::{Listener, Stream};
 use crate::out::Output;
+use crate::session::Session;
 use crate::workers::Workers;
-use crate::{auth, binary, text, vlog, Counters, Shared};
-use bytes::{Buf, Bytes, BytesMut};
-use ferrocache_protocol::{Limits, Parsed, Reject};
+use crate::{auth, vlog, Counters, Shared};
+use bytes::Bytes;
 use ferrocache_storage::{Value, ValueIn};
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
@@ -16,17 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-/// A read buffer starts this big, like memcached's.
-const READ_BUFFER: usize = 16 * 1024;
-/// A request known to be at least this long (a storage command with its data block, or a
-/// binary request with its body) gets a read buffer of exactly its size, rather than one grown
-/// by doubling; the store then keeps that buffer as the value instead of copying it out.
-pub(crate) const OWN_BUFFER_THRESHOLD: usize = 8 * 1024;
 /// A value shares its request's buffer only if the rest of that buffer (the command line or
 /// header, and the key) is at most this long, so a small value never pins a large buffer.
 const SHARE_SLACK: usize = 1024;
-/// A read buffer larger than this is replaced by a small one once it is (nearly) empty.
-const BIG_BUFFER: usize = 64 * 1024;
 
 /// On shutdown, how long a connection may take to finish sending a request it has begun.
 const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -256,7 +248,7 @@ pub(crate) struct ConnCtx<'a> {
     /// `-S`: where this connection is in the SASL exchange.
     pub sasl: auth::SaslState,
     /// The buffer the request being run was read into, when that request had it to itself
-    /// (see [`OWN_BUFFER_THRESHOLD`]): its value can then be kept without a copy.
+    /// (see [`crate::session::OWN_BUFFER_THRESHOLD`]): its value can then be kept without a copy.
     pub backing: Option<Bytes>,
 }
 
@@ -280,7 +272,8 @@ impl ConnCtx<'_> {
     }
 }
 
-/// Serves one connection, speaking `protocol` (its listener's: `-B`, or a `-l proto[...]`).
+/// Serves one connection, speaking `protocol` (its listener's: `-B`, or a `-l proto[...]`):
+/// the I/O around its [`Session`].
 async fn serve(
     mut stream: Stream,
     shared: &Shared,
@@ -289,33 +282,7 @@ async fn serve(
     waiting: &AtomicU8,
     protocol: Protocol,
 ) -> std::io::Result<()> {
-    let limits = Limits {
-        item_size_max: shared.config.item_size_max,
-        cas_enabled: !shared.config.disable_cas,
-    };
-    let mut buf = BytesMut::with_capacity(READ_BUFFER);
-    let mut ctx = ConnCtx {
-        shared,
-        fd,
-        out: Output::default(),
-        sasl: auth::SaslState::default(),
-        backing: None,
-    };
-    // Bytes of a refused command's data block still to be thrown away.
-    let mut swallow = 0usize;
-    // Set while `buf` is a buffer that `make_room` sized for the pending request alone.
-    let mut own_buffer = false;
-    // Binary or text, decided by the first byte the connection sends. With -Y connections
-    // speak text: they must authenticate with the ascii exchange first.
-    let mut binary: Option<bool> = shared.auth.as_ref().map(|_| false);
-    let mut authenticated = shared.auth.is_none();
-    // The first bytes have been seen (the `-vv` trace then names the protocol).
-    let mut negotiated = false;
-    // The `-vv` trace has shown the command line (or binary header) of the request at the
-    // front of `buf`, whose data is still arriving: as memcached, it shows it once, when
-    // it arrives.
-    let mut traced = false;
-    let mut auth_state = auth::AuthState::default();
+    let mut session = Session::new(shared, fd, last_cmd, protocol);
     let idle_timeout = match shared.config.idle_timeout {
         0 => None,
         secs => Some(std::time::Duration::from_secs(secs)),
@@ -329,245 +296,33 @@ async fn serve(
     loop {
         // Handle the complete requests already buffered, then write all replies at once.
         // After `-R` requests the connection yields to the others, as memcached does.
-        let mut close = false;
-        let mut handled = 0u32;
-        // Set when the buffer ends in a storage command whose data block is still coming.
-        let mut data_pending = false;
-        loop {
-            if handled >= shared.config.reqs_per_event {
-                Counters::add(&shared.counters.conn_yields, 1);
-                break;
-            }
-            if swallow > 0 {
-                let n = swallow.min(buf.len());
-                buf.advance(n);
-                swallow -= n;
-                if swallow > 0 {
-                    break;
-                }
-            }
-            if buf.is_empty() {
-                break;
-            }
-            if !negotiated {
-                // memcached's auto-negotiation looks at the first bytes (with -Y it always
-                // settles on ascii).
-                negotiated = true;
-                if protocol == Protocol::Auto && vlog::on(shared) {
-                    let binary =
-                        binary.unwrap_or(buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC);
-                    let name = if binary { "binary" } else { "ascii" };
-                    vlog::write(format!("{fd}: Client using the {name} protocol\n").as_bytes());
-                }
-            }
-            if !authenticated {
-                // The users in force now: a SIGHUP reload applies to every connection that
-                // has not authenticated yet.
-                let users = shared
-                    .auth
-                    .as_ref()
-                    .expect("unauthenticated only with -Y")
-                    .current();
-                match auth_state.step(&buf, &users) {
-                    auth::Step::NeedMore => break,
-                    auth::Step::Close => {
-                        // Earlier attempts of the same read are still answered.
-                        close = true;
-                        break;
-                    }
-                    auth::Step::Done {
-                        consumed,
-                        reply,
-                        outcome,
-                    } => {
-                        buf.advance(consumed);
-                        if let Some(reply) = reply {
-                            if vlog::on(shared) {
-                                vlog::reply(fd, false, reply);
-                            }
-                            ctx.out.extend(reply);
-                        }
-                        if outcome != auth::Outcome::Pending {
-                            Counters::add(&shared.counters.auth_cmds, 1);
-                        }
-                        match outcome {
-                            auth::Outcome::Authenticated => authenticated = true,
-                            auth::Outcome::Failed => {
-                                tracing::info!(fd, "ascii authentication failed");
-                                Counters::add(&shared.counters.auth_errors, 1);
-                            }
-                            auth::Outcome::Pending => {}
-                        }
-                        continue;
-                    }
-                }
-            }
-            // memcached picks the protocol from a connection's first byte (with -B auto).
-            let is_binary = *binary.get_or_insert_with(|| match protocol {
-                Protocol::Binary => true,
-                Protocol::Ascii => false,
-                Protocol::Auto => buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC,
-            });
-            if is_binary {
-                let parse = match shared.sasl {
-                    Some(_) => ferrocache_protocol::binary::parse_sasl,
-                    None => ferrocache_protocol::binary::parse,
-                };
-                let parsed = parse(&buf, &limits);
-                if !traced && buf.len() >= 24 && vlog::on(shared) {
-                    vlog::write(&vlog::header_dump(fd, true, &buf[..24]));
-                    traced = true;
-                }
-                traced &= matches!(parsed, Parsed::Incomplete(_));
-                match parsed {
-                    Parsed::Complete(_, used) if own_buffer && buf.len() == used => {
-                        handled += 1;
-                        last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
-                        own_buffer = false;
-                        let whole = take_buffer(&mut buf);
-                        let Parsed::Complete(request, _) = parse(&whole, &limits) else {
-                            unreachable!("the same bytes parse the same way");
-                        };
-                        ctx.backing = Some(whole.clone());
-                        let next = binary::execute(&mut ctx, request, &mut swallow);
-                        ctx.backing = None;
-                        if let Next::Close = next {
-                            close = true;
-                            break;
-                        }
-                    }
-                    Parsed::Complete(request, used) => {
-                        handled += 1;
-                        last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
-                        let next = binary::execute(&mut ctx, request, &mut swallow);
-                        buf.advance(used);
-                        if let Next::Close = next {
-                            close = true;
-                            break;
-                        }
-                    }
-                    Parsed::Incomplete(need) => {
-                        if let Some(total) = need {
-                            own_buffer |= make_room(&mut buf, total);
-                            data_pending = true;
-                        }
-                        break;
-                    }
-                    Parsed::Rejected(_, _) => {
-                        // A bad magic byte: memcached drops the connection, and with it the
-                        // replies it still holds for earlier requests of the same read;
-                        // ferrocache answers them first (see KNOWN_DIFFERENCES in
-                        // protocol-tests).
-                        close = true;
-                        break;
-                    }
-                }
-                continue;
-            }
-            let parsed = ferrocache_protocol::text::parse(&buf, &limits);
-            if !traced && vlog::on(shared) {
-                if let Some(line) = vlog::command_line(&buf) {
-                    vlog::line('<', fd, line);
-                    traced = true;
-                }
-            }
-            traced &= matches!(parsed, Parsed::Incomplete(_));
-            match parsed {
-                Parsed::Complete(_, used) if own_buffer && buf.len() == used => {
-                    handled += 1;
-                    last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
-                    own_buffer = false;
-                    let whole = take_buffer(&mut buf);
-                    let Parsed::Complete(request, _) =
-                        ferrocache_protocol::text::parse(&whole, &limits)
-                    else {
-                        unreachable!("the same bytes parse the same way");
-                    };
-                    ctx.backing = Some(whole.clone());
-                    let next = text::execute(&mut ctx, request, &mut swallow);
-                    ctx.backing = None;
-                    if let Next::Close = next {
-                        close = true;
-                        break;
-                    }
-                }
-                Parsed::Complete(request, used) => {
-                    handled += 1;
-                    last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
-                    let next = text::execute(&mut ctx, request, &mut swallow);
-                    buf.advance(used);
-                    if let Next::Close = next {
-                        close = true;
-                        break;
-                    }
-                }
-                Parsed::Incomplete(need) => {
-                    if let Some(total) = need {
-                        own_buffer |= make_room(&mut buf, total);
-                        data_pending = true;
-                    }
-                    break;
-                }
-                Parsed::Rejected(rejection, used) => {
-                    handled += 1;
-                    text::refused(&mut ctx, &rejection);
-                    buf.advance(used);
-                    // A refused request gives up its own buffer too (`reserve` would reuse it).
-                    own_buffer = false;
-                    swallow = rejection.swallow;
-                    if rejection.reason == Reject::Close {
-                        // memcached closes at once, without sending the replies it still
-                        // holds for earlier requests of the same read; ferrocache answers
-                        // them first (see KNOWN_DIFFERENCES in protocol-tests).
-                        close = true;
-                        break;
-                    }
-                }
-            }
-        }
-        // memcached answers a refused command only once its data block has been swallowed.
-        if !ctx.out.is_empty() && swallow == 0 {
-            let n = ctx.out.flush(&mut stream).await?;
+        let pass = session.run();
+        if session.replies_ready() {
+            let n = session.ctx.out.flush(&mut stream).await?;
             Counters::add(&shared.counters.bytes_written, n as u64);
         }
-        if close {
+        if pass.close {
             let _ = stream.shutdown().await;
             return Ok(());
         }
-        if handled >= shared.config.reqs_per_event && !buf.is_empty() {
+        if pass.yielded {
             // More requests are buffered: let other connections run, then go on.
             tokio::task::yield_now().await;
             continue;
         }
-        if buf.capacity() > BIG_BUFFER && buf.len() < READ_BUFFER && !own_buffer {
-            // A large request's buffer has served its purpose: go back to a small one rather
-            // than keep it for the connection's lifetime. (Not the buffer just sized for the
-            // request still arriving: that would be allocated again after the next read.)
-            let mut small = BytesMut::with_capacity(READ_BUFFER);
-            small.extend_from_slice(&buf);
-            buf = small;
+        session.make_room();
+        if waiting.load(Ordering::Relaxed) != pass.waiting as u8 {
+            waiting.store(pass.waiting as u8, Ordering::Relaxed);
         }
-        if buf.capacity() == buf.len() {
-            buf.reserve(READ_BUFFER);
-        }
-        let now_waiting = if swallow > 0 {
-            Waiting::Swallow
-        } else if data_pending {
-            Waiting::Data
-        } else {
-            Waiting::Command
-        } as u8;
-        if waiting.load(Ordering::Relaxed) != now_waiting {
-            waiting.store(now_waiting, Ordering::Relaxed);
-        }
-        let idle = buf.is_empty() && swallow == 0;
+        let idle = session.idle();
+        let buf = &mut session.buf;
         let n = if shared.stop.is_cancelled() {
             // Shutting down: an idle connection closes now; one in the middle of a request
             // gets a few seconds to finish sending it, and its reply, before it closes.
             if idle {
                 return Ok(());
             }
-            match tokio::time::timeout(DRAIN_GRACE, stream.read_buf(&mut buf)).await {
+            match tokio::time::timeout(DRAIN_GRACE, stream.read_buf(buf)).await {
                 Ok(n) => n?,
                 Err(_) => return Ok(()),
             }
@@ -577,7 +332,7 @@ async fn serve(
                     // memcached's idle_timeout: a connection that sends nothing for that
                     // long is closed.
                     Some(limit) if idle => {
-                        match tokio::time::timeout(limit, stream.read_buf(&mut buf)).await {
+                        match tokio::time::timeout(limit, stream.read_buf(buf)).await {
                             Ok(read) => read,
                             Err(_) => {
                                 Counters::add(&shared.counters.idle_kicks, 1);
@@ -588,7 +343,7 @@ async fn serve(
                             }
                         }
                     }
-                    _ => stream.read_buf(&mut buf).await,
+                    _ => stream.read_buf(buf).await,
                 }
             };
             // `biased`: poll in this order rather than draw a random one per read.
@@ -603,29 +358,6 @@ async fn serve(
         }
         Counters::add(&shared.counters.bytes_read, n as u64);
     }
-}
-
-/// Hands over the read buffer, which holds exactly one request, and starts a fresh one.
-fn take_buffer(buf: &mut BytesMut) -> Bytes {
-    std::mem::replace(buf, BytesMut::with_capacity(READ_BUFFER)).freeze()
-}
-
-/// Makes room for a request known to take `total` bytes, whose first bytes `buf` holds: a
-/// large one gets a buffer of exactly its size (see [`OWN_BUFFER_THRESHOLD`]), a small one
-/// the usual growth. True when it gave the request a buffer of its own.
-fn make_room(buf: &mut BytesMut, total: usize) -> bool {
-    if total >= OWN_BUFFER_THRESHOLD && buf.capacity() < total {
-        let mut own = BytesMut::with_capacity(total);
-        own.extend_from_slice(buf);
-        *buf = own;
-        #[cfg(test)]
-        tests::OWN_BUFFERS.with(|n| n.set(n.get() + 1));
-        return true;
-    }
-    if buf.capacity() < total {
-        buf.reserve(total - buf.len());
-    }
-    false
 }
 
 #[cfg(test)]

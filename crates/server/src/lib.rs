@@ -12,6 +12,7 @@ pub mod listen;
 mod meta;
 mod out;
 mod prefix;
+mod session;
 mod stats;
 mod text;
 mod udp;

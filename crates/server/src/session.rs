@@ -1,0 +1,478 @@
+//! One connection's protocol state machine: bytes in, replies out, and no I/O.
+//!
+//! [`Session::run`] runs the requests that are complete in the read buffer (at most `-R` of
+//! them) and queues their replies; it says what the connection should do next (write and
+//! close, let the others run, or read more). `conn::serve` does the reading, the writing,
+//! the idle timeout and the shutdown around it, so any event loop can drive a session, and
+//! tests drive one by feeding it bytes.
+
+use crate::config::Protocol;
+use crate::conn::{ConnCtx, Next, Waiting};
+use crate::out::Output;
+use crate::{auth, binary, text, vlog, Counters, Shared};
+use bytes::{Buf, Bytes, BytesMut};
+use ferrocache_protocol::{Limits, Parsed, Reject};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A read buffer starts this big, like memcached's.
+pub(crate) const READ_BUFFER: usize = 16 * 1024;
+/// A request known to be at least this long (a storage command with its data block, or a
+/// binary request with its body) gets a read buffer of exactly its size, rather than one grown
+/// by doubling; the store then keeps that buffer as the value instead of copying it out.
+pub(crate) const OWN_BUFFER_THRESHOLD: usize = 8 * 1024;
+/// A read buffer larger than this is replaced by a small one once it is (nearly) empty.
+const BIG_BUFFER: usize = 64 * 1024;
+
+/// What one [`Session::run`] did, and so what the connection does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Pass {
+    /// Write what is pending, then close.
+    pub close: bool,
+    /// `-R` requests ran and more are buffered: let the other connections run, then go on.
+    pub yielded: bool,
+    /// What the connection waits for now (shown by `stats conns`).
+    pub waiting: Waiting,
+}
+
+/// A connection's state between reads.
+pub(crate) struct Session<'a> {
+    pub ctx: ConnCtx<'a>,
+    /// Bytes read and not yet used. The caller reads into it (see [`Session::make_room`]).
+    pub buf: BytesMut,
+    limits: Limits,
+    /// The listener's protocol (`-B`, or a `-l proto[...]`).
+    protocol: Protocol,
+    /// memcached's `current_time` at the last command, shared with `stats conns`.
+    last_cmd: &'a AtomicU64,
+    /// Bytes of a refused command's data block still to be thrown away.
+    swallow: usize,
+    /// Set while `buf` is a buffer that `make_room` sized for the pending request alone.
+    own_buffer: bool,
+    /// Binary or text, decided by the first byte the connection sends. With -Y connections
+    /// speak text: they must authenticate with the ascii exchange first.
+    binary: Option<bool>,
+    authenticated: bool,
+    auth_state: auth::AuthState,
+    /// The first bytes have been seen (the `-vv` trace then names the protocol).
+    negotiated: bool,
+    /// The `-vv` trace has shown the command line (or binary header) of the request at the
+    /// front of `buf`, whose data is still arriving: as memcached, it shows it once, when
+    /// it arrives.
+    traced: bool,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(shared: &'a Shared, fd: i32, last_cmd: &'a AtomicU64, protocol: Protocol) -> Self {
+        Session {
+            ctx: ConnCtx {
+                shared,
+                fd,
+                out: Output::default(),
+                sasl: auth::SaslState::default(),
+                backing: None,
+            },
+            buf: BytesMut::with_capacity(READ_BUFFER),
+            limits: Limits {
+                item_size_max: shared.config.item_size_max,
+                cas_enabled: !shared.config.disable_cas,
+            },
+            protocol,
+            last_cmd,
+            swallow: 0,
+            own_buffer: false,
+            binary: shared.auth.as_ref().map(|_| false),
+            authenticated: shared.auth.is_none(),
+            auth_state: auth::AuthState::default(),
+            negotiated: false,
+            traced: false,
+        }
+    }
+
+    /// Runs the complete requests at the front of the read buffer, at most `-R` of them,
+    /// and queues their replies in `ctx.out`.
+    pub fn run(&mut self) -> Pass {
+        let Session {
+            ctx,
+            buf,
+            limits,
+            protocol,
+            last_cmd,
+            swallow,
+            own_buffer,
+            binary,
+            authenticated,
+            auth_state,
+            negotiated,
+            traced,
+        } = self;
+        let shared = ctx.shared;
+        let fd = ctx.fd;
+        let mut close = false;
+        let mut handled = 0u32;
+        // Set when the buffer ends in a storage command whose data block is still coming.
+        let mut data_pending = false;
+        loop {
+            if handled >= shared.config.reqs_per_event {
+                Counters::add(&shared.counters.conn_yields, 1);
+                break;
+            }
+            if *swallow > 0 {
+                let n = (*swallow).min(buf.len());
+                buf.advance(n);
+                *swallow -= n;
+                if *swallow > 0 {
+                    break;
+                }
+            }
+            if buf.is_empty() {
+                break;
+            }
+            if !*negotiated {
+                // memcached's auto-negotiation looks at the first bytes (with -Y it always
+                // settles on ascii).
+                *negotiated = true;
+                if *protocol == Protocol::Auto && vlog::on(shared) {
+                    let binary =
+                        binary.unwrap_or(buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC);
+                    let name = if binary { "binary" } else { "ascii" };
+                    vlog::write(format!("{fd}: Client using the {name} protocol\n").as_bytes());
+                }
+            }
+            if !*authenticated {
+                // The users in force now: a SIGHUP reload applies to every connection that
+                // has not authenticated yet.
+                let users = shared
+                    .auth
+                    .as_ref()
+                    .expect("unauthenticated only with -Y")
+                    .current();
+                match auth_state.step(buf, &users) {
+                    auth::Step::NeedMore => break,
+                    auth::Step::Close => {
+                        // Earlier attempts of the same read are still answered.
+                        close = true;
+                        break;
+                    }
+                    auth::Step::Done {
+                        consumed,
+                        reply,
+                        outcome,
+                    } => {
+                        buf.advance(consumed);
+                        if let Some(reply) = reply {
+                            if vlog::on(shared) {
+                                vlog::reply(fd, false, reply);
+                            }
+                            ctx.out.extend(reply);
+                        }
+                        if outcome != auth::Outcome::Pending {
+                            Counters::add(&shared.counters.auth_cmds, 1);
+                        }
+                        match outcome {
+                            auth::Outcome::Authenticated => *authenticated = true,
+                            auth::Outcome::Failed => {
+                                tracing::info!(fd, "ascii authentication failed");
+                                Counters::add(&shared.counters.auth_errors, 1);
+                            }
+                            auth::Outcome::Pending => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+            // memcached picks the protocol from a connection's first byte (with -B auto).
+            let is_binary = *binary.get_or_insert_with(|| match *protocol {
+                Protocol::Binary => true,
+                Protocol::Ascii => false,
+                Protocol::Auto => buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC,
+            });
+            if is_binary {
+                let parse = match shared.sasl {
+                    Some(_) => ferrocache_protocol::binary::parse_sasl,
+                    None => ferrocache_protocol::binary::parse,
+                };
+                let parsed = parse(buf, limits);
+                if !*traced && buf.len() >= 24 && vlog::on(shared) {
+                    vlog::write(&vlog::header_dump(fd, true, &buf[..24]));
+                    *traced = true;
+                }
+                *traced &= matches!(parsed, Parsed::Incomplete(_));
+                match parsed {
+                    Parsed::Complete(_, used) if *own_buffer && buf.len() == used => {
+                        handled += 1;
+                        last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                        *own_buffer = false;
+                        let whole = take_buffer(buf);
+                        let Parsed::Complete(request, _) = parse(&whole, limits) else {
+                            unreachable!("the same bytes parse the same way");
+                        };
+                        ctx.backing = Some(whole.clone());
+                        let next = binary::execute(ctx, request, swallow);
+                        ctx.backing = None;
+                        if let Next::Close = next {
+                            close = true;
+                            break;
+                        }
+                    }
+                    Parsed::Complete(request, used) => {
+                        handled += 1;
+                        last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                        let next = binary::execute(ctx, request, swallow);
+                        buf.advance(used);
+                        if let Next::Close = next {
+                            close = true;
+                            break;
+                        }
+                    }
+                    Parsed::Incomplete(need) => {
+                        if let Some(total) = need {
+                            *own_buffer |= make_room(buf, total);
+                            data_pending = true;
+                        }
+                        break;
+                    }
+                    Parsed::Rejected(_, _) => {
+                        // A bad magic byte: memcached drops the connection, and with it the
+                        // replies it still holds for earlier requests of the same read;
+                        // ferrocache answers them first (see KNOWN_DIFFERENCES in
+                        // protocol-tests).
+                        close = true;
+                        break;
+                    }
+                }
+                continue;
+            }
+            let parsed = ferrocache_protocol::text::parse(buf, limits);
+            if !*traced && vlog::on(shared) {
+                if let Some(line) = vlog::command_line(buf) {
+                    vlog::line('<', fd, line);
+                    *traced = true;
+                }
+            }
+            *traced &= matches!(parsed, Parsed::Incomplete(_));
+            match parsed {
+                Parsed::Complete(_, used) if *own_buffer && buf.len() == used => {
+                    handled += 1;
+                    last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                    *own_buffer = false;
+                    let whole = take_buffer(buf);
+                    let Parsed::Complete(request, _) =
+                        ferrocache_protocol::text::parse(&whole, limits)
+                    else {
+                        unreachable!("the same bytes parse the same way");
+                    };
+                    ctx.backing = Some(whole.clone());
+                    let next = text::execute(ctx, request, swallow);
+                    ctx.backing = None;
+                    if let Next::Close = next {
+                        close = true;
+                        break;
+                    }
+                }
+                Parsed::Complete(request, used) => {
+                    handled += 1;
+                    last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                    let next = text::execute(ctx, request, swallow);
+                    buf.advance(used);
+                    if let Next::Close = next {
+                        close = true;
+                        break;
+                    }
+                }
+                Parsed::Incomplete(need) => {
+                    if let Some(total) = need {
+                        *own_buffer |= make_room(buf, total);
+                        data_pending = true;
+                    }
+                    break;
+                }
+                Parsed::Rejected(rejection, used) => {
+                    handled += 1;
+                    text::refused(ctx, &rejection);
+                    buf.advance(used);
+                    // A refused request gives up its own buffer too (`reserve` would reuse it).
+                    *own_buffer = false;
+                    *swallow = rejection.swallow;
+                    if rejection.reason == Reject::Close {
+                        // memcached closes at once, without sending the replies it still
+                        // holds for earlier requests of the same read; ferrocache answers
+                        // them first (see KNOWN_DIFFERENCES in protocol-tests).
+                        close = true;
+                        break;
+                    }
+                }
+            }
+        }
+        let waiting = if *swallow > 0 {
+            Waiting::Swallow
+        } else if data_pending {
+            Waiting::Data
+        } else {
+            Waiting::Command
+        };
+        Pass {
+            close,
+            yielded: handled >= shared.config.reqs_per_event && !buf.is_empty(),
+            waiting,
+        }
+    }
+
+    /// Are replies ready to write? memcached answers a refused command only once its data
+    /// block has been swallowed.
+    pub fn replies_ready(&self) -> bool {
+        !self.ctx.out.is_empty() && self.swallow == 0
+    }
+
+    /// Nothing buffered and nothing to throw away: the connection waits for a new command
+    /// (the idle timeout and a shutdown apply).
+    pub fn idle(&self) -> bool {
+        self.buf.is_empty() && self.swallow == 0
+    }
+
+    /// Readies the read buffer for the next read: a large request's buffer that has served
+    /// its purpose gives way to a small one (not the one just sized for the request still
+    /// arriving: that would be allocated again after the next read), and a full one grows.
+    pub fn make_room(&mut self) {
+        if self.buf.capacity() > BIG_BUFFER && self.buf.len() < READ_BUFFER && !self.own_buffer {
+            let mut small = BytesMut::with_capacity(READ_BUFFER);
+            small.extend_from_slice(&self.buf);
+            self.buf = small;
+        }
+        if self.buf.capacity() == self.buf.len() {
+            self.buf.reserve(READ_BUFFER);
+        }
+    }
+}
+
+/// Hands over the read buffer, which holds exactly one request, and starts a fresh one.
+fn take_buffer(buf: &mut BytesMut) -> Bytes {
+    std::mem::replace(buf, BytesMut::with_capacity(READ_BUFFER)).freeze()
+}
+
+/// Makes room for a request known to take `total` bytes, whose first bytes `buf` holds: a
+/// large one gets a buffer of exactly its size (see [`OWN_BUFFER_THRESHOLD`]), a small one
+/// the usual growth. True when it gave the request a buffer of its own.
+fn make_room(buf: &mut BytesMut, total: usize) -> bool {
+    if total >= OWN_BUFFER_THRESHOLD && buf.capacity() < total {
+        let mut own = BytesMut::with_capacity(total);
+        own.extend_from_slice(buf);
+        *buf = own;
+        #[cfg(test)]
+        crate::conn::tests::OWN_BUFFERS.with(|n| n.set(n.get() + 1));
+        return true;
+    }
+    if buf.capacity() < total {
+        buf.reserve(total - buf.len());
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use ferrocache_protocol::binary::{encode_request, opcode};
+    use std::sync::Arc;
+
+    /// A session of a fresh server fed `pieces` one after another, as reads would bring them;
+    /// returns everything it wrote, and `<closed>` if it asked to close.
+    async fn replies(pieces: &[&[u8]]) -> Vec<u8> {
+        let config =
+            Config::parse_from(["ferrocache", "-I", "32k", "-o", "slab_chunk_max=16"]).unwrap();
+        let shared = Shared::new(Arc::new(config), None, None, 0);
+        let last_cmd = AtomicU64::new(0);
+        let mut session = Session::new(&shared, -1, &last_cmd, Protocol::Auto);
+        let mut out = Vec::new();
+        for piece in pieces {
+            session.buf.extend_from_slice(piece);
+            loop {
+                let pass = session.run();
+                if session.replies_ready() {
+                    session.ctx.out.flush(&mut out).await.unwrap();
+                }
+                if pass.close {
+                    out.extend_from_slice(b"<closed>");
+                    return out;
+                }
+                if !pass.yielded {
+                    break;
+                }
+                session.make_room();
+            }
+        }
+        out
+    }
+
+    /// The same bytes give the same replies however they are cut into reads: whole, in two
+    /// pieces cut anywhere, and a byte at a time.
+    async fn same_however_cut(script: &[u8], cuts: impl Iterator<Item = usize>) {
+        let whole = replies(&[script]).await;
+        for cut in cuts {
+            let (a, b) = script.split_at(cut);
+            assert_eq!(
+                replies(&[a, b]).await,
+                whole,
+                "cut at {cut}: {:?} | {:?}",
+                String::from_utf8_lossy(&a[a.len().saturating_sub(20)..]),
+                String::from_utf8_lossy(&b[..b.len().min(20)])
+            );
+        }
+        let bytes: Vec<&[u8]> = script.chunks(1).collect();
+        assert_eq!(replies(&bytes).await, whole, "a byte at a time");
+    }
+
+    #[tokio::test]
+    async fn text_replies_do_not_depend_on_how_the_bytes_arrive() {
+        let mut script = b"set a 0 0 5\r\nhello\r\nget a b\r\nincr n 1\r\nset n 0 0 2 noreply\r\n10\r\n\
+            incr n 5\r\ngets a\r\nbogus\r\nset bad 0 0 1\r\nxyz\r\nmg a v c k\r\nms m 2 T0 c\r\nhi\r\n\
+            mn\r\nappend a 0 0 1\r\n!\r\nset big 0 0 40000\r\n"
+            .to_vec();
+        let large = script.len();
+        script.extend(std::iter::repeat_n(b'v', 40_000));
+        script.extend_from_slice(b"\r\nget a big\r\nversion\r\nquit\r\nget a\r\n");
+        let replies_whole = replies(&[&script]).await;
+        let text = String::from_utf8_lossy(&replies_whole);
+        assert!(text.starts_with("STORED\r\nVALUE a 0 5\r\nhello\r\nEND\r\nNOT_FOUND\r\n15\r\n"));
+        assert!(text.contains("SERVER_ERROR object too large for cache\r\n"));
+        assert!(text.ends_with("VERSION 1.6.45\r\n<closed>"), "{text}");
+        let cuts = (1..large + 10).chain((large + 10..script.len()).step_by(997));
+        same_however_cut(&script, cuts).await;
+    }
+
+    #[tokio::test]
+    async fn binary_replies_do_not_depend_on_how_the_bytes_arrive() {
+        let extras = [0u8; 8];
+        let script = [
+            encode_request(opcode::SET, 1, 0, &extras, b"a", b"hello"),
+            encode_request(opcode::GETQ, 2, 0, &[], b"nope", b""),
+            encode_request(opcode::GETK, 3, 0, &[], b"a", b""),
+            encode_request(opcode::SET, 4, 0, &extras, b"big", &[b'v'; 40_000]),
+            encode_request(opcode::NOOP, 5, 0, &[], b"", b""),
+            encode_request(opcode::VERSION, 6, 0, &[], b"", b""),
+        ]
+        .concat();
+        let whole = replies(&[&script]).await;
+        // Replies to the set, the getk, the set too large (status 0x03), the noop and the
+        // version; the quiet miss says nothing.
+        let mut at = 0;
+        let mut seen = Vec::new();
+        while at + 24 <= whole.len() {
+            let body = u32::from_be_bytes(whole[at + 8..at + 12].try_into().unwrap()) as usize;
+            seen.push((
+                whole[at + 1],
+                u16::from_be_bytes([whole[at + 6], whole[at + 7]]),
+            ));
+            at += 24 + body;
+        }
+        assert_eq!(at, whole.len());
+        let want = [
+            (opcode::SET, 0),
+            (opcode::GETK, 0),
+            (opcode::SET, 3),
+            (opcode::NOOP, 0),
+            (opcode::VERSION, 0),
+        ];
+        assert_eq!(seen, want);
+        same_however_cut(&script, (1..200).chain((200..script.len()).step_by(991))).await;
+    }
+}
