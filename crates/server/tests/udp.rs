@@ -6,6 +6,7 @@
 //! `.reference/memcached`) and to
 //! ferrocache and compares the reply datagrams byte for byte.
 
+use ferrocache_protocol::binary::encode_request;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -477,17 +478,7 @@ fn the_binary_protocol_over_udp() {
     let server = Server::start(BIN, &["-t", "1"]);
     let client = server.client();
     let request = |opcode: u8, extras: &[u8], key: &[u8], value: &[u8]| {
-        let body = extras.len() + key.len() + value.len();
-        let mut r = vec![0x80, opcode];
-        r.extend_from_slice(&(key.len() as u16).to_be_bytes());
-        r.push(extras.len() as u8);
-        r.extend_from_slice(&[0, 0, 0]);
-        r.extend_from_slice(&(body as u32).to_be_bytes());
-        r.extend_from_slice(&[0; 12]);
-        r.extend_from_slice(extras);
-        r.extend_from_slice(key);
-        r.extend_from_slice(value);
-        r
+        encode_request(opcode, 0, 0, extras, key, value)
     };
     let status = |d: &[u8]| u16::from_be_bytes([d[8 + 6], d[8 + 7]]);
     let set = request(0x01, &[0; 8], b"bk", b"hello");
@@ -566,17 +557,7 @@ struct Transcript {
 fn transcript(server: &Server) -> Transcript {
     let client = server.client();
     let bin = |opcode: u8, extras: &[u8], key: &[u8], value: &[u8]| {
-        let body = extras.len() + key.len() + value.len();
-        let mut r = vec![0x80, opcode];
-        r.extend_from_slice(&(key.len() as u16).to_be_bytes());
-        r.push(extras.len() as u8);
-        r.extend_from_slice(&[0, 0, 0]);
-        r.extend_from_slice(&(body as u32).to_be_bytes());
-        r.extend_from_slice(&[0; 12]);
-        r.extend_from_slice(extras);
-        r.extend_from_slice(key);
-        r.extend_from_slice(value);
-        r
+        encode_request(opcode, 0, 0, extras, key, value)
     };
     let big: Vec<u8> = (0..5000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let value_of = |len: usize| vec![b'v'; len];
