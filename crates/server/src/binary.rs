@@ -137,7 +137,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
         }
         Kind::ProtocolError => {
             ctx.bin_error(&req, Status::InvalidArguments);
-            if shared.verbosity.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            if vlog::verbose(shared) {
                 let text = format!(
                     "Protocol error (opcode {:02x}), close connection {}\n",
                     req.header.opcode, ctx.fd
@@ -320,56 +320,46 @@ fn trace_command(ctx: &ConnCtx<'_>, req: &Request<'_>) {
     }
     let fd = ctx.fd;
     let op = opcode::loud(req.header.opcode).unwrap_or(req.header.opcode);
-    let mut text = Vec::new();
     let value_len = (req.header.body_len as usize)
         .saturating_sub(req.key.len() + usize::from(req.header.extras_len));
-    match op {
-        opcode::GET | opcode::GETK => text.extend_from_slice(format!("<{fd} GET ").as_bytes()),
-        opcode::GAT | opcode::GATK | opcode::TOUCH => {
-            text.extend_from_slice(format!("<{fd} TOUCH ").as_bytes())
-        }
+    // What comes before the key and after it.
+    let (head, tail) = match op {
+        opcode::GET | opcode::GETK => (format!("<{fd} GET "), String::new()),
+        opcode::GAT | opcode::GATK | opcode::TOUCH => (format!("<{fd} TOUCH "), String::new()),
         opcode::SET | opcode::ADD | opcode::REPLACE => {
             let name = match op {
                 opcode::SET => "SET",
                 opcode::ADD => "ADD",
                 _ => "REPLACE",
             };
-            text.extend_from_slice(format!("<{fd} {name} ").as_bytes());
-            text.extend_from_slice(req.key);
-            text.extend_from_slice(format!(" Value len is {value_len}").as_bytes());
+            (
+                format!("<{fd} {name} "),
+                format!(" Value len is {value_len}"),
+            )
         }
         opcode::APPEND | opcode::PREPEND => {
-            text.extend_from_slice(format!("Value len is {value_len}").as_bytes());
+            // No key shown.
+            vlog::write(format!("Value len is {value_len}\n").as_bytes());
+            return;
         }
-        opcode::DELETE => text.extend_from_slice(b"Deleting "),
-        opcode::INCREMENT | opcode::DECREMENT if req.extras.len() == 20 => {
-            // memcached prints "incr" for both, the delta as signed, the expiration as a
-            // signed 32-bit number.
-            text.extend_from_slice(b"incr ");
-            text.extend_from_slice(req.key);
-            let line = format!(
+        opcode::DELETE => ("Deleting ".to_string(), String::new()),
+        // memcached prints "incr" for both, the delta as signed, the expiration as a signed
+        // 32-bit number.
+        opcode::INCREMENT | opcode::DECREMENT if req.extras.len() == 20 => (
+            "incr ".to_string(),
+            format!(
                 " {}, {}, {}",
                 req.extra_u64(0) as i64,
                 req.extra_u64(8),
                 req.extra_u32(4) as i32
-            );
-            text.extend_from_slice(line.as_bytes());
-        }
-        opcode::STAT => text.extend_from_slice(format!("<{fd} STATS ").as_bytes()),
+            ),
+        ),
+        opcode::STAT => (format!("<{fd} STATS "), String::new()),
         _ => return,
-    }
-    if matches!(
-        op,
-        opcode::GET
-            | opcode::GETK
-            | opcode::GAT
-            | opcode::GATK
-            | opcode::TOUCH
-            | opcode::DELETE
-            | opcode::STAT
-    ) {
-        text.extend_from_slice(req.key);
-    }
+    };
+    let mut text = head.into_bytes();
+    text.extend_from_slice(req.key);
+    text.extend_from_slice(tail.as_bytes());
     text.push(b'\n');
     vlog::write(&text);
 }
@@ -426,13 +416,7 @@ mod tests {
             panic!("not a whole request");
         };
         assert_eq!(used, request.len());
-        let mut ctx = ConnCtx {
-            shared,
-            fd: -1,
-            out: Output::default(),
-            sasl: auth::SaslState::default(),
-            backing: None,
-        };
+        let mut ctx = ConnCtx::new(shared, -1);
         let mut swallow = 0;
         assert!(matches!(
             execute(&mut ctx, req, &mut swallow),

@@ -612,15 +612,20 @@ impl Config {
                 EX_USAGE,
             ));
         }
-        if c.auth_file.is_some()
-            && m.get_one::<String>("protocol").is_some()
-            && c.protocol != Protocol::Ascii
-        {
-            return Err(invalid(
-                "ERROR: You cannot allow the BINARY protocol while using ascii authentication \
-                 tokens.",
-                EX_USAGE,
-            ));
+        if c.auth_file.is_some() {
+            // memcached: ascii authentication means the ascii protocol (after -S's choice,
+            // so -Y wins over -S).
+            match m.get_one::<String>("protocol") {
+                None => c.protocol = Protocol::Ascii,
+                Some(_) if c.protocol == Protocol::Ascii => {}
+                Some(_) => {
+                    return Err(invalid(
+                        "ERROR: You cannot allow the BINARY protocol while using ascii \
+                         authentication tokens.",
+                        EX_USAGE,
+                    ))
+                }
+            }
         }
         Ok(c)
     }
@@ -714,8 +719,6 @@ impl Config {
             (
                 "binding_protocol",
                 match self.protocol {
-                    // -Y makes every connection speak ascii.
-                    _ if self.auth_file.is_some() => "ascii",
                     Protocol::Auto => "auto-negotiate",
                     Protocol::Ascii => "ascii",
                     Protocol::Binary => "binary",

@@ -252,7 +252,18 @@ pub(crate) struct ConnCtx<'a> {
     pub backing: Option<Bytes>,
 }
 
-impl ConnCtx<'_> {
+impl<'a> ConnCtx<'a> {
+    /// A fresh connection's context: nothing pending, no SASL exchange begun.
+    pub fn new(shared: &'a Shared, fd: i32) -> Self {
+        ConnCtx {
+            shared,
+            fd,
+            out: Output::default(),
+            sasl: auth::SaslState::default(),
+            backing: None,
+        }
+    }
+
     /// A request's value as the store takes it: shared with the read buffer when the request
     /// has that buffer to itself and the value is nearly all of it, otherwise to be copied.
     pub fn value_in<'v>(&self, value: &'v [u8]) -> ValueIn<'v> {
@@ -470,13 +481,7 @@ pub(crate) mod tests {
     #[test]
     fn value_in_shares_only_a_value_that_fills_the_backing_buffer() {
         let shared = Shared::new(Arc::new(crate::Config::default()), None, None, 0);
-        let mut ctx = ConnCtx {
-            shared: &shared,
-            fd: -1,
-            out: Output::default(),
-            sasl: auth::SaslState::default(),
-            backing: None,
-        };
+        let mut ctx = ConnCtx::new(&shared, -1);
         // A header one byte short of the slack, then the value.
         let head = SHARE_SLACK - 1;
         let mut request = vec![b' '; head];

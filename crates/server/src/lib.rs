@@ -308,11 +308,7 @@ async fn serve(
     for endpoint in listeners {
         let Endpoint { listener, protocol } = endpoint;
         let listener = Arc::new(listener);
-        let mut protocol = protocol.unwrap_or(shared.config.protocol);
-        if shared.auth.is_some() && protocol == config::Protocol::Auto {
-            // With -Y memcached's listeners speak ascii only (authentication is ascii).
-            protocol = config::Protocol::Ascii;
-        }
+        let protocol = protocol.unwrap_or(shared.config.protocol);
         conn::register_listener(&shared, &listener, protocol);
         tracker.spawn(conn::accept_loop(
             listener,

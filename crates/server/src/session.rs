@@ -8,7 +8,6 @@
 
 use crate::config::Protocol;
 use crate::conn::{ConnCtx, Next, Waiting};
-use crate::out::Output;
 use crate::{auth, binary, text, vlog, Counters, Shared};
 use bytes::{Buf, Bytes, BytesMut};
 use ferrocache_protocol::{Limits, Parsed, Reject};
@@ -48,13 +47,11 @@ pub(crate) struct Session<'a> {
     swallow: usize,
     /// Set while `buf` is a buffer that `make_room` sized for the pending request alone.
     own_buffer: bool,
-    /// Binary or text, decided by the first byte the connection sends. With -Y connections
-    /// speak text: they must authenticate with the ascii exchange first.
+    /// Binary or text: the listener's protocol, or with `-B auto` the first byte the
+    /// connection sends. (With -Y the listeners speak ascii: see `Config`.)
     binary: Option<bool>,
     authenticated: bool,
     auth_state: auth::AuthState,
-    /// The first bytes have been seen (the `-vv` trace then names the protocol).
-    negotiated: bool,
     /// The `-vv` trace has shown the command line (or binary header) of the request at the
     /// front of `buf`, whose data is still arriving: as memcached, it shows it once, when
     /// it arrives.
@@ -64,13 +61,7 @@ pub(crate) struct Session<'a> {
 impl<'a> Session<'a> {
     pub fn new(shared: &'a Shared, fd: i32, last_cmd: &'a AtomicU64, protocol: Protocol) -> Self {
         Session {
-            ctx: ConnCtx {
-                shared,
-                fd,
-                out: Output::default(),
-                sasl: auth::SaslState::default(),
-                backing: None,
-            },
+            ctx: ConnCtx::new(shared, fd),
             buf: BytesMut::with_capacity(READ_BUFFER),
             limits: Limits {
                 item_size_max: shared.config.item_size_max,
@@ -80,10 +71,9 @@ impl<'a> Session<'a> {
             last_cmd,
             swallow: 0,
             own_buffer: false,
-            binary: shared.auth.as_ref().map(|_| false),
+            binary: None,
             authenticated: shared.auth.is_none(),
             auth_state: auth::AuthState::default(),
-            negotiated: false,
             traced: false,
         }
     }
@@ -102,7 +92,6 @@ impl<'a> Session<'a> {
             binary,
             authenticated,
             auth_state,
-            negotiated,
             traced,
         } = self;
         let shared = ctx.shared;
@@ -126,17 +115,6 @@ impl<'a> Session<'a> {
             }
             if buf.is_empty() {
                 break;
-            }
-            if !*negotiated {
-                // memcached's auto-negotiation looks at the first bytes (with -Y it always
-                // settles on ascii).
-                *negotiated = true;
-                if *protocol == Protocol::Auto && vlog::on(shared) {
-                    let binary =
-                        binary.unwrap_or(buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC);
-                    let name = if binary { "binary" } else { "ascii" };
-                    vlog::write(format!("{fd}: Client using the {name} protocol\n").as_bytes());
-                }
             }
             if !*authenticated {
                 // The users in force now: a SIGHUP reload applies to every connection that
@@ -184,7 +162,14 @@ impl<'a> Session<'a> {
             let is_binary = *binary.get_or_insert_with(|| match *protocol {
                 Protocol::Binary => true,
                 Protocol::Ascii => false,
-                Protocol::Auto => buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC,
+                Protocol::Auto => {
+                    let is = buf[0] == ferrocache_protocol::binary::REQUEST_MAGIC;
+                    if vlog::on(shared) {
+                        let name = if is { "binary" } else { "ascii" };
+                        vlog::write(format!("{fd}: Client using the {name} protocol\n").as_bytes());
+                    }
+                    is
+                }
             });
             if is_binary {
                 let parse = match shared.sasl {
@@ -192,9 +177,8 @@ impl<'a> Session<'a> {
                     None => ferrocache_protocol::binary::parse,
                 };
                 let parsed = parse(buf, limits);
-                if !*traced && buf.len() >= 24 && vlog::on(shared) {
-                    vlog::write(&vlog::header_dump(fd, true, &buf[..24]));
-                    *traced = true;
+                if !*traced && vlog::on(shared) {
+                    *traced = vlog::request_header(fd, buf);
                 }
                 *traced &= matches!(parsed, Parsed::Incomplete(_));
                 match parsed {
@@ -244,10 +228,7 @@ impl<'a> Session<'a> {
             }
             let parsed = ferrocache_protocol::text::parse(buf, limits);
             if !*traced && vlog::on(shared) {
-                if let Some(line) = vlog::command_line(buf) {
-                    vlog::line('<', fd, line);
-                    *traced = true;
-                }
+                *traced = vlog::request_line(fd, buf);
             }
             *traced &= matches!(parsed, Parsed::Incomplete(_));
             match parsed {

@@ -218,7 +218,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             let bytes = u64::from(megabytes) * 1024 * 1024;
             store.set_memory_limit(bytes);
             shared.maxbytes.store(bytes, Ordering::Relaxed);
-            if shared.verbosity.load(Ordering::Relaxed) > 0 {
+            if vlog::verbose(shared) {
                 vlog::write(format!("maxbytes adjusted to {megabytes}m\n").as_bytes());
             }
             ctx.say(noreply, b"OK\r\n");

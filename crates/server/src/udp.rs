@@ -40,7 +40,7 @@
 
 use crate::conn::{ConnCtx, Next};
 use crate::out::Output;
-use crate::{auth, binary, text, Counters, Shared};
+use crate::{binary, text, Counters, Shared};
 use ferrocache_protocol::binary::{opcode, REQUEST_MAGIC};
 use ferrocache_protocol::text::{Request, StatsGroup};
 use ferrocache_protocol::{Limits, Parsed, Reject};
@@ -240,9 +240,7 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
     while at < payload.len() {
         let parsed = ferrocache_protocol::text::parse(&payload[at..], &limits);
         if !matches!(parsed, Parsed::Incomplete(_)) && crate::vlog::on(ctx.shared) {
-            if let Some(line) = crate::vlog::command_line(&payload[at..]) {
-                crate::vlog::line('<', ctx.fd, line);
-            }
+            crate::vlog::request_line(ctx.fd, &payload[at..]);
         }
         match parsed {
             Parsed::Complete(request, used) => {
@@ -300,11 +298,8 @@ fn run_binary(ctx: &mut ConnCtx<'_>, payload: &[u8], run: &mut Run<'_>) -> End {
     while at < payload.len() {
         let rest = &payload[at..];
         let parsed = ferrocache_protocol::binary::parse(rest, &limits);
-        if !matches!(parsed, Parsed::Incomplete(_))
-            && rest.len() >= 24
-            && crate::vlog::on(ctx.shared)
-        {
-            crate::vlog::write(&crate::vlog::header_dump(ctx.fd, true, &rest[..24]));
+        if !matches!(parsed, Parsed::Incomplete(_)) && crate::vlog::on(ctx.shared) {
+            crate::vlog::request_header(ctx.fd, rest);
         }
         match parsed {
             Parsed::Complete(request, used) => {
@@ -427,13 +422,7 @@ pub(crate) async fn serve(
     last_cmd: Arc<AtomicU64>,
 ) {
     let shared = &*shared;
-    let mut ctx = ConnCtx {
-        shared,
-        fd,
-        out: Output::default(),
-        sasl: auth::SaslState::default(),
-        backing: None,
-    };
+    let mut ctx = ConnCtx::new(shared, fd);
     ctx.out.keep_boundaries();
     let mut buf = vec![0u8; READ_BUFFER];
     let mut replies = Replies::default();
@@ -539,13 +528,7 @@ mod tests {
     /// Runs `payload` as one datagram with request id 7, and returns the datagrams sent and
     /// the yields counted.
     fn exchange(shared: &Shared, payload: &[u8]) -> (Vec<Vec<u8>>, u64) {
-        let mut ctx = ConnCtx {
-            shared,
-            fd: -1,
-            out: Output::default(),
-            sasl: auth::SaslState::default(),
-            backing: None,
-        };
+        let mut ctx = ConnCtx::new(shared, -1);
         ctx.out.keep_boundaries();
         let mut replies = Replies::default();
         run_datagram(&mut ctx, payload, peer(), &mut replies);

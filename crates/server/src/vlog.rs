@@ -36,6 +36,12 @@ pub(crate) fn on(shared: &Shared) -> bool {
     shared.verbosity.load(Ordering::Relaxed) > 1
 }
 
+/// Is `-v` (or more) on? memcached prints a few lines from there (`maxbytes adjusted to`,
+/// `Protocol error`).
+pub(crate) fn verbose(shared: &Shared) -> bool {
+    shared.verbosity.load(Ordering::Relaxed) > 0
+}
+
 /// Writes finished lines to stderr at once. Errors are ignored: a closed stderr must not
 /// stop the server (memcached's `fprintf`s ignore theirs too).
 pub(crate) fn write(text: &[u8]) {
@@ -106,6 +112,26 @@ pub(crate) fn command_line(buf: &[u8]) -> Option<&[u8]> {
         Some(nul) => &line[..nul],
         None => line,
     })
+}
+
+/// `<fd <command line>` for the text request at the front of `buf`; false (nothing
+/// written) while its line is not whole.
+pub(crate) fn request_line(fd: i32, buf: &[u8]) -> bool {
+    let Some(text) = command_line(buf) else {
+        return false;
+    };
+    line('<', fd, text);
+    true
+}
+
+/// The dump of the binary request header at the front of `buf`; false (nothing written)
+/// while the header is not whole.
+pub(crate) fn request_header(fd: i32, buf: &[u8]) -> bool {
+    if buf.len() < 24 {
+        return false;
+    }
+    write(&header_dump(fd, true, &buf[..24]));
+    true
 }
 
 impl ConnCtx<'_> {
