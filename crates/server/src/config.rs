@@ -100,6 +100,10 @@ pub struct Config {
     /// `-o debug_clock`: answer memcached's debug-build `debugtime` command, which moves the
     /// server's clock (for memcached's own test suite; never in production).
     pub debug_clock: bool,
+    /// `-o shutdown_grace_ms=N`: on SIGTERM, SIGINT, SIGUSR1 or `shutdown`, how long a
+    /// connection in the middle of a request may take to finish sending it and read its
+    /// reply before the server closes it anyway (default 1000; memcached exits at once).
+    pub shutdown_grace: std::time::Duration,
     /// `-o sock_cookie_id=N`: SO_MARK of the listening TCP sockets (0: none), as memcached
     /// sets it on Linux.
     pub sock_cookie_id: u32,
@@ -151,6 +155,7 @@ impl Default for Config {
             eviction: Eviction::Lru,
             idle_timeout: 0,
             debug_clock: false,
+            shutdown_grace: std::time::Duration::from_secs(1),
             sock_cookie_id: 0,
             napi_ids: 0,
             slab_min_size: 48,
@@ -328,6 +333,8 @@ pub fn help_text() -> String {
    - eviction:            lru (default, like memcached) or tinylfu (moka's
                           frequency-based admission; see the README)
    - sasl_pwdb:           the user:password file for -S (default: $MEMCACHED_SASL_PWDB)
+   - shutdown_grace_ms:   on a stop, how long a client halfway through a request may
+                          take to finish it before it is closed (default: 1000)
    - debug_clock:         answer memcached's debug-build \"debugtime\" command, which
                           moves the clock (for memcached's test suite; never in production)
 -N, --napi-ids=<num>      checked as memcached checks it (at most -t); no effect
@@ -746,6 +753,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse(args: &[&str]) -> Result<Config, ConfigError> {
         Config::parse_from(std::iter::once("ferrocache").chain(args.iter().copied()))
@@ -874,6 +882,11 @@ mod tests {
             (&["-o", "ssl_foo=1"], 1, "Illegal suboption \"ssl_foo=1\""),
             (&["-o", "ext_foo=1"], 1, "Illegal suboption \"ext_foo=1\""),
             (&["-o", "idle_timeout"], 1, "Missing numeric argument for idle_timeout"),
+            (
+                &["-o", "shutdown_grace_ms=1s"],
+                1,
+                "shutdown_grace_ms must be a whole number of milliseconds, not 1s",
+            ),
             (&["-o", "hashpower=5"], 1, "Initial hashtable multiplier of 5 is too low"),
             (&["-o", "hashpower=abc"], 1, "Initial hashtable multiplier of 0 is too low"),
             (
@@ -1004,6 +1017,13 @@ mod tests {
         assert_eq!(c.idle_timeout, 0);
         assert_eq!(parse(&["-o", "idle_timeout=-5"]).unwrap().idle_timeout, 0);
         assert_eq!(parse(&["-o", "idle_timeout=7"]).unwrap().idle_timeout, 7);
+        assert_eq!(parse(&[]).unwrap().shutdown_grace, Duration::from_secs(1));
+        assert_eq!(
+            parse(&["-o", "shutdown_grace_ms=250"])
+                .unwrap()
+                .shutdown_grace,
+            Duration::from_millis(250)
+        );
         assert_eq!(
             parse(&["-o", "sock_cookie_id=42"]).unwrap().sock_cookie_id,
             42

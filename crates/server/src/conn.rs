@@ -20,9 +20,6 @@ use tokio_util::task::TaskTracker;
 /// header, and the key) is at most this long, so a small value never pins a large buffer.
 const SHARE_SLACK: usize = 1024;
 
-/// On shutdown, how long a connection may take to finish sending a request it has begun.
-const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// What `stats conns` reports, by file descriptor.
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -329,11 +326,11 @@ async fn serve(
         let buf = &mut session.buf;
         let n = if shared.stop.is_cancelled() {
             // Shutting down: an idle connection closes now; one in the middle of a request
-            // gets a few seconds to finish sending it, and its reply, before it closes.
+            // gets until the stop deadline (`-o shutdown_grace_ms`) to finish sending it.
             if idle {
                 return Ok(());
             }
-            match tokio::time::timeout(DRAIN_GRACE, stream.read_buf(buf)).await {
+            match tokio::time::timeout_at(shared.stop_deadline(), stream.read_buf(buf)).await {
                 Ok(n) => n?,
                 Err(_) => return Ok(()),
             }

@@ -80,6 +80,10 @@ pub(crate) struct Shared {
     pub stop: CancellationToken,
     /// How the server was asked to stop: 0 not yet, else a [`Stop`] as 1 + its index.
     stop_kind: AtomicU8,
+    /// When connections still in the middle of a request are closed anyway: the first stop
+    /// request plus `-o shutdown_grace_ms`. Set before `stop` is cancelled, so whoever sees
+    /// the cancellation finds it.
+    stop_deadline: std::sync::OnceLock<tokio::time::Instant>,
     /// `verbosity` changes it at run time.
     pub verbosity: AtomicU32,
     /// `cache_memlimit` changes it at run time (bytes).
@@ -119,6 +123,7 @@ impl Shared {
             started: Instant::now(),
             stop: CancellationToken::new(),
             stop_kind: AtomicU8::new(0),
+            stop_deadline: std::sync::OnceLock::new(),
             verbosity: AtomicU32::new(u32::from(config.verbosity)),
             maxbytes: AtomicU64::new(config.memory_limit_bytes()),
             listeners,
@@ -146,7 +151,17 @@ impl Shared {
         let _ = self
             .stop_kind
             .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire);
+        self.stop_deadline
+            .get_or_init(|| tokio::time::Instant::now() + self.config.shutdown_grace);
         self.stop.cancel();
+    }
+
+    /// When a stopping server closes the connections still open: `-o shutdown_grace_ms`
+    /// after the first stop request (or from now, if the server is stopped by dropping).
+    pub fn stop_deadline(&self) -> tokio::time::Instant {
+        *self
+            .stop_deadline
+            .get_or_init(|| tokio::time::Instant::now() + self.config.shutdown_grace)
     }
 
     /// How the server was asked to stop (`Normal` if it was not, or only by dropping).
@@ -342,7 +357,15 @@ async fn serve(
     announce(how, shared.verbosity.load(Ordering::Relaxed));
     tracing::debug!("stopping: no new connections, draining the open ones");
     tracker.close();
-    tracker.wait().await;
+    // Connections in the middle of a request get until the deadline to finish it; one that
+    // is still there then (a client that stopped reading its replies, say) is dropped with
+    // its worker's runtime.
+    if tokio::time::timeout_at(shared.stop_deadline(), tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::debug!("closing the connections still open after -o shutdown_grace_ms");
+    }
     workers.stop().await;
     Ok(how)
 }

@@ -182,6 +182,30 @@ fn sigterm_exits_zero_after_serving() {
     );
 }
 
+/// SIGTERM with a client stalled halfway through a `set`: the server exits, with status 0,
+/// once `-o shutdown_grace_ms` (default 1 s) is over. memcached 1.6.45 exits at once.
+#[test]
+fn sigterm_with_a_stalled_client_exits_within_the_grace() {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args(base_args(port))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut s = wait_for(port);
+    assert_eq!(
+        ask(&mut s, b"version\r\n").split(' ').next(),
+        Some("VERSION")
+    );
+    s.write_all(b"set k 0 0 1000\r\nhalf").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let (status, _) = terminate(child);
+    let took = started.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_millis(2500), "exited after {took:?}");
+}
+
 #[test]
 fn daemon_writes_and_removes_its_pid_file() {
     let port = free_port();

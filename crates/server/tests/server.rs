@@ -186,6 +186,62 @@ async fn shutdown_finishes_the_request_in_flight() {
     stop.await.unwrap().unwrap();
 }
 
+/// A client that stalls halfway through a request holds a stopping server up for
+/// `-o shutdown_grace_ms` (default 1 s), no longer; then its connection is closed without a
+/// reply. memcached exits at once.
+#[tokio::test]
+async fn shutdown_waits_for_a_stalled_request_only_as_long_as_the_grace() {
+    for (args, grace) in [
+        (&[][..], Duration::from_millis(1000)),
+        (
+            &["-o", "shutdown_grace_ms=300"][..],
+            Duration::from_millis(300),
+        ),
+    ] {
+        let server = TestServer::start(args).await;
+        let mut c = server.connect().await;
+        c.write_all(b"set k 0 0 10\r\n01234").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = std::time::Instant::now();
+        server.stop().await.unwrap();
+        let took = started.elapsed();
+        assert!(
+            took >= grace,
+            "{args:?}: stopped after {took:?}, before the grace"
+        );
+        assert!(
+            took < grace + Duration::from_millis(700),
+            "{args:?}: stopped after {took:?}"
+        );
+        let mut rest = Vec::new();
+        let _ = c.read_to_end(&mut rest).await;
+        assert!(rest.is_empty(), "{args:?}: {rest:?}");
+    }
+}
+
+/// A client that sends requests and never reads the replies cannot hold a stopping server
+/// up either: once the grace is over its connection goes, replies unsent.
+#[tokio::test]
+async fn shutdown_is_bounded_when_a_client_reads_no_replies() {
+    let server = TestServer::start(&["-o", "shutdown_grace_ms=200"]).await;
+    let mut c = server.connect().await;
+    let value = vec![b'v'; 500_000];
+    let mut set = b"set big 0 0 500000\r\n".to_vec();
+    set.extend_from_slice(&value);
+    set.extend_from_slice(b"\r\n");
+    assert_eq!(ask(&mut c, &set, b"\r\n").await, b"STORED\r\n");
+    // 200 MB of replies: far more than the socket buffers hold.
+    c.write_all(&b"get big\r\n".repeat(400)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    server.stop().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn dropping_runs_future_stops_the_server() {
     let server = TestServer::start(&["-t", "2"]).await;

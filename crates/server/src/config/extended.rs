@@ -237,6 +237,16 @@ fn one(
         }
         // ferrocache's: memcached's debug-build `debugtime` command (see `Config::debug_clock`).
         "debug_clock" => c.debug_clock = true,
+        // ferrocache's: see `Config::shutdown_grace`.
+        "shutdown_grace_ms" => {
+            let text = needed(value, "Missing numeric argument for shutdown_grace_ms")?;
+            let ms = text.trim().parse::<u64>().map_err(|_| {
+                fail(format!(
+                    "shutdown_grace_ms must be a whole number of milliseconds, not {text}"
+                ))
+            })?;
+            c.shutdown_grace = std::time::Duration::from_millis(ms);
+        }
         "sock_cookie_id" => {
             // memcached ignores a value it cannot read, leaving 0 (no mark).
             c.sock_cookie_id = value.and_then(safe_strtoul).unwrap_or(0);
