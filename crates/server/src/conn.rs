@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
@@ -23,20 +23,38 @@ const SHARE_SLACK: usize = 1024;
 /// What `stats conns` reports, by file descriptor.
 #[derive(Default)]
 pub(crate) struct Registry {
-    pub entries: BTreeMap<i32, ConnEntry>,
+    pub entries: BTreeMap<i32, Arc<ConnEntry>>,
     /// The UDP sockets (`-U`), listed among the connections as memcached lists them.
     pub udp: BTreeMap<i32, crate::udp::UdpEntry>,
 }
 
+/// One listener or connection in `stats conns`, shared with the connection itself, which
+/// keeps its figures up to date without taking the registry lock.
+///
+/// Why one allocation holding the address and both figures: every idle connection keeps
+/// one, and its memory counts against what an idle connection costs (the addresses are
+/// formatted only when `stats conns` asks).
 pub(crate) struct ConnEntry {
-    pub addr: String,
-    /// `None` for a listening socket.
-    pub listen_addr: Option<String>,
-    /// memcached's `current_time` (whole seconds) at this connection's last command. Each
-    /// connection updates its own copy without taking the registry lock.
-    pub last_cmd: Arc<AtomicU64>,
-    /// What the connection waits for (see [`Waiting`]), kept by the connection likewise.
-    pub waiting: Arc<AtomicU8>,
+    /// The client's address; `None` for a listener or a UNIX-domain client, whose `addr`
+    /// memcached shows as the listening address.
+    pub peer: Option<std::net::SocketAddr>,
+    /// The listening address, in memcached's notation, shared by all its connections.
+    pub listen: Arc<str>,
+    pub is_listener: bool,
+    /// memcached's `current_time` (whole seconds) at this connection's last command.
+    pub last_cmd: AtomicU64,
+    /// What the connection waits for (see [`Waiting`]).
+    pub waiting: AtomicU8,
+}
+
+impl ConnEntry {
+    /// memcached's `addr`.
+    pub fn addr(&self) -> String {
+        match self.peer {
+            Some(peer) => tcp_addr(peer),
+            None => self.listen.to_string(),
+        }
+    }
 }
 
 /// What a connection waits for between reads, as `stats conns` names it.
@@ -106,10 +124,10 @@ fn tcp_addr(a: std::net::SocketAddr) -> String {
     }
 }
 
-fn peer_addr(stream: &Stream, listen: &str) -> String {
+fn peer_addr(stream: &Stream) -> Option<std::net::SocketAddr> {
     match stream {
-        Stream::Tcp(s) => s.peer_addr().map(tcp_addr).unwrap_or_default(),
-        Stream::Unix(_) => listen.to_string(),
+        Stream::Tcp(s) => s.peer_addr().ok(),
+        Stream::Unix(_) => None,
     }
 }
 
@@ -124,12 +142,15 @@ pub(crate) fn register_listener(shared: &Shared, listener: &Listener, protocol: 
         vlog::line('<', listener_fd(listener), text.as_bytes());
     }
     let entry = ConnEntry {
-        addr: listener_addr(listener),
-        listen_addr: None,
-        last_cmd: Arc::new(AtomicU64::new(shared.last_cmd_time())),
-        waiting: Arc::default(),
+        peer: None,
+        listen: listener_addr(listener).into(),
+        is_listener: true,
+        last_cmd: AtomicU64::new(shared.last_cmd_time()),
+        waiting: AtomicU8::default(),
     };
-    lock(shared).entries.insert(listener_fd(listener), entry);
+    lock(shared)
+        .entries
+        .insert(listener_fd(listener), Arc::new(entry));
 }
 
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Registry> {
@@ -145,7 +166,7 @@ pub(crate) async fn accept_loop(
     tracker: TaskTracker,
     workers: Arc<Workers>,
 ) {
-    let listen_addr = listener_addr(&listener);
+    let listen_addr: Arc<str> = listener_addr(&listener).into();
     loop {
         let accepted = tokio::select! {
             _ = shared.stop.cancelled() => break,
@@ -191,7 +212,6 @@ pub(crate) async fn accept_loop(
                 }
             };
             let fd = stream_fd(&stream);
-            let addr = peer_addr(&stream, &listen_addr);
             if vlog::on(&shared) {
                 let text: &[u8] = match protocol {
                     Protocol::Auto => b"new auto-negotiating client connection",
@@ -200,19 +220,24 @@ pub(crate) async fn accept_loop(
                 };
                 vlog::line('<', fd, text);
             }
-            let last_cmd = Arc::new(AtomicU64::new(shared.last_cmd_time()));
-            let waiting = Arc::new(AtomicU8::new(Waiting::Command as u8));
-            lock(&shared).entries.insert(
-                fd,
-                ConnEntry {
-                    addr,
-                    listen_addr: Some(listen_addr),
-                    last_cmd: last_cmd.clone(),
-                    waiting: waiting.clone(),
-                },
-            );
+            let entry = Arc::new(ConnEntry {
+                peer: peer_addr(&stream),
+                listen: listen_addr,
+                is_listener: false,
+                last_cmd: AtomicU64::new(shared.last_cmd_time()),
+                waiting: AtomicU8::new(Waiting::Command as u8),
+            });
+            lock(&shared).entries.insert(fd, entry.clone());
             Counters::add(&shared.counters.curr_connections, 1);
-            let result = serve(stream, &shared, fd, &last_cmd, &waiting, protocol).await;
+            let result = serve(
+                stream,
+                &shared,
+                fd,
+                &entry.last_cmd,
+                &entry.waiting,
+                protocol,
+            )
+            .await;
             shared
                 .counters
                 .curr_connections
@@ -282,89 +307,123 @@ impl<'a> ConnCtx<'a> {
 
 /// Serves one connection, speaking `protocol` (its listener's: `-B`, or a `-l proto[...]`):
 /// the I/O around its [`Session`].
-async fn serve(
+#[allow(clippy::manual_async_fn)] // on purpose: see the comment in the body
+fn serve<'a>(
     mut stream: Stream,
-    shared: &Shared,
+    shared: &'a Shared,
     fd: i32,
-    last_cmd: &AtomicU64,
-    waiting: &AtomicU8,
+    last_cmd: &'a AtomicU64,
+    waiting: &'a AtomicU8,
     protocol: Protocol,
-) -> std::io::Result<()> {
-    let mut session = Session::new(shared, fd, last_cmd, protocol);
-    let idle_timeout = match shared.config.idle_timeout {
-        0 => None,
-        secs => Some(std::time::Duration::from_secs(secs)),
-    };
-    // One wait for shutdown for the connection's whole life, polled beside every read. Why
-    // not a fresh `cancelled()` per read: each one registers with, and then leaves, the
-    // token's waiter list, which all connections share behind one lock: two lock round
-    // trips per request otherwise.
-    let stopping = shared.stop.cancelled();
-    tokio::pin!(stopping);
-    loop {
-        // Handle the complete requests already buffered, then write all replies at once.
-        // After `-R` requests the connection yields to the others, as memcached does.
-        let pass = session.run();
-        if session.replies_ready() {
-            let n = session.ctx.out.flush(&mut stream).await?;
-            Counters::add(&shared.counters.bytes_written, n as u64);
-        }
-        if pass.close {
-            let _ = stream.shutdown().await;
-            return Ok(());
-        }
-        if pass.yielded {
-            // More requests are buffered: let other connections run, then go on.
-            tokio::task::yield_now().await;
-            continue;
-        }
-        session.make_room();
-        if waiting.load(Ordering::Relaxed) != pass.waiting as u8 {
-            waiting.store(pass.waiting as u8, Ordering::Relaxed);
-        }
-        let idle = session.idle();
-        let buf = &mut session.buf;
-        let n = if shared.stop.is_cancelled() {
-            // Shutting down: an idle connection closes now; one in the middle of a request
-            // gets until the stop deadline (`-o shutdown_grace_ms`) to finish sending it.
-            if idle {
+) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
+    // An `async` block rather than an `async fn`: an `async fn` keeps its arguments, and a
+    // moved copy of each, in its future for its whole life; a block uses what it captured in
+    // place. Every connection, idle or not, carries this future.
+    async move {
+        let mut session = Session::new(shared, fd, last_cmd, protocol);
+        let idle_timeout = match shared.config.idle_timeout {
+            0 => None,
+            secs => Some(std::time::Duration::from_secs(secs)),
+        };
+        // One wait for shutdown for the connection's whole life, polled beside every read. Why
+        // not a fresh `cancelled()` per read: each one registers with, and then leaves, the
+        // token's waiter list, which all connections share behind one lock: two lock round
+        // trips per request otherwise.
+        let stopping = shared.stop.cancelled();
+        tokio::pin!(stopping);
+        loop {
+            // Handle the complete requests already buffered, then write all replies at once.
+            // After `-R` requests the connection yields to the others, as memcached does.
+            let pass = session.run();
+            if session.replies_ready() {
+                let n = session.ctx.out.flush(&mut stream).await?;
+                Counters::add(&shared.counters.bytes_written, n as u64);
+            }
+            if pass.close {
+                let _ = stream.shutdown().await;
                 return Ok(());
             }
-            match tokio::time::timeout_at(shared.stop_deadline(), stream.read_buf(buf)).await {
-                Ok(n) => n?,
-                Err(_) => return Ok(()),
+            if pass.yielded {
+                // More requests are buffered: let other connections run, then go on.
+                tokio::task::yield_now().await;
+                continue;
             }
-        } else {
-            let read = async {
-                match idle_timeout {
-                    // memcached's idle_timeout: a connection that sends nothing for that
-                    // long is closed.
-                    Some(limit) if idle => {
-                        match tokio::time::timeout(limit, stream.read_buf(buf)).await {
-                            Ok(read) => read,
-                            Err(_) => {
-                                Counters::add(&shared.counters.idle_kicks, 1);
-                                if vlog::on(shared) {
-                                    vlog::write(format!("Closing idle fd {fd}\n").as_bytes());
+            if waiting.load(Ordering::Relaxed) != pass.waiting as u8 {
+                waiting.store(pass.waiting as u8, Ordering::Relaxed);
+            }
+            let idle = session.idle();
+            let n = if shared.stop.is_cancelled() {
+                // Shutting down: an idle connection closes now; one in the middle of a request
+                // gets until the stop deadline (`-o shutdown_grace_ms`) to finish sending it.
+                if idle {
+                    return Ok(());
+                }
+                // Boxed, here and below: a timer is large, and every connection's future would
+                // otherwise carry room for one for its whole life.
+                let read = read_more(&stream, &mut session);
+                match Box::pin(tokio::time::timeout_at(shared.stop_deadline(), read)).await {
+                    Ok(n) => n?,
+                    Err(_) => return Ok(()),
+                }
+            } else {
+                let read = async {
+                    match idle_timeout {
+                        // memcached's idle_timeout: a connection that sends nothing for that
+                        // long is closed.
+                        Some(limit) if idle => {
+                            let read = read_more(&stream, &mut session);
+                            match Box::pin(tokio::time::timeout(limit, read)).await {
+                                Ok(read) => read,
+                                Err(_) => {
+                                    Counters::add(&shared.counters.idle_kicks, 1);
+                                    if vlog::on(shared) {
+                                        vlog::write(format!("Closing idle fd {fd}\n").as_bytes());
+                                    }
+                                    Ok(0)
                                 }
-                                Ok(0)
                             }
                         }
+                        _ => read_more(&stream, &mut session).await,
                     }
-                    _ => stream.read_buf(buf).await,
+                };
+                // `biased`: poll in this order rather than draw a random one per read.
+                tokio::select! {
+                    biased;
+                    _ = &mut stopping => continue,
+                    n = read => n?,
                 }
             };
-            // `biased`: poll in this order rather than draw a random one per read.
-            tokio::select! {
-                biased;
-                _ = &mut stopping => continue,
-                n = read => n?,
+            if n == 0 {
+                return Ok(());
             }
-        };
-        if n == 0 {
-            return Ok(());
+            Counters::add(&shared.counters.bytes_read, n as u64);
         }
-        Counters::add(&shared.counters.bytes_read, n as u64);
+    }
+}
+
+/// Reads what the client sent next into the session's buffer. A session with nothing
+/// buffered gives its buffer back and waits for the socket to become readable before it
+/// borrows one (see `bufpool`): an idle connection holds no buffer.
+async fn read_more(stream: &Stream, session: &mut Session<'_>) -> std::io::Result<usize> {
+    if session.buf.is_empty() {
+        session.release_buffer();
+        session.ctx.out.release();
+        loop {
+            std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
+            session.make_room();
+            match stream.try_read_buf(&mut session.buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => session.release_buffer(),
+                read => return read,
+            }
+        }
+    }
+    session.make_room();
+    loop {
+        std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
+        match stream.try_read_buf(&mut session.buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            read => return read,
+        }
     }
 }
 
@@ -414,6 +473,48 @@ pub(crate) mod tests {
         let (served, reply) = tokio::join!(serving, talk);
         served.unwrap();
         reply
+    }
+
+    /// A connection waiting for its next request holds no buffer: once its reply is sent,
+    /// its read and write buffers are back in the thread's pools, and the next request
+    /// borrows them again.
+    #[tokio::test]
+    async fn an_idle_connection_gives_its_buffers_back() {
+        use crate::bufpool::{READ, WRITE};
+        let shared = Shared::new(Arc::new(crate::Config::default()), None, None, 0);
+        let (mut client, server) = tokio::net::UnixStream::pair().unwrap();
+        let (last_cmd, waiting) = (AtomicU64::new(0), AtomicU8::new(0));
+        let serving = serve(
+            Stream::Unix(server),
+            &shared,
+            -1,
+            &last_cmd,
+            &waiting,
+            Protocol::Auto,
+        );
+        let talk = async {
+            for round in 0..3 {
+                let (read_before, write_before) = (READ.pooled(), WRITE.pooled());
+                client
+                    .write_all(b"set k 0 0 2\r\nhi\r\nget k\r\n")
+                    .await
+                    .unwrap();
+                let mut reply = [0u8; 30];
+                client.read_exact(&mut reply).await.unwrap();
+                assert_eq!(&reply, b"STORED\r\nVALUE k 0 2\r\nhi\r\nEND\r\n");
+                // Let the connection go back to waiting.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let back = (READ.pooled(), WRITE.pooled());
+                if round == 0 {
+                    assert_eq!(back, (read_before + 1, write_before + 1), "first request");
+                } else {
+                    assert_eq!(back, (read_before, write_before), "round {round}");
+                }
+            }
+            drop(client);
+        };
+        let (served, ()) = tokio::join!(serving, talk);
+        served.unwrap();
     }
 
     /// A large set in any protocol, whose header arrives before its value, gets one buffer

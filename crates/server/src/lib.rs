@@ -6,6 +6,7 @@
 pub mod alloc;
 mod auth;
 mod binary;
+mod bufpool;
 pub mod config;
 mod conn;
 pub mod listen;
@@ -97,6 +98,8 @@ pub(crate) struct Shared {
     pub sasl: Option<auth::SaslUsers>,
     /// `stats detail`'s per-prefix counters.
     pub prefixes: prefix::PrefixStats,
+    /// What the parsers refuse (`-I`, `-C`), kept here rather than in each connection.
+    pub limits: ferrocache_protocol::Limits,
     /// `-o debug_clock`: the store's clock, which `debugtime` moves.
     pub debug_clock: Option<Arc<DebugClock>>,
 }
@@ -118,6 +121,10 @@ impl Shared {
             sasl,
             store,
             debug_clock,
+            limits: ferrocache_protocol::Limits {
+                item_size_max: config.item_size_max,
+                cas_enabled: !config.disable_cas,
+            },
             counters: Counters::default(),
             conns: Mutex::new(conn::Registry::default()),
             started: Instant::now(),

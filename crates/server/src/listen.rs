@@ -99,6 +99,26 @@ pub enum StdStream {
 }
 
 impl Stream {
+    /// Ready when a read would find something (or the peer has gone). A poll function, not
+    /// an `async fn`: its future would be part of every connection's, idle or not.
+    pub fn poll_read_ready(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self {
+            Stream::Tcp(s) => s.poll_read_ready(cx),
+            Stream::Unix(s) => s.poll_read_ready(cx),
+        }
+    }
+
+    /// Reads what is there into `buf` without waiting; `WouldBlock` if nothing is.
+    pub fn try_read_buf(&self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_read_buf(buf),
+            Stream::Unix(s) => s.try_read_buf(buf),
+        }
+    }
+
     /// Takes the connection out of the current runtime's reactor.
     pub fn into_std(self) -> io::Result<StdStream> {
         Ok(match self {

@@ -3,6 +3,7 @@
 //! vectored writes, so a large value read from the store is never copied on its way to the
 //! socket.
 
+use crate::bufpool;
 use bytes::{Buf, Bytes, BytesMut};
 use ferrocache_storage::Value;
 use std::collections::VecDeque;
@@ -25,7 +26,9 @@ pub struct Output {
     /// one request's reply: between the keys of a multi-key get. Only UDP needs them (it
     /// frames each response object apart), so they are kept only once
     /// [`Output::keep_boundaries`] asks for them.
-    boundaries: Option<Vec<usize>>,
+    /// Boxed: every connection's future holds an `Output`, and only UDP's use this.
+    #[allow(clippy::box_collection)] // one word, not three, in every connection's future
+    boundaries: Option<Box<Vec<usize>>>,
 }
 
 impl Output {
@@ -40,7 +43,7 @@ impl Output {
 
     /// Records the offsets [`Output::boundary`] marks from now on.
     pub fn keep_boundaries(&mut self) {
-        self.boundaries.get_or_insert_with(Vec::new);
+        self.boundaries.get_or_insert_with(Box::default);
     }
 
     /// Here one of memcached's response objects ends and the next begins. Recorded only
@@ -60,12 +63,14 @@ impl Output {
     }
 
     pub fn extend(&mut self, bytes: &[u8]) {
+        self.borrow_buffer();
         self.tail.extend_from_slice(bytes);
         self.len += bytes.len();
     }
 
     /// Lets `write` append to the pending output in place, with no buffer of its own.
     pub fn put_with(&mut self, write: impl FnOnce(&mut BytesMut)) {
+        self.borrow_buffer();
         let before = self.tail.len();
         write(&mut self.tail);
         self.len += self.tail.len() - before;
@@ -87,6 +92,25 @@ impl Output {
         }
     }
 
+    /// Between replies the output holds no buffer: the first piece of a reply borrows one
+    /// from the thread's pool (see `bufpool`).
+    fn borrow_buffer(&mut self) {
+        if self.tail.capacity() == 0 {
+            self.tail = bufpool::WRITE.take();
+        }
+    }
+
+    /// Gives the buffers back once everything is written, so that a connection waiting for
+    /// its next request holds none.
+    pub fn release(&mut self) {
+        if self.len == 0 {
+            bufpool::WRITE.give(std::mem::take(&mut self.tail));
+            if self.queue.capacity() > 0 {
+                self.queue = VecDeque::new();
+            }
+        }
+    }
+
     /// Queues a value: copied when small, shared when large.
     pub fn value(&mut self, value: &Value) {
         if value.len() < SHARE_THRESHOLD {
@@ -102,22 +126,39 @@ impl Output {
 
     /// Writes everything out. Returns the number of bytes written.
     pub async fn flush<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> std::io::Result<usize> {
+        if self.queue.is_empty() {
+            // Small pieces only (most replies): written from the buffer they were put in,
+            // which stays this connection's own, to be reused or given back whole.
+            let mut done = 0;
+            while done < self.tail.len() {
+                let n = w.write(&self.tail[done..]).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                done += n;
+            }
+            self.tail.clear();
+            return self.flushed(w).await;
+        }
         if !self.tail.is_empty() {
             self.queue.push_back(self.tail.split().freeze());
         }
-        let total = self.len;
         while !self.queue.is_empty() {
-            let mut n = {
+            let queue = &self.queue;
+            let mut n = std::future::poll_fn(|cx| {
                 // On the stack: a heap-allocated list would cost a malloc and a free for
-                // every reply.
+                // every reply. Built afresh on each poll, inside it, so that the list is not
+                // part of the connection's future, which every connection, idle or not,
+                // keeps allocated (1 KiB of slices).
                 let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                 let mut count = 0;
-                for (slot, piece) in slices.iter_mut().zip(&self.queue) {
+                for (slot, piece) in slices.iter_mut().zip(queue) {
                     *slot = IoSlice::new(piece);
                     count += 1;
                 }
-                w.write_vectored(&slices[..count]).await?
-            };
+                std::pin::Pin::new(&mut *w).poll_write_vectored(cx, &slices[..count])
+            })
+            .await?;
             if n == 0 {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
@@ -132,8 +173,13 @@ impl Output {
                 }
             }
         }
+        self.flushed(w).await
+    }
+
+    /// Everything is written: flushes `w` and returns how much was.
+    async fn flushed<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> std::io::Result<usize> {
         w.flush().await?;
-        self.len = 0;
+        let total = std::mem::take(&mut self.len);
         if let Some(marks) = &mut self.boundaries {
             marks.clear();
         }

@@ -10,11 +10,10 @@ use crate::config::Protocol;
 use crate::conn::{ConnCtx, Next, Waiting};
 use crate::{auth, binary, text, vlog, Counters, Shared};
 use bytes::{Buf, Bytes, BytesMut};
-use ferrocache_protocol::{Limits, Parsed, Reject};
+use ferrocache_protocol::{Parsed, Reject};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A read buffer starts this big, like memcached's.
-pub(crate) const READ_BUFFER: usize = 16 * 1024;
+use crate::bufpool::{self, READ_BUFFER};
 /// A request known to be at least this long (a storage command with its data block, or a
 /// binary request with its body) gets a read buffer of exactly its size, rather than one grown
 /// by doubling; the store then keeps that buffer as the value instead of copying it out.
@@ -37,8 +36,8 @@ pub(crate) struct Pass {
 pub(crate) struct Session<'a> {
     pub ctx: ConnCtx<'a>,
     /// Bytes read and not yet used. The caller reads into it (see [`Session::make_room`]).
+    /// Between requests it holds no memory (see [`Session::release_buffer`]).
     pub buf: BytesMut,
-    limits: Limits,
     /// The listener's protocol (`-B`, or a `-l proto[...]`).
     protocol: Protocol,
     /// memcached's `current_time` at the last command, shared with `stats conns`.
@@ -62,11 +61,7 @@ impl<'a> Session<'a> {
     pub fn new(shared: &'a Shared, fd: i32, last_cmd: &'a AtomicU64, protocol: Protocol) -> Self {
         Session {
             ctx: ConnCtx::new(shared, fd),
-            buf: BytesMut::with_capacity(READ_BUFFER),
-            limits: Limits {
-                item_size_max: shared.config.item_size_max,
-                cas_enabled: !shared.config.disable_cas,
-            },
+            buf: BytesMut::new(),
             protocol,
             last_cmd,
             swallow: 0,
@@ -84,7 +79,6 @@ impl<'a> Session<'a> {
         let Session {
             ctx,
             buf,
-            limits,
             protocol,
             last_cmd,
             swallow,
@@ -95,6 +89,7 @@ impl<'a> Session<'a> {
             traced,
         } = self;
         let shared = ctx.shared;
+        let limits = &shared.limits;
         let fd = ctx.fd;
         let mut close = false;
         let mut handled = 0u32;
@@ -310,12 +305,27 @@ impl<'a> Session<'a> {
         self.buf.is_empty() && self.swallow == 0
     }
 
-    /// Readies the read buffer for the next read: a large request's buffer that has served
+    /// Gives the read buffer back to the thread's pool if it holds nothing, so that a
+    /// connection waiting for its next request holds no buffer. [`Session::make_room`]
+    /// borrows one again before the next read.
+    pub fn release_buffer(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.own_buffer = false;
+            bufpool::READ.give(std::mem::take(&mut self.buf));
+        }
+    }
+
+    /// Readies the read buffer for the next read: an empty one is borrowed from the
+    /// thread's pool, a large request's buffer that has served
     /// its purpose gives way to a small one (not the one just sized for the request still
     /// arriving: that would be allocated again after the next read), and a full one grows.
     pub fn make_room(&mut self) {
+        if self.buf.capacity() == 0 {
+            self.buf = bufpool::READ.take();
+            return;
+        }
         if self.buf.capacity() > BIG_BUFFER && self.buf.len() < READ_BUFFER && !self.own_buffer {
-            let mut small = BytesMut::with_capacity(READ_BUFFER);
+            let mut small = bufpool::READ.take();
             small.extend_from_slice(&self.buf);
             self.buf = small;
         }
@@ -325,9 +335,10 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Hands over the read buffer, which holds exactly one request, and starts a fresh one.
+/// Hands over the read buffer, which holds exactly one request, and leaves none in its
+/// place (the next read borrows one: see [`Session::make_room`]).
 fn take_buffer(buf: &mut BytesMut) -> Bytes {
-    std::mem::replace(buf, BytesMut::with_capacity(READ_BUFFER)).freeze()
+    std::mem::take(buf).freeze()
 }
 
 /// Makes room for a request known to take `total` bytes, whose first bytes `buf` holds: a

@@ -256,17 +256,17 @@ fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
     fds.sort_unstable();
     for fd in fds {
         let last_cmd = if let Some(entry) = registry.entries.get(&fd) {
-            stat(out, &format!("{fd}:addr"), &entry.addr);
-            let state = match &entry.listen_addr {
-                Some(listen) => {
-                    stat(out, &format!("{fd}:listen_addr"), listen);
+            stat(out, &format!("{fd}:addr"), entry.addr());
+            let state = match entry.is_listener {
+                false => {
+                    stat(out, &format!("{fd}:listen_addr"), &*entry.listen);
                     if fd == me {
                         "conn_parse_cmd"
                     } else {
                         Waiting::state_name(entry.waiting.load(Ordering::Relaxed))
                     }
                 }
-                None => "conn_listening",
+                true => "conn_listening",
             };
             stat(out, &format!("{fd}:state"), state);
             &entry.last_cmd

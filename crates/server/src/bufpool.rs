@@ -1,0 +1,134 @@
+//! Buffers lent to connections while a request arrives or its reply leaves, and kept per
+//! worker thread between requests.
+//!
+//! Why: a connection that waits for its next command holds no buffer (memcached does the
+//! same with its per-thread read and write buffer caches). It waits for its socket to become
+//! readable, borrows a read buffer for the read, and gives it back once the buffer is empty
+//! again; its replies go into a borrowed write buffer, given back once they are sent. So idle
+//! connections cost no buffer memory, and a busy thread reuses the same few buffers, whose
+//! pages stay warm. Each worker thread runs its connections on its own single-threaded
+//! runtime, so the pools are thread-local and need no lock.
+
+use bytes::BytesMut;
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+/// A read buffer starts this big, like memcached's.
+pub(crate) const READ_BUFFER: usize = 16 * 1024;
+/// A write buffer starts this big: small replies, and the headers around large values (which
+/// are sent from the store's own memory), fit.
+pub(crate) const WRITE_BUFFER: usize = 4 * 1024;
+
+/// At most this many buffers wait in a thread's pool (512 KiB of read buffers): enough for
+/// the connections a thread serves at once, few enough that a burst leaves little behind.
+const POOL_MAX: usize = 32;
+
+type Buffers = RefCell<Vec<BytesMut>>;
+
+thread_local! {
+    static READ_POOL: Buffers = const { RefCell::new(Vec::new()) };
+    static WRITE_POOL: Buffers = const { RefCell::new(Vec::new()) };
+}
+
+/// One thread-local pool of buffers of one size.
+pub(crate) struct Pool {
+    size: usize,
+    buffers: &'static LocalKey<Buffers>,
+}
+
+/// Read buffers ([`READ_BUFFER`] bytes).
+pub(crate) static READ: Pool = Pool {
+    size: READ_BUFFER,
+    buffers: &READ_POOL,
+};
+
+/// Write buffers ([`WRITE_BUFFER`] bytes).
+pub(crate) static WRITE: Pool = Pool {
+    size: WRITE_BUFFER,
+    buffers: &WRITE_POOL,
+};
+
+impl Pool {
+    /// An empty buffer of the pool's size: from this thread's pool, or new.
+    pub(crate) fn take(&self) -> BytesMut {
+        self.buffers
+            .with(|pool| pool.borrow_mut().pop())
+            .unwrap_or_else(|| BytesMut::with_capacity(self.size))
+    }
+
+    /// Gives back an empty buffer. It is kept if it is the pool's size and wholly this
+    /// connection's again (no value still shares its memory) and the pool has room;
+    /// otherwise it is freed.
+    pub(crate) fn give(&self, mut buf: BytesMut) {
+        if !buf.is_empty() {
+            return;
+        }
+        // `try_reclaim` moves an emptied view back to the start of its memory when nothing
+        // else shares that memory, without allocating; a shared one reports false.
+        if !buf.try_reclaim(self.size) || buf.capacity() != self.size {
+            return;
+        }
+        self.buffers.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < POOL_MAX {
+                pool.push(buf);
+            }
+        });
+    }
+
+    /// How many buffers this thread's pool holds.
+    #[cfg(test)]
+    pub(crate) fn pooled(&self) -> usize {
+        self.buffers.with(|pool| pool.borrow().len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Buf;
+
+    #[test]
+    fn an_emptied_buffer_is_reused_and_a_shared_or_odd_one_is_not() {
+        let (take, give, pooled) = (|| READ.take(), |b| READ.give(b), || READ.pooled());
+        while pooled() > 0 {
+            drop(take());
+        }
+        let mut buf = take();
+        buf.extend_from_slice(b"get k\r\n");
+        let first = buf.as_ptr();
+        buf.advance(7);
+        give(buf);
+        assert_eq!(pooled(), 1);
+        let again = take();
+        assert_eq!((again.as_ptr(), again.capacity()), (first, READ_BUFFER));
+        assert_eq!(pooled(), 0);
+
+        // A buffer part of which a value still holds is not pooled.
+        let mut shared = again;
+        shared.extend_from_slice(b"value");
+        let value = shared.split().freeze();
+        give(shared);
+        assert_eq!(pooled(), 0);
+        drop(value);
+
+        // Nor one that grew, nor one with bytes in it.
+        let mut grown = BytesMut::with_capacity(4 * READ_BUFFER);
+        grown.extend_from_slice(b"x");
+        grown.clear();
+        give(grown);
+        let mut full = take();
+        full.extend_from_slice(b"x");
+        give(full);
+        assert_eq!(pooled(), 0);
+
+        for _ in 0..POOL_MAX + 5 {
+            give(BytesMut::with_capacity(READ_BUFFER));
+        }
+        assert_eq!(pooled(), POOL_MAX);
+        // The write pool is apart, with buffers of its own size.
+        assert_eq!(WRITE.take().capacity(), WRITE_BUFFER);
+        WRITE.give(READ.take());
+        assert_eq!(WRITE.pooled(), 0);
+    }
+}
