@@ -8,10 +8,12 @@ use crate::workers::Workers;
 use crate::{auth, vlog, Counters, Shared};
 use bytes::Bytes;
 use ferrocache_storage::{Value, ValueIn};
+use futures_util::task::AtomicWaker;
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
@@ -45,9 +47,39 @@ pub(crate) struct ConnEntry {
     pub last_cmd: AtomicU64,
     /// What the connection waits for (see [`Waiting`]).
     pub waiting: AtomicU8,
+    /// The connection's task while it waits to read, woken when the server stops
+    /// ([`wake_all`]).
+    ///
+    /// Why not a `CancellationToken::cancelled()` future per connection: each of those is a
+    /// waiter in the one list all connections share behind one lock, which every poll of a
+    /// waiting connection takes, and it is 72 bytes of every connection's future.
+    pub stop_waker: AtomicWaker,
 }
 
 impl ConnEntry {
+    /// A client connection's entry.
+    pub fn new(shared: &Shared, peer: Option<std::net::SocketAddr>, listen: Arc<str>) -> Self {
+        ConnEntry {
+            peer,
+            listen,
+            is_listener: false,
+            last_cmd: AtomicU64::new(shared.last_cmd_time()),
+            waiting: AtomicU8::new(Waiting::Command as u8),
+            stop_waker: AtomicWaker::new(),
+        }
+    }
+
+    /// Ready once the server is stopping; until then, `cx`'s task is woken when it stops.
+    fn poll_stopping(&self, shared: &Shared, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        // Registered before the check, so a stop between the two still wakes the task.
+        self.stop_waker.register(cx.waker());
+        if shared.stop.is_cancelled() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
     /// memcached's `addr`.
     pub fn addr(&self) -> String {
         match self.peer {
@@ -147,10 +179,19 @@ pub(crate) fn register_listener(shared: &Shared, listener: &Listener, protocol: 
         is_listener: true,
         last_cmd: AtomicU64::new(shared.last_cmd_time()),
         waiting: AtomicU8::default(),
+        stop_waker: AtomicWaker::new(),
     };
     lock(shared)
         .entries
         .insert(listener_fd(listener), Arc::new(entry));
+}
+
+/// Wakes every connection waiting to read, so that it sees the server is stopping. Called
+/// once the stop token is cancelled.
+pub(crate) fn wake_all(shared: &Shared) {
+    for entry in lock(shared).entries.values() {
+        entry.stop_waker.wake();
+    }
 }
 
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Registry> {
@@ -193,51 +234,39 @@ pub(crate) async fn accept_loop(
             continue;
         };
         // The connection moves to a worker thread's runtime: out of this one's reactor, into
-        // the worker's when its task first runs there.
-        let stream = match stream.into_std() {
+        // the worker's, registered from here (in that runtime's context) so that the task
+        // the worker runs holds only what serving needs.
+        let worker = workers.next();
+        let stream = match stream.into_std().and_then(|s| {
+            let _in_worker = worker.enter();
+            Stream::from_std(s)
+        }) {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("could not hand a connection to a worker: {e}");
                 continue;
             }
         };
-        let shared = shared.clone();
-        let listen_addr = listen_addr.clone();
-        let connection = async move {
-            let stream = match Stream::from_std(stream) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("a worker could not take a connection: {e}");
-                    return;
-                }
+        let fd = stream_fd(&stream);
+        if vlog::on(&shared) {
+            let text: &[u8] = match protocol {
+                Protocol::Auto => b"new auto-negotiating client connection",
+                Protocol::Ascii => b"new ascii client connection.",
+                Protocol::Binary => b"new binary client connection.",
             };
-            let fd = stream_fd(&stream);
-            if vlog::on(&shared) {
-                let text: &[u8] = match protocol {
-                    Protocol::Auto => b"new auto-negotiating client connection",
-                    Protocol::Ascii => b"new ascii client connection.",
-                    Protocol::Binary => b"new binary client connection.",
-                };
-                vlog::line('<', fd, text);
-            }
-            let entry = Arc::new(ConnEntry {
-                peer: peer_addr(&stream),
-                listen: listen_addr,
-                is_listener: false,
-                last_cmd: AtomicU64::new(shared.last_cmd_time()),
-                waiting: AtomicU8::new(Waiting::Command as u8),
-            });
-            lock(&shared).entries.insert(fd, entry.clone());
-            Counters::add(&shared.counters.curr_connections, 1);
-            let result = serve(
-                stream,
-                &shared,
-                fd,
-                &entry.last_cmd,
-                &entry.waiting,
-                protocol,
-            )
-            .await;
+            vlog::line('<', fd, text);
+        }
+        let entry = Arc::new(ConnEntry::new(
+            &shared,
+            peer_addr(&stream),
+            listen_addr.clone(),
+        ));
+        lock(&shared).entries.insert(fd, entry.clone());
+        Counters::add(&shared.counters.curr_connections, 1);
+        let shared = shared.clone();
+        let mut stream = stream;
+        let connection = async move {
+            let result = serve(&mut stream, &shared, fd, &entry, protocol).await;
             shared
                 .counters
                 .curr_connections
@@ -251,7 +280,7 @@ pub(crate) async fn accept_loop(
             }
             drop(permit);
         };
-        tracker.spawn_on(connection, workers.next());
+        tracker.spawn_on(connection, worker);
     }
 }
 
@@ -309,34 +338,23 @@ impl<'a> ConnCtx<'a> {
 /// the I/O around its [`Session`].
 #[allow(clippy::manual_async_fn)] // on purpose: see the comment in the body
 fn serve<'a>(
-    mut stream: Stream,
+    stream: &'a mut Stream,
     shared: &'a Shared,
     fd: i32,
-    last_cmd: &'a AtomicU64,
-    waiting: &'a AtomicU8,
+    entry: &'a ConnEntry,
     protocol: Protocol,
 ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
     // An `async` block rather than an `async fn`: an `async fn` keeps its arguments, and a
     // moved copy of each, in its future for its whole life; a block uses what it captured in
     // place. Every connection, idle or not, carries this future.
     async move {
-        let mut session = Session::new(shared, fd, last_cmd, protocol);
-        let idle_timeout = match shared.config.idle_timeout {
-            0 => None,
-            secs => Some(std::time::Duration::from_secs(secs)),
-        };
-        // One wait for shutdown for the connection's whole life, polled beside every read. Why
-        // not a fresh `cancelled()` per read: each one registers with, and then leaves, the
-        // token's waiter list, which all connections share behind one lock: two lock round
-        // trips per request otherwise.
-        let stopping = shared.stop.cancelled();
-        tokio::pin!(stopping);
+        let mut session = Session::new(shared, fd, &entry.last_cmd, protocol);
         loop {
             // Handle the complete requests already buffered, then write all replies at once.
             // After `-R` requests the connection yields to the others, as memcached does.
             let pass = session.run();
             if session.replies_ready() {
-                let n = session.ctx.out.flush(&mut stream).await?;
+                let n = session.ctx.out.flush(stream).await?;
                 Counters::add(&shared.counters.bytes_written, n as u64);
             }
             if pass.close {
@@ -348,8 +366,8 @@ fn serve<'a>(
                 tokio::task::yield_now().await;
                 continue;
             }
-            if waiting.load(Ordering::Relaxed) != pass.waiting as u8 {
-                waiting.store(pass.waiting as u8, Ordering::Relaxed);
+            if entry.waiting.load(Ordering::Relaxed) != pass.waiting as u8 {
+                entry.waiting.store(pass.waiting as u8, Ordering::Relaxed);
             }
             let idle = session.idle();
             let n = if shared.stop.is_cancelled() {
@@ -360,18 +378,19 @@ fn serve<'a>(
                 }
                 // Boxed, here and below: a timer is large, and every connection's future would
                 // otherwise carry room for one for its whole life.
-                let read = read_more(&stream, &mut session);
+                let read = read_more(stream, &mut session);
                 match Box::pin(tokio::time::timeout_at(shared.stop_deadline(), read)).await {
                     Ok(n) => n?,
                     Err(_) => return Ok(()),
                 }
             } else {
                 let read = async {
-                    match idle_timeout {
+                    match shared.config.idle_timeout {
                         // memcached's idle_timeout: a connection that sends nothing for that
                         // long is closed.
-                        Some(limit) if idle => {
-                            let read = read_more(&stream, &mut session);
+                        secs if secs > 0 && idle => {
+                            let limit = std::time::Duration::from_secs(secs);
+                            let read = read_more(stream, &mut session);
                             match Box::pin(tokio::time::timeout(limit, read)).await {
                                 Ok(read) => read,
                                 Err(_) => {
@@ -383,13 +402,13 @@ fn serve<'a>(
                                 }
                             }
                         }
-                        _ => read_more(&stream, &mut session).await,
+                        _ => read_more(stream, &mut session).await,
                     }
                 };
                 // `biased`: poll in this order rather than draw a random one per read.
                 tokio::select! {
                     biased;
-                    _ = &mut stopping => continue,
+                    _ = std::future::poll_fn(|cx| entry.poll_stopping(shared, cx)) => continue,
                     n = read => n?,
                 }
             };
@@ -452,8 +471,8 @@ pub(crate) mod tests {
     /// rest, reads a reply of `reply_len` bytes and hangs up.
     async fn exchange(shared: &Shared, request: &[u8], split: usize, reply_len: usize) -> Vec<u8> {
         let (mut client, server) = tokio::net::UnixStream::pair().unwrap();
-        let last_cmd = AtomicU64::new(0);
-        let waiting = AtomicU8::new(0);
+        let entry = ConnEntry::new(shared, None, "test".into());
+        let mut server = Stream::Unix(server);
         let talk = async move {
             client.write_all(&request[..split]).await.unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -462,14 +481,7 @@ pub(crate) mod tests {
             client.read_exact(&mut reply).await.unwrap();
             reply
         };
-        let serving = serve(
-            Stream::Unix(server),
-            shared,
-            -1,
-            &last_cmd,
-            &waiting,
-            shared.config.protocol,
-        );
+        let serving = serve(&mut server, shared, -1, &entry, shared.config.protocol);
         let (served, reply) = tokio::join!(serving, talk);
         served.unwrap();
         reply
@@ -483,15 +495,9 @@ pub(crate) mod tests {
         use crate::bufpool::{READ, WRITE};
         let shared = Shared::new(Arc::new(crate::Config::default()), None, None, 0);
         let (mut client, server) = tokio::net::UnixStream::pair().unwrap();
-        let (last_cmd, waiting) = (AtomicU64::new(0), AtomicU8::new(0));
-        let serving = serve(
-            Stream::Unix(server),
-            &shared,
-            -1,
-            &last_cmd,
-            &waiting,
-            Protocol::Auto,
-        );
+        let entry = ConnEntry::new(&shared, None, "test".into());
+        let mut server = Stream::Unix(server);
+        let serving = serve(&mut server, &shared, -1, &entry, Protocol::Auto);
         let talk = async {
             for round in 0..3 {
                 let (read_before, write_before) = (READ.pooled(), WRITE.pooled());

@@ -161,6 +161,7 @@ impl Shared {
         self.stop_deadline
             .get_or_init(|| tokio::time::Instant::now() + self.config.shutdown_grace);
         self.stop.cancel();
+        conn::wake_all(self);
     }
 
     /// When a stopping server closes the connections still open: `-o shutdown_grace_ms`
