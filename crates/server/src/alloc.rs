@@ -56,6 +56,36 @@ pub fn tune_allocator() {
     }
 }
 
+thread_local! {
+    /// Whether this thread served a request since its last [`return_memory_when_idle`] look.
+    static BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as busy: called for each batch of requests a connection runs.
+pub fn note_busy() {
+    BUSY.with(|b| b.set(true));
+}
+
+/// Runs on each worker thread for its life: once a second, if the thread served nothing in
+/// the last second, asks mimalloc to give back what it can of the thread's freed memory.
+///
+/// Why: mimalloc returns a thread's freed pages to the OS only when that thread allocates
+/// or frees again. A worker whose connections closed (200 clients that sent half of a
+/// 1 MB value each, say) otherwise keeps their memory resident for as long as no request
+/// comes (106 MiB, against 5 MiB for an empty server). A busy thread is left alone: its
+/// own allocations reuse and purge that memory, and a collection would delay its requests.
+pub async fn return_memory_when_idle() {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !BUSY.with(|b| b.replace(false)) {
+            // SAFETY: mimalloc's collection works on the calling thread's own heap.
+            unsafe { libmimalloc_sys::mi_collect(false) };
+        }
+    }
+}
+
 fn disable_thp() {
     // SAFETY: prctl with these arguments only sets a flag of this process. It can fail
     // only on kernels without it (before 3.15), which leaves huge pages as they were.

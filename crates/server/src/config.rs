@@ -104,6 +104,9 @@ pub struct Config {
     /// connection in the middle of a request may take to finish sending it and read its
     /// reply before the server closes it anyway (default 1000; memcached exits at once).
     pub shutdown_grace: std::time::Duration,
+    /// `-o read_buf_mem_limit=MB` (in bytes here): how much memory the connections may hold
+    /// in requests still arriving (see [`Config::inflight_limit`]). `Some(0)`: no limit.
+    pub read_buf_mem_limit: Option<u64>,
     /// `-o sock_cookie_id=N`: SO_MARK of the listening TCP sockets (0: none), as memcached
     /// sets it on Linux.
     pub sock_cookie_id: u32,
@@ -156,6 +159,7 @@ impl Default for Config {
             idle_timeout: 0,
             debug_clock: false,
             shutdown_grace: std::time::Duration::from_secs(1),
+            read_buf_mem_limit: None,
             sock_cookie_id: 0,
             napi_ids: 0,
             slab_min_size: 48,
@@ -333,6 +337,8 @@ pub fn help_text() -> String {
    - eviction:            lru (default, like memcached) or tinylfu (moka's
                           frequency-based admission; see the README)
    - sasl_pwdb:           the user:password file for -S (default: $MEMCACHED_SASL_PWDB)
+   - read_buf_mem_limit:  megabytes that requests still arriving may hold (0: no
+                          limit; default: a sixteenth of -m, at least two of -I)
    - shutdown_grace_ms:   on a stop, how long a client halfway through a request may
                           take to finish it before it is closed (default: 1000)
    - debug_clock:         answer memcached's debug-build \"debugtime\" command, which
@@ -689,6 +695,23 @@ impl Config {
         self.memory_limit_mb.saturating_mul(1024 * 1024)
     }
 
+    /// The most memory connections may hold in large requests still arriving (values read
+    /// into buffers of their own; see `session`), or `None` for no limit: `-o
+    /// read_buf_mem_limit`, else a sixteenth of `-m` but at least two items of `-I`.
+    ///
+    /// Why a limit: memcached reads a value straight into item memory, inside `-m`;
+    /// ferrocache reads it into a buffer that the store takes once it is complete, and
+    /// until then it is outside the store's budget. A connection that would go over the
+    /// limit waits, reading nothing more, until others finish (its client sees TCP flow
+    /// control, not an error); one request is always let through, however large.
+    pub fn inflight_limit(&self) -> Option<u64> {
+        match self.read_buf_mem_limit {
+            Some(0) => None,
+            Some(bytes) => Some(bytes),
+            None => Some((self.memory_limit_bytes() / 16).max(2 * self.item_size_max as u64)),
+        }
+    }
+
     /// The lines of memcached's `stats settings` that describe ferrocache truthfully, with
     /// memcached's names, formatting and order.
     pub fn settings_stats(&self) -> Vec<(&'static str, String)> {
@@ -979,7 +1002,6 @@ mod tests {
             "no_lru_crawler",
             "lru_maintainer",
             "no_lru_maintainer",
-            "read_buf_mem_limit=10",
             "slab_automove_window=3",
             "slab_reassign",
             "slab_automove=2",
@@ -1018,6 +1040,15 @@ mod tests {
         assert_eq!(parse(&["-o", "idle_timeout=-5"]).unwrap().idle_timeout, 0);
         assert_eq!(parse(&["-o", "idle_timeout=7"]).unwrap().idle_timeout, 7);
         assert_eq!(parse(&[]).unwrap().shutdown_grace, Duration::from_secs(1));
+        // The limit on requests still arriving: memcached's megabytes, 0 for none, and by
+        // default a sixteenth of -m but at least two items of -I.
+        let limit = |args: &[&str]| parse(args).unwrap().inflight_limit();
+        assert_eq!(limit(&["-o", "read_buf_mem_limit=10"]), Some(10 << 20));
+        assert_eq!(limit(&["-o", "read_buf_mem_limit=0"]), None);
+        assert_eq!(limit(&["-m", "1024"]), Some(64 << 20));
+        assert_eq!(limit(&[]), Some(4 << 20));
+        assert_eq!(limit(&["-m", "8"]), Some(2 << 20));
+        assert_eq!(limit(&["-m", "64", "-I", "16m"]), Some(32 << 20));
         assert_eq!(
             parse(&["-o", "shutdown_grace_ms=250"])
                 .unwrap()

@@ -361,6 +361,27 @@ fn serve<'a>(
                 let _ = stream.shutdown().await;
                 return Ok(());
             }
+            if pass.memory_wait {
+                // The request at the front needs a buffer of its own and requests still
+                // arriving hold all the memory they may: read nothing more (the client sees
+                // TCP flow control) until some is given back, then run again.
+                if shared.stop.is_cancelled() {
+                    return Ok(());
+                }
+                let freed = shared.inflight_freed.notified();
+                let mut freed = Box::pin(freed);
+                // Registered before the check, so that room given back between the two
+                // still wakes this connection.
+                freed.as_mut().enable();
+                if !session.room_available() {
+                    tokio::select! {
+                        biased;
+                        _ = std::future::poll_fn(|cx| entry.poll_stopping(shared, cx)) => {}
+                        _ = freed => {}
+                    }
+                }
+                continue;
+            }
             if pass.yielded {
                 // More requests are buffered: let other connections run, then go on.
                 tokio::task::yield_now().await;

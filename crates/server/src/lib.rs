@@ -98,6 +98,11 @@ pub(crate) struct Shared {
     pub sasl: Option<auth::SaslUsers>,
     /// `stats detail`'s per-prefix counters.
     pub prefixes: prefix::PrefixStats,
+    /// Bytes of buffers held by requests still arriving (see `Config::inflight_limit`),
+    /// at most `inflight_limit`; `inflight_freed` wakes the connections that wait for room.
+    pub inflight: AtomicU64,
+    pub inflight_limit: Option<u64>,
+    pub inflight_freed: tokio::sync::Notify,
     /// What the parsers refuse (`-I`, `-C`), kept here rather than in each connection.
     pub limits: ferrocache_protocol::Limits,
     /// `-o debug_clock`: the store's clock, which `debugtime` moves.
@@ -121,6 +126,9 @@ impl Shared {
             sasl,
             store,
             debug_clock,
+            inflight: AtomicU64::new(0),
+            inflight_limit: config.inflight_limit(),
+            inflight_freed: tokio::sync::Notify::new(),
             limits: ferrocache_protocol::Limits {
                 item_size_max: config.item_size_max,
                 cas_enabled: !config.disable_cas,

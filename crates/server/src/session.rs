@@ -30,6 +30,10 @@ pub(crate) struct Pass {
     pub yielded: bool,
     /// What the connection waits for now (shown by `stats conns`).
     pub waiting: Waiting,
+    /// The request at the front of the buffer needs a buffer of its own, and the memory
+    /// that requests still arriving may hold is taken (see `Config::inflight_limit`): read
+    /// nothing more until [`Session::room_available`], then run again.
+    pub memory_wait: bool,
 }
 
 /// A connection's state between reads.
@@ -46,6 +50,10 @@ pub(crate) struct Session<'a> {
     swallow: usize,
     /// Set while `buf` is a buffer that `make_room` sized for the pending request alone.
     own_buffer: bool,
+    /// Bytes of that buffer counted in `Shared::inflight`, given back when the buffer goes.
+    charged: u64,
+    /// The size of the request that waits for room (with [`Pass::memory_wait`]).
+    wanted: u64,
     /// Binary or text: the listener's protocol, or with `-B auto` the first byte the
     /// connection sends. (With -Y the listeners speak ascii: see `Config`.)
     binary: Option<bool>,
@@ -66,6 +74,8 @@ impl<'a> Session<'a> {
             last_cmd,
             swallow: 0,
             own_buffer: false,
+            charged: 0,
+            wanted: 0,
             binary: None,
             authenticated: shared.auth.is_none(),
             auth_state: auth::AuthState::default(),
@@ -83,6 +93,8 @@ impl<'a> Session<'a> {
             last_cmd,
             swallow,
             own_buffer,
+            charged,
+            wanted,
             binary,
             authenticated,
             auth_state,
@@ -95,6 +107,8 @@ impl<'a> Session<'a> {
         let mut handled = 0u32;
         // Set when the buffer ends in a storage command whose data block is still coming.
         let mut data_pending = false;
+        let mut memory_wait = false;
+        crate::alloc::note_busy();
         loop {
             if handled >= shared.config.reqs_per_event {
                 Counters::add(&shared.counters.conn_yields, 1);
@@ -181,6 +195,7 @@ impl<'a> Session<'a> {
                         handled += 1;
                         last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
                         *own_buffer = false;
+                        uncharge(shared, charged);
                         let whole = take_buffer(buf);
                         let Parsed::Complete(request, _) = parse(&whole, limits) else {
                             unreachable!("the same bytes parse the same way");
@@ -205,7 +220,11 @@ impl<'a> Session<'a> {
                     }
                     Parsed::Incomplete(need) => {
                         if let Some(total) = need {
-                            *own_buffer |= make_room(buf, total);
+                            match make_room(shared, buf, total, charged) {
+                                Room::Own => *own_buffer = true,
+                                Room::Usual => {}
+                                Room::Wait => (memory_wait, *wanted) = (true, total as u64),
+                            }
                             data_pending = true;
                         }
                         break;
@@ -231,6 +250,7 @@ impl<'a> Session<'a> {
                     handled += 1;
                     last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
                     *own_buffer = false;
+                    uncharge(shared, charged);
                     let whole = take_buffer(buf);
                     let Parsed::Complete(request, _) =
                         ferrocache_protocol::text::parse(&whole, limits)
@@ -257,7 +277,11 @@ impl<'a> Session<'a> {
                 }
                 Parsed::Incomplete(need) => {
                     if let Some(total) = need {
-                        *own_buffer |= make_room(buf, total);
+                        match make_room(shared, buf, total, charged) {
+                            Room::Own => *own_buffer = true,
+                            Room::Usual => {}
+                            Room::Wait => (memory_wait, *wanted) = (true, total as u64),
+                        }
                         data_pending = true;
                     }
                     break;
@@ -268,6 +292,7 @@ impl<'a> Session<'a> {
                     buf.advance(used);
                     // A refused request gives up its own buffer too (`reserve` would reuse it).
                     *own_buffer = false;
+                    uncharge(shared, charged);
                     *swallow = rejection.swallow;
                     if rejection.reason == Reject::Close {
                         // memcached closes at once, without sending the replies it still
@@ -290,6 +315,7 @@ impl<'a> Session<'a> {
             close,
             yielded: handled >= shared.config.reqs_per_event && !buf.is_empty(),
             waiting,
+            memory_wait,
         }
     }
 
@@ -305,12 +331,18 @@ impl<'a> Session<'a> {
         self.buf.is_empty() && self.swallow == 0
     }
 
+    /// After [`Pass::memory_wait`]: whether the waiting request's buffer would now fit.
+    pub fn room_available(&self) -> bool {
+        fits(self.ctx.shared, self.wanted)
+    }
+
     /// Gives the read buffer back to the thread's pool if it holds nothing, so that a
     /// connection waiting for its next request holds no buffer. [`Session::make_room`]
     /// borrows one again before the next read.
     pub fn release_buffer(&mut self) {
         if self.buf.is_empty() && self.buf.capacity() > 0 {
             self.own_buffer = false;
+            uncharge(self.ctx.shared, &mut self.charged);
             bufpool::READ.give(std::mem::take(&mut self.buf));
         }
     }
@@ -341,22 +373,90 @@ fn take_buffer(buf: &mut BytesMut) -> Bytes {
     std::mem::take(buf).freeze()
 }
 
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        uncharge(self.ctx.shared, &mut self.charged);
+    }
+}
+
+/// What [`make_room`] did.
+enum Room {
+    /// Gave the request a buffer of its own.
+    Own,
+    /// Grew (or kept) the usual buffer.
+    Usual,
+    /// The request needs a buffer of its own and there is no room for one now.
+    Wait,
+}
+
 /// Makes room for a request known to take `total` bytes, whose first bytes `buf` holds: a
-/// large one gets a buffer of exactly its size (see [`OWN_BUFFER_THRESHOLD`]), a small one
-/// the usual growth. True when it gave the request a buffer of its own.
-fn make_room(buf: &mut BytesMut, total: usize) -> bool {
+/// large one gets a buffer of exactly its size (see [`OWN_BUFFER_THRESHOLD`]), counted in
+/// `charged` and in `Shared::inflight`, if the limit on requests still arriving leaves room
+/// for it; a small one the usual growth.
+fn make_room(shared: &Shared, buf: &mut BytesMut, total: usize, charged: &mut u64) -> Room {
     if total >= OWN_BUFFER_THRESHOLD && buf.capacity() < total {
+        if !charge(shared, total as u64) {
+            return Room::Wait;
+        }
+        uncharge(shared, charged);
+        *charged = total as u64;
         let mut own = BytesMut::with_capacity(total);
         own.extend_from_slice(buf);
         *buf = own;
         #[cfg(test)]
         crate::conn::tests::OWN_BUFFERS.with(|n| n.set(n.get() + 1));
-        return true;
+        return Room::Own;
     }
     if buf.capacity() < total {
         buf.reserve(total - buf.len());
     }
-    false
+    Room::Usual
+}
+
+/// Whether `bytes` more would fit under the limit on requests still arriving. A request
+/// always fits when no other is arriving, however large, so that none waits forever.
+fn fits(shared: &Shared, bytes: u64) -> bool {
+    match shared.inflight_limit {
+        None => true,
+        Some(limit) => {
+            let now = shared.inflight.load(Ordering::Relaxed);
+            now == 0 || now + bytes <= limit
+        }
+    }
+}
+
+/// Counts `bytes` more in `Shared::inflight` if they fit under the limit.
+fn charge(shared: &Shared, bytes: u64) -> bool {
+    if shared.inflight_limit.is_none() {
+        shared.inflight.fetch_add(bytes, Ordering::Relaxed);
+        return true;
+    }
+    // A compare-and-swap loop: two connections must not both take the last room.
+    let mut now = shared.inflight.load(Ordering::Relaxed);
+    loop {
+        if !(now == 0 || now + bytes <= shared.inflight_limit.unwrap_or(u64::MAX)) {
+            return false;
+        }
+        match shared.inflight.compare_exchange_weak(
+            now,
+            now + bytes,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return true,
+            Err(seen) => now = seen,
+        }
+    }
+}
+
+/// Gives back what `charged` holds, and wakes the connections waiting for room.
+fn uncharge(shared: &Shared, charged: &mut u64) {
+    if *charged > 0 {
+        shared
+            .inflight
+            .fetch_sub(std::mem::take(charged), Ordering::Relaxed);
+        shared.inflight_freed.notify_waiters();
+    }
 }
 
 #[cfg(test)]

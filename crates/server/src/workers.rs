@@ -50,7 +50,10 @@ impl Workers {
                     match runtime {
                         Ok(runtime) => {
                             let _ = tx.send(Ok(runtime.handle().clone()));
-                            runtime.block_on(until.cancelled());
+                            runtime.block_on(async {
+                                tokio::spawn(crate::alloc::return_memory_when_idle());
+                                until.cancelled().await
+                            });
                         }
                         Err(e) => {
                             let _ = tx.send(Err(e));

@@ -242,6 +242,61 @@ async fn shutdown_is_bounded_when_a_client_reads_no_replies() {
     );
 }
 
+/// Requests still arriving hold at most `-o read_buf_mem_limit` of buffers: a large set
+/// that would go over it waits, reading nothing more, until another finishes, and is then
+/// stored; one request larger than the limit alone still goes through.
+#[tokio::test]
+async fn large_requests_still_arriving_hold_at_most_the_read_buffer_limit() {
+    let server = TestServer::start(&["-o", "read_buf_mem_limit=1", "-I", "4m"]).await;
+    let set = |key: &str, len: usize| {
+        let mut req = format!("set {key} 0 0 {len}\r\n").into_bytes();
+        req.extend(std::iter::repeat_n(b'v', len));
+        req.extend_from_slice(b"\r\n");
+        req
+    };
+    let first = set("first", 600_000);
+    let second = set("second", 600_000);
+    let mut a = server.connect().await;
+    let mut b = server.connect().await;
+    a.write_all(&first[..1000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The whole second request is sent (the socket buffers hold it), but the server must
+    // not take it in while the first holds 600 kB of the 1 MB.
+    let sender = tokio::spawn(async move {
+        b.write_all(&second).await.unwrap();
+        b
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut probe = server.connect().await;
+    assert_eq!(
+        ask(&mut probe, b"get second\r\n", b"END\r\n").await,
+        b"END\r\n",
+        "the second set went ahead past the limit"
+    );
+    // Small requests are not held up.
+    assert_eq!(
+        ask(&mut probe, b"set small 0 0 1\r\nx\r\n", b"\r\n").await,
+        b"STORED\r\n"
+    );
+    assert_eq!(ask(&mut a, &first[1000..], b"\r\n").await, b"STORED\r\n");
+    let mut b = sender.await.unwrap();
+    let mut reply = [0u8; 8];
+    tokio::time::timeout(Duration::from_secs(5), b.read_exact(&mut reply))
+        .await
+        .expect("the waiting set goes on once the first is done")
+        .unwrap();
+    assert_eq!(&reply, b"STORED\r\n");
+    // Alone, a request over the limit is let through.
+    let big = set("big", 2_000_000);
+    assert_eq!(ask(&mut a, &big, b"\r\n").await, b"STORED\r\n");
+    let got = ask(&mut probe, b"get big\r\n", b"END\r\n").await;
+    assert_eq!(
+        got.len(),
+        "VALUE big 0 2000000\r\n".len() + 2_000_000 + 2 + 5
+    );
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn dropping_runs_future_stops_the_server() {
     let server = TestServer::start(&["-t", "2"]).await;

@@ -377,7 +377,13 @@ fn one(
             p.temp_lru = true;
             no_effect(c);
         }
-        "watcher_logbuf_size" | "worker_logbuf_size" | "read_buf_mem_limit" => {
+        "read_buf_mem_limit" => {
+            let v = needed(value, "Missing read_buf_mem_limit argument")?;
+            let mb = safe_strtoul(v)
+                .ok_or_else(|| fail("could not parse argument to read_buf_mem_limit"))?;
+            c.read_buf_mem_limit = Some(u64::from(mb) * 1024 * 1024);
+        }
+        "watcher_logbuf_size" | "worker_logbuf_size" => {
             let v = needed(value, &format!("Missing {key} argument"))?;
             if safe_strtoul(v).is_none() {
                 return Err(fail(format!("could not parse argument to {key}")));
