@@ -72,6 +72,11 @@ fn write_request(out: &mut Vec<u8>, request: &Request<'_>) -> std::io::Result<()
         Request::Delete { key, noreply: nr } => {
             out.extend_from_slice(b"delete ");
             out.extend_from_slice(key);
+            // `delete noreply` is a noreply delete (the last token is `noreply`): a reply
+            // for the key "noreply" needs another last token, which memcached ignores.
+            if !nr && *key == b"noreply" {
+                out.extend_from_slice(b" 0");
+            }
             noreply(out, *nr);
         }
         Request::Arith {
@@ -365,6 +370,19 @@ mod tests {
                 String::from_utf8_lossy(&wire)
             );
         }
+    }
+
+    /// `delete noreply` is memcached's noreply delete of the key "noreply", so a delete of
+    /// that key that wants its reply needs another last token (the corpus replay found it).
+    #[test]
+    fn a_delete_of_the_key_noreply_round_trips() {
+        let plain = Request::Delete {
+            key: b"noreply",
+            noreply: false,
+        };
+        assert_eq!(encode(&plain), b"delete noreply 0\r\n");
+        check(&Input::Delete(b"noreply".to_vec(), false));
+        check(&Input::Delete(b"noreply".to_vec(), true));
     }
 
     proptest! {
