@@ -1,37 +1,8 @@
-//! Feeds arbitrary bytes to the binary-protocol parser as a connection would. It must never
-//! panic, never claim bytes it was not given, and always make progress.
+//! Arbitrary bytes to the binary-protocol parser, as a connection feeds them (the checks are
+//! `checks::binary_parse`, which the corpus replay in `cargo test` runs too).
 #![no_main]
 
-use ferrocache_protocol::binary::parse;
-use ferrocache_protocol::{Limits, Parsed};
-use libfuzzer_sys::fuzz_target;
+#[path = "common/checks.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    let limits = Limits {
-        item_size_max: 4096,
-        cas_enabled: true,
-    };
-    let mut rest = data;
-    let mut swallow = 0usize;
-    while !rest.is_empty() {
-        if swallow > 0 {
-            let n = swallow.min(rest.len());
-            rest = &rest[n..];
-            swallow -= n;
-            continue;
-        }
-        match parse(rest, &limits) {
-            Parsed::Complete(request, used) => {
-                assert!(used >= 24 && used <= rest.len());
-                assert!(request.key.len() <= usize::from(request.header.key_len));
-                swallow = request.swallow;
-                rest = &rest[used..];
-            }
-            Parsed::Rejected(_, _) => break,
-            Parsed::Incomplete(need) => {
-                assert!(need.is_some_and(|n| n > rest.len()));
-                break;
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::binary_parse(data));

@@ -1,17 +1,8 @@
-//! Feeds arbitrary bytes to the text-protocol parser as a connection would (see
-//! `common/drive.rs` for what must hold).
+//! Arbitrary bytes to the text-protocol parser, as a connection feeds them (the checks are
+//! `checks::text_parse`, which the corpus replay in `cargo test` runs too).
 #![no_main]
 
-#[path = "common/drive.rs"]
-mod drive;
+#[path = "common/checks.rs"]
+mod checks;
 
-use ferrocache_protocol::Limits;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let limits = Limits {
-        item_size_max: 4096,
-        cas_enabled: data.first().is_some_and(|b| b & 1 == 0),
-    };
-    drive::drive(data, &limits);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::text_parse(data));
