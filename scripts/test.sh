@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of ferrocache: formatting and lints, the Rust unit and integration tests,
+# a 30-second fuzz run of each protocol parser target,
 # the differential transcripts against memcached 1.6.45, memcached's own test suite, and the
 # client suites (Python, Perl, Node) against both memcached and ferrocache. Installs what is missing on a Debian machine
 # first (apt-get when root or with sudo; Python packages in .venv/, pinned).
 #
 # Exits non-zero on the first failure. Works from any directory.
-# Environment: CARGO_TARGET_DIR is honoured; TEST_SH_SKIP_APT=1 only reports what is missing.
+# Environment: CARGO_TARGET_DIR is honoured; TEST_SH_SKIP_APT=1 only reports what is missing;
+# FUZZ_SECONDS sets the fuzz run's length per target (default 30, 0 skips it).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,6 +54,8 @@ command -v npm >/dev/null || need npm
 [ -e /usr/include/libmemcached/memcached.h ] || need libmemcached-dev
 [ -e /usr/include/zlib.h ] || need zlib1g-dev
 command -v cc >/dev/null || need build-essential
+# libfuzzer-sys compiles libFuzzer (C++) for the fuzz run.
+command -v c++ >/dev/null || need g++
 command -v python3 >/dev/null || die "python3 (3.8 or newer, with pip) is required"
 command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
 # Debian's own python3 needs python3-venv for `python3 -m venv` and python3-dev to build
@@ -76,7 +80,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     fi
 fi
 export PATH="$PATH:/usr/sbin" # nutcracker
-for tool in memccapable nutcracker saslpasswd2 node npm cc; do
+for tool in memccapable nutcracker saslpasswd2 node npm cc c++; do
     command -v "$tool" >/dev/null || die "$tool is still missing after installation"
 done
 # Rust: the workspace's rust-version, and rustfmt and clippy for the lint steps.
@@ -145,6 +149,13 @@ export FERROCACHE_BIN="$TARGET_DIR/debug/ferrocache"
 
 section "rust tests (unit, integration, differential against memcached)"
 cargo test --workspace --quiet 2>&1
+
+section "fuzz the parsers (cargo-fuzz on stable, ${FUZZ_SECONDS:-30} s a target)"
+# Builds the targets of crates/protocol/fuzz (installing the pinned cargo-fuzz into .tools/
+# first) and runs each from the committed corpus; fails on a crash. FUZZ_SECONDS=0 skips it.
+if [ "${FUZZ_SECONDS:-30}" -gt 0 ]; then
+    scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
 
 section "memcached 1.6.45's own test suite (t/) against ferrocache"
 scripts/memcached-suite.sh
