@@ -206,6 +206,58 @@ fn sigterm_with_a_stalled_client_exits_within_the_grace() {
     assert!(took < Duration::from_millis(2500), "exited after {took:?}");
 }
 
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+/// A client that sends 4,000 `get`s of a 500 kB value (2 GB of replies) and reads none of
+/// them costs the server no memory to speak of: it stops reading that client while its
+/// replies cannot be sent, and replies share the stored value instead of copying it.
+#[test]
+fn a_client_that_reads_no_replies_costs_no_memory() {
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(base_args(port))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut s = wait_for(port);
+    let mut set = b"set big 0 0 500000\r\n".to_vec();
+    set.extend(std::iter::repeat_n(b'v', 500_000));
+    set.extend_from_slice(b"\r\n");
+    assert_eq!(ask(&mut s, &set), "STORED\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = rss_bytes(child.id());
+    let mut greedy = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    greedy
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // Sends as much of it as the server takes in; the rest stays with the client.
+    let gets = b"get big\r\n".repeat(4000);
+    let mut sent = 0;
+    while sent < gets.len() {
+        match greedy.write(&gets[sent..]) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let grown = rss_bytes(child.id()).saturating_sub(before);
+    // The server still answers others.
+    let mut other = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert!(ask(&mut other, b"version\r\n").starts_with("VERSION"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(grown < 16 << 20, "RSS grew {grown} bytes");
+}
+
 #[test]
 fn daemon_writes_and_removes_its_pid_file() {
     let port = free_port();
