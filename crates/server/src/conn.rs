@@ -68,6 +68,7 @@ fn stream_fd(stream: &Stream) -> i32 {
     match stream {
         Stream::Tcp(s) => s.as_raw_fd(),
         Stream::Unix(s) => s.as_raw_fd(),
+        Stream::Tls(s) => s.tcp().as_raw_fd(),
     }
 }
 
@@ -113,6 +114,7 @@ fn peer_addr(stream: &Stream, listen: &str) -> String {
     match stream {
         Stream::Tcp(s) => s.peer_addr().map(tcp_addr).unwrap_or_default(),
         Stream::Unix(_) => listen.to_string(),
+        Stream::Tls(s) => s.tcp().peer_addr().map(tcp_addr).unwrap_or_default(),
     }
 }
 
@@ -143,6 +145,7 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Registry> {
 pub(crate) async fn accept_loop(
     listener: Arc<Listener>,
     protocol: Protocol,
+    tls: crate::tls::TlsMode,
     shared: Arc<Shared>,
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
@@ -215,7 +218,12 @@ pub(crate) async fn accept_loop(
                 },
             );
             Counters::add(&shared.counters.curr_connections, 1);
-            let result = serve(stream, &shared, fd, &last_cmd, &waiting, protocol).await;
+            // TLS, where the listener speaks it, starts here: on the worker, with the
+            // connection already counted, as memcached counts one in its handshake.
+            let result = match crate::tls::start(stream, tls, &shared).await {
+                Ok(stream) => serve(stream, &shared, fd, &last_cmd, &waiting, protocol).await,
+                Err(e) => Err(e),
+            };
             shared
                 .counters
                 .curr_connections
