@@ -20,7 +20,8 @@ use crate::listen::Stream;
 use crate::Shared;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{
-    NoServerSessionStorage, ServerSessionMemoryCache, StoresServerSessions, WebPkiClientVerifier,
+    NoServerSessionStorage, ProducesTickets, ServerSessionMemoryCache, StoresServerSessions,
+    WebPkiClientVerifier,
 };
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
@@ -177,6 +178,9 @@ pub struct Tls {
     settings: TlsSettings,
     current: RwLock<Arc<Contexts>>,
     caches: [Arc<CountingCache>; 3],
+    /// Without `ssl_session_cache`: stateless TLS 1.3 tickets, as OpenSSL still issues them
+    /// with memcached's cache off; one ticket key per kind of listener, kept across reloads.
+    ticketers: [Arc<dyn ProducesTickets>; 3],
     pub(crate) counters: Arc<TlsCounters>,
     /// When the certificates were last read successfully (`time_since_server_cert_refresh`).
     loaded_at: Mutex<Instant>,
@@ -196,11 +200,17 @@ impl Tls {
             })
         };
         let caches = [cache(), cache(), cache()];
-        let contexts = build(&config.tls, &caches)?;
+        let ticketer = || {
+            rustls::crypto::aws_lc_rs::Ticketer::new()
+                .map_err(|e| format!("Error setting up TLS session tickets: {e}"))
+        };
+        let ticketers = [ticketer()?, ticketer()?, ticketer()?];
+        let contexts = build(&config.tls, &caches, &ticketers)?;
         Ok(Arc::new(Tls {
             settings: config.tls.clone(),
             current: RwLock::new(Arc::new(contexts)),
             caches,
+            ticketers,
             counters,
             loaded_at: Mutex::new(Instant::now()),
             reload: Mutex::new(()),
@@ -211,7 +221,7 @@ impl Tls {
     /// new certificates; on failure the old ones stay and the error is memcached's message.
     pub fn refresh(&self) -> Result<(), String> {
         let _one_at_a_time = self.reload.lock().unwrap_or_else(|e| e.into_inner());
-        let contexts = build(&self.settings, &self.caches)?;
+        let contexts = build(&self.settings, &self.caches, &self.ticketers)?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(contexts);
         *self.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
         Ok(())
@@ -249,7 +259,11 @@ impl Tls {
 
 /// Reads the files and makes the configurations, failing as memcached's
 /// `load_server_certificates` fails (its messages, with rustls's reasons).
-fn build(t: &TlsSettings, caches: &[Arc<CountingCache>; 3]) -> Result<Contexts, String> {
+fn build(
+    t: &TlsSettings,
+    caches: &[Arc<CountingCache>; 3],
+    ticketers: &[Arc<dyn ProducesTickets>; 3],
+) -> Result<Contexts, String> {
     let shown = |p: &Option<std::path::PathBuf>| {
         p.as_ref()
             .map_or_else(|| "(null)".to_string(), |p| p.display().to_string())
@@ -321,16 +335,13 @@ fn build(t: &TlsSettings, caches: &[Arc<CountingCache>; 3]) -> Result<Contexts, 
     } else {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     };
-    let make = |client_auth: ClientAuth, cache: &Arc<CountingCache>| {
-        make_config(
-            &provider,
-            versions,
-            &roots,
-            client_auth,
-            &certified,
-            t,
-            cache,
-        )
+    let make = |client_auth: ClientAuth, i: usize| {
+        let resume = if t.session_cache {
+            Resumption::Cache(caches[i].clone())
+        } else {
+            Resumption::Tickets(ticketers[i].clone())
+        };
+        make_config(&provider, versions, &roots, client_auth, &certified, resume)
     };
     let default_auth = match t.verify_mode {
         0 => ClientAuth::None,
@@ -338,13 +349,20 @@ fn build(t: &TlsSettings, caches: &[Arc<CountingCache>; 3]) -> Result<Contexts, 
         _ => ClientAuth::Required,
     };
     Ok(Contexts {
-        default: make(default_auth, &caches[0])?,
-        no_peer: make(ClientAuth::None, &caches[1])?,
+        default: make(default_auth, 0)?,
+        no_peer: make(ClientAuth::None, 1)?,
         peer: match roots {
-            Some(_) => Some(make(ClientAuth::Required, &caches[2])?),
+            Some(_) => Some(make(ClientAuth::Required, 2)?),
             None => None,
         },
     })
+}
+
+/// How sessions are resumed: memcached's `ssl_session_cache` (a server-side cache, counted),
+/// or without it OpenSSL's default, stateless TLS 1.3 tickets.
+enum Resumption {
+    Cache(Arc<CountingCache>),
+    Tickets(Arc<dyn ProducesTickets>),
 }
 
 #[derive(Clone, Copy)]
@@ -362,8 +380,7 @@ fn make_config(
     roots: &Option<Arc<RootCertStore>>,
     client_auth: ClientAuth,
     certified: &Arc<CertifiedKey>,
-    t: &TlsSettings,
-    cache: &Arc<CountingCache>,
+    resume: Resumption,
 ) -> Result<Arc<ServerConfig>, String> {
     let invalid = |e: rustls::Error| format!("Error validating the certificate: {e}");
     let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -386,12 +403,12 @@ fn make_config(
     };
     let mut config =
         builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(certified.clone())));
-    if t.session_cache {
-        config.session_storage = cache.clone();
-    } else {
-        // memcached turns OpenSSL's session cache off unless asked: no resumption at all.
-        config.session_storage = Arc::new(NoServerSessionStorage {});
-        config.send_tls13_tickets = 0;
+    match resume {
+        Resumption::Cache(cache) => config.session_storage = cache,
+        Resumption::Tickets(ticketer) => {
+            config.session_storage = Arc::new(NoServerSessionStorage {});
+            config.ticketer = ticketer;
+        }
     }
     Ok(Arc::new(config))
 }
