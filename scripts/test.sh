@@ -48,6 +48,8 @@ command -v perl >/dev/null && perl -MCache::Memcached::Fast -e1 2>/dev/null ||
     need libcache-memcached-fast-perl
 # memcached's own test suite runs with prove (perl).
 command -v prove >/dev/null || need perl
+# TLS tests (protocol-tests/python/test_tls.py): certificates and s_client.
+command -v openssl >/dev/null || need openssl
 command -v node >/dev/null || need nodejs
 command -v npm >/dev/null || need npm
 # pylibmc is compiled from source against libmemcached and zlib.
@@ -80,7 +82,7 @@ if [ ${#missing_pkgs[@]} -gt 0 ]; then
     fi
 fi
 export PATH="$PATH:/usr/sbin" # nutcracker
-for tool in memccapable nutcracker saslpasswd2 node npm cc c++; do
+for tool in memccapable nutcracker saslpasswd2 node npm cc c++ openssl; do
     command -v "$tool" >/dev/null || die "$tool is still missing after installation"
 done
 # Rust: the workspace's rust-version, and rustfmt and clippy for the lint steps.

@@ -5,11 +5,39 @@ use crate::proto::{self, Protocol};
 use crate::reply::{self, Reply};
 use std::collections::HashMap;
 use std::io::{Error, ErrorKind, Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::{Arc, OnceLock};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// `--tls-ca`: every connection speaks TLS, trusting that CA file (set once, by `main`).
+pub static TLS: OnceLock<Arc<tokio_rustls::rustls::ClientConfig>> = OnceLock::new();
+
+/// A client configuration trusting the CAs of a PEM file.
+pub fn tls_config(ca: &std::path::Path) -> Result<Arc<tokio_rustls::rustls::ClientConfig>> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(Error::other)? {
+        roots
+            .add(cert.map_err(Error::other)?)
+            .map_err(Error::other)?;
+    }
+    Ok(Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    ))
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 pub struct Conn {
-    stream: TcpStream,
+    stream: Box<dyn Io>,
     rbuf: Vec<u8>,
     /// Start of the unparsed part of `rbuf`.
     pos: usize,
@@ -27,6 +55,18 @@ impl Conn {
             .await
             .map_err(|e| Error::new(e.kind(), format!("connecting to {addr}: {e}")))?;
         stream.set_nodelay(true)?;
+        let stream: Box<dyn Io> = match TLS.get() {
+            None => Box::new(stream),
+            Some(config) => {
+                let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost")
+                    .expect("a DNS name");
+                Box::new(
+                    tokio_rustls::TlsConnector::from(config.clone())
+                        .connect(name, stream)
+                        .await?,
+                )
+            }
+        };
         Ok(Conn {
             stream,
             rbuf: Vec::with_capacity(64 * 1024),
@@ -36,7 +76,9 @@ impl Conn {
     }
 
     pub async fn send(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream.write_all(bytes).await
+        self.stream.write_all(bytes).await?;
+        // TLS holds what it could not write yet until flushed (a no-op for TCP).
+        self.stream.flush().await
     }
 
     /// A reply already in the receive buffer, without reading.

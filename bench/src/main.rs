@@ -114,6 +114,10 @@ struct LoadArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Speak TLS on every connection, trusting the CAs of this PEM file (the server's
+    /// certificate must name localhost).
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -211,6 +215,17 @@ fn write_json(path: &Option<PathBuf>, value: &serde_json::Value) -> std::io::Res
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(ca) = &cli.load.tls_ca {
+        match ferrocache_bench::conn::tls_config(ca) {
+            Ok(config) => {
+                let _ = ferrocache_bench::conn::TLS.set(config);
+            }
+            Err(e) => {
+                eprintln!("ferrobench: --tls-ca {}: {e}", ca.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let result = match cli.command {
         None => run_load(&cli.load),
         Some(Cmd::Fill(a)) => fill::run(

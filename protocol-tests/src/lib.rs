@@ -9,6 +9,7 @@
 pub mod normalize;
 pub mod sasl;
 pub mod server;
+pub mod tls;
 pub mod transcript;
 
 /// The places where ferrocache deliberately answers differently from memcached 1.6.45, the

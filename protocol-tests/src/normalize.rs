@@ -29,6 +29,7 @@ pub const VOLATILE: &[(&str, &str)] = &[
     ("secs_since_last_cmd", "timing"),
     ("addr", "the client's ephemeral port"),
     ("listen_addr", "each server gets its own free port"),
+    ("time_since_server_cert_refresh", "seconds"),
 ];
 
 /// Stats fields memcached reports and ferrocache does not: (name or pattern, reason).
@@ -133,17 +134,6 @@ pub const MISSING: &[(&str, &str)] = &[
     ("ext_max_frag", "no extstore"),
     ("slab_automove_freeratio", "no slabs"),
     ("ext_drop_unread", "no extstore"),
-    ("ssl_enabled", "no TLS"),
-    ("ssl_chain_cert", "no TLS"),
-    ("ssl_key", "no TLS"),
-    ("ssl_verify_mode", "no TLS"),
-    ("ssl_keyformat", "no TLS"),
-    ("ssl_ciphers", "no TLS"),
-    ("ssl_ca_cert", "no TLS"),
-    ("ssl_wbuf_size", "no TLS"),
-    ("ssl_session_cache", "no TLS"),
-    ("ssl_kernel_tls", "no TLS"),
-    ("ssl_min_version", "no TLS"),
     ("num_napi_ids", "no NAPI id support"),
     ("memory_file", "no restartable memory file"),
     // stats items, per class

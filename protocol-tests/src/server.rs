@@ -44,6 +44,11 @@ pub fn free_port() -> u16 {
 }
 
 impl Server {
+    /// The server's process id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `binary` with memcached-style flags on a free port and waits until it accepts.
     pub fn start(binary: &PathBuf, flags: &[String]) -> Result<Server, String> {
         Server::start_with_env(binary, flags, &[])

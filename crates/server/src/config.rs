@@ -5,9 +5,12 @@
 //! memcached's. A flag is refused, with memcached's message and exit code, where memcached
 //! refuses it. Flags of features ferrocache does not have are accepted and warned about when
 //! no client can tell the difference; those that would silently lose security or durability
-//! (TLS, restartable caches, extstore) are refused.
+//! (restartable caches, extstore, TLS options rustls cannot honour) are refused.
 
 mod extended;
+mod tls;
+
+pub use tls::TlsSettings;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::path::PathBuf;
@@ -118,6 +121,8 @@ pub struct Config {
     pub slab_min_size: u32,
     /// `-r`: raise the core file size limit, as memcached does.
     pub enable_coredumps: bool,
+    /// `-Z` and the `-o ssl_*` keys.
+    pub tls: TlsSettings,
     /// Every `-o` pair as given, in order (a bare key has an empty value).
     pub extended: Vec<(String, String)>,
     /// Things the operator should know about the flags (flags and `-o` keys of features
@@ -164,6 +169,7 @@ impl Default for Config {
             napi_ids: 0,
             slab_min_size: 48,
             enable_coredumps: false,
+            tls: TlsSettings::default(),
             extended: Vec::new(),
             warnings: Vec::new(),
         }
@@ -278,9 +284,10 @@ pub fn help_text() -> String {
 -A, --enable-shutdown     allow the ascii \"shutdown\" and \"shutdown graceful\" commands
 -l, --listen=<addr>       interface(s) to listen on, separated by , or ; or repeated
                           (default: all interfaces), in memcached's syntax
-                          [proto[<name>]:][tag[<tag>]:]<addr>[:<port>]: <name> is
-                          ascii, binary or negotiating (default: -B's), a tag has
-                          no effect; notls:, btls: and mtls: are refused (no TLS)
+                          [notls:|btls:|mtls:][proto[<name>]:][tag[<tag>]:]<addr>[:<port>]:
+                          <name> is ascii, binary or negotiating (default: -B's), a
+                          tag has no effect; with -Z, notls: serves plain text,
+                          btls: TLS without and mtls: TLS with client certificates
 -d, --daemon              run in the background
 -r, --enable-coredumps    raise the core file size limit as far as allowed
 -u, --user=<user>         become <user> before binding (required when started as
@@ -321,7 +328,7 @@ pub fn help_text() -> String {
 -Y, --auth-file=<file>    ascii authentication from user:pass lines; SIGHUP reads
                           the file again
 -e, --memory-file=<file>  refused: ferrocache does not serve restartable caches yet
--Z, --enable-ssl          refused: ferrocache does not serve TLS yet
+-Z, --enable-ssl          enable TLS/SSL on every TCP listener (rustls; see ssl_*)
 -o, --extended            comma-separated key=value options, memcached's:
    - idle_timeout:        close connections idle this many seconds (default: 0, never)
    - sock_cookie_id:      SO_MARK of the listening TCP sockets, for firewalls
@@ -330,7 +337,17 @@ pub fn help_text() -> String {
      lru_maintainer, slab_chunk_max, slab_reassign, slab_automove, track_sizes,
      modern, no_modern, ...): their values are checked as memcached checks them;
      they have no effect (ferrocache has no slabs or LRU threads)
-   - ssl_* keys (TLS): refused, as -Z is
+   - ssl_chain_cert:      certificate chain file in PEM format
+   - ssl_key:             private key file
+   - ssl_keyformat:       1 (PEM, default) or 2 (DER); no ENGINE keys
+   - ssl_verify_mode:     client certificates: 0 (none, default), 1 (request),
+                          2 (require), 3 (require once: as 2, there is no renegotiation)
+   - ssl_ciphers:         TLS 1.2 suites by OpenSSL name (ECDHE-RSA-AES128-GCM-SHA256:...)
+   - ssl_ca_cert:         PEM file of the CAs client certificates are checked against
+   - ssl_wbuf_size:       accepted; no effect (rustls sizes its records)
+   - ssl_session_cache:   server-side session cache, for resumption
+   - ssl_kernel_tls:      refused (rustls has no kernel TLS offload)
+   - ssl_min_version:     2 (tlsv1.2, default) or 3 (tlsv1.3); 0 and 1 are refused
    - ext_* keys (extstore): refused; ferrocache keeps items in memory only
    - any other key is refused, as memcached refuses it
    and ferrocache's own:
@@ -359,6 +376,12 @@ fn parse_size(text: &str) -> Option<u64> {
         _ => (text, 1),
     };
     digits.parse::<u64>().ok()?.checked_mul(unit)
+}
+
+/// A path as `stats settings` shows it, or `none` when unset.
+fn path_or(path: &Option<PathBuf>, none: &str) -> String {
+    path.as_ref()
+        .map_or_else(|| none.to_string(), |p| p.display().to_string())
 }
 
 /// A flag's value read with C's `atoi`, as memcached reads most of its numbers.
@@ -391,17 +414,8 @@ impl Config {
                 "ferrocache is licensed under MIT OR Apache-2.0.\n".into(),
             ));
         }
-        // Refused at once: a plain-text server, or a cache that keeps nothing across a
-        // restart, in their place would silently lose what the flag asks for. -Z gets the
-        // message (and exit code) of a memcached built without TLS.
-        if m.get_flag("enable-ssl") {
-            return Err(invalid(
-                "This server is not built with TLS support.\n\
-                 ferrocache does not serve TLS yet: -Z is refused rather than served in plain \
-                 text (see -h).",
-                EX_USAGE,
-            ));
-        }
+        // Refused at once: a cache that keeps nothing across a restart in its place would
+        // silently lose what the flag asks for.
         if let Some(file) = m.get_one::<String>("memory-file") {
             return Err(invalid(
                 format!(
@@ -412,6 +426,7 @@ impl Config {
             ));
         }
         let mut c = Config::default();
+        c.tls.enabled = m.get_flag("enable-ssl");
         // Ports are read with atoi, as memcached reads them: 0 is off, -1 a free port.
         if let Some(port) = atoi_flag(&m, "port") {
             c.port = port;
@@ -640,6 +655,8 @@ impl Config {
                 }
             }
         }
+        // memcached sets TLS up last, after every other check.
+        tls::check(&mut c)?;
         Ok(c)
     }
 
@@ -767,6 +784,28 @@ impl Config {
             ("flush_enabled", yes_no(!self.disable_flush)),
             ("dump_enabled", yes_no(!self.disable_dumping)),
             ("idle_timeout", self.idle_timeout.to_string()),
+            // A TLS build of memcached shows these with or without -Z; NULL paths print as
+            // glibc prints a null string.
+            ("ssl_enabled", yes_no(self.tls.enabled)),
+            ("ssl_chain_cert", path_or(&self.tls.chain_cert, "(null)")),
+            ("ssl_key", path_or(&self.tls.key, "(null)")),
+            (
+                "ssl_verify_mode",
+                tls::verify_bits(self.tls.verify_mode).to_string(),
+            ),
+            ("ssl_keyformat", self.tls.keyformat.to_string()),
+            (
+                "ssl_ciphers",
+                self.tls.ciphers.clone().unwrap_or_else(|| "NULL".into()),
+            ),
+            ("ssl_ca_cert", path_or(&self.tls.ca_cert, "NULL")),
+            ("ssl_wbuf_size", self.tls.wbuf_size.to_string()),
+            ("ssl_session_cache", yes_no(self.tls.session_cache)),
+            ("ssl_kernel_tls", yes_no(self.tls.kernel_tls)),
+            (
+                "ssl_min_version",
+                tls::version_name(self.tls.min_version).to_string(),
+            ),
             // Client flags are 32 bits, as in memcached built without LARGE_CLIENT_FLAGS.
             ("client_flags_size", "4".to_string()),
         ]
@@ -1063,15 +1102,11 @@ mod tests {
         assert!(parse(&["-Y", "/etc/auth", "-B", "ascii"]).is_ok());
     }
 
-    /// Flags that would silently lose security or durability if ignored are refused.
+    /// Flags that would silently lose durability or capacity if ignored are refused.
     #[test]
-    fn tls_restartable_caches_and_extstore_are_refused() {
+    fn restartable_caches_and_extstore_are_refused() {
         for args in [
-            &["-Z"][..],
-            &["--enable-ssl"],
-            &["-e", "/dev/shm/memory_file"],
-            &["-o", "ssl_chain_cert=/etc/cert.pem"],
-            &["-o", "ssl_session_cache"],
+            &["-e", "/dev/shm/memory_file"][..],
             &["-o", "ext_path=/mnt/d1/extstore:1G"],
             &["-o", "ext_threads=4"],
         ] {
@@ -1197,6 +1232,7 @@ mod tests {
                         "-f,",
                         "-n,",
                         "-N,",
+                        "ssl_wbuf_size",
                         "they have no effect"
                     ]
                     .iter()
@@ -1207,6 +1243,6 @@ mod tests {
             }
         }
         assert!(help.contains("-e, --memory-file=<file>  refused"));
-        assert!(help.contains("-Z, --enable-ssl          refused"));
+        assert!(help.contains("-Z, --enable-ssl          enable TLS"));
     }
 }

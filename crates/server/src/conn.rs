@@ -115,6 +115,7 @@ fn stream_fd(stream: &Stream) -> i32 {
     match stream {
         Stream::Tcp(s) => s.as_raw_fd(),
         Stream::Unix(s) => s.as_raw_fd(),
+        Stream::Tls(s) => s.tcp().as_raw_fd(),
     }
 }
 
@@ -160,6 +161,7 @@ fn peer_addr(stream: &Stream) -> Option<std::net::SocketAddr> {
     match stream {
         Stream::Tcp(s) => s.peer_addr().ok(),
         Stream::Unix(_) => None,
+        Stream::Tls(s) => s.tcp().peer_addr().ok(),
     }
 }
 
@@ -202,6 +204,7 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Registry> {
 pub(crate) async fn accept_loop(
     listener: Arc<Listener>,
     protocol: Protocol,
+    tls: crate::tls::TlsMode,
     shared: Arc<Shared>,
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
@@ -264,9 +267,19 @@ pub(crate) async fn accept_loop(
         lock(&shared).entries.insert(fd, entry.clone());
         Counters::add(&shared.counters.curr_connections, 1);
         let shared = shared.clone();
-        let mut stream = stream;
         let connection = async move {
-            let result = serve(&mut stream, &shared, fd, &entry, protocol).await;
+            // TLS, where the listener speaks it, starts here: on the worker, with the
+            // connection already counted, as memcached counts one in its handshake. Boxed:
+            // a handshake's state is large, and every connection's future would otherwise
+            // carry room for it.
+            let started = match &shared.tls {
+                Some(_) => Box::pin(crate::tls::start(stream, tls, &shared)).await,
+                None => Ok(stream),
+            };
+            let result = match started {
+                Ok(mut stream) => serve(&mut stream, &shared, fd, &entry, protocol).await,
+                Err(e) => Err(e),
+            };
             shared
                 .counters
                 .curr_connections
@@ -444,7 +457,13 @@ fn serve<'a>(
 /// Reads what the client sent next into the session's buffer. A session with nothing
 /// buffered gives its buffer back and waits for the socket to become readable before it
 /// borrows one (see `bufpool`): an idle connection holds no buffer.
-async fn read_more(stream: &Stream, session: &mut Session<'_>) -> std::io::Result<usize> {
+async fn read_more(stream: &mut Stream, session: &mut Session<'_>) -> std::io::Result<usize> {
+    if let Stream::Tls(_) = stream {
+        // rustls holds decrypted bytes that the socket's readiness does not show, so a TLS
+        // connection reads through it, and keeps its buffer while it waits.
+        session.make_room();
+        return tokio::io::AsyncReadExt::read_buf(stream, &mut session.buf).await;
+    }
     if session.buf.is_empty() {
         session.release_buffer();
         session.ctx.out.release();

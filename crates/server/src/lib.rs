@@ -16,6 +16,7 @@ mod prefix;
 mod session;
 mod stats;
 mod text;
+pub mod tls;
 mod udp;
 mod vlog;
 mod workers;
@@ -56,7 +57,7 @@ pub enum Stop {
 /// What the binary's signal handlers ask of a server started with [`run_controlled`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
-    /// SIGHUP: read the `-Y` authfile again (and, once TLS is served, its certificates).
+    /// SIGHUP: read the `-Y` authfile again, and the TLS certificates (`-Z`).
     Reload,
     /// SIGTERM or SIGINT (`Stop::Normal`), SIGUSR1 (`Stop::Graceful`).
     Stop(Stop),
@@ -107,6 +108,9 @@ pub(crate) struct Shared {
     pub limits: ferrocache_protocol::Limits,
     /// `-o debug_clock`: the store's clock, which `debugtime` moves.
     pub debug_clock: Option<Arc<DebugClock>>,
+    /// `-Z`: the certificates, which `refresh_certs` and SIGHUP swap (see [`tls::Tls`] for
+    /// how open connections keep theirs), and the TLS counters.
+    pub tls: Option<Arc<tls::Tls>>,
 }
 
 impl Shared {
@@ -133,6 +137,7 @@ impl Shared {
                 item_size_max: config.item_size_max,
                 cas_enabled: !config.disable_cas,
             },
+            tls: None,
             counters: Counters::default(),
             conns: Mutex::new(conn::Registry::default()),
             started: Instant::now(),
@@ -205,9 +210,13 @@ impl Shared {
                 ),
             }
         }
-        // TLS: memcached also reloads its certificates here (refresh_certs). ferrocache does
-        // not serve TLS yet (-Z refuses to start); when it does, reload the certificates at
-        // this point, keeping the old ones if the new ones do not load.
+        // memcached's refresh_certs: on failure the certificates read before stay.
+        if let Some(tls) = &self.tls {
+            match tls.refresh() {
+                Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificates"),
+                Err(e) => tracing::error!("Could not reload TLS certificates on SIGHUP: {e}"),
+            }
+        }
     }
 }
 
@@ -266,31 +275,54 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
 /// The caller's runtime runs the accept loops; the connections are served on `-t` worker
 /// threads that `run` starts, each with its own single-threaded runtime, and ends before it
 /// returns. Each UDP descriptor (`-U`; see [`Listener::Udp`]) is served on a worker thread.
+///
+/// With `-Z` the certificates are read here (see [`run_controlled`] to read them earlier).
 pub async fn run(
     listeners: Vec<impl Into<Endpoint>>,
     config: Arc<Config>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve(listeners, config, shutdown, None).await.map(|_| ())
+    serve(listeners, config, shutdown, None, None)
+        .await
+        .map(|_| ())
 }
 
 /// [`run`], steered by the process's signals as memcached is: [`Control::Reload`] (SIGHUP)
 /// reads the `-Y` authfile again, [`Control::Stop`] stops the server. Returns how it was
 /// stopped (by a signal or by a client's `shutdown`), once every connection is closed.
+/// `tls`: the certificates of `-Z`, read by [`tls::Tls::load`] (the binary reads them before
+/// it drops privileges, as memcached does); read here if `None` and `-Z` is given.
 pub async fn run_controlled(
     listeners: Vec<impl Into<Endpoint>>,
     config: Arc<Config>,
+    tls: Option<Arc<tls::Tls>>,
     control: UnboundedReceiver<Control>,
 ) -> std::io::Result<Stop> {
-    serve(listeners, config, std::future::pending(), Some(control)).await
+    serve(
+        listeners,
+        config,
+        std::future::pending(),
+        tls,
+        Some(control),
+    )
+    .await
 }
 
 async fn serve(
     listeners: Vec<impl Into<Endpoint>>,
     config: Arc<Config>,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    tls: Option<Arc<tls::Tls>>,
     mut control: Option<UnboundedReceiver<Control>>,
 ) -> std::io::Result<Stop> {
+    let tls = match tls {
+        Some(tls) => Some(tls),
+        None if config.tls.enabled => Some(
+            tls::Tls::load(&config)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        ),
+        None => None,
+    };
     let auth = match &config.auth_file {
         Some(path) => Some(auth::AuthFile::load(path).map_err(|e| {
             std::io::Error::new(
@@ -326,7 +358,9 @@ async fn serve(
         .into_iter()
         .map(Into::into)
         .partition(|e: &Endpoint| matches!(e.listener, Listener::Udp(_)));
-    let shared = Arc::new(Shared::new(config, auth, sasl, sockets));
+    let mut shared = Shared::new(config, auth, sasl, sockets);
+    shared.tls = tls;
+    let shared = Arc::new(shared);
     // If this future is dropped before it returns, the accept loops (tasks of the caller's
     // runtime) stop too, and with them the last hold on the worker threads.
     let _stop_on_drop = shared.stop.clone().drop_guard();
@@ -337,13 +371,18 @@ async fn serve(
     let tracker = TaskTracker::new();
     let workers = Arc::new(workers::Workers::start(shared.config.threads)?);
     for endpoint in listeners {
-        let Endpoint { listener, protocol } = endpoint;
+        let Endpoint {
+            listener,
+            protocol,
+            tls,
+        } = endpoint;
         let listener = Arc::new(listener);
         let protocol = protocol.unwrap_or(shared.config.protocol);
         conn::register_listener(&shared, &listener, protocol);
         tracker.spawn(conn::accept_loop(
             listener,
             protocol,
+            tls,
             shared.clone(),
             slots.clone(),
             tracker.clone(),

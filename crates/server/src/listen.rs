@@ -9,14 +9,16 @@
 //! ```
 //!
 //! `<host>` is a name, an IPv4 address, `[<IPv6 address>]`, a bare IPv6 address (then with
-//! no port) or `*` for every interface. The TLS prefixes are refused (TLS is not served, and
-//! memcached refuses them without it); `proto[ascii]`, `proto[binary]` and
+//! no port) or `*` for every interface. With `-Z`, `notls:` makes a plain-text listener,
+//! `btls:` one that asks for no client certificate and `mtls:` one that requires one (see
+//! [`crate::tls`]); without `-Z` they are refused, as memcached refuses them. `proto[ascii]`, `proto[binary]` and
 //! `proto[negotiating]` (any prefix of those words, as memcached compares them) set the
 //! protocol of that listener's connections, as memcached does; `proto[proxy]` is refused as
 //! by a memcached built without its proxy; a tag is checked (1 to 8 characters) and has no
 //! other effect, as in memcached outside its proxy.
 
 use crate::config::Protocol;
+use crate::tls::TlsMode;
 use crate::Config;
 use socket2::{Domain, Protocol as SockProtocol, SockAddr, Socket, Type};
 use std::io;
@@ -30,6 +32,8 @@ pub struct Endpoint {
     pub listener: Listener,
     /// From a `-l proto[...]` prefix; `None`: `-B`'s.
     pub protocol: Option<Protocol>,
+    /// From a `-l notls:|btls:|mtls:` prefix.
+    pub tls: TlsMode,
 }
 
 impl From<Listener> for Endpoint {
@@ -37,6 +41,7 @@ impl From<Listener> for Endpoint {
         Endpoint {
             listener,
             protocol: None,
+            tls: TlsMode::Default,
         }
     }
 }
@@ -90,6 +95,8 @@ pub enum Listener {
 pub enum Stream {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+    /// A TCP connection once its TLS handshake is done (on the worker that serves it).
+    Tls(Box<crate::tls::TlsConn>),
 }
 
 /// An accepted connection between runtimes: registered with none, in non-blocking mode.
@@ -108,6 +115,9 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.poll_read_ready(cx),
             Stream::Unix(s) => s.poll_read_ready(cx),
+            // The socket's, not rustls's: bytes rustls has decrypted and not yet given out
+            // do not show here. Readers of a TLS stream read through it (`AsyncRead`).
+            Stream::Tls(s) => s.tcp().poll_read_ready(cx),
         }
     }
 
@@ -116,6 +126,10 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.try_read_buf(buf),
             Stream::Unix(s) => s.try_read_buf(buf),
+            Stream::Tls(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a TLS stream is read through rustls",
+            )),
         }
     }
 
@@ -124,6 +138,13 @@ impl Stream {
         Ok(match self {
             Stream::Tcp(s) => StdStream::Tcp(s.into_std()?),
             Stream::Unix(s) => StdStream::Unix(s.into_std()?),
+            // TLS starts on the worker, after the hand-over.
+            Stream::Tls(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "a TLS connection stays on its worker",
+                ))
+            }
         })
     }
 
@@ -183,6 +204,7 @@ pub(crate) struct ListenSpec {
     pub port: Option<u16>,
     /// `None`: `-B`'s.
     pub protocol: Option<Protocol>,
+    pub tls: TlsMode,
     /// What memcached prints about the entry while it binds it.
     pub warning: Option<String>,
 }
@@ -205,10 +227,27 @@ fn parse_spec_at(
     let base = entry.as_ptr() as usize;
     let mut note_cut = |at: &str| *cut = (*cut).min(at.as_ptr() as usize - base);
     let mut p = entry;
-    // memcached's TLS prefixes, valid only with TLS (the "otls" is memcached's own word).
-    for (prefix, name) in [("notls", "notls"), ("btls", "btls"), ("mtls", "otls")] {
-        if p.starts_with(prefix) {
-            return Err(format!("'{name}' option is valid only when SSL is enabled"));
+    // memcached's TLS prefixes, valid only with -Z (the "otls" is memcached's own word). As
+    // memcached, the character after the prefix is skipped unseen (a `:`).
+    let mut tls = TlsMode::Default;
+    for (prefix, name, mode) in [
+        ("notls", "notls", TlsMode::Off),
+        ("btls", "btls", TlsMode::NoPeer),
+        ("mtls", "otls", TlsMode::Peer),
+    ] {
+        if let Some(rest) = p.strip_prefix(prefix) {
+            if !config.tls.enabled {
+                return Err(format!("'{name}' option is valid only when SSL is enabled"));
+            }
+            if mode == TlsMode::Peer && config.tls.ca_cert.is_none() {
+                return Err(format!(
+                    "-l {entry}: mtls: needs -o ssl_ca_cert, the CAs client certificates are \
+                     checked against (ferrocache would refuse every client)"
+                ));
+            }
+            tls = mode;
+            p = skip_one(rest);
+            break;
         }
     }
     let mut protocol = None;
@@ -307,6 +346,7 @@ fn parse_spec_at(
         host: (host != "*").then(|| host.to_string()),
         port,
         protocol,
+        tls,
         warning,
     })
 }
@@ -367,6 +407,7 @@ fn listen_failure(config: &Config, detail: Option<String>, errno: &str) -> BindE
 struct BindAddr {
     addr: SocketAddr,
     protocol: Option<Protocol>,
+    tls: TlsMode,
     /// One of "every interface"'s addresses (IPv6 may be missing).
     any: bool,
     /// To print before binding it.
@@ -391,6 +432,7 @@ fn addrs(config: &Config, port: u16) -> Result<Vec<BindAddr>, BindError> {
             host: None,
             port: None,
             protocol: None,
+            tls: TlsMode::Default,
             warning: None,
         }]
     } else {
@@ -416,6 +458,7 @@ fn addrs(config: &Config, port: u16) -> Result<Vec<BindAddr>, BindError> {
                 addrs.push(BindAddr {
                     addr,
                     protocol: spec.protocol,
+                    tls: spec.tls,
                     any: spec.host.is_none(),
                     warning: warning.take(),
                 });
@@ -543,6 +586,7 @@ pub fn bind_endpoints(config: &Config) -> Result<Vec<Endpoint>, BindError> {
     for BindAddr {
         addr,
         protocol,
+        tls,
         any,
         warning,
     } in tcp
@@ -557,6 +601,7 @@ pub fn bind_endpoints(config: &Config) -> Result<Vec<Endpoint>, BindError> {
                 listeners.push(Endpoint {
                     listener: Listener::Tcp(listener),
                     protocol,
+                    tls,
                 });
             }
             // A machine without IPv6 still serves IPv4 on "all interfaces".
@@ -709,6 +754,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -722,6 +768,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -733,6 +780,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::Unix(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -744,6 +792,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             Stream::Unix(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -751,6 +800,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -840,6 +890,7 @@ mod tests {
                 host: host.map(String::from),
                 port,
                 protocol,
+                tls: TlsMode::Default,
                 warning: None,
             })
         };

@@ -1,6 +1,6 @@
 //! The `ferrocache` binary: parse memcached's flags, set up logging, bind, serve until
 //! SIGTERM/SIGINT/SIGUSR1 (or `shutdown` with `-A`), then drain and exit 0. SIGHUP reloads
-//! the `-Y` authfile.
+//! the `-Y` authfile and the `-Z` certificates.
 
 use ferrocache_server::{listen, Config};
 use std::ffi::CString;
@@ -33,6 +33,19 @@ fn main() {
         eprintln!("failed to ensure corefile creation");
         std::process::exit(71);
     }
+    // -Z: the certificates are read now, as memcached reads them, before -u drops the
+    // privileges that may be needed to read the key; the errors are memcached's (exit 64).
+    let tls = if config.tls.enabled {
+        match ferrocache_server::tls::Tls::load(&config) {
+            Ok(tls) => Some(tls),
+            Err(message) => {
+                eprintln!("{message}");
+                std::process::exit(64);
+            }
+        }
+    } else {
+        None
+    };
     // memcached's order: it becomes the -u user first, then binds its sockets (so the UNIX
     // socket belongs to that user, and a port below 1024 cannot be bound as someone else),
     // then writes its pid file.
@@ -60,11 +73,11 @@ fn main() {
             std::process::exit(71);
         }
     };
-    let code = runtime.block_on(serve(config));
+    let code = runtime.block_on(serve(config, tls));
     std::process::exit(code);
 }
 
-async fn serve(config: Config) -> i32 {
+async fn serve(config: Config, tls: Option<Arc<ferrocache_server::tls::Tls>>) -> i32 {
     // The handlers are installed first, before anything is bound, so that no signal finds
     // the default action once a client can reach the server (a SIGTERM sent as soon as the
     // server answered once ended it without draining or removing the pid file, seen once in
@@ -139,13 +152,14 @@ async fn serve(config: Config) -> i32 {
     for addr in &addrs {
         tracing::info!("listening on {addr}");
     }
-    let code = match ferrocache_server::run_controlled(listeners, Arc::new(config), control).await {
-        Ok(_) => 0,
-        Err(e) => {
-            tracing::error!("{e}");
-            1
-        }
-    };
+    let code =
+        match ferrocache_server::run_controlled(listeners, Arc::new(config), tls, control).await {
+            Ok(_) => 0,
+            Err(e) => {
+                tracing::error!("{e}");
+                1
+            }
+        };
     if let Some(path) = pid_file {
         let _ = std::fs::remove_file(path);
     }

@@ -192,6 +192,16 @@ fn general(shared: &Shared, out: &mut Pairs) {
     // short of memory for a move and has no last busy status.
     stat(out, "slab_reassign_busy_nomem", 0);
     stat(out, "slab_reassign_last_busy_status", "none");
+    // memcached's TLS counters, with -Z only; ssl_new_sessions with ssl_session_cache only.
+    if let Some(tls) = &shared.tls {
+        let t = &tls.counters;
+        if tls.session_cache() {
+            stat(out, "ssl_new_sessions", load(&t.new_sessions));
+        }
+        stat(out, "ssl_handshake_errors", load(&t.handshake_errors));
+        stat(out, "ssl_proto_errors", load(&t.proto_errors));
+        stat(out, "time_since_server_cert_refresh", tls.since_refresh());
+    }
     stat(out, "bytes", s.bytes);
     stat(out, "curr_items", s.curr_items);
     stat(out, "total_items", s.total_items);
@@ -313,5 +323,11 @@ fn reset(shared: &Shared) {
         &c.idle_kicks,
     ] {
         counter.store(0, Ordering::Relaxed);
+    }
+    if let Some(tls) = &shared.tls {
+        let t = &tls.counters;
+        for counter in [&t.new_sessions, &t.handshake_errors, &t.proto_errors] {
+            counter.store(0, Ordering::Relaxed);
+        }
     }
 }

@@ -240,11 +240,15 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 ctx.say(noreply, b"OK\r\n");
             }
         },
-        Request::RefreshCerts { noreply } => {
-            // TLS is not served (-Z refuses to start), as in a memcached started without it.
-            // (memcached writes this one directly: its trace does not show it.)
-            ctx.reply(noreply, b"Error TLS not enabled\r\n");
-        }
+        // memcached's answers: OK, or its error message as it is (written directly: its
+        // trace does not show it).
+        Request::RefreshCerts { noreply } => match &shared.tls {
+            None => ctx.reply(noreply, b"Error TLS not enabled\r\n"),
+            Some(tls) => match tls.refresh() {
+                Ok(()) => ctx.say(noreply, b"OK\r\n"),
+                Err(e) => ctx.reply(noreply, format!("{e}\r\n").as_bytes()),
+            },
+        },
         Request::Stats(group) => stats::reply(ctx, group),
         Request::MetaNoop => ctx.say(false, b"MN\r\n"),
         Request::Meta(m) => return crate::meta::execute(ctx, m),

@@ -143,10 +143,17 @@ fn refuses_flags_as_memcached_does() {
         assert_eq!(out.status.code(), Some(code), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), stderr, "{args:?}");
     }
+    // -Z without certificates: memcached's first words, then rustls's reason.
+    let out = Command::new(BIN)
+        .args(base_args(free_port()))
+        .arg("-Z")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .starts_with("Error loading the certificate chain: (null) : "));
     for args in [
-        &["-Z"][..],
-        &["-e", "/tmp/ferrocache-memory-file"],
-        &["-o", "ssl_key=/etc/key.pem"],
+        &["-e", "/tmp/ferrocache-memory-file"][..],
         &["-o", "ext_path=/tmp/extstore:64m"],
     ] {
         let out = Command::new(BIN)
@@ -986,7 +993,7 @@ fn listeners_speak_the_protocol_their_prefix_names() {
 }
 
 /// Listener entries memcached 1.6.45 refuses are refused with its messages and exit code:
-/// TLS prefixes (ferrocache does not serve TLS, and memcached without -Z refuses them), the
+/// TLS prefixes without -Z (memcached refuses them then), the
 /// proxy protocol (not built), bad tags and ports.
 #[test]
 fn listener_entries_refused_as_memcached_refuses_them() {

@@ -2,7 +2,8 @@
 //!
 //! Every key memcached knows is either honoured, accepted after memcached's own check of its
 //! value (a tuning knob whose absence no client can see; a warning says it has no effect), or
-//! refused (TLS and extstore: ignoring them would silently lose security or capacity). Any
+//! refused (extstore: ignoring it would silently lose capacity; TLS values rustls cannot
+//! honour). Any
 //! other key is refused with memcached's message, as memcached refuses it. Values are read
 //! with C's `atoi`/`atof` where memcached uses them, so a value memcached accepts is accepted
 //! here, and one it refuses is refused with the same message and exit code.
@@ -17,20 +18,6 @@ const EXIT_FAILURE: i32 = 1;
 
 /// memcached's slab page, the unit its slab chunk checks are made in.
 const SLAB_PAGE_SIZE: i64 = 1024 * 1024;
-
-/// The `ssl_*` keys of a TLS build of memcached.
-const SSL_KEYS: &[&str] = &[
-    "ssl_chain_cert",
-    "ssl_key",
-    "ssl_verify_mode",
-    "ssl_keyformat",
-    "ssl_ciphers",
-    "ssl_ca_cert",
-    "ssl_wbuf_size",
-    "ssl_session_cache",
-    "ssl_kernel_tls",
-    "ssl_min_version",
-];
 
 /// The extstore keys of memcached.
 const EXT_KEYS: &[&str] = &[
@@ -251,17 +238,9 @@ fn one(
             // memcached ignores a value it cannot read, leaving 0 (no mark).
             c.sock_cookie_id = value.and_then(safe_strtoul).unwrap_or(0);
         }
-        // Refused: a plain-text server or a cache without its external storage in their
-        // place would silently lose the security or the capacity they ask for.
-        k if SSL_KEYS.contains(&k) => {
-            return Err(invalid(
-                format!(
-                    "ferrocache does not serve TLS yet: -o {k} is refused rather than \
-                     ignored (see -h)"
-                ),
-                EX_USAGE,
-            ))
-        }
+        // TLS: checked as memcached checks it; what rustls cannot honour is refused once
+        // every flag is read (see `tls::check`).
+        k if super::tls::KEYS.contains(&k) => super::tls::apply(c, k, value)?,
         k if EXT_KEYS.contains(&k) => {
             return Err(invalid(
                 format!(
