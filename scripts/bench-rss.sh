@@ -5,9 +5,118 @@
 # Prints a markdown table, both servers side by side, and writes it to bench/out/rss.md
 # (raw JSON per run: bench/out/rss-<server>-<mb>-<size>.json).
 # Usage: scripts/bench-rss.sh [--quick]      (--quick: -m 64 only)
+#
+#        scripts/bench-rss.sh --churn [MB]   (default 64)
+# Write patterns under churn, memcached 1.6.45 and ferrocache (-t 4) one at a time: VmRSS
+# sampled every 100 ms while ferrobench sends pipelined sets of sequential keys, pattern by
+# pattern (below), each on a fresh server. Checks the bound RSS <= 1.10 x -m + the empty
+# server's RSS at every sample; writes bench/out/churn.md, churn-<pattern>.csv and churn.png
+# (gnuplot: RSS over time, both servers, one panel per pattern).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
 . scripts/common.sh
+
+if [ "${1:-}" = --churn ]; then
+    mb=${2:-64}
+    cargo build --release --quiet -p ferrocache-bench -p ferrocache-server
+    mc=$(reference_memcached)
+    mkdir -p bench/out
+    python3 - "$mb" "$mc" target/release/ferrocache target/release/ferrobench "${user_flag[@]}" <<'PY'
+import os, socket, subprocess, sys, threading, time
+mb, mc, fc, fb, user = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+MiB = 2**20
+# Keys per fill: enough 100-byte items to fill -m once (memcached holds ~ -m/150 B of them).
+once = mb * MiB // 150
+# Each pattern: phases of (value size, number of sets); every phase writes fresh keys.
+patterns = {
+    "small-then-large": [("100", 12 * once // 10), ("4096", once // 30)],
+    "refill-4x": [("100", 4 * once)],
+    "small-large-small": [("100", once), ("4096", once // 30), ("100", once)],
+    "mixed-sizes": [("10-8000", once // 4)],
+}
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def rss(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+
+def run(binary, phases):
+    port = free_port()
+    server = subprocess.Popen([binary, *user, "-l", "127.0.0.1", "-p", str(port), "-U", "0",
+                               "-m", str(mb), "-t", "4"], stderr=subprocess.DEVNULL)
+    for _ in range(250):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close(); break
+        except OSError:
+            time.sleep(0.02)
+    time.sleep(0.5)
+    empty = rss(server.pid)
+    samples, done = [], threading.Event()
+    start = time.time()
+    def sample():
+        while not done.is_set():
+            r = rss(server.pid)
+            if r:
+                samples.append((time.time() - start, r))
+            time.sleep(0.1)
+    t = threading.Thread(target=sample); t.start()
+    key = 1
+    for size, count in phases:
+        per_conn = max(1, count // 8)
+        subprocess.run([fb, "-s", f"127.0.0.1:{port}", "-c", "4", "-t", "2", "--ratio", "1:0",
+                        "--pipeline", "16", "--key-pattern", "sequential", "--data-size", size,
+                        "--requests", str(per_conn), "--key-minimum", str(key),
+                        "--key-maximum", str(key + per_conn * 8)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        key += per_conn * 8 + 1
+    time.sleep(3)
+    done.set(); t.join()
+    server.terminate(); server.wait()
+    return empty, samples
+
+rows = []
+for name, phases in patterns.items():
+    runs = {}
+    for label, binary in (("memcached", mc), ("ferrocache", fc)):
+        runs[label] = run(binary, phases)
+    with open(f"bench/out/churn-{name}.csv", "w") as f:
+        f.write("server,seconds,rss_mib\n")
+        for label, (_, samples) in runs.items():
+            for t, r in samples:
+                f.write(f"{label},{t:.2f},{r / MiB:.2f}\n")
+    for label, (empty, samples) in runs.items():
+        bound = 1.10 * mb * MiB + empty
+        peak = max(r for _, r in samples)
+        end = samples[-1][1]
+        over = sum(1 for _, r in samples if r > bound)
+        rows.append((name, label, empty / MiB, peak / MiB, end / MiB, bound / MiB, over, len(samples)))
+
+with open("bench/out/churn.md", "w") as out:
+    out.write(f"-m {mb}, -t 4; bound = 1.10 x -m + the empty server's RSS\n\n")
+    out.write("| pattern | server | empty MiB | peak MiB | end MiB | bound MiB | samples over the bound |\n")
+    out.write("|---|---|---|---|---|---|---|\n")
+    for name, label, empty, peak, end, bound, over, n in rows:
+        out.write(f"| {name} | {label} | {empty:.1f} | {peak:.1f} | {end:.1f} | {bound:.1f} | {over} of {n} |\n")
+print(open("bench/out/churn.md").read())
+PY
+    if command -v gnuplot >/dev/null; then
+        plot=""
+        for p in small-then-large refill-4x small-large-small mixed-sizes; do
+            f=bench/out/churn-$p.csv
+            plot+="set title '$p'; plot '< grep ^memcached $f' u 2:3 w l t 'memcached 1.6.45', '< grep ^ferrocache $f' u 2:3 w l t 'ferrocache', $((mb * 11 / 10 + 5)) w l dt 2 t '1.10 x -m + empty';"
+        done
+        gnuplot -e "set terminal pngcairo size 900,1100 font 'Sans,9'; set output 'bench/out/churn.png'; set datafile separator ','; set multiplot layout 4,1; set xlabel 's'; set ylabel 'RSS MiB'; $plot unset multiplot" &&
+            echo "chart: bench/out/churn.png" >&2
+    fi
+    exit 0
+fi
 
 sizes_mb=(64 1024)
 [ "${1:-}" = --quick ] && sizes_mb=(64)

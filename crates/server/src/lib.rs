@@ -264,6 +264,7 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
             config::Eviction::Lru => EvictionPolicy::Lru,
             config::Eviction::TinyLfu => EvictionPolicy::TinyLfu,
         },
+        alloc_size: alloc::allocated_size,
     }
 }
 

@@ -105,17 +105,65 @@ impl Item {
 /// 100-byte values, 2% over with 4 KB ones).
 pub const ENTRY_OVERHEAD: usize = 340;
 
-/// An entry's weight in moka: what it charges against `-m`.
-pub(crate) fn weight(key_len: usize, value_len: usize) -> u32 {
-    u32::try_from(key_len + value_len + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+/// The allocator's size for a block of `n` bytes: the size class it serves the block from,
+/// which is what the block really occupies. The server passes mimalloc's `mi_good_size`; the
+/// default, for other allocators and for tests, charges a block what it asks for.
+pub type AllocSize = fn(usize) -> usize;
+
+/// [`AllocSize`] for an allocator whose classes are not known.
+pub fn exact_size(n: usize) -> usize {
+    n
+}
+
+/// An entry's weight in moka: what it charges against `-m`: key, value, the fixed
+/// [`ENTRY_OVERHEAD`], and what the allocator's size classes add to the value's block.
+///
+/// Why the rounding is charged: values of every size (10 B to 8 KB, say) are served from
+/// size classes up to a quarter apart, about 12% over on average, and a budget that counted
+/// only the bytes asked for let a full cache's RSS run 20% past `-m` (bench/RESULTS.md,
+/// "Operator limits", churn). [`ENTRY_OVERHEAD`] was measured with 100-byte and 4 KB values,
+/// whose blocks the allocator serves almost exactly, so the two do not count it twice.
+pub(crate) fn weight(key_len: usize, value_len: usize, alloc_size: AllocSize) -> u32 {
+    // A small value shares one block with its 8-byte header; a large one's bytes are a
+    // block of their own (see `Value`).
+    let block = if value_len <= crate::Value::SMALL {
+        8 + value_len
+    } else {
+        value_len
+    };
+    let rounding = alloc_size(block).saturating_sub(block);
+    u32::try_from(key_len + value_len + ENTRY_OVERHEAD + rounding).unwrap_or(u32::MAX)
 }
 
 /// moka's weigher.
-pub(crate) fn weigh(key: &crate::Key, item: &Item) -> u32 {
-    weight(key.len(), item.value.len())
+pub(crate) fn weigh(key: &crate::Key, item: &Item, alloc_size: AllocSize) -> u32 {
+    weight(key.len(), item.value.len(), alloc_size)
 }
 
 /// The item's size as memcached counts it for `-I` and the `bytes` statistic.
 pub(crate) fn ntotal(key_len: usize, flags: u32, value_len: usize, cas_enabled: bool) -> usize {
     ferrocache_protocol::item_size(key_len, flags, value_len, cas_enabled)
+}
+
+#[cfg(test)]
+mod weight_tests {
+    use super::*;
+
+    /// Blocks rounded up to whole KiB, as an allocator with coarse classes would serve them.
+    fn kib_classes(n: usize) -> usize {
+        n.div_ceil(1024) * 1024
+    }
+
+    #[test]
+    fn an_entry_is_charged_its_value_blocks_size_class() {
+        let base = |key: usize, value: usize| (key + value + ENTRY_OVERHEAD) as u32;
+        // Exact classes: key, value and overhead only.
+        assert_eq!(weight(10, 100, exact_size), base(10, 100));
+        assert_eq!(weight(10, 4097, exact_size), base(10, 4097));
+        // A small value shares its block with the 8-byte header: 8 + 100 = 108 -> 1024.
+        assert_eq!(weight(10, 100, kib_classes), base(10, 100) + 1024 - 108);
+        // A large value's bytes are a block of their own: 4097 -> 5120.
+        assert_eq!(weight(10, 4097, kib_classes), base(10, 4097) + 5120 - 4097);
+        assert_eq!(weight(10, 4096, kib_classes), base(10, 4096));
+    }
 }

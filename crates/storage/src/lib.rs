@@ -35,7 +35,7 @@ mod shards;
 mod value;
 
 pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
-pub use item::{ValueIn, ENTRY_OVERHEAD};
+pub use item::{exact_size, AllocSize, ValueIn, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaDelete, MetaGet, MetaHit, MetaStore, MgOp};
 pub use value::Value;
 
@@ -62,6 +62,8 @@ pub struct StoreConfig {
     pub cas_enabled: bool,
     /// Eviction policy: memcached-like LRU (default) or moka's TinyLFU.
     pub policy: EvictionPolicy,
+    /// The allocator's size classes, charged against `-m` (see [`AllocSize`]).
+    pub alloc_size: AllocSize,
 }
 
 impl Default for StoreConfig {
@@ -72,6 +74,7 @@ impl Default for StoreConfig {
             item_size_max: 1024 * 1024,
             cas_enabled: true,
             policy: EvictionPolicy::Lru,
+            alloc_size: exact_size,
         }
     }
 }
@@ -227,6 +230,7 @@ impl Store {
         let counters = Arc::new(Counters::default());
         let listener_counters = counters.clone();
         let cas_enabled = config.cas_enabled;
+        let alloc_size = config.alloc_size;
         // With -M nothing may be evicted: the budget is enforced by `link`'s admission check
         // alone, and moka (whose shards each get a share of the capacity, and would evict in a
         // busy one) is given room it never uses.
@@ -240,7 +244,7 @@ impl Store {
         let cache = Shards::build(count, capacity, |builder| {
             let c = listener_counters.clone();
             builder
-                .weigher(item::weigh)
+                .weigher(move |key, item| item::weigh(key, item, alloc_size))
                 .eviction_policy(match config.policy {
                     EvictionPolicy::Lru => moka::policy::EvictionPolicy::lru(),
                     EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
@@ -254,7 +258,7 @@ impl Store {
                         Ordering::Relaxed,
                     );
                     c.charged.fetch_sub(
-                        i64::from(weight(key.len(), item.value.len())),
+                        i64::from(weight(key.len(), item.value.len(), alloc_size)),
                         Ordering::Relaxed,
                     );
                     if cause == RemovalCause::Size {
@@ -383,9 +387,12 @@ impl Store {
     /// Links `item` under `key` (the caller holds the stripe lock). Refuses with `-M` when the
     /// budget would be exceeded.
     fn link(&self, key: &Key, item: Item, replacing: Option<&Item>, count: bool) -> bool {
-        let w = i64::from(weight(key.len(), item.value.len()));
+        let alloc_size = self.config.alloc_size;
+        let w = i64::from(weight(key.len(), item.value.len(), alloc_size));
         if self.config.no_evict {
-            let freed = replacing.map_or(0, |old| i64::from(weight(key.len(), old.value.len())));
+            let freed = replacing.map_or(0, |old| {
+                i64::from(weight(key.len(), old.value.len(), alloc_size))
+            });
             let charged = self.counters.charged.load(Ordering::Relaxed);
             if charged - freed + w > self.limit.load(Ordering::Relaxed) as i64 {
                 bump(&self.counters.store_no_memory);

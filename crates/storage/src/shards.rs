@@ -196,7 +196,14 @@ mod tests {
             (8 * MB, MB),
         ] {
             let share = m / Shards::count_for(m, i) as u64;
-            assert!(share > u64::from(crate::item::weight(250, i as usize)));
+            assert!(
+                share
+                    > u64::from(crate::item::weight(
+                        250,
+                        i as usize,
+                        crate::item::exact_size
+                    ))
+            );
         }
         let one = Shards::build(1, MB, |b| b);
         assert_eq!(one.index(&Key::new(b"any")), 0);
