@@ -267,18 +267,22 @@ pub(crate) async fn accept_loop(
         lock(&shared).entries.insert(fd, entry.clone());
         Counters::add(&shared.counters.curr_connections, 1);
         let shared = shared.clone();
+        let mut stream = stream;
         let connection = async move {
             // TLS, where the listener speaks it, starts here: on the worker, with the
             // connection already counted, as memcached counts one in its handshake. Boxed:
             // a handshake's state is large, and every connection's future would otherwise
             // carry room for it.
-            let started = match &shared.tls {
-                Some(_) => Box::pin(crate::tls::start(stream, tls, &shared)).await,
-                None => Ok(stream),
-            };
-            let result = match started {
-                Ok(mut stream) => serve(&mut stream, &shared, fd, &entry, protocol).await,
-                Err(e) => Err(e),
+            let result = match &shared.tls {
+                Some(_) => {
+                    let (shared, entry) = (&shared, &entry);
+                    Box::pin(async move {
+                        let mut stream = crate::tls::start(stream, tls, shared).await?;
+                        serve(&mut stream, shared, fd, entry, protocol).await
+                    })
+                    .await
+                }
+                None => serve(&mut stream, &shared, fd, &entry, protocol).await,
             };
             shared
                 .counters
