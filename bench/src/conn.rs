@@ -114,19 +114,41 @@ impl Conn {
             if let Some(reply) = self.buffered_for(multi)? {
                 return Ok(reply);
             }
-            // Keep the unparsed tail at the front so the buffer does not grow without end.
-            if self.pos > 0 {
-                self.rbuf.drain(..self.pos);
-                self.pos = 0;
-            }
-            self.rbuf.reserve(64 * 1024);
-            if self.stream.read_buf(&mut self.rbuf).await? == 0 {
-                return Err(Error::new(
-                    ErrorKind::UnexpectedEof,
-                    "server closed the connection",
-                ));
-            }
+            self.read_more().await?;
         }
+    }
+
+    /// The next reply, and the bytes it came in (to look inside values).
+    pub async fn recv_raw(&mut self) -> Result<(Reply, &[u8])> {
+        loop {
+            let start = self.pos;
+            if let Some(reply) = self.buffered_for(false)? {
+                return Ok((reply, &self.rbuf[start..self.pos]));
+            }
+            self.read_more().await?;
+        }
+    }
+
+    async fn read_more(&mut self) -> Result<()> {
+        // Keep the unparsed tail at the front so the buffer does not grow without end.
+        if self.pos > 0 {
+            self.rbuf.drain(..self.pos);
+            self.pos = 0;
+        }
+        self.rbuf.reserve(64 * 1024);
+        if self.stream.read_buf(&mut self.rbuf).await? == 0 {
+            return Err(Error::new(
+                ErrorKind::UnexpectedEof,
+                "server closed the connection",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Closes the connection with a reset (SO_LINGER 0), as the kernel closes the socket of a
+    /// killed client that left bytes unread.
+    pub fn reset(self) {
+        let _ = self.stream.set_zero_linger();
     }
 
     /// Sends one command line (with its `\r\n`) and returns the reply.

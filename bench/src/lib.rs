@@ -8,4 +8,5 @@ pub mod keys;
 pub mod load;
 pub mod proto;
 pub mod reply;
+pub mod soak;
 pub mod stall;

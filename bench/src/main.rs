@@ -9,6 +9,7 @@ use ferrocache_bench::load::{
     self, latency_json, proc_cpu_split_us, DataSize, Progress, Ratio, Shared, Workload,
 };
 use ferrocache_bench::proto::Protocol;
+use ferrocache_bench::soak::{self, SoakOptions};
 use ferrocache_bench::stall::{self, StallOptions};
 use hdrhistogram::Histogram;
 use std::path::PathBuf;
@@ -39,6 +40,48 @@ enum Cmd {
     /// On a full cache under steady load: flush_all, then a million keys expiring at once;
     /// latency per phase.
     Stall(StallArgs),
+    /// A long mixed load (sets of mixed sizes, gets, multigets, deletes, malformed lines;
+    /// pipelined and not) whose connections are killed and reopened at random; the server's
+    /// RSS, CPU and the latency percentiles every few seconds (scripts/bench-soak.sh).
+    Soak(SoakArgs),
+}
+
+#[derive(Args)]
+struct SoakArgs {
+    #[arg(long, short = 's', default_value = "127.0.0.1:11211")]
+    server: String,
+    /// The server's pid: its RSS (VmRSS) and CPU go into every sample.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 1800.0)]
+    duration: f64,
+    /// Seconds between samples.
+    #[arg(long, default_value_t = 5.0)]
+    sample: f64,
+    /// Connections open at any time.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Worker threads of the loader.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Requests per second per connection.
+    #[arg(long, default_value_t = 200)]
+    rate: u32,
+    /// Keys soak:1 to soak:N, drawn zipfian (0.99).
+    #[arg(long, default_value_t = 100_000)]
+    keys: u64,
+    /// Mean seconds a connection lives before it is killed.
+    #[arg(long, default_value_t = 5.0)]
+    mean_life: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The time series: one CSV line per sample.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// The summary.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -247,6 +290,23 @@ fn main() -> ExitCode {
             limit_us: a.limit_ms * 1000,
         })
         .and_then(|v| write_json(&a.json, &v)),
+        Some(Cmd::Soak(a)) => soak::run(SoakOptions {
+            server: a.server,
+            pid: a.pid,
+            duration: Duration::from_secs_f64(a.duration),
+            sample: Duration::from_secs_f64(a.sample),
+            clients: a.clients,
+            threads: a.threads,
+            rate: a.rate,
+            keys: a.keys,
+            mean_life: Duration::from_secs_f64(a.mean_life),
+            seed: a.seed,
+            csv: a.csv,
+        })
+        .and_then(|v| {
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            write_json(&a.json, &v)
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
