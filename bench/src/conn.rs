@@ -38,6 +38,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub struct Conn {
     stream: Box<dyn Io>,
+    /// The TCP socket under `stream` (TLS or not), for [`Conn::reset`].
+    fd: std::os::fd::RawFd,
     rbuf: Vec<u8>,
     /// Start of the unparsed part of `rbuf`.
     pos: usize,
@@ -55,6 +57,7 @@ impl Conn {
             .await
             .map_err(|e| Error::new(e.kind(), format!("connecting to {addr}: {e}")))?;
         stream.set_nodelay(true)?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let stream: Box<dyn Io> = match TLS.get() {
             None => Box::new(stream),
             Some(config) => {
@@ -69,6 +72,7 @@ impl Conn {
         };
         Ok(Conn {
             stream,
+            fd,
             rbuf: Vec::with_capacity(64 * 1024),
             pos: 0,
             protocol,
@@ -148,7 +152,21 @@ impl Conn {
     /// Closes the connection with a reset (SO_LINGER 0), as the kernel closes the socket of a
     /// killed client that left bytes unread.
     pub fn reset(self) {
-        let _ = self.stream.set_zero_linger();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: `fd` is the socket `self.stream` owns, open until `self` drops below; the
+        // option value is a `linger` of the size given.
+        unsafe {
+            libc::setsockopt(
+                self.fd,
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                std::ptr::from_ref(&linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
     }
 
     /// Sends one command line (with its `\r\n`) and returns the reply.
