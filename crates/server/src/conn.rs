@@ -317,7 +317,9 @@ pub(crate) struct ConnCtx<'a> {
     pub sasl: auth::SaslState,
     /// The buffer the request being run was read into, when that request had it to itself
     /// (see [`crate::session::OWN_BUFFER_THRESHOLD`]): its value can then be kept without a copy.
-    pub backing: Option<Bytes>,
+    /// Boxed: set only around one large request, and every connection's future holds a
+    /// `ConnCtx` (one word instead of four).
+    pub backing: Option<Box<Bytes>>,
 }
 
 impl<'a> ConnCtx<'a> {
@@ -416,38 +418,37 @@ fn serve<'a>(
                 }
                 // Boxed, here and below: a timer is large, and every connection's future would
                 // otherwise carry room for one for its whole life.
-                let read = read_more(stream, &mut session);
+                let read = read_more(stream, &mut session, None);
                 match Box::pin(tokio::time::timeout_at(shared.stop_deadline(), read)).await {
-                    Ok(n) => n?,
+                    Ok(n) => n?.unwrap_or(0),
                     Err(_) => return Ok(()),
                 }
             } else {
-                let read = async {
-                    match shared.config.idle_timeout {
-                        // memcached's idle_timeout: a connection that sends nothing for that
-                        // long is closed.
-                        secs if secs > 0 && idle => {
-                            let limit = std::time::Duration::from_secs(secs);
-                            let read = read_more(stream, &mut session);
-                            match Box::pin(tokio::time::timeout(limit, read)).await {
-                                Ok(read) => read,
-                                Err(_) => {
-                                    Counters::add(&shared.counters.idle_kicks, 1);
-                                    if vlog::on(shared) {
-                                        vlog::write(format!("Closing idle fd {fd}\n").as_bytes());
-                                    }
-                                    Ok(0)
+                // A stop ends the wait (`None`): the loop then closes the connection if it is
+                // idle, or gives it until the deadline.
+                let watch = Some((entry, shared));
+                let read = match shared.config.idle_timeout {
+                    // memcached's idle_timeout: a connection that sends nothing for that long
+                    // is closed.
+                    secs if secs > 0 && idle => {
+                        let limit = std::time::Duration::from_secs(secs);
+                        let read = read_more(stream, &mut session, watch);
+                        match Box::pin(tokio::time::timeout(limit, read)).await {
+                            Ok(read) => read?,
+                            Err(_) => {
+                                Counters::add(&shared.counters.idle_kicks, 1);
+                                if vlog::on(shared) {
+                                    vlog::write(format!("Closing idle fd {fd}\n").as_bytes());
                                 }
+                                Some(0)
                             }
                         }
-                        _ => read_more(stream, &mut session).await,
                     }
+                    _ => read_more(stream, &mut session, watch).await?,
                 };
-                // `biased`: poll in this order rather than draw a random one per read.
-                tokio::select! {
-                    biased;
-                    _ = std::future::poll_fn(|cx| entry.poll_stopping(shared, cx)) => continue,
-                    n = read => n?,
+                match read {
+                    Some(n) => n,
+                    None => continue,
                 }
             };
             if n == 0 {
@@ -458,34 +459,65 @@ fn serve<'a>(
     }
 }
 
-/// Reads what the client sent next into the session's buffer. A session with nothing
-/// buffered gives its buffer back and waits for the socket to become readable before it
-/// borrows one (see `bufpool`): an idle connection holds no buffer.
-async fn read_more(stream: &mut Stream, session: &mut Session<'_>) -> std::io::Result<usize> {
-    if let Stream::Tls(_) = stream {
-        // rustls holds decrypted bytes that the socket's readiness does not show, so a TLS
-        // connection reads through it, and keeps its buffer while it waits.
-        session.make_room();
-        return tokio::io::AsyncReadExt::read_buf(stream, &mut session.buf).await;
-    }
-    if session.buf.is_empty() {
-        session.release_buffer();
-        session.ctx.out.release();
+/// Reads what the client sent next into the session's buffer; `None` once the server
+/// stops, if `watch` (the connection's entry) is given. A session with nothing buffered
+/// gives its buffer back and waits for the socket to become readable before it borrows one
+/// (see `bufpool`): an idle connection holds no buffer.
+///
+/// One poll function waits for both the socket and the stop, rather than a `select!` of two
+/// futures: every connection's future keeps room for this wait for its whole life.
+#[allow(clippy::manual_async_fn)] // an `async` block: see `serve`
+fn read_more<'a, 's>(
+    stream: &'a mut Stream,
+    session: &'a mut Session<'s>,
+    watch: Option<(&'a ConnEntry, &'a Shared)>,
+) -> impl std::future::Future<Output = std::io::Result<Option<usize>>> + use<'a, 's> {
+    async move {
+        let stopping = |cx: &mut std::task::Context<'_>| match watch {
+            Some((entry, shared)) => entry.poll_stopping(shared, cx).is_ready(),
+            None => false,
+        };
+        if let Stream::Tls(_) = stream {
+            // rustls holds decrypted bytes that the socket's readiness does not show, so a TLS
+            // connection reads through it, and keeps its buffer while it waits.
+            session.make_room();
+            let buf = &mut session.buf;
+            return std::future::poll_fn(|cx| {
+                if stopping(cx) {
+                    return Poll::Ready(Ok(None));
+                }
+                tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut *stream), cx, buf)
+                    .map_ok(Some)
+            })
+            .await;
+        }
+        let empty = session.buf.is_empty();
+        if empty {
+            session.release_buffer();
+            session.ctx.out.release();
+        } else {
+            session.make_room();
+        }
         loop {
-            std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
+            let ready = std::future::poll_fn(|cx| {
+                if stopping(cx) {
+                    return Poll::Ready(Ok(false));
+                }
+                stream.poll_read_ready(cx).map_ok(|()| true)
+            })
+            .await?;
+            if !ready {
+                return Ok(None);
+            }
             session.make_room();
             match stream.try_read_buf(&mut session.buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => session.release_buffer(),
-                read => return read,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if empty {
+                        session.release_buffer();
+                    }
+                }
+                read => return read.map(Some),
             }
-        }
-    }
-    session.make_room();
-    loop {
-        std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
-        match stream.try_read_buf(&mut session.buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            read => return read,
         }
     }
 }
@@ -567,6 +599,22 @@ pub(crate) mod tests {
         served.unwrap();
     }
 
+    /// What every connection, idle or not, keeps allocated: its task holds `serve`'s future.
+    /// 1 KiB of `IoSlice`s held across an `.await`, a `select!` per read and an `async fn`'s
+    /// copies of its arguments once made it 1,576 bytes (debug build); bench-conns.sh measures
+    /// what a connection costs in all.
+    #[tokio::test]
+    async fn a_connections_future_stays_small() {
+        let shared = Shared::new(Arc::new(crate::Config::default()), None, None, 0);
+        let (_client, server) = tokio::net::UnixStream::pair().unwrap();
+        let entry = ConnEntry::new(&shared, None, "test".into());
+        let mut stream = Stream::Unix(server);
+        let serving = serve(&mut stream, &shared, -1, &entry, Protocol::Auto);
+        let size = std::mem::size_of_val(&serving);
+        eprintln!("serve's future: {size} bytes");
+        assert!(size <= 320, "serve's future is {size} bytes");
+    }
+
     /// A large set in any protocol, whose header arrives before its value, gets one buffer
     /// of its own size (not one per read) and the store keeps that buffer as the value; a
     /// small set gets neither.
@@ -640,7 +688,7 @@ pub(crate) mod tests {
         let too_small = &whole[head..head + 600];
         let elsewhere = vec![b'v'; 10_000];
         assert!(matches!(ctx.value_in(to_the_end), ValueIn::Slice(_)));
-        ctx.backing = Some(whole.clone());
+        ctx.backing = Some(Box::new(whole.clone()));
         for (value, want_shared) in [
             (to_the_end, true),
             (short_of_the_end, true),

@@ -125,55 +125,65 @@ impl Output {
     }
 
     /// Writes everything out. Returns the number of bytes written.
-    pub async fn flush<W: AsyncWrite + Unpin>(&mut self, w: &mut W) -> std::io::Result<usize> {
-        if self.queue.is_empty() {
-            // Small pieces only (most replies): written from the buffer they were put in,
-            // which stays this connection's own, to be reused or given back whole.
-            let mut done = 0;
-            while done < self.tail.len() {
-                let n = w.write(&self.tail[done..]).await?;
+    ///
+    /// An `async` block rather than an `async fn`, which would keep a second copy of its
+    /// arguments: every connection's future holds room for this one.
+    #[allow(clippy::manual_async_fn)]
+    pub fn flush<'a, W: AsyncWrite + Unpin>(
+        &'a mut self,
+        w: &'a mut W,
+    ) -> impl std::future::Future<Output = std::io::Result<usize>> + 'a {
+        let out = self;
+        async move {
+            if out.queue.is_empty() {
+                // Small pieces only (most replies): written from the buffer they were put in,
+                // which stays this connection's own, to be reused or given back whole.
+                let mut done = 0;
+                while done < out.tail.len() {
+                    let n = w.write(&out.tail[done..]).await?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
+                    done += n;
+                }
+                out.tail.clear();
+                return out.flushed(w).await;
+            }
+            if !out.tail.is_empty() {
+                out.queue.push_back(out.tail.split().freeze());
+            }
+            while !out.queue.is_empty() {
+                let queue = &out.queue;
+                let mut n = std::future::poll_fn(|cx| {
+                    // On the stack: a heap-allocated list would cost a malloc and a free for
+                    // every reply. Built afresh on each poll, inside it, so that the list is not
+                    // part of the connection's future, which every connection, idle or not,
+                    // keeps allocated (1 KiB of slices).
+                    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                    let mut count = 0;
+                    for (slot, piece) in slices.iter_mut().zip(queue) {
+                        *slot = IoSlice::new(piece);
+                        count += 1;
+                    }
+                    std::pin::Pin::new(&mut *w).poll_write_vectored(cx, &slices[..count])
+                })
+                .await?;
                 if n == 0 {
                     return Err(std::io::ErrorKind::WriteZero.into());
                 }
-                done += n;
-            }
-            self.tail.clear();
-            return self.flushed(w).await;
-        }
-        if !self.tail.is_empty() {
-            self.queue.push_back(self.tail.split().freeze());
-        }
-        while !self.queue.is_empty() {
-            let queue = &self.queue;
-            let mut n = std::future::poll_fn(|cx| {
-                // On the stack: a heap-allocated list would cost a malloc and a free for
-                // every reply. Built afresh on each poll, inside it, so that the list is not
-                // part of the connection's future, which every connection, idle or not,
-                // keeps allocated (1 KiB of slices).
-                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-                let mut count = 0;
-                for (slot, piece) in slices.iter_mut().zip(queue) {
-                    *slot = IoSlice::new(piece);
-                    count += 1;
-                }
-                std::pin::Pin::new(&mut *w).poll_write_vectored(cx, &slices[..count])
-            })
-            .await?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::WriteZero.into());
-            }
-            while n > 0 {
-                let front = self.queue.front_mut().expect("written bytes were queued");
-                if n >= front.len() {
-                    n -= front.len();
-                    self.queue.pop_front();
-                } else {
-                    front.advance(n);
-                    n = 0;
+                while n > 0 {
+                    let front = out.queue.front_mut().expect("written bytes were queued");
+                    if n >= front.len() {
+                        n -= front.len();
+                        out.queue.pop_front();
+                    } else {
+                        front.advance(n);
+                        n = 0;
+                    }
                 }
             }
+            out.flushed(w).await
         }
-        self.flushed(w).await
     }
 
     /// Everything is written: flushes `w` and returns how much was.

@@ -200,7 +200,7 @@ impl<'a> Session<'a> {
                         let Parsed::Complete(request, _) = parse(&whole, limits) else {
                             unreachable!("the same bytes parse the same way");
                         };
-                        ctx.backing = Some(whole.clone());
+                        ctx.backing = Some(Box::new(whole.clone()));
                         let next = binary::execute(ctx, request, swallow);
                         ctx.backing = None;
                         if let Next::Close = next {
@@ -257,7 +257,7 @@ impl<'a> Session<'a> {
                     else {
                         unreachable!("the same bytes parse the same way");
                     };
-                    ctx.backing = Some(whole.clone());
+                    ctx.backing = Some(Box::new(whole.clone()));
                     let next = text::execute(ctx, request, swallow);
                     ctx.backing = None;
                     if let Next::Close = next {
