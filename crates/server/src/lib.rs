@@ -10,6 +10,7 @@ mod bufpool;
 pub mod config;
 mod conn;
 pub mod listen;
+mod memguard;
 mod meta;
 mod out;
 mod prefix;
@@ -395,6 +396,9 @@ async fn serve(
             unreachable!("partitioned above");
         };
         udp::start(socket, &shared, &tracker, &workers)?;
+    }
+    if let Some(base) = memguard::rss_bytes() {
+        tokio::spawn(memguard::follow_rss(shared.clone(), base));
     }
     let mut shutdown = std::pin::pin!(shutdown);
     let how = loop {

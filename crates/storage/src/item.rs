@@ -78,6 +78,9 @@ impl Item {
     pub const WIN_SENT: u8 = 4;
     /// Stored by a meta command with a base64 (`b`) key: `k` returns it encoded.
     pub const BINARY_KEY: u8 = 8;
+    /// Not an item: weight the store holds in moka to make it evict more, under a key no
+    /// client can send (see `Store::set_ballast`). Its `flags` are its weight.
+    pub const BALLAST: u8 = 16;
 
     pub fn has(&self, mark: u8) -> bool {
         self.marks & mark != 0
@@ -137,6 +140,9 @@ pub(crate) fn weight(key_len: usize, value_len: usize, alloc_size: AllocSize) ->
 
 /// moka's weigher.
 pub(crate) fn weigh(key: &crate::Key, item: &Item, alloc_size: AllocSize) -> u32 {
+    if item.has(Item::BALLAST) {
+        return item.flags;
+    }
     weight(key.len(), item.value.len(), alloc_size)
 }
 

@@ -216,6 +216,28 @@ pub struct Store {
     /// The second `removals` counts reader removals in (see `removal_budget`).
     removal_window: AtomicU32,
     removals: AtomicU64,
+    /// One key per moka cache for [`Store::set_ballast`]: 251 bytes, one more than any key a
+    /// client can send, so no request reaches them.
+    ballast_keys: Vec<Key>,
+}
+
+/// A key for each of `cache`'s moka caches, none of which a client can send (251 bytes).
+fn ballast_keys(cache: &Shards) -> Vec<Key> {
+    let mut keys: Vec<Option<Key>> = (0..cache.count()).map(|_| None).collect();
+    let mut bytes = vec![b'.'; 251];
+    let name = b"\0ferrocache-ballast";
+    bytes[..name.len()].copy_from_slice(name);
+    let mut n = 0u64;
+    while keys.iter().any(Option::is_none) {
+        bytes[240..248].copy_from_slice(&n.to_le_bytes());
+        let probe = Probe::new(&bytes);
+        let shard = cache.index(&probe);
+        if keys[shard].is_none() {
+            keys[shard] = Some(probe.to_owned_key());
+        }
+        n += 1;
+    }
+    keys.into_iter().flatten().collect()
 }
 
 /// Dead items readers remove per second at most (see `Store::removal_budget`).
@@ -250,6 +272,9 @@ impl Store {
                     EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
                 })
                 .eviction_listener(move |key: Arc<Key>, item: Item, cause| {
+                    if item.has(Item::BALLAST) {
+                        return;
+                    }
                     // Every entry that leaves, for whatever reason, is uncounted here, and every
                     // insert counts itself in `link`: the two balance exactly.
                     c.curr_items.fetch_sub(1, Ordering::Relaxed);
@@ -276,7 +301,9 @@ impl Store {
             eprintln!("ferrocache: could not start the housekeeping thread: {e}");
         }
         let times = Times::new(clock.unix_now());
+        let ballast_keys = ballast_keys(&cache);
         Store {
+            ballast_keys,
             cache,
             locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             clock,
@@ -817,6 +844,34 @@ impl Store {
     /// (documented in the README).
     pub fn set_memory_limit(&self, bytes: u64) {
         self.limit.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Holds `bytes` of weight in the store that are no item, so that moka keeps that much
+    /// less of the items (evicting the least recently used to make room); 0 gives it back.
+    ///
+    /// Why: the server follows its RSS with it. While a full cache changes from one value
+    /// size to another, the allocator's pages of the old size are half empty until their last
+    /// items go, and RSS runs past `-m` although the items fit it (bench/RESULTS.md, "Memory
+    /// under churn"); evicting sooner empties those pages sooner. The weight is re-inserted on
+    /// every call, so that it stays among the most recently used and is not evicted itself.
+    /// With `-o eviction=tinylfu` moka may refuse it.
+    pub fn set_ballast(&self, bytes: u64) {
+        let per = bytes / self.ballast_keys.len() as u64;
+        for key in &self.ballast_keys {
+            if per == 0 {
+                self.cache.invalidate(key);
+                continue;
+            }
+            let item = Item {
+                value: Value::from(&[][..]),
+                flags: u32::try_from(per).unwrap_or(u32::MAX),
+                exptime: 0,
+                time: 0,
+                cas: 0,
+                marks: Item::BALLAST,
+            };
+            self.cache.insert(key.to_owned_key(), item);
+        }
     }
 
     /// `stats reset`.

@@ -285,7 +285,7 @@ impl Store {
         // Keep the `cap` newest (highest CAS) items seen so far.
         let mut newest = std::collections::BinaryHeap::new();
         for (key, item) in self.cache.iter() {
-            if self.is_dead(&item, now) {
+            if self.is_dead(&item, now) || item.has(Item::BALLAST) {
                 continue;
             }
             newest.push(std::cmp::Reverse((

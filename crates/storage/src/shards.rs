@@ -102,9 +102,14 @@ impl Shards {
         &self.caches[self.index(key)]
     }
 
+    /// How many caches.
+    pub(crate) fn count(&self) -> usize {
+        self.caches.len()
+    }
+
     /// The top bits of our own key hash (the stripe locks use its low bits).
     #[inline]
-    fn index(&self, key: &Key) -> usize {
+    pub(crate) fn index(&self, key: &Key) -> usize {
         // `checked_shr`: with one cache the shift is 32, which a u32 cannot shift by.
         key.hash32().checked_shr(self.shift).unwrap_or(0) as usize
     }

@@ -505,3 +505,63 @@ fn items_up_to_half_the_memory_limit_are_kept() {
         assert_eq!(s.stats().evictions, 0);
     }
 }
+
+/// Ballast is weight that is no item: moka evicts the oldest items to make room for it, no
+/// client sees it (not in `get`, `curr_items`, `bytes`, `evictions` or the dump), and taking
+/// it back leaves the room to new items.
+#[test]
+fn ballast_makes_room_and_is_invisible() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let config = StoreConfig {
+        memory_limit: 8 << 20,
+        ..StoreConfig::default()
+    };
+    let s = Store::with_clock(config, clock);
+    let v = "v".repeat(1000);
+    for i in 0..20_000 {
+        set(&s, &format!("k{i}"), &v, 0);
+    }
+    s.sync();
+    let full = s.stats();
+    assert!(full.curr_items > 5_000, "{}", full.curr_items);
+    s.set_ballast(4 << 20);
+    s.sync();
+    let after = s.stats();
+    // About half the items went, the oldest first.
+    assert!(
+        after.curr_items < full.curr_items * 6 / 10,
+        "{} of {}",
+        after.curr_items,
+        full.curr_items
+    );
+    assert!(after.curr_items > full.curr_items * 3 / 10);
+    assert_eq!(value(&s, "k19999").as_deref(), Some(v.as_str()));
+    assert!(s.charged_bytes() <= 4 << 20);
+    assert_eq!(s.dump(1_000_000).len() as u64, after.curr_items);
+    // The ballast stays while new items come (it is put back on every call).
+    for i in 20_000..30_000 {
+        set(&s, &format!("k{i}"), &v, 0);
+        if i % 1000 == 0 {
+            s.set_ballast(4 << 20);
+        }
+    }
+    s.sync();
+    assert!(s.stats().curr_items < full.curr_items * 6 / 10);
+    // Taken back, its room holds items again.
+    s.set_ballast(0);
+    for i in 30_000..40_000 {
+        set(&s, &format!("k{i}"), &v, 0);
+    }
+    s.sync();
+    let refilled = s.stats();
+    assert!(
+        refilled.curr_items > full.curr_items * 9 / 10,
+        "{} of {}",
+        refilled.curr_items,
+        full.curr_items
+    );
+    assert_eq!(
+        refilled.bytes / refilled.curr_items,
+        full.bytes / full.curr_items
+    );
+}

@@ -1,0 +1,122 @@
+//! Keeps the server's RSS near `-m` while a full cache changes from one value size to
+//! another, by making the store evict sooner while RSS is over.
+//!
+//! Why: the store charges each item its real memory, and its live bytes stay within `-m`.
+//! But when the items' sizes change (100-byte values, then 4 KB ones), the allocator's pages
+//! of the old size stay resident until their last item is gone, and with items evicted
+//! oldest first, interleaved with survivors, that takes a while: RSS ran to 80-89 MiB at
+//! `-m 64` while the heap's live bytes stayed at 62-66 MiB (bench/RESULTS.md, "Memory under
+//! churn"). memcached never frees its slab pages, so its RSS never goes over; ferrocache
+//! frees them, and so must get them empty sooner. Every 10 ms this reads RSS; while it is
+//! over the target the store holds ballast (weight that is no item, `Store::set_ballast`)
+//! of the excess, so moka evicts that much more of the oldest items; once RSS is back, the
+//! ballast is given back a quarter of the slack at a time.
+
+use crate::Shared;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What one more idle connection costs in RSS (`scripts/bench-conns.sh`: 918 B), rounded up:
+/// connections are not the store's to make room for.
+const CONNECTION_COST: u64 = 1024;
+
+/// How often RSS is read.
+const TICK: Duration = Duration::from_millis(10);
+
+/// The RSS at which the guard starts to act: the empty server's, `-m`, a margin of 1/32 of
+/// `-m` (at least 2 MiB: a small cache's RSS is mostly the allocator's fixed share), and what
+/// the connections and the requests still arriving hold.
+pub(crate) fn target(base: u64, limit: u64, connections: u64, inflight: u64) -> u64 {
+    base + limit + (limit / 32).max(2 << 20) + connections * CONNECTION_COST + inflight
+}
+
+/// The next ballast: the excess over the target added (at most three quarters of `-m`: an
+/// evicted item costs a miss, a server over its memory costs the whole cache), or once RSS is
+/// well under it, a quarter of the slack given back.
+pub(crate) fn next_ballast(ballast: u64, rss: u64, target: u64, limit: u64) -> u64 {
+    if rss > target {
+        (ballast + (rss - target)).min(limit / 4 * 3)
+    } else {
+        let slack = target - rss;
+        if slack > (limit / 32).max(1 << 20) {
+            ballast.saturating_sub(slack / 4)
+        } else {
+            ballast
+        }
+    }
+}
+
+/// The process's resident memory, from `/proc/self/statm` (Linux); `None` elsewhere.
+pub(crate) fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a constant of the system.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
+/// Runs until the server stops (see the module's documentation). `base` is the empty
+/// server's RSS.
+pub(crate) async fn follow_rss(shared: Arc<Shared>, base: u64) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ballast = 0;
+    loop {
+        tokio::select! {
+            _ = shared.stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let Some(rss) = rss_bytes() else { return };
+        let limit = shared.maxbytes.load(Ordering::Relaxed);
+        let target = target(
+            base,
+            limit,
+            shared.counters.curr_connections.load(Ordering::Relaxed),
+            shared.inflight.load(Ordering::Relaxed),
+        );
+        let next = next_ballast(ballast, rss, target, limit);
+        if next > 0 || ballast > 0 {
+            // Put back even when unchanged: it must stay among the most recently used.
+            shared.store.set_ballast(next);
+        }
+        ballast = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn ballast_follows_the_excess_and_goes_back_slowly() {
+        let limit = 64 * MIB;
+        let target = target(6 * MIB, limit, 10, 0);
+        assert_eq!(target, 6 * MIB + 64 * MIB + 2 * MIB + 10 * 1024);
+        // Over: the excess is added, up to three quarters of -m.
+        assert_eq!(next_ballast(0, target + 5 * MIB, target, limit), 5 * MIB);
+        assert_eq!(
+            next_ballast(5 * MIB, target + 3 * MIB, target, limit),
+            8 * MIB
+        );
+        assert_eq!(
+            next_ballast(40 * MIB, target + 9 * MIB, target, limit),
+            48 * MIB
+        );
+        // Just under: kept. Well under: a quarter of the slack given back.
+        assert_eq!(next_ballast(8 * MIB, target - MIB, target, limit), 8 * MIB);
+        assert_eq!(
+            next_ballast(8 * MIB, target - 8 * MIB, target, limit),
+            6 * MIB
+        );
+        assert_eq!(next_ballast(MIB, target - 40 * MIB, target, limit), 0);
+    }
+
+    #[test]
+    fn rss_is_read() {
+        let rss = rss_bytes().expect("Linux");
+        assert!(rss > MIB && rss < 64 * 1024 * MIB, "{rss}");
+    }
+}
