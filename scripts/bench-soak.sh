@@ -15,8 +15,9 @@
 # Fails when a server died or a reply was wrong (a value not as set, a malformed line not
 # refused, a connection broken while not being killed).
 #
-# Usage: scripts/bench-soak.sh [--minutes M] [--secs S] [--serial] [--mem MB] [-- FERROBENCH_SOAK_ARGS]
+# Usage: scripts/bench-soak.sh [--minutes M] [--secs S] [--serial] [--mem MB] [--report] [-- FERROBENCH_SOAK_ARGS]
 #   default 30 minutes; e.g. `nice -n 10 scripts/bench-soak.sh --minutes 3`.
+#   --report: run nothing, redraw soak.md and soak.png from bench/out/soak (or $SOAK_OUT).
 #   FERROBENCH_SOAK_ARGS go to `ferrobench soak` (--clients 16 --rate 200 --keys 100000
 #   --mean-life 5 are its defaults: 3,200 requests/s a server).
 #   memcached: $MEMCACHED_BIN, or 1.6.45 built by scripts/common.sh into .reference/.
@@ -28,6 +29,7 @@ ROOT=$(pwd)
 SECS=1800
 SERIAL=0
 MEM=64
+REPORT=0
 EXTRA=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -35,13 +37,17 @@ while [ $# -gt 0 ]; do
         --secs) SECS=$2; shift ;;
         --serial) SERIAL=1 ;;
         --mem) MEM=$2; shift ;;
+        --report) REPORT=1 ;;
         --) shift; EXTRA=("$@"); break ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 
+OUT=${SOAK_OUT:-bench/out/soak}
+failed=()
+if [ "$REPORT" = 0 ]; then
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release --quiet -p ferrocache-server -p ferrocache-bench
 FERROCACHE=$TARGET_DIR/release/ferrocache
@@ -57,7 +63,6 @@ if ! command -v gnuplot >/dev/null; then
         || echo "warning: could not install gnuplot-nox; no chart (the tables are still written)" >&2
 fi
 
-OUT=bench/out/soak
 rm -rf "$OUT"
 mkdir -p "$OUT"
 {
@@ -89,7 +94,6 @@ start() {
     pids+=("$SOAK_PID")
 }
 
-failed=()
 finish() { # name soak-pid
     wait "$2" || failed+=("$1")
     tail -n 3 "$OUT/$1.log" >&2
@@ -105,6 +109,7 @@ else
 fi
 cleanup
 pids=()
+fi
 
 python3 - "$OUT" <<'PY' | tee "$OUT/soak.md"
 import csv, json, os, statistics, sys
@@ -150,18 +155,34 @@ def halves(s, rows):
     return f"{rss[h]:.1f} → {rss[-1]:.1f} ({rss[-1] - rss[h]:+.1f})"
 row("RSS from mid-run to the end (MiB)", halves)
 row("server CPU, mean of the samples (% of a core)", lambda s, r: f"{statistics.mean(num(r, 'cpu_pct')):.1f}")
+def last(key, spec):
+    return lambda s, rows: format(num(rows, key)[-1], spec)
+row("items / item bytes (MiB) at the end, from `stats`",
+    lambda s, r: f"{num(r, 'curr_items')[-1]:,.0f} / {num(r, 'bytes_mib')[-1]:.1f}")
+row("open connections (`curr_connections`): max / at the end",
+    lambda s, r: f"{max(num(r, 'curr_connections')):.0f} / {num(r, 'curr_connections')[-1]:.0f}")
 row("server errors / unexpected", lambda s, r: f"{s['server_errors']} / {s['unexpected']}")
 PY
 
-if command -v gnuplot >/dev/null && [ -s "$OUT/memcached.csv" ] && [ -s "$OUT/ferrocache.csv" ]; then
-    term="pngcairo size 900,900 font 'Sans,10'"
-    gnuplot -e "set terminal pngcairo" >/dev/null 2>&1 || term="png size 900,900"
+# A chart needs samples from both (a header and the line before the load are not enough).
+if command -v gnuplot >/dev/null && [ "$(wc -l < "$OUT/memcached.csv" 2>/dev/null || echo 0)" -gt 2 ] &&
+    [ "$(wc -l < "$OUT/ferrocache.csv" 2>/dev/null || echo 0)" -gt 2 ]; then
+    # The fourth panel (open connections) needs the `stats` columns, which older runs lack.
+    panels=3 conns=
+    if head -n1 "$OUT/ferrocache.csv" | grep -q curr_connections; then
+        panels=4
+        conns="set ylabel 'connections'; set title 'open connections (curr_connections from stats)'; plot '$OUT/memcached.csv' using (\$1/60):17 with lines lw 2 lc rgb '#4477aa' title 'memcached', '$OUT/ferrocache.csv' using (\$1/60):17 with lines lw 2 lc rgb '#ee6677' title 'ferrocache'"
+    fi
+    height=$((panels * 300))
+    term="pngcairo size 900,$height font 'Sans,10'"
+    gnuplot -e "set terminal pngcairo" >/dev/null 2>&1 || term="png size 900,$height"
+    version=$(sed -n 's/^ferrocache: //p' "$OUT/machine.txt" 2>/dev/null)
     gnuplot <<GP
 set terminal $term
 set output "$OUT/soak.png"
 set datafile separator ","
 set key autotitle columnhead
-set multiplot layout 3,1 title "soak: ferrocache and memcached 1.6.45, -m $MEM -t 2, mixed load with clients killed at random ($(git describe --always --dirty 2>/dev/null))"
+set multiplot layout $panels,1 title "soak: ferrocache ${version:-} and memcached 1.6.45, -m $MEM -t 2, mixed load, clients killed at random"
 set grid
 set key top left
 set xlabel "minutes"
@@ -172,13 +193,18 @@ plot "$OUT/memcached.csv" using (\$1/60):2 with lines lw 2 lc rgb "#4477aa" titl
      "$OUT/ferrocache.csv" using (\$1/60):2 with lines lw 2 lc rgb "#ee6677" title "ferrocache", \
      $MEM with lines dt 2 lc rgb "#888888" notitle
 set ylabel "µs"
-set title "p99 latency of each 5 s sample"
+set logscale y
+set yrange [*:*]
+set title "p99 latency of each 5 s sample (log scale)"
 plot "$OUT/memcached.csv" using (\$1/60):6 with lines lw 2 lc rgb "#4477aa" title "memcached", \
      "$OUT/ferrocache.csv" using (\$1/60):6 with lines lw 2 lc rgb "#ee6677" title "ferrocache"
+unset logscale y
+set yrange [0:*]
 set ylabel "% of a core"
 set title "server CPU"
 plot "$OUT/memcached.csv" using (\$1/60):3 with lines lw 2 lc rgb "#4477aa" title "memcached", \
      "$OUT/ferrocache.csv" using (\$1/60):3 with lines lw 2 lc rgb "#ee6677" title "ferrocache"
+$conns
 unset multiplot
 GP
     echo "chart: $OUT/soak.png" >&2

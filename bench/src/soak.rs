@@ -10,7 +10,7 @@
 //! with, a malformed line must get an error line, and no connection may break while it is
 //! not being killed. Anything else counts as unexpected and fails the run.
 
-use crate::conn::Conn;
+use crate::conn::{stat_u64, Conn};
 use crate::fill::proc_status_bytes;
 use crate::keys::{KeyPattern, KeySpace, Rng};
 use crate::load::{latency_json, new_histogram, proc_cpu_split_us};
@@ -357,7 +357,35 @@ async fn client(id: u64, opts: Arc<SoakOptions>, shared: Arc<Shared>) {
 }
 
 const CSV_HEADER: &str = "elapsed_s,rss_mib,cpu_pct,requests_per_s,p50_us,p99_us,p999_us,\
-                          max_us,hit_ratio,connects,kills,bad_lines,server_errors,unexpected";
+                          max_us,hit_ratio,connects,kills,bad_lines,server_errors,unexpected,\
+                          curr_items,bytes_mib,curr_connections";
+
+/// `curr_items`, `bytes` (in MiB) and `curr_connections` from the server's `stats`, read on
+/// a connection of the sampler's own, as CSV fields (empty when they could not be read).
+fn server_stats(rt: &tokio::runtime::Runtime, probe: &mut Option<Conn>, server: &str) -> String {
+    if probe.is_none() {
+        *probe = rt.block_on(Conn::connect(server)).ok();
+    }
+    let Some(conn) = probe.as_mut() else {
+        return ",,".into();
+    };
+    let stats = rt.block_on(async {
+        // Made inside the runtime: a timer needs one.
+        tokio::time::timeout(Duration::from_secs(2), conn.stats()).await
+    });
+    match stats {
+        Ok(Ok(stats)) => format!(
+            "{},{:.2},{}",
+            stat_u64(&stats, "curr_items"),
+            stat_u64(&stats, "bytes") as f64 / 1_048_576.0,
+            stat_u64(&stats, "curr_connections")
+        ),
+        _ => {
+            *probe = None;
+            ",,".into()
+        }
+    }
+}
 
 /// Runs the soak; returns its summary. Fails when anything unexpected happened.
 pub fn run(opts: SoakOptions) -> Result<serde_json::Value> {
@@ -377,15 +405,17 @@ pub fn run(opts: SoakOptions) -> Result<serde_json::Value> {
         Some(path) => Some(std::fs::File::create(path)?),
         None => None,
     };
-    if let Some(f) = csv.as_mut() {
-        writeln!(f, "{CSV_HEADER}")?;
-        // The server before the load: its RSS alone.
-        writeln!(f, "0.0,{:.2},,,,,,,,0,0,0,0,0", mib(rss_start))?;
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(opts.threads.max(1))
         .enable_all()
         .build()?;
+    let mut probe = None;
+    if let Some(f) = csv.as_mut() {
+        writeln!(f, "{CSV_HEADER}")?;
+        // The server before the load.
+        let stats = server_stats(&rt, &mut probe, &opts.server);
+        writeln!(f, "0.0,{:.2},,,,,,,,0,0,0,0,0,{stats}", mib(rss_start))?;
+    }
     let started = Instant::now();
     let tasks: Vec<_> = (0..opts.clients as u64)
         .map(|id| rt.spawn(client(id, opts.clone(), shared.clone())))
@@ -421,8 +451,9 @@ pub fn run(opts: SoakOptions) -> Result<serde_json::Value> {
             server_gone = true;
         }
         let kills: u64 = c.kills.iter().map(|k| k.load(Ordering::Relaxed)).sum();
+        let stats = server_stats(&rt, &mut probe, &opts.server);
         let line = format!(
-            "{:.1},{:.2},{:.1},{:.0},{},{},{},{},{:.4},{},{},{},{},{}",
+            "{:.1},{:.2},{:.1},{:.0},{},{},{},{},{:.4},{},{},{},{},{},{stats}",
             started.elapsed().as_secs_f64(),
             mib(rss_now),
             cpu_pct,
