@@ -171,7 +171,7 @@ if command -v gnuplot >/dev/null && [ "$(wc -l < "$OUT/memcached.csv" 2>/dev/nul
     panels=3 conns=
     if head -n1 "$OUT/ferrocache.csv" | grep -q curr_connections; then
         panels=4
-        conns="set ylabel 'connections'; set title 'open connections (curr_connections from stats)'; plot '$OUT/memcached.csv' using (\$1/60):17 with lines lw 2 lc rgb '#4477aa' title 'memcached', '$OUT/ferrocache.csv' using (\$1/60):17 with lines lw 2 lc rgb '#ee6677' title 'ferrocache'"
+        conns="set ylabel 'connections'; set title 'open connections (from stats)'; plot '$OUT/memcached.csv' using (\$1/60):17 with lines lw 2 lc rgb '#4477aa' title 'memcached', '$OUT/ferrocache.csv' using (\$1/60):17 with lines lw 2 lc rgb '#ee6677' title 'ferrocache'"
     fi
     height=$((panels * 300))
     term="pngcairo size 900,$height font 'Sans,10'"
