@@ -27,16 +27,10 @@ mc=$(reference_memcached)
 mkdir -p bench/out
 
 python3 - "$n" "$mc" target/release/ferrocache "${user_flag[@]}" <<'PY' | tee bench/out/conns.md
-import socket, subprocess, sys, time, statistics
+import socket, sys, time, statistics
+sys.path.insert(0, "scripts")
+from benchlib import rss, start_server
 n, mc, fc, user = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
-
-def rss(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) * 1024
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 def round_trips(sock, count):
     times = []
@@ -50,16 +44,8 @@ def round_trips(sock, count):
     return times
 
 def measure(name, binary):
-    port = free_port()
-    server = subprocess.Popen([binary, *user, "-l", "127.0.0.1", "-p", str(port), "-U", "0",
-                               "-c", str(n + 100)], stderr=subprocess.DEVNULL)
+    server, port = start_server(binary, user, ["-c", str(n + 100)])
     try:
-        for _ in range(250):
-            try:
-                socket.create_connection(("127.0.0.1", port)).close(); break
-            except OSError:
-                time.sleep(0.02)
-        time.sleep(0.5)
         empty = rss(server.pid)
         socks = []
         for _ in range(n):

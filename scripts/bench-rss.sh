@@ -23,7 +23,9 @@ if [ "${1:-}" = --churn ]; then
     mc=$(reference_memcached)
     mkdir -p bench/out
     python3 - "$mb" "$mc" target/release/ferrocache target/release/ferrobench "${user_flag[@]}" <<'PY'
-import os, socket, subprocess, sys, threading, time
+import subprocess, sys, threading, time
+sys.path.insert(0, "scripts")
+from benchlib import rss, start_server
 mb, mc, fc, fb, user = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 MiB = 2**20
 # Keys per fill: enough 100-byte items to fill -m once (memcached holds ~ -m/150 B of them).
@@ -36,27 +38,8 @@ patterns = {
     "mixed-sizes": [("10-8000", once // 4)],
 }
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-def rss(pid):
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-
 def run(binary, phases):
-    port = free_port()
-    server = subprocess.Popen([binary, *user, "-l", "127.0.0.1", "-p", str(port), "-U", "0",
-                               "-m", str(mb), "-t", "4"], stderr=subprocess.DEVNULL)
-    for _ in range(250):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close(); break
-        except OSError:
-            time.sleep(0.02)
-    time.sleep(0.5)
+    server, port = start_server(binary, user, ["-m", str(mb), "-t", "4"])
     empty = rss(server.pid)
     samples, done = [], threading.Event()
     start = time.time()
