@@ -495,8 +495,6 @@ fn read_more<'a, 's>(
         if empty {
             session.release_buffer();
             session.ctx.out.release();
-        } else {
-            session.make_room();
         }
         loop {
             let ready = std::future::poll_fn(|cx| {

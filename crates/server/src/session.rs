@@ -416,37 +416,27 @@ fn make_room(shared: &Shared, buf: &mut BytesMut, total: usize, charged: &mut u6
 /// Whether `bytes` more would fit under the limit on requests still arriving. A request
 /// always fits when no other is arriving, however large, so that none waits forever.
 fn fits(shared: &Shared, bytes: u64) -> bool {
-    match shared.inflight_limit {
-        None => true,
-        Some(limit) => {
-            let now = shared.inflight.load(Ordering::Relaxed);
-            now == 0 || now + bytes <= limit
-        }
-    }
+    room(
+        shared.inflight.load(Ordering::Relaxed),
+        bytes,
+        shared.inflight_limit,
+    )
 }
 
-/// Counts `bytes` more in `Shared::inflight` if they fit under the limit.
+/// Whether `bytes` more fit beside `now` under `limit` (see [`fits`]).
+fn room(now: u64, bytes: u64, limit: Option<u64>) -> bool {
+    limit.is_none_or(|limit| now == 0 || now + bytes <= limit)
+}
+
+/// Counts `bytes` more in `Shared::inflight` if they fit under the limit. One
+/// compare-and-swap decides it: two connections must not both take the last room.
 fn charge(shared: &Shared, bytes: u64) -> bool {
-    if shared.inflight_limit.is_none() {
-        shared.inflight.fetch_add(bytes, Ordering::Relaxed);
-        return true;
-    }
-    // A compare-and-swap loop: two connections must not both take the last room.
-    let mut now = shared.inflight.load(Ordering::Relaxed);
-    loop {
-        if !(now == 0 || now + bytes <= shared.inflight_limit.unwrap_or(u64::MAX)) {
-            return false;
-        }
-        match shared.inflight.compare_exchange_weak(
-            now,
-            now + bytes,
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => return true,
-            Err(seen) => now = seen,
-        }
-    }
+    shared
+        .inflight
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+            room(now, bytes, shared.inflight_limit).then_some(now + bytes)
+        })
+        .is_ok()
 }
 
 /// Gives back what `charged` holds, and wakes the connections waiting for room.
