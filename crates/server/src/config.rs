@@ -354,8 +354,9 @@ pub fn help_text() -> String {
    - eviction:            lru (default, like memcached) or tinylfu (moka's
                           frequency-based admission; see the README)
    - sasl_pwdb:           the user:password file for -S (default: $MEMCACHED_SASL_PWDB)
-   - read_buf_mem_limit:  megabytes that requests still arriving may hold (0: no
-                          limit; default: a sixteenth of -m, at least two of -I)
+   - read_buf_mem_limit:  megabytes that requests still arriving may hold, and
+                          apart replies not yet written (0: no limit; default:
+                          a sixteenth of -m, at least two of -I)
    - shutdown_grace_ms:   on a stop, how long a client halfway through a request may
                           take to finish it before it is closed (default: 1000)
    - debug_clock:         answer memcached's debug-build \"debugtime\" command, which

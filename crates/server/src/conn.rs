@@ -373,7 +373,9 @@ fn serve<'a>(
             // After `-R` requests the connection yields to the others, as memcached does.
             let pass = session.run();
             if session.replies_ready() {
+                session.count_replies();
                 let n = session.ctx.out.flush(stream).await?;
+                session.replies_written();
                 Counters::add(&shared.counters.bytes_written, n as u64);
             }
             if pass.close {

@@ -105,6 +105,10 @@ pub(crate) struct Shared {
     pub inflight: AtomicU64,
     pub inflight_limit: Option<u64>,
     pub inflight_freed: tokio::sync::Notify,
+    /// Bytes of large replies being written (see `Session::count_replies`). Under the same
+    /// limit as `inflight`, counted apart: a client that reads no replies must not hold up
+    /// other connections' requests, only its own.
+    pub replies: AtomicU64,
     /// What the parsers refuse (`-I`, `-C`), kept here rather than in each connection.
     pub limits: ferrocache_protocol::Limits,
     /// `-o debug_clock`: the store's clock, which `debugtime` moves.
@@ -134,6 +138,7 @@ impl Shared {
             inflight: AtomicU64::new(0),
             inflight_limit: config.inflight_limit(),
             inflight_freed: tokio::sync::Notify::new(),
+            replies: AtomicU64::new(0),
             limits: ferrocache_protocol::Limits {
                 item_size_max: config.item_size_max,
                 cas_enabled: !config.disable_cas,

@@ -36,7 +36,6 @@ impl Output {
         self.len == 0
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }

@@ -20,13 +20,19 @@ use crate::bufpool::{self, READ_BUFFER};
 pub(crate) const OWN_BUFFER_THRESHOLD: usize = 8 * 1024;
 /// A read buffer larger than this is replaced by a small one once it is (nearly) empty.
 const BIG_BUFFER: usize = 64 * 1024;
+/// Replies waiting to be written count in `Shared::replies` from this size up. Smaller ones
+/// fit the connection's usual write buffer (see `bufpool`), which is not counted, as
+/// memcached does not count a connection's own buffers.
+pub(crate) const COUNTED_REPLIES: usize = 16 * 1024;
 
 /// What one [`Session::run`] did, and so what the connection does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Pass {
     /// Write what is pending, then close.
     pub close: bool,
-    /// `-R` requests ran and more are buffered: let the other connections run, then go on.
+    /// `-R` requests ran and more are buffered, or the replies queued so far would go over
+    /// the limit on replies waiting to be written: write what is pending, let the other
+    /// connections run, then go on.
     pub yielded: bool,
     /// What the connection waits for now (shown by `stats conns`).
     pub waiting: Waiting,
@@ -54,6 +60,9 @@ pub(crate) struct Session<'a> {
     charged: u64,
     /// The size of the request that waits for room (with [`Pass::memory_wait`]).
     wanted: u64,
+    /// Bytes of the replies being written counted in `Shared::replies`, given back once
+    /// they are written (see [`Session::count_replies`]).
+    replies_charged: u64,
     /// Binary or text: the listener's protocol, or with `-B auto` the first byte the
     /// connection sends. (With -Y the listeners speak ascii: see `Config`.)
     binary: Option<bool>,
@@ -76,6 +85,7 @@ impl<'a> Session<'a> {
             own_buffer: false,
             charged: 0,
             wanted: 0,
+            replies_charged: 0,
             binary: None,
             authenticated: shared.auth.is_none(),
             auth_state: auth::AuthState::default(),
@@ -95,6 +105,7 @@ impl<'a> Session<'a> {
             own_buffer,
             charged,
             wanted,
+            replies_charged: _,
             binary,
             authenticated,
             auth_state,
@@ -108,10 +119,23 @@ impl<'a> Session<'a> {
         // Set when the buffer ends in a storage command whose data block is still coming.
         let mut data_pending = false;
         let mut memory_wait = false;
+        // Set when the replies queued so far are to be written before the next request runs.
+        let mut replies_full = false;
         crate::alloc::note_busy();
         loop {
             if handled >= shared.config.reqs_per_event {
                 Counters::add(&shared.counters.conn_yields, 1);
+                break;
+            }
+            // Replies that other connections' clients are slow to read may hold all the
+            // memory the limit allows: then this connection writes what it has queued before
+            // it runs another request. The first request of a pass always runs, so that no
+            // connection waits on another.
+            if handled > 0
+                && ctx.out.len() >= COUNTED_REPLIES
+                && !replies_fit(shared, ctx.out.len() as u64)
+            {
+                replies_full = !buf.is_empty();
                 break;
             }
             if *swallow > 0 {
@@ -313,7 +337,7 @@ impl<'a> Session<'a> {
         };
         Pass {
             close,
-            yielded: handled >= shared.config.reqs_per_event && !buf.is_empty(),
+            yielded: replies_full || (handled >= shared.config.reqs_per_event && !buf.is_empty()),
             waiting,
             memory_wait,
         }
@@ -329,6 +353,33 @@ impl<'a> Session<'a> {
     /// (the idle timeout and a shutdown apply).
     pub fn idle(&self) -> bool {
         self.buf.is_empty() && self.swallow == 0
+    }
+
+    /// Counts the replies about to be written in `Shared::replies` (when they are large
+    /// enough to count: see [`COUNTED_REPLIES`]), until [`Session::replies_written`].
+    ///
+    /// Why: a reply holds its values (shared with the store, not copied), and a value
+    /// replaced or evicted meanwhile stays alive outside `-m` for as long as the client takes
+    /// to read it. Counting them lets [`Session::run`] stop queueing more while they are over
+    /// the limit (`-o read_buf_mem_limit`, which memcached applies to its read and response
+    /// buffers alike).
+    pub fn count_replies(&mut self) {
+        let len = self.ctx.out.len() as u64;
+        if len >= COUNTED_REPLIES as u64 {
+            self.ctx.shared.replies.fetch_add(len, Ordering::Relaxed);
+            self.replies_charged = len;
+        }
+    }
+
+    /// The replies counted by [`Session::count_replies`] are written: they count no more.
+    pub fn replies_written(&mut self) {
+        if self.replies_charged > 0 {
+            let written = std::mem::take(&mut self.replies_charged);
+            self.ctx
+                .shared
+                .replies
+                .fetch_sub(written, Ordering::Relaxed);
+        }
     }
 
     /// After [`Pass::memory_wait`]: whether the waiting request's buffer would now fit.
@@ -376,6 +427,7 @@ fn take_buffer(buf: &mut BytesMut) -> Bytes {
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         uncharge(self.ctx.shared, &mut self.charged);
+        self.replies_written();
     }
 }
 
@@ -426,6 +478,14 @@ fn fits(shared: &Shared, bytes: u64) -> bool {
 /// Whether `bytes` more fit beside `now` under `limit` (see [`fits`]).
 fn room(now: u64, bytes: u64, limit: Option<u64>) -> bool {
     limit.is_none_or(|limit| now == 0 || now + bytes <= limit)
+}
+
+/// Whether replies of `bytes` more would fit beside those other connections are writing,
+/// under the same limit as requests still arriving (see [`Session::count_replies`]).
+fn replies_fit(shared: &Shared, bytes: u64) -> bool {
+    shared
+        .inflight_limit
+        .is_none_or(|limit| shared.replies.load(Ordering::Relaxed) + bytes <= limit)
 }
 
 /// Counts `bytes` more in `Shared::inflight` if they fit under the limit. One

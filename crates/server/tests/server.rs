@@ -297,6 +297,59 @@ async fn large_requests_still_arriving_hold_at_most_the_read_buffer_limit() {
     server.stop().await.unwrap();
 }
 
+/// Replies waiting to be written count against `-o read_buf_mem_limit` too: a client that
+/// asks for more large values than it reads makes its connection stop running requests once
+/// its replies hold the limit, rather than queue every reply (each holding its value alive,
+/// however the store changes meanwhile). Other connections still get their replies.
+#[tokio::test]
+async fn replies_a_client_does_not_read_hold_at_most_the_read_buffer_limit() {
+    let server = TestServer::start(&["-o", "read_buf_mem_limit=1", "-R", "200"]).await;
+    const KEYS: usize = 40;
+    const LEN: usize = 500_000;
+    let mut writer = server.connect().await;
+    for i in 0..KEYS {
+        let mut set = format!("set k{i} 0 0 {LEN}\r\n").into_bytes();
+        set.extend(std::iter::repeat_n(b'v', LEN));
+        set.extend_from_slice(b"\r\n");
+        assert_eq!(ask(&mut writer, &set, b"\r\n").await, b"STORED\r\n");
+    }
+    // 20 MB of replies, far more than the socket buffers take, then a set that shows how
+    // far the server went; all in one write, which `-R 200` lets run in one pass.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut slow = socket.connect(server.addr).await.unwrap();
+    let mut pipeline = Vec::new();
+    for i in 0..KEYS {
+        pipeline.extend_from_slice(format!("get k{i}\r\n").as_bytes());
+    }
+    pipeline.extend_from_slice(b"set marker 0 0 1\r\nx\r\n");
+    slow.write_all(&pipeline).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut probe = server.connect().await;
+    assert_eq!(
+        ask(&mut probe, b"get marker\r\n", b"END\r\n").await,
+        b"END\r\n",
+        "the server queued every reply of a client that reads none"
+    );
+    // Another connection's large reply is not held up.
+    let got = ask(&mut probe, b"get k0\r\n", b"END\r\n").await;
+    assert_eq!(got.len(), "VALUE k0 0 500000\r\n".len() + LEN + 2 + 5);
+    // Once the client reads, the rest runs. (Keys k0 to k9 are one byte shorter.)
+    let want = KEYS * ("VALUE k00 0 500000\r\n".len() + LEN + 2 + 5) - 10 + 8;
+    let mut all = Vec::with_capacity(want);
+    while !all.ends_with(b"STORED\r\n") {
+        let mut chunk = vec![0u8; 1 << 16];
+        let n = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut chunk))
+            .await
+            .expect("replies keep coming")
+            .unwrap();
+        assert!(n > 0, "closed early");
+        all.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(all.len(), want);
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn dropping_runs_future_stops_the_server() {
     let server = TestServer::start(&["-t", "2"]).await;
