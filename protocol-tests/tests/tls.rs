@@ -379,6 +379,23 @@ fn idle_timeout_closes_an_unfinished_handshake_as_an_idle_kick() {
     }
 }
 
+/// ferrocache only: a stop (SIGTERM) closes an idle TLS connection with close_notify too, as
+/// every close of a TLS connection does. memcached exits without one (README, differences).
+#[test]
+fn a_stop_closes_a_tls_connection_with_close_notify() {
+    let certs = Certs::make("stop");
+    let client = client_config(&certs, "ca.pem", None);
+    let ferrocache = ferrocache_binary().expect("ferrocache");
+    let r = Running::start("ferrocache", &ferrocache, &certs.flags("server", ""));
+    let mut s = connect(r.tls(), client).unwrap();
+    let reply = ask(&mut s, b"version\r\n", &[b"\r\n"]).unwrap();
+    assert!(reply.starts_with(b"VERSION "));
+    // SAFETY: kill(2) on the pid of the child this test started.
+    unsafe { libc::kill(r.server.pid() as i32, libc::SIGTERM) };
+    let (took, read) = closed_within(&mut s, Duration::from_secs(5));
+    assert!(matches!(read, Ok(0)), "{read:?} after {took:?}");
+}
+
 fn peer_cert(s: &protocol_tests::tls::TlsStream) -> Vec<u8> {
     s.conn.peer_certificates().unwrap()[0].to_vec()
 }

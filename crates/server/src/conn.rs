@@ -278,7 +278,14 @@ pub(crate) async fn accept_loop(
                     let (shared, entry) = (&shared, &entry);
                     Box::pin(async move {
                         let mut stream = crate::tls::start(stream, tls, shared, fd).await?;
-                        serve(&mut stream, shared, fd, entry, protocol).await
+                        let served = serve(&mut stream, shared, fd, entry, protocol).await;
+                        // However it ends (idle_timeout, a stop, the client's EOF, an
+                        // error), a TLS connection closes with close_notify, as memcached's
+                        // close calls SSL_shutdown.
+                        if let Stream::Tls(_) = stream {
+                            shutdown_once(&mut stream).await;
+                        }
+                        served
                     })
                     .await
                 }
@@ -437,7 +444,6 @@ fn serve<'a>(
                             Ok(read) => read?,
                             Err(_) => {
                                 idle_kick(shared, fd);
-                                shutdown_once(stream).await;
                                 return Ok(());
                             }
                         }
@@ -468,7 +474,7 @@ pub(crate) fn idle_kick(shared: &Shared, fd: i32) {
 
 /// Ends the sending side in one attempt, without waiting, as memcached's close does with
 /// its non-blocking `SSL_shutdown`: over TLS that sends the close_notify alert (then a FIN),
-/// if the socket takes it now.
+/// if the socket takes it now. Called on every TLS connection as it closes.
 ///
 /// Why a TLS connection closed by the server must send close_notify: its client otherwise
 /// reads a bare EOF, which OpenSSL treats as a fatal error and answers with an alert of
