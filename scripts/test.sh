@@ -46,8 +46,11 @@ command -v saslpasswd2 >/dev/null || [ -x /usr/sbin/saslpasswd2 ] || need sasl2-
 compgen -G '/usr/lib/*/sasl2/libplain.so*' >/dev/null || need libsasl2-modules
 command -v perl >/dev/null && perl -MCache::Memcached::Fast -e1 2>/dev/null ||
     need libcache-memcached-fast-perl
-# memcached's own test suite runs with prove (perl).
+# memcached's own test suite runs with prove (perl); its TLS runs (SSL_TEST=1) with
+# IO::Socket::SSL.
 command -v prove >/dev/null || need perl
+command -v perl >/dev/null && perl -MIO::Socket::SSL -e1 2>/dev/null ||
+    need libio-socket-ssl-perl
 # TLS tests (protocol-tests/python/test_tls.py): certificates and s_client.
 command -v openssl >/dev/null || need openssl
 command -v node >/dev/null || need nodejs

@@ -302,6 +302,100 @@ fn bad_input_is_refused_counted_and_harmless() {
     }
 }
 
+/// Waits (`limit` at most) for the server to close `s`; returns how long that took and
+/// what the last read gave: `Ok(0)` for a TLS close_notify or a plain EOF, an error for a
+/// TLS connection that ended without close_notify (rustls's `UnexpectedEof`).
+fn closed_within(
+    s: &mut impl std::io::Read,
+    limit: Duration,
+) -> (Duration, std::io::Result<usize>) {
+    let start = Instant::now();
+    let mut buf = [0u8; 256];
+    loop {
+        let read = s.read(&mut buf);
+        match read {
+            Ok(n) if n > 0 && start.elapsed() < limit => continue,
+            _ => return (start.elapsed(), read),
+        }
+    }
+}
+
+/// `-o idle_timeout`: an idle TLS connection is closed with a TLS close_notify (memcached's
+/// `SSL_shutdown`), not a bare EOF, which OpenSSL clients answer with an alert and Perl's
+/// IO::Socket::SSL dies of (SIGPIPE: t/idle-timeout.t hung with SSL_TEST=1); and it is counted
+/// in `idle_kicks`.
+#[test]
+fn idle_timeout_closes_a_tls_connection_with_close_notify() {
+    let certs = Certs::make("idle");
+    let client = client_config(&certs, "ca.pem", None);
+    let servers = both(&certs, "server", "", &["-o", "idle_timeout=1"]);
+    for r in &servers {
+        let name = r.name;
+        let mut s = connect(r.tls(), client.clone()).unwrap();
+        let reply = ask(&mut s, b"version\r\n", &[b"\r\n"]).unwrap();
+        assert!(reply.starts_with(b"VERSION "), "{name}");
+        s.sock
+            .set_read_timeout(Some(Duration::from_secs(8)))
+            .unwrap();
+        // memcached checks idle connections about once a second, a second late at most.
+        let (took, read) = closed_within(&mut s, Duration::from_secs(8));
+        assert!(
+            matches!(read, Ok(0)),
+            "{name}: closed with close_notify, got {read:?} after {took:?}"
+        );
+        assert!(
+            took < Duration::from_secs(5),
+            "{name}: closed after {took:?}"
+        );
+        assert_eq!(r.stat("idle_kicks"), Some(1), "{name}");
+        assert_eq!(r.stat("ssl_handshake_errors"), Some(0), "{name}");
+    }
+}
+
+/// `-o idle_timeout` before the handshake ends: a client that connects and sends nothing,
+/// or half a ClientHello, is closed as an idle connection, counted in `idle_kicks` and not
+/// as a failed handshake, as memcached counts it.
+#[test]
+fn idle_timeout_closes_an_unfinished_handshake_as_an_idle_kick() {
+    let certs = Certs::make("idle-hs");
+    let servers = both(&certs, "server", "", &["-o", "idle_timeout=1"]);
+    let half_hello = [
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    for r in &servers {
+        let name = r.name;
+        let silent = TcpStream::connect(("127.0.0.1", r.tls())).unwrap();
+        let mut half = TcpStream::connect(("127.0.0.1", r.tls())).unwrap();
+        half.write_all(&half_hello).unwrap();
+        for (what, mut s) in [("silent", silent), ("half a hello", half)] {
+            s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+            let (took, read) = closed_within(&mut s, Duration::from_secs(8));
+            assert!(matches!(read, Ok(0)), "{name}: {what}: {read:?}");
+            assert!(took < Duration::from_secs(5), "{name}: {what}: {took:?}");
+        }
+        assert_eq!(r.stat("idle_kicks"), Some(2), "{name}");
+        assert_eq!(r.stat("ssl_handshake_errors"), Some(0), "{name}");
+        assert_eq!(r.stat("ssl_proto_errors"), Some(0), "{name}");
+    }
+}
+
+/// ferrocache only: a stop (SIGTERM) closes an idle TLS connection with close_notify too, as
+/// every close of a TLS connection does. memcached exits without one (README, differences).
+#[test]
+fn a_stop_closes_a_tls_connection_with_close_notify() {
+    let certs = Certs::make("stop");
+    let client = client_config(&certs, "ca.pem", None);
+    let ferrocache = ferrocache_binary().expect("ferrocache");
+    let r = Running::start("ferrocache", &ferrocache, &certs.flags("server", ""));
+    let mut s = connect(r.tls(), client).unwrap();
+    let reply = ask(&mut s, b"version\r\n", &[b"\r\n"]).unwrap();
+    assert!(reply.starts_with(b"VERSION "));
+    // SAFETY: kill(2) on the pid of the child this test started.
+    unsafe { libc::kill(r.server.pid() as i32, libc::SIGTERM) };
+    let (took, read) = closed_within(&mut s, Duration::from_secs(5));
+    assert!(matches!(read, Ok(0)), "{read:?} after {took:?}");
+}
+
 fn peer_cert(s: &protocol_tests::tls::TlsStream) -> Vec<u8> {
     s.conn.peer_certificates().unwrap()[0].to_vec()
 }

@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
@@ -277,8 +277,15 @@ pub(crate) async fn accept_loop(
                 Some(_) => {
                     let (shared, entry) = (&shared, &entry);
                     Box::pin(async move {
-                        let mut stream = crate::tls::start(stream, tls, shared).await?;
-                        serve(&mut stream, shared, fd, entry, protocol).await
+                        let mut stream = crate::tls::start(stream, tls, shared, fd).await?;
+                        let served = serve(&mut stream, shared, fd, entry, protocol).await;
+                        // However it ends (idle_timeout, a stop, the client's EOF, an
+                        // error), a TLS connection closes with close_notify, as memcached's
+                        // close calls SSL_shutdown.
+                        if let Stream::Tls(_) = stream {
+                            shutdown_once(&mut stream).await;
+                        }
+                        served
                     })
                     .await
                 }
@@ -438,11 +445,8 @@ fn serve<'a>(
                         match Box::pin(tokio::time::timeout(limit, read)).await {
                             Ok(read) => read?,
                             Err(_) => {
-                                Counters::add(&shared.counters.idle_kicks, 1);
-                                if vlog::on(shared) {
-                                    vlog::write(format!("Closing idle fd {fd}\n").as_bytes());
-                                }
-                                Some(0)
+                                idle_kick(shared, fd);
+                                return Ok(());
                             }
                         }
                     }
@@ -459,6 +463,32 @@ fn serve<'a>(
             Counters::add(&shared.counters.bytes_read, n as u64);
         }
     }
+}
+
+/// memcached's idle_timeout closing a connection: counted in `idle_kicks`, and logged at
+/// `-vv`. Also for a TLS handshake that goes quiet (see `tls::start`).
+pub(crate) fn idle_kick(shared: &Shared, fd: i32) {
+    Counters::add(&shared.counters.idle_kicks, 1);
+    if vlog::on(shared) {
+        vlog::write(format!("Closing idle fd {fd}\n").as_bytes());
+    }
+}
+
+/// Ends the sending side in one attempt, without waiting, as memcached's close does with
+/// its non-blocking `SSL_shutdown`: over TLS that sends the close_notify alert (then a FIN),
+/// if the socket takes it now. Called on every TLS connection as it closes.
+///
+/// Why a TLS connection closed by the server must send close_notify: its client otherwise
+/// reads a bare EOF, which OpenSSL treats as a fatal error and answers with an alert of
+/// its own, written to a socket the server has closed; a client that does not ignore
+/// SIGPIPE (Perl's IO::Socket::SSL, as memcached's t/idle-timeout.t uses it) is killed.
+/// One attempt only: a client that reads nothing must not hold the connection open.
+async fn shutdown_once(stream: &mut Stream) {
+    std::future::poll_fn(|cx| {
+        let _ = std::pin::Pin::new(&mut *stream).poll_shutdown(cx);
+        Poll::Ready(())
+    })
+    .await
 }
 
 /// Reads what the client sent next into the session's buffer; `None` once the server

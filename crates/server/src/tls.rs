@@ -431,8 +431,16 @@ fn io_reason(e: &io::Error) -> String {
 
 /// Starts TLS on an accepted connection as its listener says (a plain connection is
 /// returned as it is). A failed handshake is counted and ends the connection; so does a
-/// stop asked for during it (not counted), and `-o idle_timeout` if the client goes quiet.
-pub(crate) async fn start(stream: Stream, mode: TlsMode, shared: &Shared) -> io::Result<Stream> {
+/// stop asked for during it (not counted). A client that goes quiet for `-o idle_timeout`
+/// before the handshake ends is closed as memcached closes it: an idle connection, counted
+/// in `idle_kicks` (memcached's idle check sees a connection in its handshake as one
+/// waiting to read), not a failed handshake.
+pub(crate) async fn start(
+    stream: Stream,
+    mode: TlsMode,
+    shared: &Shared,
+    fd: i32,
+) -> io::Result<Stream> {
     let Some(tls) = &shared.tls else {
         return Ok(stream);
     };
@@ -445,10 +453,10 @@ pub(crate) async fn start(stream: Stream, mode: TlsMode, shared: &Shared) -> io:
     let handshake = tokio_rustls::TlsAcceptor::from(config).accept(tcp);
     let handshake = async {
         match shared.config.idle_timeout {
-            0 => handshake.await,
+            0 => Some(handshake.await),
             secs => tokio::time::timeout(std::time::Duration::from_secs(secs), handshake)
                 .await
-                .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+                .ok(),
         }
     };
     let done = tokio::select! {
@@ -459,17 +467,24 @@ pub(crate) async fn start(stream: Stream, mode: TlsMode, shared: &Shared) -> io:
         done = handshake => done,
     };
     match done {
-        Ok(stream) => Ok(Stream::Tls(Box::new(TlsConn {
+        Some(Ok(stream)) => Ok(Stream::Tls(Box::new(TlsConn {
             stream,
             counters: tls.counters.clone(),
         }))),
-        Err(e) => {
+        Some(Err(e)) => {
             tls.counters
                 .handshake_errors
                 .fetch_add(1, Ordering::Relaxed);
             Err(io::Error::new(
                 e.kind(),
                 format!("TLS handshake failed: {e}"),
+            ))
+        }
+        None => {
+            crate::conn::idle_kick(shared, fd);
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "idle_timeout during the TLS handshake",
             ))
         }
     }
