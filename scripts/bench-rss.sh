@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory of a full cache: for -m 64 and -m 1024, with 100-byte and 4 KB values, start
-# memcached and ferrocache (-t 2) one at a time, fill each with `ferrobench fill` (unique keys
-# until evictions, then 20% of the capacity more) and read its VmRSS.
+# memcached 1.6.45 (the reference build, `reference_memcached`; $MEMCACHED_BIN overrides it)
+# and ferrocache (-t 2) one at a time, fill each with `ferrobench fill` (unique keys until
+# evictions, then 20% of the capacity more) and read its VmRSS.
 # Prints a markdown table, both servers side by side, and writes it to bench/out/rss.md
 # (raw JSON per run: bench/out/rss-<server>-<mb>-<size>.json).
 # Usage: scripts/bench-rss.sh [--quick]      (--quick: -m 64 only)
@@ -105,7 +106,7 @@ sizes_mb=(64 1024)
 [ "${1:-}" = --quick ] && sizes_mb=(64)
 values=(100 4096)
 
-command -v memcached >/dev/null || { echo "install memcached first (apt-get install memcached)" >&2; exit 1; }
+mc=${MEMCACHED_BIN:-$(reference_memcached)}
 cargo build --release --quiet -p ferrocache-bench
 servers=(memcached)
 if cargo build --release --quiet -p ferrocache-server && [ -x target/release/ferrocache ]; then
@@ -118,7 +119,7 @@ mkdir -p bench/out
 for mb in "${sizes_mb[@]}"; do
     for vs in "${values[@]}"; do
         for server in "${servers[@]}"; do
-            bin=$(command -v memcached)
+            bin=$mc
             [ "$server" = ferrocache ] && bin=target/release/ferrocache
             port=$(free_port)
             "$bin" "${user_flag[@]}" -U 0 -l 127.0.0.1 -p "$port" -m "$mb" -t 2 >/dev/null 2>&1 &

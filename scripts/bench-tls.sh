@@ -6,13 +6,29 @@
 # 10:1, without and with pipelining (16), and reads each server's utime+stime from
 # /proc/<pid>/stat over the measured part. Plain TCP is measured too, for the TLS overhead.
 # Table with fc/mc ratios in bench/out/tls.md.
-# Usage: scripts/bench-tls.sh [SECONDS] [CONNECTIONS]
+# Then new connections (scripts/tls-handshakes.py): HS_PROCS client processes each loop over
+# connect, full handshake (TLS 1.3, then TLS 1.2; no resumption), `version`, close, for
+# SECONDS after a 1 s warm-up; handshakes per second and the server's CPU per handshake, the
+# servers alternating (memcached first in odd rounds, ferrocache in even ones), ROUNDS rounds.
+# Table in bench/out/tls-handshakes.md.
+# Usage: scripts/bench-tls.sh [SECONDS] [CONNECTIONS]          (one round of handshakes)
+#        scripts/bench-tls.sh --handshakes [SECONDS] [ROUNDS]  (handshakes only; 10 s, 3 rounds)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 . scripts/common.sh
-SECS=${1:-10}
-CONNS=${2:-8}
+ops=1
+if [ "${1:-}" = --handshakes ]; then
+    ops=0
+    shift
+    SECS=${1:-10}
+    ROUNDS=${2:-3}
+else
+    SECS=${1:-10}
+    CONNS=${2:-8}
+    ROUNDS=1
+fi
+HS_PROCS=${HS_PROCS:-4}
 
 MEMCACHED=$(reference_memcached)
 cargo build --release --quiet -p ferrocache-bench -p ferrocache-server
@@ -30,22 +46,87 @@ ossl x509 -req -in "$certs/server.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key
     -CAcreateserial -out "$certs/server.pem" -days 2 -extfile "$certs/san.cnf"
 tls_flags=(-Z -o "ssl_chain_cert=$certs/server.pem,ssl_key=$certs/server.key")
 
+# Starts $1 (memcached or ferrocache) with -m 1024 -t 2 and the flags after it; sets pid, port.
+start() {
+    local bin=$MEMCACHED
+    [ "$1" = ferrocache ] && bin=$TARGET/release/ferrocache
+    shift
+    port=$(free_port)
+    "$bin" "${user_flag[@]}" -U 0 -l 127.0.0.1 -p "$port" -m 1024 -t 2 "$@" >/dev/null 2>&1 &
+    pid=$!
+    wait_port "$port" >&2
+}
+
+handshakes() {
+    rm -f bench/out/tls-hs-*.json
+    for round in $(seq "$ROUNDS"); do
+        order=(memcached ferrocache)
+        [ $((round % 2)) = 0 ] && order=(ferrocache memcached)
+        for version in 1.3 1.2; do
+            for server in "${order[@]}"; do
+                start "$server" "${tls_flags[@]}"
+                echo "== handshakes: round $round, $server, TLS $version (load average $(cut -d" " -f1-3 /proc/loadavg))" >&2
+                if [ "$round" = 1 ]; then  # what was negotiated, for the log
+                    openssl s_client -connect "127.0.0.1:$port" "-tls${version/./_}" \
+                        -CAfile "$certs/ca.pem" </dev/null 2>/dev/null |
+                        grep -E '^(Server Temp Key|Peer signature type|New, )' >&2 || true
+                fi
+                python3 scripts/tls-handshakes.py 127.0.0.1 "$port" "$certs/ca.pem" "$version" \
+                    "$SECS" "$HS_PROCS" "$pid" "bench/out/tls-hs-$server-$version-r$round.json" \
+                    || echo "handshakes failed" >&2
+                kill "$pid"; wait "$pid" 2>/dev/null || true
+            done
+        done
+    done
+    python3 - "$ROUNDS" "$SECS" "$HS_PROCS" <<'PY' | tee bench/out/tls-handshakes.md
+import json, statistics, sys
+rounds, secs, procs = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def load(s, v, r):
+    try:
+        with open(f"bench/out/tls-hs-{s}-{v}-r{r}.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+def cell(values, fmt):
+    got = [v for v in values if v is not None]
+    if not got:
+        return "-"
+    med = statistics.median(got)
+    return f"**{med:{fmt}}** ({', '.join(format(v, fmt) for v in values if v is not None)})"
+print(f"{procs} client processes, {secs} s per run after 1 s of warm-up, {rounds} round(s); "
+      "median (each round)\n")
+print("| TLS | metric | memcached | ferrocache | fc/mc |")
+print("|---|---|---|---|---|")
+for v in ("1.3", "1.2"):
+    m = [load("memcached", v, r) for r in range(1, rounds + 1)]
+    f = [load("ferrocache", v, r) for r in range(1, rounds + 1)]
+    for name, key, fmt in (("handshakes/s", "handshakes_per_sec", ".0f"),
+                           ("server CPU µs/handshake", "server_cpu_us_per_handshake", ".0f")):
+        a = [x[key] if x else None for x in m]
+        b = [x[key] if x else None for x in f]
+        ratios = [y / x if x and y is not None else None for x, y in zip(a, b)]
+        print(f"| {v} | {name} | {cell(a, fmt)} | {cell(b, fmt)} | {cell(ratios, '.2f')} |")
+errors = sum(x["errors"] for s in ("memcached", "ferrocache") for v in ("1.3", "1.2")
+             for x in [load(s, v, r) for r in range(1, rounds + 1)] if x)
+print(f"\nfailed connections: {errors}")
+PY
+}
+
+if [ "$ops" = 0 ]; then
+    handshakes
+    exit 0
+fi
+
 for transport in tls plain; do
     for pipeline in 1 16; do
         for server in memcached ferrocache; do
-            bin=$MEMCACHED
-            [ "$server" = ferrocache ] && bin=$TARGET/release/ferrocache
             flags=()
             client=()
             if [ "$transport" = tls ]; then
                 flags=("${tls_flags[@]}")
                 client=(--tls-ca "$certs/ca.pem")
             fi
-            port=$(free_port)
-            "$bin" "${user_flag[@]}" -U 0 -l 127.0.0.1 -p "$port" -m 1024 -t 2 "${flags[@]}" \
-                >/dev/null 2>&1 &
-            pid=$!
-            wait_port "$port" >&2
+            start "$server" "${flags[@]}"
             echo "== $server, $transport, pipeline $pipeline (load average $(cut -d" " -f1-3 /proc/loadavg))" >&2
             "$TARGET/release/ferrobench" --server "localhost:$port" "${client[@]}" \
                 --clients "$CONNS" --threads 1 --ratio 1:10 --pipeline "$pipeline" \
@@ -80,3 +161,5 @@ for t in ("tls", "plain"):
             ratio = f"{b / a:.2f}x" if a and b is not None else "-"
             print(f"| {t} | {p} | {name} | {fmt(a)} | {fmt(b)} | {ratio} |")
 PY
+
+handshakes

@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts' Python parts (imported with scripts/ on sys.path)."""
+import os
 import socket
 import subprocess
 import time
@@ -38,3 +39,11 @@ def start_server(binary, user, args):
             time.sleep(0.02)
     time.sleep(0.5)
     return server, port
+
+
+def cpu_seconds(pid):
+    """The process's user + system CPU time (all its threads) in seconds, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is the state (the stat file's field 3): utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
