@@ -18,6 +18,9 @@ macro_rules! counters {
             pub bytes: AtomicI64,
             /// Bytes charged against the memory limit (items plus per-entry overhead).
             pub charged: AtomicI64,
+            /// Bytes ever charged: the volume of writes, which paces the housekeeper
+            /// (see `housekeeper::commands`). Never reset.
+            pub charged_total: AtomicU64,
         }
 
         impl Counters {

@@ -438,6 +438,7 @@ impl Store {
             Ordering::Relaxed,
         );
         c.charged.fetch_add(w, Ordering::Relaxed);
+        c.charged_total.fetch_add(w as u64, Ordering::Relaxed);
         if count {
             bump(&c.total_items);
         }
