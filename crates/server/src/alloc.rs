@@ -77,8 +77,88 @@ pub fn tune_allocator() {
 /// The size of the block mimalloc serves for `n` bytes (its size class): what the store
 /// charges a value's block against `-m`.
 pub fn allocated_size(n: usize) -> usize {
+    if n >= large::THRESHOLD {
+        return large::mapped_len(n);
+    }
     // SAFETY: a pure function of its argument.
     unsafe { libmimalloc_sys::mi_good_size(n) }
+}
+
+pub mod large;
+
+/// The server's allocator: mimalloc, except for blocks of at least 16 KiB, which
+/// [`large`] maps from the OS and pools (see there for why).
+pub struct ServerAlloc;
+
+/// Whether `ptr`, a block of a layout [`large`] serves, is mimalloc's after all: given when
+/// the OS refused a mapping.
+fn mimallocs(ptr: *mut u8) -> bool {
+    // SAFETY: a lookup in mimalloc's region map; any pointer may be asked about.
+    unsafe { libmimalloc_sys::mi_is_in_heap_region(ptr.cast()) }
+}
+
+// SAFETY: every block is freed (and resized) by the allocator that gave it: a large layout's
+// block is `large`'s unless it lies in mimalloc's regions, which `large`'s mappings never do.
+unsafe impl std::alloc::GlobalAlloc for ServerAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if large::is_large(layout) {
+            let block = large::alloc(layout.size());
+            if !block.is_null() {
+                return block;
+            }
+        }
+        // SAFETY: the caller's layout, passed on.
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        if large::is_large(layout) {
+            let block = large::alloc_zeroed(layout.size());
+            if !block.is_null() {
+                return block;
+            }
+        }
+        // SAFETY: as above.
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        if large::is_large(layout) && !mimallocs(ptr) {
+            // SAFETY: `large` gave this block for this size.
+            return unsafe { large::dealloc(ptr, layout.size()) };
+        }
+        // SAFETY: mimalloc gave this block for this layout.
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: GlobalAlloc's contract: the new size, with the old alignment, is valid.
+        let new =
+            unsafe { std::alloc::Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let was_large = large::is_large(layout) && !mimallocs(ptr);
+        let will_be_large = large::is_large(new);
+        if !was_large && !will_be_large {
+            // SAFETY: mimalloc's block, passed on.
+            return unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) };
+        }
+        if was_large && will_be_large {
+            // SAFETY: `large`'s block of this size.
+            let moved = unsafe { large::realloc(ptr, layout.size(), new_size) };
+            if !moved.is_null() {
+                return moved;
+            }
+        }
+        // SAFETY: a new block, the old one's bytes copied over, then the old one freed by
+        // its own allocator.
+        unsafe {
+            let block = self.alloc(new);
+            if !block.is_null() {
+                std::ptr::copy_nonoverlapping(ptr, block, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+            block
+        }
+    }
 }
 
 thread_local! {
@@ -194,13 +274,18 @@ mod tests {
         );
     }
 
-    /// The store is charged mimalloc's size classes: a block between two classes costs the
+    /// The store is charged what each block occupies: mimalloc's size classes: a block between two classes costs the
     /// larger, one that fills a class costs what it asks for.
     #[test]
     fn allocated_size_is_mimallocs_size_class() {
         assert_eq!(allocated_size(4096), 4096);
         assert!(allocated_size(4097) > 4097);
         assert!(allocated_size(4097) <= 4096 * 5 / 4);
+        // Large blocks are mapped apart, in whole pages.
+        assert_eq!(
+            allocated_size(large::THRESHOLD + 1),
+            large::THRESHOLD + 4096
+        );
         let config = crate::store_config(&crate::Config::default());
         assert_eq!((config.alloc_size)(4097), allocated_size(4097));
     }

@@ -7,9 +7,9 @@ use std::ffi::CString;
 use std::sync::Arc;
 
 // mimalloc keeps moka's many small per-entry allocations cheapest (see the README's memory
-// section).
+// section); large blocks are mapped apart (see `alloc::large`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: ferrocache_server::alloc::ServerAlloc = ferrocache_server::alloc::ServerAlloc;
 
 // Before the Rust runtime's first allocation (see `alloc`'s module notes).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -17,14 +17,21 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[link_section = ".init_array"]
 static DISABLE_THP_BEFORE_MAIN: extern "C" fn() = ferrocache_server::alloc::disable_thp_before_main;
 
+/// What the pool of freed large blocks may hold: 8 MiB, or an eighth of a smaller `-m`.
+/// Twice what the store frees at most in one round of its bookkeeping (see the storage
+/// crate's `housekeeper::BYTES_PER_COMMAND`): sets of 1 MB values at `-m 64` reused 97% of
+/// blocks with 8 MiB, 75% with 4 MiB (bench/RESULTS.md, "Large blocks").
+fn large_pool_limit(memory_limit: u64) -> usize {
+    (memory_limit / 8).clamp(1 << 20, 8 << 20) as usize
+}
+
 fn main() {
-    // mimalloc's own purge delay (10 ms, or MIMALLOC_PURGE_DELAY) is kept: freed pages go back
-    // to the OS shortly after, not at once. Returning them at once (delay 0) made every 1 MB
-    // value fault in fresh zeroed pages: 3.1x memcached's CPU per operation in the djblets-like
-    // benchmark against 1.7x with the default, for the same RSS (1.03x memcached's there;
-    // at -m 64, 77.9 against 76.1 MB with 100-byte values and 80.1 either way with 4 KB).
+    // mimalloc gives freed pages back at once (see `alloc::PURGE_DELAY_SERVER`). Large blocks
+    // (values of 16 KiB and more) do not go through it: they are pooled, so that a 1 MB value
+    // does not fault in fresh zeroed pages each time (see `alloc::large`).
     ferrocache_server::alloc::tune_allocator();
     let config = Config::from_env_args();
+    ferrocache_server::alloc::large::set_pool_limit(large_pool_limit(config.memory_limit_bytes()));
     init_logging(config.verbosity);
     for warning in &config.warnings {
         tracing::warn!("{warning}");
