@@ -10,7 +10,8 @@
 //! frees them, and so must get them empty sooner. Every 10 ms this reads RSS; while it is
 //! over the target the store holds ballast (weight that is no item, `Store::set_ballast`)
 //! of the excess, so moka evicts that much more of the oldest items; once RSS is back, the
-//! ballast is given back a quarter of the slack at a time.
+//! ballast is given back a quarter of the slack at a time. Before any ballast, the pool of
+//! freed large blocks (`alloc::large`) gives back what it holds.
 
 use crate::Shared;
 use std::sync::atomic::Ordering;
@@ -67,7 +68,7 @@ pub(crate) async fn follow_rss(shared: Arc<Shared>, base: u64) {
             _ = shared.stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let Some(rss) = rss_bytes() else { return };
+        let Some(mut rss) = rss_bytes() else { return };
         let limit = shared.maxbytes.load(Ordering::Relaxed);
         let target = target(
             base,
@@ -75,6 +76,10 @@ pub(crate) async fn follow_rss(shared: Arc<Shared>, base: u64) {
             shared.counters.curr_connections.load(Ordering::Relaxed),
             shared.inflight.load(Ordering::Relaxed),
         );
+        if rss > target {
+            // Freed large blocks kept for reuse go back first: they hold no item.
+            rss -= crate::alloc::large::release((rss - target) as usize) as u64;
+        }
         let next = next_ballast(ballast, rss, target, limit);
         if next > 0 || ballast > 0 {
             // Put back even when unchanged: it must stay among the most recently used.

@@ -260,6 +260,34 @@ fn put(block: *mut u8, pages: usize) -> bool {
     kept
 }
 
+/// Unmaps pooled blocks, those of the lengths the pool holds most of first, until `bytes`
+/// are given back or the pool is empty; returns how much was. The memory guard calls it
+/// while RSS is over its target: pooled blocks are the cheapest memory to give back.
+pub fn release(bytes: usize) -> usize {
+    let mut released = 0;
+    while released < bytes {
+        let mut victims = [(0usize, 0usize); 32];
+        let mut taken = 0;
+        {
+            let mut pool = lock();
+            while taken < victims.len() && released < bytes && pool.bytes > 0 {
+                let most = pool.most_common();
+                victims[taken] = (pool.pop(most) as usize, most);
+                released += most * PAGE;
+                taken += 1;
+            }
+        }
+        if taken == 0 {
+            break;
+        }
+        for &(victim, len) in &victims[..taken] {
+            // SAFETY: blocks taken out of the pool, which no one else knows of.
+            unsafe { unmap(victim as *mut u8, len * PAGE) };
+        }
+    }
+    released
+}
+
 /// The first bit set in `bits` from `from` to `to` (inclusive).
 fn first_set(bits: &[u64], from: usize, to: usize) -> Option<usize> {
     let mut at = from;
@@ -341,5 +369,12 @@ mod tests {
         unsafe { dealloc(huge, 4 << 20) };
         assert_eq!(pooled(), before);
         assert!(take(1024).is_none());
+        // The memory guard empties it.
+        assert!(pooled() > 0);
+        // One block at a time: the 4-page one and the 49-page one are pooled.
+        let first = release(1);
+        assert!(first == 4 * PAGE || first == 49 * PAGE, "{first}");
+        assert_eq!(release(usize::MAX), before - first);
+        assert_eq!(pooled(), 0);
     }
 }
