@@ -25,6 +25,18 @@ const CONNECTION_COST: u64 = 1024;
 /// How often RSS is read.
 const TICK: Duration = Duration::from_millis(10);
 
+/// While RSS rises, the guard acts on where it will be this many ticks on: evictions take
+/// effect a few ticks after the ballast asks for them (the housekeeper applies them), and a
+/// change from 100-byte to 4 KB values raised RSS 6 MiB in 100 ms, past the bound before
+/// the evictions caught up (bench/RESULTS.md, "Large blocks", churn).
+const LOOKAHEAD: u64 = 5;
+
+/// RSS as the guard judges it: now, plus the rise it kept up over the last two ticks, for
+/// [`LOOKAHEAD`] ticks more. Two ticks: one large value read (a 1 MB buffer) is not a trend.
+pub(crate) fn projected(rss: u64, rise: u64, last_rise: u64) -> u64 {
+    rss + rise.min(last_rise) * LOOKAHEAD
+}
+
 /// The RSS at which the guard starts to act: the empty server's, `-m`, a margin of 1/32 of
 /// `-m` (at least 2 MiB: a small cache's RSS is mostly the allocator's fixed share), and what
 /// the connections and the requests still arriving hold.
@@ -63,12 +75,16 @@ pub(crate) async fn follow_rss(shared: Arc<Shared>, base: u64) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ballast = 0;
+    let (mut previous, mut last_rise) = (base, 0);
     loop {
         tokio::select! {
             _ = shared.stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let Some(mut rss) = rss_bytes() else { return };
+        let Some(now) = rss_bytes() else { return };
+        let rise = now.saturating_sub(previous);
+        let mut rss = projected(now, rise, last_rise);
+        (previous, last_rise) = (now, rise);
         let limit = shared.maxbytes.load(Ordering::Relaxed);
         let target = target(
             base,
@@ -117,6 +133,19 @@ mod tests {
             6 * MIB
         );
         assert_eq!(next_ballast(MIB, target - 40 * MIB, target, limit), 0);
+    }
+
+    #[test]
+    fn a_steady_rise_counts_ahead() {
+        assert_eq!(projected(70 * MIB, 0, 0), 70 * MIB);
+        // One jump (a large value read) is not a trend.
+        assert_eq!(projected(70 * MIB, MIB, 0), 70 * MIB);
+        assert_eq!(projected(70 * MIB, 0, MIB), 70 * MIB);
+        // Two ticks rising: the smaller rise, LOOKAHEAD times.
+        assert_eq!(
+            projected(70 * MIB, 2 * MIB, MIB),
+            70 * MIB + LOOKAHEAD * MIB
+        );
     }
 
     #[test]
