@@ -136,12 +136,10 @@ done
 python3 - "${sizes_mb[*]}" "${values[*]}" <<'PY' | tee bench/out/rss.md
 import json, os, sys
 mbs, values = sys.argv[1].split(), sys.argv[2].split()
+sys.path.insert(0, "scripts")
+from benchlib import load_json
 def load(server, mb, vs):
-    try:
-        with open(f"bench/out/rss-{server}-{mb}-{vs}.json") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return load_json(f"bench/out/rss-{server}-{mb}-{vs}.json")
 MiB = 2**20
 def ratio(a, b):
     return f"{a / b:.2f}x" if a is not None and b else "-"

@@ -81,12 +81,10 @@ handshakes() {
     python3 - "$ROUNDS" "$SECS" "$HS_PROCS" <<'PY' | tee bench/out/tls-handshakes.md
 import json, statistics, sys
 rounds, secs, procs = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+sys.path.insert(0, "scripts")
+from benchlib import load_json
 def load(s, v, r):
-    try:
-        with open(f"bench/out/tls-hs-{s}-{v}-r{r}.json") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return load_json(f"bench/out/tls-hs-{s}-{v}-r{r}.json")
 def cell(values, fmt):
     got = [v for v in values if v is not None]
     if not got:
@@ -139,13 +137,11 @@ for transport in tls plain; do
 done
 
 python3 - <<'PY' | tee bench/out/tls.md
-import json
+import sys
+sys.path.insert(0, "scripts")
+from benchlib import load_json
 def load(s, t, p):
-    try:
-        with open(f"bench/out/tls-{s}-{t}-p{p}.json") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return load_json(f"bench/out/tls-{s}-{t}-p{p}.json")
 print("| transport | pipeline | metric | memcached | ferrocache | fc/mc |")
 print("|---|---|---|---|---|---|")
 for t in ("tls", "plain"):

@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts' Python parts (imported with scripts/ on sys.path)."""
 import os
+import json
 import socket
 import subprocess
 import time
@@ -12,6 +13,15 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def load_json(path):
+    """A benchmark's JSON output, or None if the run left none (or a broken one)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def rss(pid):

@@ -55,6 +55,14 @@ impl TestServer {
     }
 }
 
+/// `set KEY 0 0 LEN` with a value of LEN `v`s.
+fn set_request(key: &str, len: usize) -> Vec<u8> {
+    let mut req = format!("set {key} 0 0 {len}\r\n").into_bytes();
+    req.extend(std::iter::repeat_n(b'v', len));
+    req.extend_from_slice(b"\r\n");
+    req
+}
+
 /// Sends `req` and reads until the reply ends with `until`.
 async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> Vec<u8> {
     conn.write_all(req).await.unwrap();
@@ -248,14 +256,8 @@ async fn shutdown_is_bounded_when_a_client_reads_no_replies() {
 #[tokio::test]
 async fn large_requests_still_arriving_hold_at_most_the_read_buffer_limit() {
     let server = TestServer::start(&["-o", "read_buf_mem_limit=1", "-I", "4m"]).await;
-    let set = |key: &str, len: usize| {
-        let mut req = format!("set {key} 0 0 {len}\r\n").into_bytes();
-        req.extend(std::iter::repeat_n(b'v', len));
-        req.extend_from_slice(b"\r\n");
-        req
-    };
-    let first = set("first", 600_000);
-    let second = set("second", 600_000);
+    let first = set_request("first", 600_000);
+    let second = set_request("second", 600_000);
     let mut a = server.connect().await;
     let mut b = server.connect().await;
     a.write_all(&first[..1000]).await.unwrap();
@@ -287,7 +289,7 @@ async fn large_requests_still_arriving_hold_at_most_the_read_buffer_limit() {
         .unwrap();
     assert_eq!(&reply, b"STORED\r\n");
     // Alone, a request over the limit is let through.
-    let big = set("big", 2_000_000);
+    let big = set_request("big", 2_000_000);
     assert_eq!(ask(&mut a, &big, b"\r\n").await, b"STORED\r\n");
     let got = ask(&mut probe, b"get big\r\n", b"END\r\n").await;
     assert_eq!(
@@ -308,9 +310,7 @@ async fn replies_a_client_does_not_read_hold_at_most_the_read_buffer_limit() {
     const LEN: usize = 500_000;
     let mut writer = server.connect().await;
     for i in 0..KEYS {
-        let mut set = format!("set k{i} 0 0 {LEN}\r\n").into_bytes();
-        set.extend(std::iter::repeat_n(b'v', LEN));
-        set.extend_from_slice(b"\r\n");
+        let set = set_request(&format!("k{i}"), LEN);
         assert_eq!(ask(&mut writer, &set, b"\r\n").await, b"STORED\r\n");
     }
     // 20 MB of replies, far more than the socket buffers take, then a set that shows how
