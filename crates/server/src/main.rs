@@ -27,7 +27,7 @@ fn large_pool_limit(memory_limit: u64) -> usize {
 
 fn main() {
     // mimalloc gives freed pages back at once (see `alloc::PURGE_DELAY_SERVER`). Large blocks
-    // (values of 16 KiB and more) do not go through it: they are pooled, so that a 1 MB value
+    // (values over 16 KiB) do not go through it: they are pooled, so that a 1 MB value
     // does not fault in fresh zeroed pages each time (see `alloc::large`).
     ferrocache_server::alloc::tune_allocator();
     let config = Config::from_env_args();

@@ -19,8 +19,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 const PAGE: usize = 4096;
-/// Blocks of at least this many bytes are mapped here.
-pub const THRESHOLD: usize = 16 * 1024;
+/// Blocks of at least this many bytes are mapped here: just over the connections' 16 KiB
+/// read buffers (`bufpool::READ_BUFFER`), which stay mimalloc's. Their per-thread pool
+/// recycles them already, and a connection lends one for every request: mapped apart, tens
+/// of thousands of connections would hold as many mappings, near the process's limit
+/// (`vm.max_map_count`, 65,530 by default).
+pub const THRESHOLD: usize = 16 * 1024 + 1;
 /// Blocks of at most this many pages are kept in the pool; larger ones are always unmapped.
 const MAX_POOLED_PAGES: usize = 512;
 /// An allocation may take a pooled block up to an eighth larger (the excess pages are
