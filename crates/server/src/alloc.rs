@@ -74,8 +74,8 @@ pub fn tune_allocator() {
     }
 }
 
-/// The size of the block mimalloc serves for `n` bytes (its size class): what the store
-/// charges a value's block against `-m`.
+/// What a block of `n` bytes occupies: mimalloc's size class for it, or whole pages for a
+/// block [`large`] maps. What the store charges a value's block against `-m`.
 pub fn allocated_size(n: usize) -> usize {
     if n >= large::THRESHOLD {
         return large::mapped_len(n);
@@ -274,8 +274,9 @@ mod tests {
         );
     }
 
-    /// The store is charged what each block occupies: mimalloc's size classes: a block between two classes costs the
-    /// larger, one that fills a class costs what it asks for.
+    /// The store is charged what each block occupies: of mimalloc's size classes, a block
+    /// between two costs the larger, one that fills a class what it asks for; a large block
+    /// its whole pages.
     #[test]
     fn allocated_size_is_mimallocs_size_class() {
         assert_eq!(allocated_size(4096), 4096);

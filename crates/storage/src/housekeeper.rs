@@ -196,9 +196,6 @@ mod tests {
         }
     }
 
-    /// Idle, the thread parks and stops waking (its park timeout here is a minute, so only a
-    /// touch can wake it); the first access wakes it at once for a round, without any
-    /// command counted; and it parks again once idle.
     /// Large values pace the rounds too: 1 MiB stored counts as 16 commands, and a real set
     /// of a 1 MB value moves the count by about that.
     #[test]
@@ -219,6 +216,9 @@ mod tests {
         assert!((15..=17).contains(&counted), "{counted}");
     }
 
+    /// Idle, the thread parks and stops waking (its park timeout here is a minute, so only a
+    /// touch can wake it); the first access wakes it at once for a round, without any
+    /// command counted; and it parks again once idle.
     #[test]
     fn an_idle_housekeeper_parks_and_a_touch_wakes_it() {
         use std::sync::atomic::AtomicU64;

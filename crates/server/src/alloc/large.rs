@@ -92,7 +92,8 @@ pub fn set_pool_limit(bytes: usize) {
 }
 
 /// Bytes of freed blocks in the pool now.
-pub fn pooled() -> usize {
+#[cfg(test)]
+fn pooled() -> usize {
     lock().bytes
 }
 
@@ -224,6 +225,43 @@ fn take(pages: usize) -> Option<*mut u8> {
     Some(block)
 }
 
+/// Up to `N` blocks taken out of the pool, to be unmapped once its lock is let go: an unmap
+/// is a system call, which must not hold up other threads' allocations.
+struct Evicted<const N: usize> {
+    blocks: [(usize, usize); N],
+    count: usize,
+}
+
+impl<const N: usize> Evicted<N> {
+    fn new() -> Self {
+        Evicted {
+            blocks: [(0, 0); N],
+            count: 0,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.count == self.blocks.len()
+    }
+
+    /// Takes a block of `pages` pages (whose list is not empty) out of `pool`.
+    fn take(&mut self, pool: &mut Pool, pages: usize) {
+        self.blocks[self.count] = (pool.pop(pages) as usize, pages);
+        self.count += 1;
+    }
+
+    /// Unmaps the blocks taken; returns their bytes.
+    fn unmap(self) -> usize {
+        let mut bytes = 0;
+        for &(block, pages) in &self.blocks[..self.count] {
+            // SAFETY: blocks taken out of the pool, which no one else knows of.
+            unsafe { unmap(block as *mut u8, pages * PAGE) };
+            bytes += pages * PAGE;
+        }
+        bytes
+    }
+}
+
 /// Keeps a freed block of `pages` pages, making room by unmapping blocks of the length the
 /// pool holds most of; false (and the block is the caller's to unmap) if the pool is full of
 /// blocks of its own length, or it is too large to pool.
@@ -239,17 +277,15 @@ fn put(block: *mut u8, pages: usize) -> bool {
     if pages * PAGE > limit {
         return false;
     }
-    let mut victims = [(0usize, 0usize); 8];
-    let mut evicted = 0;
+    let mut evicted = Evicted::<8>::new();
     let kept = {
         let mut pool = lock();
-        while pool.bytes + pages * PAGE > limit && evicted < victims.len() {
+        while pool.bytes + pages * PAGE > limit && !evicted.is_full() {
             let most = pool.most_common();
-            if most == pages || pool.counts[most] == 0 {
+            if most == pages {
                 break;
             }
-            victims[evicted] = (pool.pop(most) as usize, most);
-            evicted += 1;
+            evicted.take(&mut pool, most);
         }
         let fits = pool.bytes + pages * PAGE <= limit;
         if fits {
@@ -257,10 +293,7 @@ fn put(block: *mut u8, pages: usize) -> bool {
         }
         fits
     };
-    for &(victim, len) in &victims[..evicted] {
-        // SAFETY: blocks taken out of the pool, which no one else knows of.
-        unsafe { unmap(victim as *mut u8, len * PAGE) };
-    }
+    evicted.unmap();
     kept
 }
 
@@ -270,23 +303,19 @@ fn put(block: *mut u8, pages: usize) -> bool {
 pub fn release(bytes: usize) -> usize {
     let mut released = 0;
     while released < bytes {
-        let mut victims = [(0usize, 0usize); 32];
-        let mut taken = 0;
+        let mut evicted = Evicted::<32>::new();
         {
             let mut pool = lock();
-            while taken < victims.len() && released < bytes && pool.bytes > 0 {
+            let mut taken = 0;
+            while !evicted.is_full() && released + taken < bytes && pool.bytes > 0 {
                 let most = pool.most_common();
-                victims[taken] = (pool.pop(most) as usize, most);
-                released += most * PAGE;
-                taken += 1;
+                evicted.take(&mut pool, most);
+                taken += most * PAGE;
             }
         }
-        if taken == 0 {
-            break;
-        }
-        for &(victim, len) in &victims[..taken] {
-            // SAFETY: blocks taken out of the pool, which no one else knows of.
-            unsafe { unmap(victim as *mut u8, len * PAGE) };
+        match evicted.unmap() {
+            0 => break,
+            n => released += n,
         }
     }
     released
