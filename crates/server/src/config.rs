@@ -116,9 +116,16 @@ pub struct Config {
     /// `-N`: memcached's NAPI ID count (0: off). Checked as memcached checks it; ferrocache
     /// spreads connections over its workers as without it.
     pub napi_ids: u32,
-    /// `-n`: memcached's smallest slab chunk (default 48). ferrocache has no slabs; kept to
-    /// check `-o slab_sizes` as memcached checks it.
+    /// `-n`: memcached's smallest slab chunk (default 48). ferrocache keeps items in moka,
+    /// not slabs, but counts them by memcached's slab classes for `stats items`/`stats slabs`,
+    /// so `-n`, `-f`, `slab_chunk_max` and `slab_sizes` shape that table as in memcached.
     pub slab_min_size: u32,
+    /// `-f` (default 1.25).
+    pub slab_factor: f64,
+    /// memcached's `slab_chunk_size_max` once every option is read (default 512 KiB).
+    pub slab_chunk_max: u32,
+    /// `-o slab_sizes=a-b-c`.
+    pub slab_sizes: Option<Vec<u32>>,
     /// `-r`: raise the core file size limit, as memcached does.
     pub enable_coredumps: bool,
     /// `-Z` and the `-o ssl_*` keys.
@@ -168,6 +175,9 @@ impl Default for Config {
             sock_cookie_id: 0,
             napi_ids: 0,
             slab_min_size: 48,
+            slab_factor: 1.25,
+            slab_chunk_max: 512 * 1024,
+            slab_sizes: None,
             enable_coredumps: false,
             tls: TlsSettings::default(),
             extended: Vec::new(),
@@ -535,9 +545,11 @@ impl Config {
                 .unwrap_or(0);
         }
         if let Some(f) = m.get_one::<String>("slab-growth-factor") {
-            if extended::atof(f) <= 1.0 {
+            let factor = extended::atof(f);
+            if factor <= 1.0 {
                 return Err(invalid("Factor must be greater than 1", 1));
             }
+            c.slab_factor = factor;
         }
         if let Some(n) = m.get_one::<String>("slab-min-size") {
             let n = extended::atoi(n);
@@ -616,6 +628,7 @@ impl Config {
             ));
         }
         extended::check(&c, &pending)?;
+        (c.slab_chunk_max, c.slab_sizes) = extended::slab_table(&c, &pending);
         if c.sasl {
             // memcached: SASL means the binary protocol, and no UDP.
             match m.get_one::<String>("protocol") {

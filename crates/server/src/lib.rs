@@ -271,6 +271,13 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
             config::Eviction::TinyLfu => EvictionPolicy::TinyLfu,
         },
         alloc_size: alloc::allocated_size,
+        slabs: ferrocache_storage::slabs::SlabConfig {
+            chunk_size: config.slab_min_size,
+            factor: config.slab_factor,
+            chunk_max: config.slab_chunk_max,
+            page_size: 1024 * 1024,
+            sizes: config.slab_sizes.clone(),
+        },
     }
 }
 

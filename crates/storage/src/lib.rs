@@ -32,6 +32,7 @@ mod item;
 mod key;
 mod meta;
 mod shards;
+pub mod slabs;
 mod value;
 
 pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
@@ -46,6 +47,7 @@ use item::{ntotal, weight, Item};
 use key::{Key, Probe};
 use moka::notification::RemovalCause;
 use shards::Shards;
+use slabs::{ClassCounters, Classes, SlabConfig};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -64,6 +66,9 @@ pub struct StoreConfig {
     pub policy: EvictionPolicy,
     /// The allocator's size classes, charged against `-m` (see [`AllocSize`]).
     pub alloc_size: AllocSize,
+    /// memcached's slab class table settings (`-n`, `-f`, `slab_chunk_max`, `slab_sizes`):
+    /// items are counted by class as memcached would file them (see [`slabs`]).
+    pub slabs: SlabConfig,
 }
 
 impl Default for StoreConfig {
@@ -75,6 +80,7 @@ impl Default for StoreConfig {
             cas_enabled: true,
             policy: EvictionPolicy::Lru,
             alloc_size: exact_size,
+            slabs: SlabConfig::default(),
         }
     }
 }
@@ -219,6 +225,9 @@ pub struct Store {
     /// One key per moka cache for [`Store::set_ballast`]: 251 bytes, one more than any key a
     /// client can send, so no request reaches them.
     ballast_keys: Vec<Key>,
+    /// memcached's slab classes and each one's counters, shared with the eviction listener,
+    /// which counts items out as `link` counts them in.
+    classes: Arc<Classes>,
 }
 
 /// A key for each of `cache`'s moka caches, none of which a client can send (251 bytes).
@@ -251,6 +260,12 @@ impl Store {
     pub fn with_clock(config: StoreConfig, clock: Arc<dyn Clock>) -> Store {
         let counters = Arc::new(Counters::default());
         let listener_counters = counters.clone();
+        let classes = Arc::new(Classes::new(
+            &config.slabs,
+            config.item_size_max,
+            config.cas_enabled,
+        ));
+        let listener_classes = classes.clone();
         let cas_enabled = config.cas_enabled;
         let alloc_size = config.alloc_size;
         // With -M nothing may be evicted: the budget is enforced by `link`'s admission check
@@ -265,6 +280,7 @@ impl Store {
         let count = Shards::count_for(config.memory_limit, config.item_size_max as u64);
         let cache = Shards::build(count, capacity, |builder| {
             let c = listener_counters.clone();
+            let classes = listener_classes.clone();
             builder
                 .weigher(move |key, item| item::weigh(key, item, alloc_size))
                 .eviction_policy(match config.policy {
@@ -286,8 +302,17 @@ impl Store {
                         i64::from(weight(key.len(), item.value.len(), alloc_size)),
                         Ordering::Relaxed,
                     );
+                    let class = classes.count(key.len(), item.flags, item.value.len(), -1);
                     if cause == RemovalCause::Size {
                         bump(&c.evictions);
+                        let k = classes.counters(class);
+                        bump(&k.evicted);
+                        if item.exptime != 0 {
+                            bump(&k.evicted_nonzero);
+                        }
+                        if !item.value.fetched() {
+                            bump(&k.evicted_unfetched);
+                        }
                     }
                 })
         });
@@ -317,11 +342,23 @@ impl Store {
             counters,
             removal_window: AtomicU32::new(0),
             removals: AtomicU64::new(0),
+            classes,
         }
     }
 
     fn now(&self) -> u32 {
         self.times.current(self.clock.unix_now())
+    }
+
+    /// Adds one to a counter of the class `item` is filed under.
+    fn class_bump(&self, key_len: usize, item: &Item, field: fn(&ClassCounters) -> &AtomicU64) {
+        let (_, class) = self.classes.item(key_len, item.flags, item.value.len());
+        bump(field(self.classes.counters(class)));
+    }
+
+    /// memcached's slab classes and their counters (`stats items`, `stats slabs`).
+    pub fn classes(&self) -> &Classes {
+        &self.classes
     }
 
     /// memcached's `current_time`: whole seconds since the store's (backdated) start.
@@ -423,6 +460,7 @@ impl Store {
             let charged = self.counters.charged.load(Ordering::Relaxed);
             if charged - freed + w > self.limit.load(Ordering::Relaxed) as i64 {
                 bump(&self.counters.store_no_memory);
+                self.class_bump(key.len(), &item, |k| &k.outofmemory);
                 return false;
             }
         }
@@ -439,6 +477,8 @@ impl Store {
         );
         c.charged.fetch_add(w, Ordering::Relaxed);
         c.charged_total.fetch_add(w as u64, Ordering::Relaxed);
+        self.classes
+            .count(key.len(), item.flags, item.value.len(), 1);
         if count {
             bump(&c.total_items);
         }
@@ -483,6 +523,7 @@ impl Store {
         });
         if let Some(item) = &found {
             item.value.mark_fetched();
+            self.class_bump(key.len(), item, |k| &k.get_hits);
         }
         found.map(Item::view)
     }
@@ -509,6 +550,7 @@ impl Store {
             return None;
         };
         bump(&self.counters.touch_hits);
+        self.class_bump(key.len(), &item, |k| &k.touch_hits);
         let old = item.clone();
         item.exptime = self.times.realtime(exptime, now);
         item.value.mark_fetched();
@@ -590,6 +632,8 @@ impl Store {
             return (StoreOutcome::TooLarge, 0, 0);
         }
         bump(&self.counters.cmd_set);
+        let (_, class) = self.classes.item(key.len(), flags, value.len());
+        bump(&self.classes.counters(class).cmd_set);
         // memcached takes the new item's CAS value before it tries to store, so a store that
         // fails (NOT_STORED, EXISTS, NOT_FOUND) spends one too: later CAS values show it.
         let cas = match extra.new_cas {
@@ -635,6 +679,7 @@ impl Store {
                 if old.cas != unique || !self.config.cas_enabled =>
             {
                 bump(&c.cas_badval);
+                self.class_bump(key.len(), old, |k| &k.cas_badval);
                 return (StoreOutcome::Exists, 0, 0);
             }
             // `ms ... MA C<cas>`: appends honour a CAS too.
@@ -674,8 +719,9 @@ impl Store {
         if !self.link(key, item, old.as_ref(), true) {
             return (StoreOutcome::OutOfMemory, 0, 0);
         }
-        if let StoreMode::Cas(_) = mode {
+        if let (StoreMode::Cas(_), Some(old)) = (mode, &old) {
             bump(&c.cas_hits);
+            self.class_bump(key.len(), old, |k| &k.cas_hits);
         }
         (StoreOutcome::Stored, cas, len)
     }
@@ -695,6 +741,7 @@ impl Store {
             Some(item) if cas == 0 || cas == item.cas => {
                 self.cache.invalidate(key);
                 bump(&self.counters.delete_hits);
+                self.class_bump(key.len(), &item, |k| &k.delete_hits);
                 DeleteOutcome::Deleted
             }
             Some(_) => DeleteOutcome::Exists,
@@ -782,6 +829,11 @@ impl Store {
             current.saturating_sub(delta)
         };
         bump(if incr { &c.incr_hits } else { &c.decr_hits });
+        if incr {
+            self.class_bump(key.len(), &old, |k| &k.incr_hits);
+        } else {
+            self.class_bump(key.len(), &old, |k| &k.decr_hits);
+        }
         let mut text = new.to_string().into_bytes();
         let in_place = text.len() <= old.value.len();
         if in_place {
@@ -878,6 +930,7 @@ impl Store {
     /// `stats reset`.
     pub fn reset_stats(&self) {
         self.counters.reset();
+        self.classes.reset();
     }
 
     pub fn stats(&self) -> StoreStats {

@@ -200,9 +200,11 @@ impl Store {
         if touched {
             bump(&c.cmd_touch);
             bump(&c.touch_hits);
+            self.class_bump(key.len(), &item, |k| &k.touch_hits);
         } else {
             bump(&c.cmd_get);
             bump(&c.get_hits);
+            self.class_bump(key.len(), &item, |k| &k.get_hits);
         }
         let changed = match &old {
             None => true,
@@ -261,6 +263,7 @@ impl Store {
             }
         } else {
             bump(&self.counters.delete_hits);
+            self.class_bump(key.len(), &old, |k| &k.delete_hits);
             if !req.remove_value {
                 self.cache.invalidate(key);
                 return DeleteOutcome::Deleted;
