@@ -21,6 +21,9 @@ macro_rules! counters {
             /// Bytes ever charged: the volume of writes, which paces the housekeeper
             /// (see `housekeeper::commands`). Never reset.
             pub charged_total: AtomicU64,
+            /// Dead items the crawler removed: each is a write in moka, which paces the
+            /// housekeeper as a command does (see `housekeeper::commands`). Never reset.
+            pub reclaimed_total: AtomicU64,
         }
 
         impl Counters {

@@ -98,6 +98,7 @@ fn commands(c: &Counters) -> u64 {
         &c.incr_misses,
         &c.decr_hits,
         &c.decr_misses,
+        &c.reclaimed_total,
     ]
     .iter()
     .fold(written, |sum, n| {

@@ -27,6 +27,7 @@
 
 mod clock;
 mod counters;
+mod crawler;
 mod housekeeper;
 mod item;
 mod key;
@@ -36,6 +37,7 @@ pub mod slabs;
 mod value;
 
 pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
+pub use crawler::{CrawlReply, CrawlTarget, CrawlerConfig, CrawlerStats, Dump, DumpKind};
 pub use item::{exact_size, AllocSize, ValueIn, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaDelete, MetaGet, MetaHit, MetaStore, MgOp};
 pub use value::Value;
@@ -69,6 +71,8 @@ pub struct StoreConfig {
     /// memcached's slab class table settings (`-n`, `-f`, `slab_chunk_max`, `slab_sizes`):
     /// items are counted by class as memcached would file them (see [`slabs`]).
     pub slabs: SlabConfig,
+    /// The LRU crawler's start-up settings (`-o lru_crawler_sleep`, ...).
+    pub crawler: CrawlerConfig,
 }
 
 impl Default for StoreConfig {
@@ -81,6 +85,7 @@ impl Default for StoreConfig {
             policy: EvictionPolicy::Lru,
             alloc_size: exact_size,
             slabs: SlabConfig::default(),
+            crawler: CrawlerConfig::default(),
         }
     }
 }
@@ -198,8 +203,16 @@ enum Flushed {
 /// `insert` on the same key, so instead *every* write goes through the stripe locks: two
 /// writers of one key are serialised, and a read-modify-write (add, cas, incr, append...)
 /// sees no other write between its read and its write. Readers never take a lock except to
-/// remove an item they found expired, and then they re-check under the lock.
+/// remove an item they found expired, and then they re-check under the lock; so does the
+/// LRU crawler (`crawler`), which shares the store's state through an `Arc` of its [`Core`].
 pub struct Store {
+    core: Arc<Core>,
+}
+
+/// The store's state, shared by the [`Store`] handle and the crawler's thread (which must
+/// outlive no store: dropping the `Store` stops it). `Store` derefs to it, so the store's
+/// methods read these fields as their own.
+pub struct Core {
     cache: Shards,
     locks: Box<[Mutex<()>]>,
     clock: Arc<dyn Clock>,
@@ -228,6 +241,16 @@ pub struct Store {
     /// memcached's slab classes and each one's counters, shared with the eviction listener,
     /// which counts items out as `link` counts them in.
     classes: Arc<Classes>,
+    /// The LRU crawler's settings, state and schedule (see `crawler`).
+    crawler: crawler::Crawler,
+}
+
+impl std::ops::Deref for Store {
+    type Target = Core;
+
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 /// A key for each of `cache`'s moka caches, none of which a client can send (251 bytes).
@@ -327,7 +350,9 @@ impl Store {
         }
         let times = Times::new(clock.unix_now());
         let ballast_keys = ballast_keys(&cache);
-        Store {
+        let crawler = crawler::Crawler::new(&config.crawler);
+        let core = Arc::new(Core {
+            crawler,
             ballast_keys,
             cache,
             locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
@@ -343,9 +368,13 @@ impl Store {
             removal_window: AtomicU32::new(0),
             removals: AtomicU64::new(0),
             classes,
-        }
+        });
+        crawler::spawn(&core);
+        Store { core }
     }
+}
 
+impl Core {
     fn now(&self) -> u32 {
         self.times.current(self.clock.unix_now())
     }
@@ -400,7 +429,9 @@ impl Store {
         !matches!(self.flushed(item, now), Flushed::No)
             || (item.exptime != 0 && item.exptime <= now)
     }
+}
 
+impl Store {
     /// Looks a key up as memcached's `do_item_get` does: an expired or flushed item is
     /// counted, removed and reported missing. `locked` says whether the caller holds the
     /// key's stripe lock.
@@ -481,6 +512,9 @@ impl Store {
             .count(key.len(), item.flags, item.value.len(), 1);
         if count {
             bump(&c.total_items);
+        }
+        if item.exptime != 0 {
+            self.crawler.note_expiry(item.exptime);
         }
         self.cache.insert(key.to_owned_key(), item);
         true
@@ -880,6 +914,7 @@ impl Store {
         };
         if !self.config.cas_enabled {
             self.oldest_live.store(new_oldest, Ordering::Relaxed);
+            self.crawler.note_flush();
             return;
         }
         // A flush time in the past reads as 0 here, which memcached takes as no flush.
@@ -890,6 +925,8 @@ impl Store {
             let next = self.cas.load(Ordering::Relaxed) + 1;
             self.oldest_cas.store(next, Ordering::Relaxed);
         }
+        // The crawler reclaims the flushed items in the background (see `crawler`).
+        self.crawler.note_flush();
     }
 
     /// `cache_memlimit`: changes the budget that `-M` admission and `stats` use. moka's own
@@ -931,6 +968,7 @@ impl Store {
     pub fn reset_stats(&self) {
         self.counters.reset();
         self.classes.reset();
+        self.crawler.reset_stats();
     }
 
     pub fn stats(&self) -> StoreStats {
@@ -955,6 +993,7 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         self.cache.waker.stop();
+        self.crawler.stop();
     }
 }
 

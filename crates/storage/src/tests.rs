@@ -4,12 +4,13 @@ use super::*;
 use bytes::Bytes;
 use std::thread;
 
+/// A store on a manual clock, without the crawler's background reclaim: these tests count
+/// what reads find dead, which the crawler would otherwise race to remove first.
 fn store() -> (Store, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(1_800_000_000));
-    (
-        Store::with_clock(StoreConfig::default(), clock.clone()),
-        clock,
-    )
+    let mut config = StoreConfig::default();
+    config.crawler.reclaim = false;
+    (Store::with_clock(config, clock.clone()), clock)
 }
 
 fn set(s: &Store, key: &str, value: &str, exptime: i64) -> StoreOutcome {
