@@ -128,6 +128,16 @@ pub struct Config {
     pub slab_sizes: Option<Vec<u32>>,
     /// `-r`: raise the core file size limit, as memcached does.
     pub enable_coredumps: bool,
+    /// memcached's `lru_crawler` setting: the `lru_crawler` commands work (off with `-o
+    /// no_lru_crawler` or `no_modern`; `lru_crawler enable|disable` at run time).
+    pub lru_crawler: bool,
+    /// `-o lru_crawler_sleep=N`: microseconds a crawl or dump sleeps every 1000 items.
+    pub lru_crawler_sleep: u32,
+    /// `-o lru_crawler_tocrawl=N`: items a crawl checks per class at most (0: all).
+    pub lru_crawler_tocrawl: u32,
+    /// memcached's LRU maintainer, whose work here is the crawler's background reclaim of
+    /// expired and flushed items (off with `-o no_lru_maintainer` or `no_modern`).
+    pub lru_maintainer: bool,
     /// `-Z` and the `-o ssl_*` keys.
     pub tls: TlsSettings,
     /// Every `-o` pair as given, in order (a bare key has an empty value).
@@ -179,6 +189,10 @@ impl Default for Config {
             slab_chunk_max: 512 * 1024,
             slab_sizes: None,
             enable_coredumps: false,
+            lru_crawler: true,
+            lru_crawler_sleep: 100,
+            lru_crawler_tocrawl: 0,
+            lru_maintainer: true,
             tls: TlsSettings::default(),
             extended: Vec::new(),
             warnings: Vec::new(),
@@ -343,10 +357,15 @@ pub fn help_text() -> String {
    - idle_timeout:        close connections idle this many seconds (default: 0, never)
    - sock_cookie_id:      SO_MARK of the listening TCP sockets, for firewalls
                           (default: 0, none)
-   - tuning keys (maxconns_fast, hashpower, hash_algorithm, lru_crawler,
-     lru_maintainer, slab_chunk_max, slab_reassign, slab_automove, track_sizes,
-     modern, no_modern, ...): their values are checked as memcached checks them;
-     they have no effect (ferrocache has no slabs or LRU threads)
+   - no_lru_crawler:      disable the lru_crawler commands (lru_crawler: enable)
+   - lru_crawler_sleep:   microseconds a crawl or dump sleeps every 1000 items
+                          (default: 100)
+   - lru_crawler_tocrawl: max items a crawl checks per class (default: 0, all)
+   - no_lru_maintainer:   no background reclaim of expired and flushed items
+   - tuning keys (maxconns_fast, hashpower, hash_algorithm, slab_chunk_max,
+     slab_reassign, slab_automove, track_sizes, modern, no_modern, ...): their
+     values are checked as memcached checks them; they have no effect (ferrocache
+     has no slabs; no_modern also turns the crawler and its reclaim off)
    - ssl_chain_cert:      certificate chain file in PEM format
    - ssl_key:             private key file
    - ssl_keyformat:       1 (PEM, default) or 2 (DER); no ENGINE keys
@@ -629,6 +648,7 @@ impl Config {
         }
         extended::check(&c, &pending)?;
         (c.slab_chunk_max, c.slab_sizes) = extended::slab_table(&c, &pending);
+        c.lru_maintainer = extended::lru_maintainer(&pending);
         if c.sasl {
             // memcached: SASL means the binary protocol, and no UDP.
             match m.get_one::<String>("protocol") {
@@ -795,6 +815,10 @@ impl Config {
             ),
             ("item_size_max", self.item_size_max.to_string()),
             ("maxconns_fast", yes_no(true)),
+            // The crawler's settings change at run time: `stats` reads the store's.
+            ("lru_crawler", yes_no(self.lru_crawler)),
+            ("lru_crawler_sleep", self.lru_crawler_sleep.to_string()),
+            ("lru_crawler_tocrawl", self.lru_crawler_tocrawl.to_string()),
             ("flush_enabled", yes_no(!self.disable_flush)),
             ("dump_enabled", yes_no(!self.disable_dumping)),
             ("idle_timeout", self.idle_timeout.to_string()),
@@ -1051,10 +1075,6 @@ mod tests {
             "no_modern",
             "modern",
             "slab_chunk_max=16",
-            "lru_crawler",
-            "no_lru_crawler",
-            "lru_maintainer",
-            "no_lru_maintainer",
             "slab_automove_window=3",
             "slab_reassign",
             "slab_automove=2",
@@ -1087,6 +1107,36 @@ mod tests {
                 );
             }
         }
+        // The crawler's keys take effect, without a warning.
+        let c = parse(&[
+            "-o",
+            "no_lru_crawler,lru_crawler_sleep=5,lru_crawler_tocrawl=7",
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                c.lru_crawler,
+                c.lru_crawler_sleep,
+                c.lru_crawler_tocrawl,
+                c.lru_maintainer
+            ),
+            (false, 5, 7, true)
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = parse(&["-o", "no_lru_crawler,lru_crawler,no_lru_maintainer"]).unwrap();
+        assert_eq!((c.lru_crawler, c.lru_maintainer), (true, false));
+        let c = parse(&["-o", "no_modern"]).unwrap();
+        assert_eq!((c.lru_crawler, c.lru_maintainer), (false, false));
+        let d = parse(&[]).unwrap();
+        assert_eq!(
+            (
+                d.lru_crawler,
+                d.lru_crawler_sleep,
+                d.lru_crawler_tocrawl,
+                d.lru_maintainer
+            ),
+            (true, 100, 0, true)
+        );
         // As memcached reads it with atoi.
         let c = parse(&["-o", "idle_timeout=abc"]).unwrap();
         assert_eq!(c.idle_timeout, 0);

@@ -327,6 +327,9 @@ pub(crate) struct ConnCtx<'a> {
     /// Boxed: set only around one large request, and every connection's future holds a
     /// `ConnCtx` (one word instead of four).
     pub backing: Option<Box<Bytes>>,
+    /// An `lru_crawler metadump|mgdump` the connection is to stream before it runs its
+    /// next request (see `crawler`). Boxed, as `backing`.
+    pub dump: Option<Box<crate::crawler::DumpStream>>,
 }
 
 impl<'a> ConnCtx<'a> {
@@ -338,6 +341,7 @@ impl<'a> ConnCtx<'a> {
             out: Output::default(),
             sasl: auth::SaslState::default(),
             backing: None,
+            dump: None,
         }
     }
 
@@ -384,6 +388,14 @@ fn serve<'a>(
                 let n = session.ctx.out.flush(stream).await?;
                 session.replies_written();
                 Counters::add(&shared.counters.bytes_written, n as u64);
+            }
+            if let Some(dump) = session.ctx.dump.take() {
+                // The replies before the dump are written; the requests after it wait.
+                if !Box::pin(crate::crawler::stream(stream, dump, shared)).await? {
+                    let _ = stream.shutdown().await;
+                    return Ok(());
+                }
+                continue;
             }
             if pass.close {
                 let _ = stream.shutdown().await;

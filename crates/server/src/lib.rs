@@ -9,6 +9,7 @@ mod binary;
 mod bufpool;
 pub mod config;
 mod conn;
+mod crawler;
 pub mod listen;
 mod memguard;
 mod meta;
@@ -277,6 +278,12 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
             chunk_max: config.slab_chunk_max,
             page_size: 1024 * 1024,
             sizes: config.slab_sizes.clone(),
+        },
+        crawler: ferrocache_storage::CrawlerConfig {
+            enabled: config.lru_crawler,
+            reclaim: config.lru_maintainer,
+            sleep_us: config.lru_crawler_sleep,
+            tocrawl: config.lru_crawler_tocrawl,
         },
     }
 }

@@ -146,7 +146,8 @@ impl<'a> Session<'a> {
                     break;
                 }
             }
-            if buf.is_empty() {
+            // A dump streams before any later request runs (see `crawler`).
+            if buf.is_empty() || ctx.dump.is_some() {
                 break;
             }
             if !*authenticated {

@@ -192,6 +192,11 @@ fn general(shared: &Shared, out: &mut Pairs) {
     // short of memory for a move and has no last busy status.
     stat(out, "slab_reassign_busy_nomem", 0);
     stat(out, "slab_reassign_last_busy_status", "none");
+    let crawler = shared.store.crawler_stats();
+    if crawler.enabled {
+        stat(out, "lru_crawler_running", u32::from(crawler.running));
+        stat(out, "lru_crawler_starts", crawler.starts);
+    }
     // memcached's TLS counters, with -Z only; ssl_new_sessions with ssl_session_cache only.
     if let Some(tls) = &shared.tls {
         let t = &tls.counters;
@@ -205,10 +210,15 @@ fn general(shared: &Shared, out: &mut Pairs) {
     stat(out, "bytes", s.bytes);
     stat(out, "curr_items", s.curr_items);
     stat(out, "total_items", s.total_items);
+    stat(out, "expired_unfetched", crawler.expired_unfetched);
     stat(out, "evictions", s.evictions);
+    stat(out, "reclaimed", crawler.reclaimed);
+    stat(out, "crawler_reclaimed", crawler.crawler_reclaimed);
+    stat(out, "crawler_items_checked", crawler.crawler_items_checked);
 }
 
 fn settings(shared: &Shared, out: &mut Pairs) {
+    let crawler = shared.store.crawler_stats();
     for (name, value) in shared.config.settings_stats() {
         // Some settings change at run time.
         let value = match name {
@@ -220,6 +230,9 @@ fn settings(shared: &Shared, out: &mut Pairs) {
                 "no"
             }
             .to_string(),
+            "lru_crawler" => if crawler.enabled { "yes" } else { "no" }.to_string(),
+            "lru_crawler_sleep" => crawler.sleep_us.to_string(),
+            "lru_crawler_tocrawl" => crawler.tocrawl.to_string(),
             _ => value,
         };
         stat(out, name, value);

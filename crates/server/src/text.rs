@@ -249,6 +249,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 Err(e) => ctx.reply(noreply, format!("{e}\r\n").as_bytes()),
             },
         },
+        Request::LruCrawler { command, noreply } => crate::crawler::execute(ctx, command, noreply),
         Request::Stats(group) => stats::reply(ctx, group),
         Request::MetaNoop => ctx.say(false, b"MN\r\n"),
         Request::Meta(m) => return crate::meta::execute(ctx, m),

@@ -1,7 +1,10 @@
 //! Writes a [`Request`] back into text-protocol bytes: what a client would send. Used by
 //! clients and load generators, and by the round-trip property `parse(encode(x)) == x`.
 
-use super::{AutomoveSetting, DebugTime, DetailCommand, GetKind, Request, StatsGroup, StoreMode};
+use super::{
+    AutomoveSetting, ClassList, DebugTime, DetailCommand, GetKind, LruCrawler, Request, StatsGroup,
+    StoreMode,
+};
 use std::io::Write;
 
 /// Encodes `request` as a client would send it.
@@ -180,6 +183,31 @@ fn write_request(out: &mut Vec<u8>, request: &Request<'_>) -> std::io::Result<()
         Request::RefreshCerts { noreply: nr } => {
             out.extend_from_slice(b"refresh_certs");
             noreply(out, *nr);
+        }
+        // `noreply` cannot be sent with a valid lru_crawler command (it would take the
+        // argument's place), so it is not written.
+        Request::LruCrawler { command, .. } => {
+            let classes = |list: &ClassList| match list {
+                ClassList::All => "all".to_string(),
+                ClassList::Hash => "hash".to_string(),
+                ClassList::Bad => "0".to_string(),
+                ClassList::Classes(mask) => (1..64)
+                    .filter(|id| mask & (1 << id) != 0)
+                    .map(|id| id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            };
+            match command {
+                LruCrawler::Crawl(list) => write!(out, "lru_crawler crawl {}", classes(list))?,
+                LruCrawler::Metadump(list) => {
+                    write!(out, "lru_crawler metadump {}", classes(list))?
+                }
+                LruCrawler::Mgdump(list) => write!(out, "lru_crawler mgdump {}", classes(list))?,
+                LruCrawler::Tocrawl(n) => write!(out, "lru_crawler tocrawl {n}")?,
+                LruCrawler::Sleep(us) => write!(out, "lru_crawler sleep {us}")?,
+                LruCrawler::Enable => out.extend_from_slice(b"lru_crawler enable"),
+                LruCrawler::Disable => out.extend_from_slice(b"lru_crawler disable"),
+            }
         }
         Request::MetaNoop => out.extend_from_slice(b"mn"),
         Request::Meta(m) => {

@@ -29,6 +29,7 @@
 
 mod admin;
 mod arith;
+mod crawler;
 mod delete;
 mod encode;
 mod flush_all;
@@ -39,6 +40,7 @@ pub(crate) mod store;
 mod touch;
 
 pub use admin::AutomoveSetting;
+pub use crawler::{ClassList, LruCrawler};
 pub use encode::encode;
 pub use get::{GetKind, KeyIter};
 pub use misc::DebugTime;
@@ -122,6 +124,8 @@ pub enum Request<'a> {
     RefreshCerts { noreply: bool },
     /// `debugtime <seconds>|p|r`: memcached's debug build's clock (see `misc`).
     DebugTime { change: DebugTime, noreply: bool },
+    /// `lru_crawler <subcommand> [argument]` (see `crawler`).
+    LruCrawler { command: LruCrawler, noreply: bool },
     /// `stats [group]`
     Stats(StatsGroup),
     /// `mn`
@@ -371,6 +375,7 @@ fn unknown<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
         b"extstore" => return admin::extstore(tokens),
         b"refresh_certs" => return ready(Request::RefreshCerts { noreply }),
         b"debugtime" => return misc::debugtime(tokens),
+        b"lru_crawler" => return crawler::parse(tokens),
         _ => {}
     }
     if tokens.ntokens() > 1 && tokens.toks[tokens.ntokens() - 1].starts_with(b"HTTP/") {

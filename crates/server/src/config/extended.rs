@@ -323,14 +323,14 @@ fn one(
             if !(0..=1_000_000).contains(&n) {
                 return Err(fail("LRU crawler sleep must be between 0 and 1 second"));
             }
-            no_effect(c);
+            c.lru_crawler_sleep = n as u32;
         }
         "lru_crawler_tocrawl" => {
             let v = needed(value, "Missing lru_crawler_tocrawl value")?;
-            if safe_strtoul(v).is_none() {
+            let Some(n) = safe_strtoul(v) else {
                 return Err(fail("lru_crawler_tocrawl takes a numeric 32bit value"));
-            }
-            no_effect(c);
+            };
+            c.lru_crawler_tocrawl = n;
         }
         "hot_lru_pct" | "warm_lru_pct" => {
             let n = atoi(needed(value, &format!("Missing {key} argument"))?);
@@ -391,21 +391,19 @@ fn one(
             p.slab_chunk_max = SLAB_PAGE_SIZE;
             no_effect(c);
         }
-        "lru_maintainer" => {
-            p.lru_maintainer = true;
-            no_effect(c);
-        }
-        "no_lru_maintainer" => {
-            p.lru_maintainer = false;
-            no_effect(c);
-        }
+        // The maintainer's work here is the crawler's background reclaim.
+        "lru_maintainer" => p.lru_maintainer = true,
+        "no_lru_maintainer" => p.lru_maintainer = false,
         "no_modern" => {
             if !p.slab_chunk_changed {
                 p.slab_chunk_max = SLAB_PAGE_SIZE;
             }
             p.lru_maintainer = false;
+            c.lru_crawler = false;
             no_effect(c);
         }
+        "lru_crawler" => c.lru_crawler = true,
+        "no_lru_crawler" => c.lru_crawler = false,
         "resp_obj_mem_limit" => c
             .warnings
             .push("DEPRECATED: resp_obj_mem_limit no longer used. See read_buf_mem_limit,".into()),
@@ -420,8 +418,6 @@ fn one(
         | "slab_reassign"
         | "no_slab_reassign"
         | "no_slab_automove"
-        | "lru_crawler"
-        | "no_lru_crawler"
         | "track_sizes"
         | "inline_ascii_resp"
         | "no_inline_ascii_resp"
@@ -443,6 +439,11 @@ fn final_chunk_max(c: &Config, p: &Pending) -> i64 {
 }
 
 /// The slab table's largest chunk and given sizes, once [`check`] has passed them.
+/// Whether memcached's LRU maintainer runs: ferrocache's background reclaim.
+pub(super) fn lru_maintainer(p: &Pending) -> bool {
+    p.lru_maintainer
+}
+
 pub(super) fn slab_table(c: &Config, p: &Pending) -> (u32, Option<Vec<u32>>) {
     let sizes = p.slab_sizes.as_ref().map(|text| {
         text.split('-')

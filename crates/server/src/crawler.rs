@@ -1,0 +1,202 @@
+//! `lru_crawler`: memcached's crawler commands, answered as 1.6.45 answers them, and the
+//! streaming of `metadump`/`mgdump` listings to the client.
+//!
+//! ```text
+//! lru_crawler crawl <classids|all>         OK | BADCLASS ... | BUSY ... | NOTSTARTED ...
+//! lru_crawler metadump <classids|all|hash> OK\r\n key=... \n ... END\r\n
+//! lru_crawler mgdump <classids|all|hash>   OK\r\n mg <key>\r\n ... EN\r\n
+//! lru_crawler tocrawl <n>                  OK
+//! lru_crawler sleep <usec>                 OK
+//! lru_crawler enable|disable               OK
+//! ```
+//!
+//! A dump walks the store on a thread of its own ([`ferrocache_storage::Dump::run`]) and hands
+//! its listing, in pieces of about 64 KiB, through a channel of [`CHANNEL_PIECES`] to the
+//! connection, which writes them out before it reads its next request. Why: the listing of
+//! a million items is never held whole (at most the channel's pieces and the one being
+//! written), and a client that stops reading stalls only its own dump's thread, which gives
+//! up after [`STALL_LIMIT`] without progress, as memcached's crawler does; the store, the
+//! background reclaim and every other connection go on. As in memcached, one crawl or dump
+//! runs at a time: another gets `BUSY`.
+
+use crate::conn::ConnCtx;
+use crate::listen::Stream;
+use crate::{Counters, Shared};
+use bytes::Bytes;
+use ferrocache_protocol::text::{ClassList, LruCrawler};
+use ferrocache_storage::{CrawlReply, CrawlTarget, Dump, DumpKind};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+/// Pieces of a listing that may wait for the connection to write them.
+pub(crate) const CHANNEL_PIECES: usize = 4;
+/// A dump whose client reads nothing for this long is abandoned (memcached polls 1800
+/// times for a second each before it closes the client).
+pub(crate) const STALL_LIMIT: Duration = Duration::from_secs(1800);
+
+/// What the dump's thread hands the connection.
+pub(crate) enum Piece {
+    Data(Bytes),
+    /// The whole listing was sent.
+    Done,
+}
+
+/// A dump under way, for the connection to stream (see [`stream`]).
+pub(crate) struct DumpStream {
+    pieces: mpsc::Receiver<Piece>,
+}
+
+/// Runs `lru_crawler ...`.
+pub(crate) fn execute(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool) {
+    let store = &ctx.shared.store;
+    match command {
+        LruCrawler::Crawl(list) => {
+            if !store.crawler_enabled() {
+                return ctx.say(noreply, b"CLIENT_ERROR lru crawler disabled\r\n");
+            }
+            let reply = match target(list) {
+                Some(target) => store.lru_crawl(target),
+                None => return ctx.say(noreply, b"BADCLASS invalid class id\r\n"),
+            };
+            ctx.say(noreply, reply_line(reply));
+        }
+        LruCrawler::Metadump(list) | LruCrawler::Mgdump(list) => {
+            let kind = match command {
+                LruCrawler::Metadump(_) => DumpKind::Meta,
+                _ => DumpKind::Mg,
+            };
+            if !store.crawler_enabled() {
+                return ctx.say(noreply, b"CLIENT_ERROR lru crawler disabled\r\n");
+            }
+            if ctx.shared.config.disable_dumping {
+                let line: &[u8] = match kind {
+                    DumpKind::Meta => b"ERROR metadump not allowed\r\n",
+                    DumpKind::Mg => b"ERROR key dump not allowed\r\n",
+                };
+                return ctx.say(noreply, line);
+            }
+            // memcached refuses a dump that follows other requests in the same read ("ERROR
+            // cannot pipeline other commands before metadump"): it cannot hand a connection
+            // with replies pending to its crawler. ferrocache writes those replies first and
+            // dumps (see the README).
+            let Some(target) = target(list) else {
+                return ctx.say(noreply, b"BADCLASS invalid class id\r\n");
+            };
+            match store.lru_dump(kind, target) {
+                Ok(dump) => match start(dump) {
+                    Some(stream) => ctx.dump = Some(Box::new(stream)),
+                    None => ctx.say(noreply, reply_line(CrawlReply::Error)),
+                },
+                Err(reply) => ctx.say(noreply, reply_line(reply)),
+            }
+        }
+        LruCrawler::Tocrawl(n) => {
+            store.set_crawler_tocrawl(n);
+            ctx.say(noreply, b"OK\r\n");
+        }
+        LruCrawler::Sleep(us) => {
+            store.set_crawler_sleep(us);
+            ctx.say(noreply, b"OK\r\n");
+        }
+        LruCrawler::Enable => {
+            if store.set_crawler_enabled(true) {
+                // memcached cannot start a second crawler thread.
+                ctx.say(noreply, b"ERROR failed to start lru crawler thread\r\n");
+            } else {
+                ctx.say(noreply, b"OK\r\n");
+            }
+        }
+        LruCrawler::Disable => {
+            store.set_crawler_enabled(false);
+            ctx.say(noreply, b"OK\r\n");
+        }
+    }
+}
+
+fn target(list: ClassList) -> Option<CrawlTarget> {
+    match list {
+        ClassList::All => Some(CrawlTarget::All),
+        ClassList::Hash => Some(CrawlTarget::Hash),
+        ClassList::Classes(mask) => Some(CrawlTarget::Classes(mask)),
+        ClassList::Bad => None,
+    }
+}
+
+fn reply_line(reply: CrawlReply) -> &'static [u8] {
+    match reply {
+        CrawlReply::Ok => b"OK\r\n",
+        CrawlReply::Busy => b"BUSY currently processing crawler request\r\n",
+        CrawlReply::NotStarted => b"NOTSTARTED no items to crawl\r\n",
+        CrawlReply::Error => b"ERROR an unknown error happened\r\n",
+    }
+}
+
+/// Starts the dump's thread; `None` if no thread could be started.
+fn start(dump: Dump) -> Option<DumpStream> {
+    let (tx, rx) = mpsc::channel(CHANNEL_PIECES);
+    let spawned = std::thread::Builder::new()
+        .name("ferrocache-dump".into())
+        .spawn(move || {
+            let done = dump.run(|piece| send(&tx, Piece::Data(Bytes::copy_from_slice(piece))));
+            if done {
+                send(&tx, Piece::Done);
+            }
+        });
+    spawned.ok().map(|_| DumpStream { pieces: rx })
+}
+
+/// Hands a piece to the connection, waiting while its channel is full; false once the
+/// connection is gone or has taken nothing for [`STALL_LIMIT`].
+fn send(tx: &mpsc::Sender<Piece>, piece: Piece) -> bool {
+    let since = Instant::now();
+    let mut piece = piece;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match tx.try_send(piece) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(back)) => {
+                if since.elapsed() > STALL_LIMIT {
+                    return false;
+                }
+                piece = back;
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// Writes the dump's listing to the client as it comes. Ok(false) when the dump did not
+/// finish (given up, or the server is stopping past its grace period): the connection is
+/// then closed, as memcached closes it.
+pub(crate) async fn stream(
+    out: &mut Stream,
+    mut dump: Box<DumpStream>,
+    shared: &Shared,
+) -> std::io::Result<bool> {
+    let send_all = async {
+        while let Some(piece) = dump.pieces.recv().await {
+            match piece {
+                Piece::Data(bytes) => {
+                    out.write_all(&bytes).await?;
+                    Counters::add(&shared.counters.bytes_written, bytes.len() as u64);
+                }
+                Piece::Done => {
+                    out.flush().await?;
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    };
+    let stopped = async {
+        shared.stop.cancelled().await;
+        tokio::time::sleep_until(shared.stop_deadline()).await;
+    };
+    tokio::select! {
+        sent = send_all => sent,
+        () = stopped => Ok(false),
+    }
+}
