@@ -6,6 +6,7 @@
 //!    such figure ([`MISSING`], each with its reason). ferrocache never reports a field that
 //!    memcached lacks: any such line is a difference.
 //! 3. File descriptor numbers in `stats conns`.
+//! 4. The unix times (`exp=`, `la=`) in `lru_crawler metadump` lines.
 //!
 //! Every other byte must be equal, the version string included (both say 1.6.45), and every
 //! other `stats` value too.
@@ -195,6 +196,29 @@ pub fn escape(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `lru_crawler metadump` lines (`key=k exp=1796673633 la=1796673533 cas=3 ...`): the unix
+/// times of the item's expiry and last access are the clock's, which differs between the
+/// two servers' runs (a second boundary may fall between them). `exp=-1` (no expiry) and
+/// every other field are kept.
+fn metadump_times(line: &[u8]) -> Option<Vec<u8>> {
+    if !line.starts_with(b"key=") {
+        return None;
+    }
+    let text = std::str::from_utf8(line).ok()?;
+    let fields: Vec<String> = text
+        .split(' ')
+        .map(|field| match field.split_once('=') {
+            Some((name @ ("exp" | "la"), value))
+                if value != "-1" && value.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                format!("{name}=<t>")
+            }
+            _ => field.to_string(),
+        })
+        .collect();
+    Some(fields.join(" ").into_bytes())
+}
+
 /// Applies the allowed normalisations to a transcript log.
 pub fn normalize(log: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(log.len());
@@ -202,6 +226,10 @@ pub fn normalize(log: &[u8]) -> Vec<u8> {
         if line.starts_with(b"@") {
             // The log's own record of what was sent.
             out.extend_from_slice(line);
+            continue;
+        }
+        if let Some(line) = metadump_times(line) {
+            out.extend_from_slice(&line);
             continue;
         }
         if let Some(rest) = line.strip_prefix(b"STAT ") {
@@ -242,6 +270,16 @@ pub fn normalize(log: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadump_times_are_normalised() {
+        let log = b"OK\r\nkey=a exp=-1 la=1796673532 cas=2 fetch=no cls=1 size=61 flags=0 \nkey=b exp=1796673633 la=1796673533 cas=3 fetch=no cls=1 size=70 flags=5 \nEND\r\n";
+        assert_eq!(
+            normalize(log),
+            b"OK\r\nkey=a exp=-1 la=<t> cas=2 fetch=no cls=1 size=61 flags=0 \nkey=b exp=<t> la=<t> cas=3 fetch=no cls=1 size=70 flags=5 \nEND\r\n"
+                .to_vec()
+        );
+    }
 
     #[test]
     fn only_listed_things_are_normalised() {

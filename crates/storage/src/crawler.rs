@@ -63,6 +63,12 @@ pub(crate) const MIN_GAP: Duration = Duration::from_secs(1);
 /// A walk started by expiry times waits at least this many times as long as the last one
 /// took: the background walk's share of a core stays under 1 / (1 + GAP_FACTOR).
 pub(crate) const GAP_FACTOR: u32 = 9;
+/// The background reclaim leaves an expired item alone until it has been stored this many
+/// seconds. Why: memcached's LRU maintainer gets to an item in its LRU tail within about a
+/// second, not at once, so a client that stores an item with a past expiry (`set k 0 -1`)
+/// and reads it back finds it counted in `get_expired`; so it does here, even when the
+/// read comes a few milliseconds later.
+pub(crate) const MIN_AGE: u32 = 2;
 /// How long the idle thread sleeps between looks at the schedule (a flush or a client's
 /// crawl wakes it at once).
 pub(crate) const IDLE_TICK: Duration = Duration::from_millis(100);
@@ -372,7 +378,8 @@ impl Core {
             return false;
         };
         let now = self.now();
-        let flushed = !matches!(self.flushed(&current, now), Flushed::No);
+        let how = self.flushed(&current, now);
+        let flushed = !matches!(how, Flushed::No);
         let expired = current.exptime != 0 && current.exptime <= now;
         if !flushed && !expired {
             if current.exptime != 0 {
@@ -380,8 +387,21 @@ impl Core {
             }
             return false;
         }
+        if let (Walk::Background, false) = (walk, flushed) {
+            // Stored dead (a past expiry) or dying within a second: left to reads for
+            // a moment (see MIN_AGE), then walked again.
+            let ripe = current.time.saturating_add(MIN_AGE);
+            if now < ripe {
+                self.crawler.note_expiry(ripe);
+                return false;
+            }
+        }
         self.cache.invalidate(key);
         bump(&self.counters.reclaimed_total);
+        if let Flushed::Unlinked = how {
+            // memcached's flush_all unlinked these itself, and counted nothing.
+            return true;
+        }
         let (_, class) = self
             .classes
             .item(key.len(), current.flags, current.value.len());
