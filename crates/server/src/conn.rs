@@ -296,6 +296,8 @@ pub(crate) async fn accept_loop(
                 .curr_connections
                 .fetch_sub(1, Ordering::Relaxed);
             lock(&shared).entries.remove(&fd);
+            // A dump it had not streamed yet stops (see `crawler`).
+            crate::crawler::forget(&shared, fd);
             if let Err(e) = result {
                 tracing::debug!(fd, "connection ended: {e}");
             }
@@ -327,9 +329,10 @@ pub(crate) struct ConnCtx<'a> {
     /// Boxed: set only around one large request, and every connection's future holds a
     /// `ConnCtx` (one word instead of four).
     pub backing: Option<Box<Bytes>>,
-    /// An `lru_crawler metadump|mgdump` the connection is to stream before it runs its
-    /// next request (see `crawler`). Boxed, as `backing`.
-    pub dump: Option<Box<crate::crawler::DumpStream>>,
+    /// An `lru_crawler metadump|mgdump` waits in `Shared::dumps` for this connection to
+    /// stream it before it runs its next request (see `crawler`). A flag here, the dump
+    /// there: a bool fits the padding of every connection's future, a pointer would not.
+    pub dumping: bool,
 }
 
 impl<'a> ConnCtx<'a> {
@@ -341,7 +344,7 @@ impl<'a> ConnCtx<'a> {
             out: Output::default(),
             sasl: auth::SaslState::default(),
             backing: None,
-            dump: None,
+            dumping: false,
         }
     }
 
@@ -389,9 +392,9 @@ fn serve<'a>(
                 session.replies_written();
                 Counters::add(&shared.counters.bytes_written, n as u64);
             }
-            if let Some(dump) = session.ctx.dump.take() {
+            if std::mem::take(&mut session.ctx.dumping) {
                 // The replies before the dump are written; the requests after it wait.
-                if !Box::pin(crate::crawler::stream(stream, dump, shared)).await? {
+                if !Box::pin(crate::crawler::stream(stream, fd, shared)).await? {
                     let _ = stream.shutdown().await;
                     return Ok(());
                 }

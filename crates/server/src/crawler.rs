@@ -42,7 +42,8 @@ pub(crate) enum Piece {
     Done,
 }
 
-/// A dump under way, for the connection to stream (see [`stream`]).
+/// A dump under way, for the connection to stream (see [`stream`]). Dropping it stops the
+/// dump (its thread finds the channel closed).
 pub(crate) struct DumpStream {
     pieces: mpsc::Receiver<Piece>,
 }
@@ -83,11 +84,24 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool)
             let Some(target) = target(list) else {
                 return ctx.say(noreply, b"BADCLASS invalid class id\r\n");
             };
+            let shared = ctx.shared;
+            // Over UDP there is no stream to hand the listing to.
+            let udp = shared
+                .conns
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .udp
+                .contains_key(&ctx.fd);
             match store.lru_dump(kind, target) {
-                Ok(dump) => match start(dump) {
-                    Some(stream) => ctx.dump = Some(Box::new(stream)),
+                Ok(dump) if !udp => match start(dump) {
+                    Some(stream) => {
+                        let mut dumps = shared.dumps.lock().unwrap_or_else(|e| e.into_inner());
+                        dumps.insert(ctx.fd, stream);
+                        ctx.dumping = true;
+                    }
                     None => ctx.say(noreply, reply_line(CrawlReply::Error)),
                 },
+                Ok(_) => ctx.say(noreply, reply_line(CrawlReply::Error)),
                 Err(reply) => ctx.say(noreply, reply_line(reply)),
             }
         }
@@ -171,11 +185,15 @@ fn send(tx: &mpsc::Sender<Piece>, piece: Piece) -> bool {
 /// Writes the dump's listing to the client as it comes. Ok(false) when the dump did not
 /// finish (given up, or the server is stopping past its grace period): the connection is
 /// then closed, as memcached closes it.
-pub(crate) async fn stream(
-    out: &mut Stream,
-    mut dump: Box<DumpStream>,
-    shared: &Shared,
-) -> std::io::Result<bool> {
+pub(crate) async fn stream(out: &mut Stream, fd: i32, shared: &Shared) -> std::io::Result<bool> {
+    let taken = shared
+        .dumps
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&fd);
+    let Some(mut dump) = taken else {
+        return Ok(false);
+    };
     let send_all = async {
         while let Some(piece) = dump.pieces.recv().await {
             match piece {
@@ -198,5 +216,13 @@ pub(crate) async fn stream(
     tokio::select! {
         sent = send_all => sent,
         () = stopped => Ok(false),
+    }
+}
+
+/// The connection `fd` is gone: a dump it had not taken yet stops.
+pub(crate) fn forget(shared: &Shared, fd: i32) {
+    let mut dumps = shared.dumps.lock().unwrap_or_else(|e| e.into_inner());
+    if !dumps.is_empty() {
+        dumps.remove(&fd);
     }
 }

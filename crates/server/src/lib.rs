@@ -117,6 +117,9 @@ pub(crate) struct Shared {
     /// `-Z`: the certificates, which `refresh_certs` and SIGHUP swap (see [`tls::Tls`] for
     /// how open connections keep theirs), and the TLS counters.
     pub tls: Option<Arc<tls::Tls>>,
+    /// `lru_crawler metadump|mgdump` listings started and not yet streamed, by connection
+    /// (see `crawler`). Touched only by dumps, one at a time.
+    pub dumps: Mutex<std::collections::HashMap<i32, crawler::DumpStream>>,
 }
 
 impl Shared {
@@ -139,6 +142,7 @@ impl Shared {
             inflight: AtomicU64::new(0),
             inflight_limit: config.inflight_limit(),
             inflight_freed: tokio::sync::Notify::new(),
+            dumps: Mutex::default(),
             replies: AtomicU64::new(0),
             limits: ferrocache_protocol::Limits {
                 item_size_max: config.item_size_max,

@@ -147,7 +147,7 @@ impl<'a> Session<'a> {
                 }
             }
             // A dump streams before any later request runs (see `crawler`).
-            if buf.is_empty() || ctx.dump.is_some() {
+            if buf.is_empty() || ctx.dumping {
                 break;
             }
             if !*authenticated {

@@ -463,6 +463,7 @@ impl Store {
             core: self.core.clone(),
             kind,
             target,
+            released: false,
         })
     }
 
@@ -514,11 +515,21 @@ pub struct Dump {
     core: Arc<Core>,
     kind: DumpKind,
     target: CrawlTarget,
+    /// The one-at-a-time right is given back (once: another crawl may hold it next).
+    released: bool,
+}
+
+impl Dump {
+    fn release(&mut self) {
+        if !std::mem::replace(&mut self.released, true) {
+            self.core.crawler.running.store(false, Ordering::Release);
+        }
+    }
 }
 
 impl Drop for Dump {
     fn drop(&mut self) {
-        self.core.crawler.running.store(false, Ordering::Release);
+        self.release();
     }
 }
 
@@ -533,7 +544,7 @@ impl Dump {
     /// store time), so a small cache is listed as memcached lists it; a large one in batches.
     /// Items are listed as memcached's dump lists them: expired (`exptime` before now) and
     /// flushed ones are left out; a `hash` dump counts nothing in `crawler_items_checked`.
-    pub fn run(self, mut send: impl FnMut(&[u8]) -> bool) -> bool {
+    pub fn run(mut self, mut send: impl FnMut(&[u8]) -> bool) -> bool {
         let core = &self.core;
         let mut out = Vec::with_capacity(DUMP_CHUNK + 1024);
         out.extend_from_slice(b"OK\r\n");
@@ -581,6 +592,9 @@ impl Dump {
             DumpKind::Meta => b"END\r\n",
             DumpKind::Mg => b"EN\r\n",
         });
+        // Free before the last piece goes: a client that reads END and asks for another
+        // dump must not be told BUSY by its own.
+        self.release();
         send(&out)
     }
 

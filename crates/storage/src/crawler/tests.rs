@@ -338,6 +338,16 @@ fn a_large_dump_is_sent_in_bounded_pieces() {
         });
     assert!(done);
     assert_eq!(lines, n + 2, "OK, the items, END");
+    // The crawler is free before the last piece goes, so a client reading END may ask for
+    // the next dump at once.
+    let mut free_at_end = false;
+    s.lru_dump(DumpKind::Mg, CrawlTarget::All)
+        .unwrap()
+        .run(|piece| {
+            free_at_end = piece.ends_with(b"EN\r\n") && !s.crawler_stats().running;
+            true
+        });
+    assert!(free_at_end);
     assert!(pieces > 10, "{pieces} pieces");
     assert!(largest < DUMP_CHUNK + ORDER_BATCH * 128, "{largest} bytes");
     // A client gone after the first piece: the dump stops, and the next may start.

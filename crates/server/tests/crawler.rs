@@ -1,0 +1,228 @@
+//! The LRU crawler in a running server: the background reclaim after `flush_all`, and
+//! `lru_crawler metadump`/`mgdump` streamed to clients (a slow one, one that leaves, one
+//! that pipelines). The replies themselves are checked against memcached in
+//! `protocol-tests/transcripts/lru_crawler.t`.
+
+use ferrocache_server::{listen, Config};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+struct TestServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    async fn start(args: &[&str]) -> TestServer {
+        let mut argv = vec!["ferrocache", "-l", "127.0.0.1", "-p", "-1"];
+        argv.extend_from_slice(args);
+        let config = Config::parse_from(argv).expect("test flags parse");
+        let listeners = listen::bind_all(&config).expect("bind");
+        let addr = match &listeners[0] {
+            listen::Listener::Tcp(l) => l.local_addr().unwrap(),
+            _ => unreachable!("TCP is bound first"),
+        };
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(ferrocache_server::run(
+            listeners,
+            Arc::new(config),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        TestServer {
+            addr,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.addr).await.unwrap()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("server drains within 5 s")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Sends `req` and reads until the reply ends with `until`.
+async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> Vec<u8> {
+    conn.write_all(req).await.unwrap();
+    read_until(conn, until).await
+}
+
+async fn read_until(conn: &mut TcpStream, until: &[u8]) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !got.ends_with(until) {
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
+            .await
+            .expect("reply within 10 s")
+            .unwrap();
+        assert!(n > 0, "closed early after {} bytes", got.len());
+        got.extend_from_slice(&chunk[..n]);
+    }
+    got
+}
+
+/// A `stats` figure.
+async fn stat(conn: &mut TcpStream, name: &str) -> u64 {
+    let reply = ask(conn, b"stats\r\n", b"END\r\n").await;
+    let text = String::from_utf8(reply).unwrap();
+    let prefix = format!("STAT {name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+/// Stores `n` items `key:<i>` with 10-byte values, pipelined.
+async fn fill(conn: &mut TcpStream, n: usize) {
+    let mut req = Vec::new();
+    for i in 0..n {
+        req.extend_from_slice(format!("set key:{i} 0 0 10 noreply\r\n0123456789\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"mn\r\n");
+    ask(conn, &req, b"MN\r\n").await;
+}
+
+/// memcached's maintainer empties `curr_items` within about a second of a `flush_all`
+/// (5,000 items: at once); so does the crawler's background reclaim, with no read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_of_5000_items_is_reclaimed_within_2_seconds() {
+    let server = TestServer::start(&[]).await;
+    let mut conn = server.connect().await;
+    fill(&mut conn, 5_000).await;
+    assert_eq!(stat(&mut conn, "curr_items").await, 5_000);
+    // Older than the flush's second and the one before, which the flush unlinks itself.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    ask(&mut conn, b"flush_all\r\n", b"OK\r\n").await;
+    let flushed = Instant::now();
+    while stat(&mut conn, "curr_items").await != 0 {
+        assert!(flushed.elapsed() < Duration::from_secs(2), "not reclaimed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stat(&mut conn, "reclaimed").await, 5_000);
+    assert_eq!(stat(&mut conn, "expired_unfetched").await, 5_000);
+    assert_eq!(stat(&mut conn, "get_flushed").await, 0);
+    server.stop().await;
+}
+
+/// A dump to a client that reads slowly: the listing comes whole and in order of lines, the
+/// other connections are served meanwhile (and another dump is told BUSY), and once it is
+/// done the next one may start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dump_to_a_slow_reader_holds_up_nothing_else() {
+    let server = TestServer::start(&["-m", "256"]).await;
+    let mut other = server.connect().await;
+    let n = 100_000;
+    fill(&mut other, n).await;
+    let mut slow = server.connect().await;
+    slow.write_all(b"lru_crawler metadump all\r\n")
+        .await
+        .unwrap();
+    // Read a little, then nothing for a while.
+    let mut first = vec![0u8; 4096];
+    let got = slow.read(&mut first).await.unwrap();
+    assert!(
+        first[..got].starts_with(b"OK\r\nkey=key"),
+        "{:?}",
+        String::from_utf8_lossy(&first[..got.min(200)])
+    );
+    let mut received = first[..got].to_vec();
+    let stalled = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while stalled.elapsed() < Duration::from_millis(1_500) {
+        let asked = Instant::now();
+        ask(&mut other, b"set x 0 0 1\r\ny\r\nget key:7\r\n", b"END\r\n").await;
+        slowest = slowest.max(asked.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(slowest < Duration::from_millis(500), "slowest {slowest:?}");
+    assert_eq!(stat(&mut other, "lru_crawler_running").await, 1);
+    assert_eq!(
+        ask(&mut other, b"lru_crawler mgdump all\r\n", b"\r\n").await,
+        b"BUSY currently processing crawler request\r\n"
+    );
+    // Now read the rest, a piece at a time.
+    let mut chunk = vec![0u8; 16 * 1024];
+    while !received.ends_with(b"END\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut chunk))
+            .await
+            .expect("the dump goes on")
+            .unwrap();
+        assert!(n > 0);
+        received.extend_from_slice(&chunk[..n]);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let lines = received
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"key="))
+        .count();
+    assert_eq!(lines, n + 1, "every item, and x");
+    // The same connection goes on; the crawler is free again.
+    let reply = ask(&mut slow, b"lru_crawler mgdump 2\r\n", b"EN\r\n").await;
+    assert_eq!(reply, b"OK\r\nEN\r\n");
+    assert_eq!(stat(&mut other, "lru_crawler_running").await, 0);
+    server.stop().await;
+}
+
+/// A client that leaves in the middle of a dump frees the crawler for the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_leaving_mid_dump_frees_the_crawler() {
+    let server = TestServer::start(&[]).await;
+    let mut conn = server.connect().await;
+    fill(&mut conn, 50_000).await;
+    let mut leaving = server.connect().await;
+    leaving
+        .write_all(b"lru_crawler mgdump all\r\n")
+        .await
+        .unwrap();
+    let mut some = [0u8; 100];
+    leaving.read_exact(&mut some).await.unwrap();
+    drop(leaving);
+    let left = Instant::now();
+    loop {
+        let reply = ask(&mut conn, b"lru_crawler crawl all\r\n", b"\r\n").await;
+        if reply == b"OK\r\n" {
+            break;
+        }
+        assert_eq!(reply, b"BUSY currently processing crawler request\r\n");
+        assert!(left.elapsed() < Duration::from_secs(5), "still busy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
+
+/// memcached refuses a dump after other requests of the same read ("ERROR cannot pipeline
+/// other commands before mgdump"); ferrocache answers the earlier requests, streams the
+/// dump, then answers the later ones.
+#[tokio::test]
+async fn a_dump_between_pipelined_requests_keeps_their_order() {
+    let server = TestServer::start(&[]).await;
+    let mut conn = server.connect().await;
+    let reply = ask(
+        &mut conn,
+        b"set a 0 0 1\r\nx\r\nlru_crawler mgdump all\r\nget a\r\nlru_crawler mgdump 1\r\nmn\r\n",
+        b"MN\r\n",
+    )
+    .await;
+    assert_eq!(
+        reply,
+        b"STORED\r\nOK\r\nmg a\r\nEN\r\nVALUE a 0 1\r\nx\r\nEND\r\nOK\r\nmg a\r\nEN\r\nMN\r\n"
+    );
+    server.stop().await;
+}
