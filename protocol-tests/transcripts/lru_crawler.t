@@ -6,12 +6,15 @@
 > lru_crawler crawlx all\r\n
 > lru_crawler bogus\r\n
 > lru_crawler enable now\r\n
+sleep 50
 > lru_crawler metadump\r\n
 > lru_crawler crawl 0\r\n
 > lru_crawler crawl 64\r\n
 > lru_crawler crawl 1,x\r\n
 > lru_crawler crawl -1\r\n
+sleep 50
 > lru_crawler metadump 0\r\n
+sleep 50
 > lru_crawler mgdump 99\r\n
 > lru_crawler crawl hash\r\n
 > lru_crawler crawl ,\r\n
@@ -61,7 +64,9 @@ sleep 300
 === lru-crawler-disable-enable
 > lru_crawler disable\r\n
 > lru_crawler crawl all\r\n
+sleep 50
 > lru_crawler metadump all\r\n
+sleep 50
 > lru_crawler mgdump all\r\n
 > lru_crawler disable\r\n
 > stats\r\n
@@ -73,6 +78,7 @@ sleep 300
 === lru-crawler-off-at-start
 flags: -o no_lru_crawler
 > lru_crawler crawl all\r\n
+sleep 50
 > lru_crawler metadump all\r\n
 > stats settings\r\n
 > lru_crawler enable\r\n
@@ -83,13 +89,20 @@ flags: -o lru_crawler_sleep=50,lru_crawler_tocrawl=9
 === lru-crawler-dumps-refused-with-X
 flags: -X
 > lru_crawler metadump all\r\n
+sleep 50
 > lru_crawler mgdump all\r\n
+sleep 50
 > lru_crawler metadump 0\r\n
 > lru_crawler crawl all\r\n
 === lru-crawler-metadump-empty
+# memcached refuses a dump after other requests of the same read (ERROR cannot pipeline
+# other commands before metadump), so every dump here is sent on its own (after a sleep)
 > lru_crawler metadump all\r\n
+sleep 50
 > lru_crawler mgdump all\r\n
+sleep 50
 > lru_crawler metadump hash\r\n
+sleep 50
 > lru_crawler mgdump 5\r\n
 === lru-crawler-metadump-items
 # URL-encoded keys, flags, sizes, fetched marks; expired items left out
@@ -98,21 +111,30 @@ flags: -X
 > ms Zm9v 2 b\r\nhi\r\n
 > set gone 0 -1 1\r\nx\r\n
 > get a\r\n
+sleep 50
 > lru_crawler metadump all\r\n
+sleep 50
 > lru_crawler mgdump 1\r\n
+sleep 50
 > lru_crawler metadump 1,2\r\n
 === lru-crawler-dump-one-item-by-hash
 > set k:1 3 0 5\r\nhello\r\n
+sleep 50
 > lru_crawler metadump hash\r\n
+sleep 50
 > lru_crawler mgdump hash\r\n
 > stats\r\n
 === lru-crawler-dump-classes
 # an item in class 1 and one in class 6: a class list names which
 > set small 0 0 1\r\nx\r\n
 > set large 0 0 200\r\n{y*200}\r\n
+sleep 50
 > lru_crawler mgdump 6\r\n
+sleep 50
 > lru_crawler metadump 6\r\n
+sleep 50
 > lru_crawler mgdump 2,3\r\n
+sleep 50
 > lru_crawler metadump 1\r\n
 > stats\r\n
 === lru-crawler-flush-reclaims

@@ -1072,7 +1072,6 @@ mod tests {
     fn extended_options_memcached_accepts_are_accepted() {
         for option in [
             "relaxed_privileges",
-            "no_modern",
             "modern",
             "slab_chunk_max=16",
             "slab_automove_window=3",

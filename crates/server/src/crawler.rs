@@ -77,10 +77,16 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool)
                 };
                 return ctx.say(noreply, line);
             }
-            // memcached refuses a dump that follows other requests in the same read ("ERROR
-            // cannot pipeline other commands before metadump"): it cannot hand a connection
-            // with replies pending to its crawler. ferrocache writes those replies first and
-            // dumps (see the README).
+            // memcached hands the connection to its crawler thread, which it cannot do with
+            // replies to earlier requests of the same read still pending: so does ferrocache
+            // refuse, for the same bytes.
+            if !ctx.out.is_empty() {
+                let line: &[u8] = match kind {
+                    DumpKind::Meta => b"ERROR cannot pipeline other commands before metadump\r\n",
+                    DumpKind::Mg => b"ERROR cannot pipeline other commands before mgdump\r\n",
+                };
+                return ctx.say(noreply, line);
+            }
             let Some(target) = target(list) else {
                 return ctx.say(noreply, b"BADCLASS invalid class id\r\n");
             };

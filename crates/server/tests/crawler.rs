@@ -207,22 +207,34 @@ async fn a_client_leaving_mid_dump_frees_the_crawler() {
     server.stop().await;
 }
 
-/// memcached refuses a dump after other requests of the same read ("ERROR cannot pipeline
-/// other commands before mgdump"); ferrocache answers the earlier requests, streams the
-/// dump, then answers the later ones.
+/// As memcached, a dump after other requests of the same read is refused ("ERROR cannot
+/// pipeline other commands before mgdump"); the requests after a dump that starts a read
+/// are answered after its listing.
 #[tokio::test]
-async fn a_dump_between_pipelined_requests_keeps_their_order() {
+async fn a_dump_and_pipelined_requests() {
     let server = TestServer::start(&[]).await;
     let mut conn = server.connect().await;
     let reply = ask(
         &mut conn,
-        b"set a 0 0 1\r\nx\r\nlru_crawler mgdump all\r\nget a\r\nlru_crawler mgdump 1\r\nmn\r\n",
+        b"set a 0 0 1\r\nx\r\nlru_crawler mgdump all\r\nlru_crawler metadump all\r\nmn\r\n",
         b"MN\r\n",
     )
     .await;
     assert_eq!(
         reply,
-        b"STORED\r\nOK\r\nmg a\r\nEN\r\nVALUE a 0 1\r\nx\r\nEND\r\nOK\r\nmg a\r\nEN\r\nMN\r\n"
+        b"STORED\r\nERROR cannot pipeline other commands before mgdump\r\n\
+          ERROR cannot pipeline other commands before metadump\r\nMN\r\n"
+    );
+    let reply = ask(
+        &mut conn,
+        b"lru_crawler mgdump all\r\nget a\r\nlru_crawler mgdump 1\r\nmn\r\n",
+        b"MN\r\n",
+    )
+    .await;
+    assert_eq!(
+        reply,
+        b"OK\r\nmg a\r\nEN\r\nVALUE a 0 1\r\nx\r\nEND\r\n\
+          ERROR cannot pipeline other commands before mgdump\r\nMN\r\n"
     );
     server.stop().await;
 }

@@ -400,7 +400,6 @@ fn one(
             }
             p.lru_maintainer = false;
             c.lru_crawler = false;
-            no_effect(c);
         }
         "lru_crawler" => c.lru_crawler = true,
         "no_lru_crawler" => c.lru_crawler = false,
