@@ -8,6 +8,9 @@ use ferrocache_storage::slabs::level;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// memcached's cap on a `stats cachedump` reply.
+const CACHEDUMP_LIMIT: usize = 2 * 1024 * 1024;
+
 /// `stats` figures as (name, value) pairs, which each protocol then encodes.
 pub(crate) type Pairs = Vec<(String, String)>;
 
@@ -94,13 +97,20 @@ pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
             return;
         }
         StatsGroup::Cachedump(Ok((class, limit))) => {
-            // All items are reported as class 1 (see `items`).
             let mut text = Vec::new();
-            if class == 1 {
-                for (key, len, expires) in shared.store.dump(limit as usize) {
-                    text.extend_from_slice(b"ITEM ");
-                    text.extend_from_slice(&key);
-                    text.extend_from_slice(format!(" [{len} b; {expires} s]\r\n").as_bytes());
+            if let Ok(class) = u8::try_from(class) {
+                for (key, len, expires) in shared.store.dump(class, limit as usize) {
+                    let line = [
+                        &b"ITEM "[..],
+                        &key,
+                        format!(" [{len} b; {expires} s]\r\n").as_bytes(),
+                    ]
+                    .concat();
+                    // memcached's listing is one 2 MB buffer, END and its NUL included.
+                    if text.len() + line.len() + 6 > CACHEDUMP_LIMIT {
+                        break;
+                    }
+                    text.extend_from_slice(&line);
                 }
             }
             text.extend_from_slice(b"END\r\n");

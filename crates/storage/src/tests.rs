@@ -537,7 +537,10 @@ fn ballast_makes_room_and_is_invisible() {
     assert!(after.curr_items > full.curr_items * 3 / 10);
     assert_eq!(value(&s, "k19999").as_deref(), Some(v.as_str()));
     assert!(s.charged_bytes() <= 4 << 20);
-    assert_eq!(s.dump(1_000_000).len() as u64, after.curr_items);
+    // Every key is one class (1,000-byte values).
+    let class = s.classes().item(6, 0, 1000).1;
+    assert_eq!(s.classes().item(2, 0, 1000).1, class);
+    assert_eq!(s.dump(class, 1_000_000).len() as u64, after.curr_items);
     // The ballast stays while new items come (it is put back on every call).
     for i in 20_000..30_000 {
         set(&s, &format!("k{i}"), &v, 0);
