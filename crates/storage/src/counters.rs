@@ -24,6 +24,8 @@ macro_rules! counters {
             /// Dead items the crawler removed: each is a write in moka, which paces the
             /// housekeeper as a command does (see `housekeeper::commands`). Never reset.
             pub reclaimed_total: AtomicU64,
+            /// The most items ever linked at once (sizes memcached's hash table).
+            pub peak_items: AtomicU64,
         }
 
         impl Counters {
@@ -32,6 +34,7 @@ macro_rules! counters {
                     $($name: self.$name.load(Ordering::Relaxed),)*
                     curr_items: self.curr_items.load(Ordering::Relaxed).max(0) as u64,
                     bytes: self.bytes.load(Ordering::Relaxed).max(0) as u64,
+                    peak_items: self.peak_items.load(Ordering::Relaxed),
 
                 }
             }
@@ -67,6 +70,7 @@ counters!(
     cmd_touch,
     store_too_large,
     store_no_memory,
+    housekeeper_rounds,
 );
 
 pub(crate) fn bump(counter: &AtomicU64) {

@@ -293,7 +293,7 @@ fn run(weak: Weak<Core>) {
         }
         let now = core.now();
         let flushes = c.flushes.load(Ordering::Relaxed);
-        let oldest_live = core.oldest_live.load(Ordering::Relaxed);
+        let oldest_live = core.oldest_live();
         // A delayed flush takes effect later: walk then.
         let flush_due = flushes != flushes_seen && oldest_live <= now;
         let expiry_due =

@@ -265,6 +265,7 @@ fn one(
                 )));
             }
             p.hashpower = Some(n);
+            c.hashpower_init = n;
             no_effect(c);
         }
         "slab_automove" => {
@@ -305,6 +306,7 @@ fn one(
             if n < 10 {
                 return Err(fail("Cannot set tail_repair_time to less than 10 seconds"));
             }
+            c.tail_repair_time = n;
             no_effect(c);
         }
         "hash_algorithm" => {
@@ -394,6 +396,8 @@ fn one(
         // The maintainer's work here is the crawler's background reclaim.
         "lru_maintainer" => p.lru_maintainer = true,
         "no_lru_maintainer" => p.lru_maintainer = false,
+        // `stats sizes`' histogram, counted as items come and go.
+        "track_sizes" => c.track_sizes = true,
         "no_modern" => {
             if !p.slab_chunk_changed {
                 p.slab_chunk_max = SLAB_PAGE_SIZE;
@@ -417,7 +421,6 @@ fn one(
         | "slab_reassign"
         | "no_slab_reassign"
         | "no_slab_automove"
-        | "track_sizes"
         | "inline_ascii_resp"
         | "no_inline_ascii_resp"
         | "modern"
