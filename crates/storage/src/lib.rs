@@ -2,11 +2,11 @@
 //!
 //! - **Time**: exptimes follow memcached's rules (0 never, up to 30 days relative, larger
 //!   absolute, negative already expired) and are checked lazily when an item is read, never
-//!   by moka's own expiry. A million keys expiring at once therefore costs nothing until each
-//!   is next touched, and no request pays for a mass clean-up.
+//!   by moka's own expiry. A million keys expiring at once therefore costs no request a mass
+//!   clean-up: the LRU crawler's thread removes them in the background, paced (`crawler`).
 //! - **Flush**: `flush_all` records a flush epoch (memcached's `oldest_live` and `oldest_cas`)
 //!   that reads check, instead of calling `invalidate_all()`, whose later clean-up stalls a
-//!   request for seconds on a full cache. Flushed items leave through normal eviction.
+//!   request for seconds on a full cache. The crawler then removes the flushed items, paced.
 //! - **CAS**: one global counter; every mutation takes a fresh value.
 //! - **Atomicity**: every write to a key (set, add, replace, append, prepend, cas, incr, decr,
 //!   touch, delete) runs under that key's stripe lock; see [`Store`].
