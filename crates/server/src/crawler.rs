@@ -14,8 +14,9 @@
 //! its listing, in pieces of about 64 KiB, through a channel of [`CHANNEL_PIECES`] to the
 //! connection, which writes them out before it reads its next request. Why: the listing of
 //! a million items is never held whole (at most the channel's pieces and the one being
-//! written), and a client that stops reading stalls only its own dump's thread, which gives
-//! up after [`STALL_LIMIT`] without progress, as memcached's crawler does; the store, the
+//! written), and a client that stops reading stalls only its own dump's thread (its
+//! connection gives up after [`STALL_LIMIT`] without progress, as memcached's crawler
+//! does, which stops the thread); the store, the
 //! background reclaim and every other connection go on. As in memcached, one crawl or dump
 //! runs at a time: another gets `BUSY`.
 
@@ -25,7 +26,7 @@ use crate::{Counters, Shared};
 use bytes::Bytes;
 use ferrocache_protocol::text::{ClassList, LruCrawler};
 use ferrocache_storage::{CrawlReply, CrawlTarget, Dump, DumpKind};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
@@ -158,34 +159,15 @@ fn start(dump: Dump) -> Option<DumpStream> {
     let spawned = std::thread::Builder::new()
         .name("ferrocache-dump".into())
         .spawn(move || {
-            let done = dump.run(|piece| send(&tx, Piece::Data(Bytes::copy_from_slice(piece))));
+            // `blocking_send` waits for room in the channel, or fails once the connection
+            // has dropped its end (gone, or stalled past STALL_LIMIT: see `stream`).
+            let send = |piece| tx.blocking_send(piece).is_ok();
+            let done = dump.run(|piece| send(Piece::Data(Bytes::copy_from_slice(piece))));
             if done {
-                send(&tx, Piece::Done);
+                send(Piece::Done);
             }
         });
     spawned.ok().map(|_| DumpStream { pieces: rx })
-}
-
-/// Hands a piece to the connection, waiting while its channel is full; false once the
-/// connection is gone or has taken nothing for [`STALL_LIMIT`].
-fn send(tx: &mpsc::Sender<Piece>, piece: Piece) -> bool {
-    let since = Instant::now();
-    let mut piece = piece;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match tx.try_send(piece) {
-            Ok(()) => return true,
-            Err(mpsc::error::TrySendError::Closed(_)) => return false,
-            Err(mpsc::error::TrySendError::Full(back)) => {
-                if since.elapsed() > STALL_LIMIT {
-                    return false;
-                }
-                piece = back;
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-        }
-    }
 }
 
 /// Writes the dump's listing to the client as it comes. Ok(false) when the dump did not
@@ -204,7 +186,13 @@ pub(crate) async fn stream(out: &mut Stream, fd: i32, shared: &Shared) -> std::i
         while let Some(piece) = dump.pieces.recv().await {
             match piece {
                 Piece::Data(bytes) => {
-                    out.write_all(&bytes).await?;
+                    // A client that takes nothing for STALL_LIMIT is given up, as memcached
+                    // gives up on it; dropping the channel then stops the dump's thread.
+                    let written = tokio::time::timeout(STALL_LIMIT, out.write_all(&bytes)).await;
+                    match written {
+                        Ok(result) => result?,
+                        Err(_) => return Ok(false),
+                    }
                     Counters::add(&shared.counters.bytes_written, bytes.len() as u64);
                 }
                 Piece::Done => {
