@@ -128,6 +128,9 @@ pub struct Config {
     pub slab_sizes: Option<Vec<u32>>,
     /// `-r`: raise the core file size limit, as memcached does.
     pub enable_coredumps: bool,
+    /// The slab mover's and LRU's settings (`-o slab_automove`, `-o hot_lru_pct`, ...),
+    /// which `slabs automove` and `lru` change at run time (see [`crate::admin`]).
+    pub tunables: crate::admin::Tunables,
     /// `-Z` and the `-o ssl_*` keys.
     pub tls: TlsSettings,
     /// Every `-o` pair as given, in order (a bare key has an empty value).
@@ -179,6 +182,7 @@ impl Default for Config {
             slab_chunk_max: 512 * 1024,
             slab_sizes: None,
             enable_coredumps: false,
+            tunables: crate::admin::Tunables::default(),
             tls: TlsSettings::default(),
             extended: Vec::new(),
             warnings: Vec::new(),
@@ -748,6 +752,7 @@ impl Config {
     pub fn settings_stats(&self) -> Vec<(&'static str, String)> {
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
         let inter = self.inter.clone().unwrap_or_else(|| "NULL".to_string());
+        let t = |name: &str| self.tunables.stat(name).unwrap_or_default();
         vec![
             ("maxbytes", self.memory_limit_bytes().to_string()),
             ("maxconns", self.max_connections.to_string()),
@@ -795,9 +800,24 @@ impl Config {
             ),
             ("item_size_max", self.item_size_max.to_string()),
             ("maxconns_fast", yes_no(true)),
+            ("slab_reassign", t("slab_reassign")),
+            ("slab_automove", t("slab_automove")),
+            ("slab_automove_ratio", t("slab_automove_ratio")),
+            ("slab_automove_window", t("slab_automove_window")),
             ("flush_enabled", yes_no(!self.disable_flush)),
             ("dump_enabled", yes_no(!self.disable_dumping)),
+            ("lru_maintainer_thread", t("lru_maintainer_thread")),
+            ("lru_segmented", t("lru_segmented")),
+            ("hot_lru_pct", t("hot_lru_pct")),
+            ("warm_lru_pct", t("warm_lru_pct")),
+            ("hot_max_factor", t("hot_max_factor")),
+            ("warm_max_factor", t("warm_max_factor")),
+            ("temp_lru", t("temp_lru")),
+            ("temporary_ttl", t("temporary_ttl")),
             ("idle_timeout", self.idle_timeout.to_string()),
+            // Among memcached's extstore settings, which a build with extstore (1.6.45's
+            // default) shows; the others are not ferrocache's (see protocol-tests' MISSING).
+            ("slab_automove_freeratio", t("slab_automove_freeratio")),
             // A TLS build of memcached shows these with or without -Z; NULL paths print as
             // glibc prints a null string.
             ("ssl_enabled", yes_no(self.tls.enabled)),

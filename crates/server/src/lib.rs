@@ -3,6 +3,7 @@
 //! [`run`] takes its listeners, configuration and a shutdown signal as inputs, so tests can
 //! start a server in-process on port 0.
 
+pub mod admin;
 pub mod alloc;
 mod auth;
 mod binary;
@@ -91,6 +92,10 @@ pub(crate) struct Shared {
     pub verbosity: AtomicU32,
     /// `cache_memlimit` changes it at run time (bytes).
     pub maxbytes: AtomicU64,
+    /// `slabs automove` and `lru` change these at run time. A mutex: admin commands on any
+    /// connection write them (`lru tune` four at once) and only `stats settings` reads them,
+    /// both rarely.
+    tunables: Mutex<admin::Tunables>,
     pub listeners: usize,
     /// `-Y`: the users of the authfile; connections must authenticate first. SIGHUP reads
     /// the file again and swaps the list (see [`auth::Reloadable`] for why it is shaped so).
@@ -152,6 +157,7 @@ impl Shared {
             stop_deadline: std::sync::OnceLock::new(),
             verbosity: AtomicU32::new(u32::from(config.verbosity)),
             maxbytes: AtomicU64::new(config.memory_limit_bytes()),
+            tunables: Mutex::new(config.tunables.clone()),
             listeners,
             prefixes: prefix::PrefixStats::new(
                 config.prefix_delimiter as u8,
@@ -159,6 +165,14 @@ impl Shared {
             ),
             config,
         }
+    }
+
+    /// The run-time settings of `slabs automove` and `lru` (see [`admin`]).
+    pub fn tunables(&self) -> std::sync::MutexGuard<'_, admin::Tunables> {
+        // Every writer leaves the settings whole, so a poisoned lock still holds good ones.
+        self.tunables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The time a connection records as that of its last command: memcached's

@@ -220,7 +220,7 @@ fn settings(shared: &Shared, out: &mut Pairs) {
                 "no"
             }
             .to_string(),
-            _ => value,
+            _ => shared.tunables().stat(name).unwrap_or(value),
         };
         stat(out, name, value);
     }

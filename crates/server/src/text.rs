@@ -223,9 +223,16 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             }
             ctx.say(noreply, b"OK\r\n");
         }
-        Request::SlabsAutomove { noreply, .. } | Request::Extstore { noreply } => {
-            // Checked and acknowledged as memcached does; ferrocache has no slab mover and
-            // no external storage for them to tune (see the README).
+        Request::SlabsAutomove { setting, noreply } => {
+            crate::admin::slabs_automove(ctx, setting, noreply)
+        }
+        Request::SlabsReassign { classes, noreply } => {
+            crate::admin::slabs_reassign(ctx, classes, noreply)
+        }
+        Request::Lru { setting, noreply } => crate::admin::lru(ctx, setting, noreply),
+        Request::Extstore { noreply } => {
+            // Checked and acknowledged as memcached does; ferrocache has no external
+            // storage for it to tune (see the README).
             ctx.say(noreply, b"OK\r\n");
         }
         Request::DebugTime { change, noreply } => match &shared.debug_clock {

@@ -38,7 +38,7 @@ mod stats;
 pub(crate) mod store;
 mod touch;
 
-pub use admin::AutomoveSetting;
+pub use admin::{AutomoveSetting, LruSetting, Real};
 pub use encode::encode;
 pub use get::{GetKind, KeyIter};
 pub use misc::DebugTime;
@@ -116,6 +116,14 @@ pub enum Request<'a> {
         setting: AutomoveSetting,
         noreply: bool,
     },
+    /// `slabs reassign <src> <dst>`: the two class ids, `None` when either is unreadable
+    /// (memcached refuses that only after checking that reassignment is enabled).
+    SlabsReassign {
+        classes: Option<(i32, i32)>,
+        noreply: bool,
+    },
+    /// `lru tune|mode|temp_ttl ...` (see `admin`).
+    Lru { setting: LruSetting, noreply: bool },
     /// `extstore <setting> <value>`, with a value memcached accepts (see `admin`).
     Extstore { noreply: bool },
     /// `refresh_certs`
@@ -368,6 +376,7 @@ fn unknown<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
         b"verbosity" => return misc::verbosity(tokens),
         b"cache_memlimit" => return misc::cache_memlimit(tokens),
         b"slabs" => return admin::slabs(tokens),
+        b"lru" => return admin::lru(tokens),
         b"extstore" => return admin::extstore(tokens),
         b"refresh_certs" => return ready(Request::RefreshCerts { noreply }),
         b"debugtime" => return misc::debugtime(tokens),

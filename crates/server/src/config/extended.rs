@@ -267,13 +267,15 @@ fn one(
             p.hashpower = Some(n);
             no_effect(c);
         }
+        // The slab mover's and LRU's settings: shown by `stats settings` and changed by
+        // `slabs automove` and `lru`, as in memcached, but with no slabs and moka's own LRU
+        // they steer nothing (see `crate::admin`).
         "slab_automove" => {
-            if let Some(v) = value {
-                let n = atoi(v);
-                if !(0..=2).contains(&n) {
-                    return Err(fail("slab_automove must be between 0 and 2"));
-                }
+            let n = value.map_or(1, atoi);
+            if !(0..=2).contains(&n) {
+                return Err(fail("slab_automove must be between 0 and 2"));
             }
+            c.tunables.slab_automove = n as u32;
             no_effect(c);
         }
         "slab_automove_ratio" => {
@@ -281,6 +283,7 @@ fn one(
             if r <= 0.0 || r > 1.0 {
                 return Err(fail("slab_automove_ratio must be > 0 and < 1"));
             }
+            c.tunables.slab_automove_ratio = r;
             no_effect(c);
         }
         "slab_automove_window" => {
@@ -288,13 +291,13 @@ fn one(
             if !(3..=1800).contains(&n) {
                 return Err(fail("slab_automove_window must be > 2 and < 1800"));
             }
+            c.tunables.slab_automove_window = n as u32;
             no_effect(c);
         }
         "slab_automove_freeratio" => {
             let v = needed(value, "Missing slab_automove_freeratio argument")?;
-            if safe_strtod(v).is_none() {
-                return Err(fail("could not parse argument to slab_automove_freeratio"));
-            }
+            c.tunables.slab_automove_freeratio = safe_strtod(v)
+                .ok_or_else(|| fail("could not parse argument to slab_automove_freeratio"))?;
             no_effect(c);
         }
         "tail_repair_time" => {
@@ -339,8 +342,10 @@ fn one(
             }
             if key == "hot_lru_pct" {
                 p.hot_lru_pct = n;
+                c.tunables.hot_lru_pct = n as u32;
             } else {
                 p.warm_lru_pct = n;
+                c.tunables.warm_lru_pct = n as u32;
             }
             no_effect(c);
         }
@@ -349,11 +354,18 @@ fn one(
             if f <= 0.0 {
                 return Err(fail(format!("{key} must be > 0")));
             }
+            if key == "hot_max_factor" {
+                c.tunables.hot_max_factor = f;
+            } else {
+                c.tunables.warm_max_factor = f;
+            }
             no_effect(c);
         }
         "temporary_ttl" => {
-            needed(value, "Missing temporary_ttl argument")?;
+            let ttl = atoi(needed(value, "Missing temporary_ttl argument")?);
             p.temp_lru = true;
+            c.tunables.temp_lru = true;
+            c.tunables.temporary_ttl = ttl;
             no_effect(c);
         }
         "read_buf_mem_limit" => {
@@ -391,12 +403,11 @@ fn one(
             p.slab_chunk_max = SLAB_PAGE_SIZE;
             no_effect(c);
         }
-        "lru_maintainer" => {
-            p.lru_maintainer = true;
-            no_effect(c);
-        }
-        "no_lru_maintainer" => {
-            p.lru_maintainer = false;
+        "lru_maintainer" | "no_lru_maintainer" => {
+            let on = key == "lru_maintainer";
+            p.lru_maintainer = on;
+            c.tunables.lru_maintainer = on;
+            c.tunables.lru_segmented = on;
             no_effect(c);
         }
         "no_modern" => {
@@ -404,6 +415,9 @@ fn one(
                 p.slab_chunk_max = SLAB_PAGE_SIZE;
             }
             p.lru_maintainer = false;
+            let t = &mut c.tunables;
+            (t.slab_reassign, t.slab_automove) = (false, 0);
+            (t.lru_maintainer, t.lru_segmented) = (false, false);
             no_effect(c);
         }
         "resp_obj_mem_limit" => c
@@ -414,12 +428,17 @@ fn one(
         // disabled; the sandbox keys are those of a memcached built without seccomp, where
         // they do nothing either; relaxed_privileges is a debug-build key memcached's test
         // suite passes.
+        "slab_reassign" | "no_slab_reassign" => {
+            c.tunables.slab_reassign = key == "slab_reassign";
+            no_effect(c);
+        }
+        "no_slab_automove" => {
+            c.tunables.slab_automove = 0;
+            no_effect(c);
+        }
         "maxconns_fast"
         | "no_maxconns_fast"
         | "no_hashexpand"
-        | "slab_reassign"
-        | "no_slab_reassign"
-        | "no_slab_automove"
         | "lru_crawler"
         | "no_lru_crawler"
         | "track_sizes"
