@@ -277,6 +277,16 @@ impl Counters {
 pub(crate) fn store_config(config: &Config) -> StoreConfig {
     StoreConfig {
         memory_limit: config.memory_limit_bytes(),
+        // How far `cache_memlimit` can raise the budget: the machine's memory, past which
+        // a budget cannot be used anyway. Not with TinyLFU: moka sizes its frequency
+        // sketch once, from the entries it holds when half full, and the ballast that
+        // holds back the headroom would make it half full with no item in it (the sketch
+        // would stay at its 128-entry minimum); so there `cache_memlimit` lowers, and
+        // raises only back up to `-m`.
+        memory_ceiling: match config.eviction {
+            config::Eviction::Lru => memguard::physical_memory().unwrap_or(0),
+            config::Eviction::TinyLfu => 0,
+        },
         no_evict: config.disable_evictions,
         item_size_max: config.item_size_max,
         cas_enabled: !config.disable_cas,
@@ -423,9 +433,7 @@ async fn serve(
         };
         udp::start(socket, &shared, &tracker, &workers)?;
     }
-    if let Some(base) = memguard::rss_bytes() {
-        tokio::spawn(memguard::follow_rss(shared.clone(), base));
-    }
+    tokio::spawn(memguard::follow_rss(shared.clone(), memguard::rss_bytes()));
     let mut shutdown = std::pin::pin!(shutdown);
     let how = loop {
         tokio::select! {

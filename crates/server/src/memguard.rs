@@ -66,6 +66,20 @@ pub(crate) fn next_ballast(ballast: u64, rss: u64, target: u64, limit: u64) -> u
     }
 }
 
+/// The machine's physical memory (`sysconf`), if the system says.
+pub(crate) fn physical_memory() -> Option<u64> {
+    // SAFETY: sysconf only reads constants of the system.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    u64::try_from(pages)
+        .ok()?
+        .checked_mul(u64::try_from(page).ok()?)
+}
+
 /// The process's resident memory, from `/proc/self/statm` (Linux); `None` elsewhere.
 pub(crate) fn rss_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
@@ -76,20 +90,30 @@ pub(crate) fn rss_bytes() -> Option<u64> {
 }
 
 /// Runs until the server stops (see the module's documentation). `base` is the empty
-/// server's RSS.
-pub(crate) async fn follow_rss(shared: Arc<Shared>, base: u64) {
+/// server's RSS, `None` where RSS cannot be read: then the loop only paces `cache_memlimit`
+/// (see `Store::set_memory_limit`).
+///
+/// The limit it keeps RSS to is the store's capacity now: the `-m` or `cache_memlimit`
+/// budget, or while a lowering is being paced in, the part of the way it has come (the
+/// store evicts 8 MiB per tick; judged against the new budget at once, the guard would add
+/// ballast of its own on top and evict up to three quarters more).
+pub(crate) async fn follow_rss(shared: Arc<Shared>, base: Option<u64>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ballast = 0;
+    let base = base.unwrap_or(0);
     let (mut previous, mut last_rise) = (base, 0);
     loop {
         tokio::select! {
             _ = shared.stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let Some(now) = rss_bytes() else { return };
+        let Some(now) = rss_bytes() else {
+            shared.store.set_ballast(0);
+            continue;
+        };
         let rise = now.saturating_sub(previous);
-        let limit = shared.maxbytes.load(Ordering::Relaxed);
+        let limit = shared.store.capacity();
         let mut rss = projected(now, rise, last_rise, base + limit);
         (previous, last_rise) = (now, rise);
         let target = target(
@@ -103,10 +127,9 @@ pub(crate) async fn follow_rss(shared: Arc<Shared>, base: u64) {
             rss -= crate::alloc::large::release((rss - target) as usize) as u64;
         }
         let next = next_ballast(ballast, rss, target, limit);
-        if next > 0 || ballast > 0 {
-            // Put back even when unchanged: it must stay among the most recently used.
-            shared.store.set_ballast(next);
-        }
+        // Every tick: the store puts the ballast back when items were written (it must
+        // stay among the most recently used) and takes the next step of a lowering.
+        shared.store.set_ballast(next);
         ballast = next;
     }
 }

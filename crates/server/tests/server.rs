@@ -509,3 +509,90 @@ async fn debugtime_moves_the_clock_only_with_the_switch() {
     drop(c);
     server.stop().await.unwrap();
 }
+
+/// A `stats` value, read over `conn`.
+async fn stat(conn: &mut TcpStream, name: &str) -> u64 {
+    let reply = ask(conn, b"stats\r\n", b"END\r\n").await;
+    let text = String::from_utf8(reply).unwrap();
+    let prefix = format!("STAT {name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+/// Stores `n` values of 4000 bytes under `prefix`, 100 a write, with `noreply`.
+async fn fill(conn: &mut TcpStream, prefix: &str, n: usize) {
+    for batch in 0..n / 100 {
+        let mut req = Vec::new();
+        for i in 0..100 {
+            let mut one = set_request(&format!("{prefix}{:06}", batch * 100 + i), 4000);
+            let at = one.iter().position(|&b| b == b'\r').unwrap();
+            one.splice(at..at, *b" noreply");
+            req.extend(one);
+        }
+        conn.write_all(&req).await.unwrap();
+    }
+    // Each connection's requests are answered in order: once this is, all were stored.
+    ask(conn, b"mn\r\n", b"MN\r\n").await;
+}
+
+/// `cache_memlimit` changes what the cache holds, not only `limit_maxbytes`: lowered, items
+/// are evicted (paced, in the background) until their bytes fit the new limit; raised past
+/// `-m`, more items fit than `-m` held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_memlimit_changes_the_capacity_down_and_up() {
+    const MB: u64 = 1 << 20;
+    let server = TestServer::start(&["-m", "16"]).await;
+    let mut conn = server.connect().await;
+    fill(&mut conn, "a", 8_000).await;
+    let items_at_16 = stat(&mut conn, "curr_items").await;
+    let bytes = stat(&mut conn, "bytes").await;
+    assert!(
+        bytes <= 16 * MB && bytes > 12 * MB,
+        "{bytes} bytes at -m 16"
+    );
+
+    assert_eq!(
+        ask(&mut conn, b"cache_memlimit 8\r\n", b"\r\n").await,
+        b"OK\r\n"
+    );
+    assert_eq!(stat(&mut conn, "limit_maxbytes").await, 8 * MB);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let bytes = stat(&mut conn, "bytes").await;
+        if bytes <= 8 * MB {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{bytes} bytes 20 s after cache_memlimit 8"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let items_at_8 = stat(&mut conn, "curr_items").await;
+    assert!(
+        items_at_8 < items_at_16 * 6 / 10,
+        "{items_at_8} of {items_at_16}"
+    );
+    assert!(stat(&mut conn, "evictions").await >= items_at_16 - items_at_8);
+    // The newest items are the ones kept.
+    let newest = ask(&mut conn, b"get a007999\r\n", b"END\r\n").await;
+    assert!(newest.starts_with(b"VALUE a007999 0 4000\r\n"));
+
+    assert_eq!(
+        ask(&mut conn, b"cache_memlimit 48\r\n", b"\r\n").await,
+        b"OK\r\n"
+    );
+    fill(&mut conn, "b", 16_000).await;
+    let items_at_48 = stat(&mut conn, "curr_items").await;
+    let bytes = stat(&mut conn, "bytes").await;
+    assert!(bytes <= 48 * MB, "{bytes} bytes at 48 MB");
+    assert!(
+        items_at_48 > items_at_16 * 5 / 2,
+        "{items_at_48} items at 48 MB, {items_at_16} at -m 16"
+    );
+    drop(conn);
+    server.stop().await.unwrap();
+}

@@ -48,7 +48,7 @@ use key::{Key, Probe};
 use moka::notification::RemovalCause;
 use shards::Shards;
 use slabs::{ClassCounters, Classes, SlabConfig};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What the server passes at start-up (from memcached's `-m`, `-M`, `-I`, `-C`, `-o`).
@@ -56,6 +56,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct StoreConfig {
     /// `-m`, in bytes (default 64 MiB): a budget of real memory.
     pub memory_limit: u64,
+    /// The most [`Store::set_memory_limit`] (`cache_memlimit`) can raise the budget to, in
+    /// bytes: moka's caches are built this large, and the store holds back what the budget
+    /// does not lend to items as ballast (see [`Store::set_memory_limit`]). At or below
+    /// `memory_limit` (the default, 0), the budget cannot grow past `memory_limit`.
+    pub memory_ceiling: u64,
     /// `-M`: refuse to store (`OutOfMemory`) instead of evicting.
     pub no_evict: bool,
     /// `-I`, in bytes (default 1 MiB), counted as memcached counts items.
@@ -75,6 +80,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             memory_limit: 64 * 1024 * 1024,
+            memory_ceiling: 0,
             no_evict: false,
             item_size_max: 1024 * 1024,
             cas_enabled: true,
@@ -219,35 +225,65 @@ pub struct Store {
     limit: AtomicU64,
     config: StoreConfig,
     counters: Arc<Counters>,
+    /// Set by the eviction listener when moka evicted the ballast.
+    ballast_lost: Arc<AtomicBool>,
     /// The second `removals` counts reader removals in (see `removal_budget`).
     removal_window: AtomicU32,
     removals: AtomicU64,
-    /// One key per moka cache for [`Store::set_ballast`]: 251 bytes, one more than any key a
-    /// client can send, so no request reaches them.
+    /// Keys for the ballast ([`Store::set_ballast`]), the same number for each moka cache
+    /// (enough for its share of the ceiling: moka weighs an entry with a `u32`): 251 bytes,
+    /// one more than any key a client can send, so no request reaches them.
     ballast_keys: Vec<Key>,
+    /// What the ballast holds, behind a lock: the memory guard (every 10 ms) and
+    /// `cache_memlimit` (any connection) both change it, and each writes the whole ballast
+    /// from both parts, so two writers must not interleave.
+    ballast: Mutex<Ballast>,
+    /// moka's capacity: the most the budget can be raised to (see [`Store::set_memory_limit`]).
+    ceiling: u64,
     /// memcached's slab classes and each one's counters, shared with the eviction listener,
     /// which counts items out as `link` counts them in.
     classes: Arc<Classes>,
 }
 
-/// A key for each of `cache`'s moka caches, none of which a client can send (251 bytes).
-fn ballast_keys(cache: &Shards) -> Vec<Key> {
-    let mut keys: Vec<Option<Key>> = (0..cache.count()).map(|_| None).collect();
+/// `per_shard` keys for each of `cache`'s moka caches, none of which a client can send (251
+/// bytes).
+fn ballast_keys(cache: &Shards, per_shard: usize) -> Vec<Key> {
+    let mut keys: Vec<Vec<Key>> = (0..cache.count()).map(|_| Vec::new()).collect();
     let mut bytes = vec![b'.'; 251];
     let name = b"\0ferrocache-ballast";
     bytes[..name.len()].copy_from_slice(name);
     let mut n = 0u64;
-    while keys.iter().any(Option::is_none) {
+    while keys.iter().any(|k| k.len() < per_shard) {
         bytes[240..248].copy_from_slice(&n.to_le_bytes());
         let probe = Probe::new(&bytes);
         let shard = cache.index(&probe);
-        if keys[shard].is_none() {
-            keys[shard] = Some(probe.to_owned_key());
+        if keys[shard].len() < per_shard {
+            keys[shard].push(probe.to_owned_key());
         }
         n += 1;
     }
     keys.into_iter().flatten().collect()
 }
+
+/// The weight the store holds in moka that is no item (see [`Store::set_ballast`]).
+#[derive(Debug, Default)]
+struct Ballast {
+    /// Held back from items because the budget is under the ceiling: `ceiling - limit`
+    /// once a lowering has been paced in ([`RESERVE_STEP`] at a time).
+    reserve: u64,
+    /// Held for the server's memory guard.
+    guard: u64,
+    /// What was last written into moka, and the write volume (`charged_total`) then.
+    held: u64,
+    writes: u64,
+}
+
+/// How much more the reserve may hold back per [`Store::set_ballast`] call (the memory
+/// guard calls it every 10 ms) when `cache_memlimit` lowers the budget. Every byte of it
+/// is items evicted by the housekeeper, in moka's maintenance, which writers wait for
+/// when their write log fills: a step at a time keeps each maintenance run short (see
+/// bench/RESULTS.md, "cache_memlimit").
+pub const RESERVE_STEP: u64 = 8 << 20;
 
 /// Dead items readers remove per second at most (see `Store::removal_budget`).
 const READ_REMOVALS_PER_SECOND: u64 = 2_000;
@@ -270,17 +306,26 @@ impl Store {
         let alloc_size = config.alloc_size;
         // With -M nothing may be evicted: the budget is enforced by `link`'s admission check
         // alone, and moka (whose shards each get a share of the capacity, and would evict in a
-        // busy one) is given room it never uses.
+        // busy one) is given room it never uses. Otherwise moka gets the ceiling, and the
+        // ballast holds back what `-m` does not lend to items.
+        let ceiling = if config.no_evict {
+            config.memory_limit
+        } else {
+            config.memory_limit.max(config.memory_ceiling)
+        };
         let capacity = if config.no_evict {
             u64::MAX / 4
         } else {
-            config.memory_limit
+            ceiling
         };
         // The count follows -m even with -M, where moka's own capacity is only a ceiling.
         let count = Shards::count_for(config.memory_limit, config.item_size_max as u64);
+        let ballast_lost = Arc::new(AtomicBool::new(false));
+        let lost = ballast_lost.clone();
         let cache = Shards::build(count, capacity, |builder| {
             let c = listener_counters.clone();
             let classes = listener_classes.clone();
+            let lost = lost.clone();
             builder
                 .weigher(move |key, item| item::weigh(key, item, alloc_size))
                 .eviction_policy(match config.policy {
@@ -289,6 +334,11 @@ impl Store {
                 })
                 .eviction_listener(move |key: Arc<Key>, item: Item, cause| {
                     if item.has(Item::BALLAST) {
+                        // Evicted (it had become the least recently used): put back at
+                        // the next `set_ballast`. Replacing it is how it is refreshed.
+                        if cause == RemovalCause::Size {
+                            lost.store(true, Ordering::Relaxed);
+                        }
                         return;
                     }
                     // Every entry that leaves, for whatever reason, is uncounted here, and every
@@ -326,9 +376,16 @@ impl Store {
             eprintln!("ferrocache: could not start the housekeeping thread: {e}");
         }
         let times = Times::new(clock.unix_now());
-        let ballast_keys = ballast_keys(&cache);
-        Store {
+        // moka weighs an entry with a u32: enough keys per cache to hold its whole share.
+        let per_shard = (ceiling / cache.count() as u64)
+            .div_ceil(u64::from(u32::MAX))
+            .max(1);
+        let ballast_keys = ballast_keys(&cache, per_shard as usize);
+        let store = Store {
             ballast_keys,
+            ballast: Mutex::new(Ballast::default()),
+            ballast_lost,
+            ceiling,
             cache,
             locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             clock,
@@ -343,7 +400,15 @@ impl Store {
             removal_window: AtomicU32::new(0),
             removals: AtomicU64::new(0),
             classes,
+        };
+        // The whole reserve at once, into the empty cache (nothing to evict), where moka
+        // admits it whatever its policy.
+        {
+            let mut b = store.ballast();
+            b.reserve = store.reserve_target();
+            store.put_ballast(&mut b);
         }
+        store
     }
 
     fn now(&self) -> u32 {
@@ -892,24 +957,64 @@ impl Store {
         }
     }
 
-    /// `cache_memlimit`: changes the budget that `-M` admission and `stats` use. moka's own
-    /// capacity is fixed when the cache is built, so eviction keeps the start-up budget
-    /// (documented in the README).
+    /// `cache_memlimit`: changes the budget, up to the ceiling ([`StoreConfig::memory_ceiling`]).
+    ///
+    /// moka cannot change a cache's capacity once built, so the caches are built with the
+    /// ceiling and the store holds the difference back as ballast (weight that is no item,
+    /// as for [`Store::set_ballast`]). Raising gives ballast back at once: nothing is
+    /// evicted. Lowering adds ballast [`RESERVE_STEP`] at a time, at each `set_ballast`
+    /// (every 10 ms in the server), so that moka evicts the least recently used items down
+    /// to the new budget a batch at a time instead of in one maintenance run that writers
+    /// would wait for. Budgets past the ceiling hold nothing back. With `-M` the budget is
+    /// `link`'s admission limit, and nothing is evicted.
     pub fn set_memory_limit(&self, bytes: u64) {
         self.limit.store(bytes, Ordering::Relaxed);
+        let mut b = self.ballast();
+        let target = self.reserve_target();
+        if target < b.reserve {
+            b.reserve = target;
+            self.put_ballast(&mut b);
+        }
     }
 
-    /// Holds `bytes` of weight in the store that are no item, so that moka keeps that much
-    /// less of the items (evicting the least recently used to make room); 0 gives it back.
-    ///
-    /// Why: the server follows its RSS with it. While a full cache changes from one value
-    /// size to another, the allocator's pages of the old size are half empty until their last
-    /// items go, and RSS runs past `-m` although the items fit it (bench/RESULTS.md, "Memory
-    /// under churn"); evicting sooner empties those pages sooner. The weight is re-inserted on
-    /// every call, so that it stays among the most recently used and is not evicted itself.
-    /// With `-o eviction=tinylfu` moka may refuse it.
-    pub fn set_ballast(&self, bytes: u64) {
-        let per = bytes / self.ballast_keys.len() as u64;
+    /// What the ballast must hold back for the budget once paced in.
+    fn reserve_target(&self) -> u64 {
+        if self.config.no_evict {
+            return 0;
+        }
+        self.ceiling
+            .saturating_sub(self.limit.load(Ordering::Relaxed))
+    }
+
+    /// What items may hold now: the budget, or during a lowering the part of the way the
+    /// reserve has come (before the memory guard's own ballast).
+    pub fn capacity(&self) -> u64 {
+        if self.config.no_evict {
+            return self.limit.load(Ordering::Relaxed);
+        }
+        self.ceiling - self.ballast().reserve
+    }
+
+    fn ballast(&self) -> MutexGuard<'_, Ballast> {
+        // Every writer leaves the record whole; a poisoned lock still holds a good one.
+        self.ballast
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the ballast into moka when what it should hold changed, or when items were
+    /// written since (the ballast must stay among the most recently used, or it is the
+    /// next to be evicted), or when moka evicted it. On an idle server nothing is written
+    /// and the housekeeper stays parked.
+    fn put_ballast(&self, b: &mut Ballast) {
+        let total = (b.reserve + b.guard).min(self.ceiling);
+        let writes = self.counters.charged_total.load(Ordering::Relaxed);
+        let lost = self.ballast_lost.swap(false, Ordering::Relaxed);
+        if total == b.held && (total == 0 || (writes == b.writes && !lost)) {
+            return;
+        }
+        (b.held, b.writes) = (total, writes);
+        let per = total / self.ballast_keys.len() as u64;
         for key in &self.ballast_keys {
             if per == 0 {
                 self.cache.invalidate(key);
@@ -925,6 +1030,30 @@ impl Store {
             };
             self.cache.insert(key.to_owned_key(), item);
         }
+    }
+
+    /// Holds `bytes` of weight in the store that are no item, so that moka keeps that much
+    /// less of the items (evicting the least recently used to make room); 0 gives it back.
+    /// Also takes the next step of a `cache_memlimit` lowering (see
+    /// [`Store::set_memory_limit`]): the server calls it every 10 ms.
+    ///
+    /// Why: the server follows its RSS with it. While a full cache changes from one value
+    /// size to another, the allocator's pages of the old size are half empty until their last
+    /// items go, and RSS runs past `-m` although the items fit it (bench/RESULTS.md, "Memory
+    /// under churn"); evicting sooner empties those pages sooner. The weight is re-inserted
+    /// whenever items were written since the last call, so that it stays among the most
+    /// recently used and is not evicted itself (see `put_ballast`). With `-o
+    /// eviction=tinylfu` moka may refuse a ballast that had to be put back.
+    pub fn set_ballast(&self, bytes: u64) {
+        let mut b = self.ballast();
+        b.guard = bytes;
+        let target = self.reserve_target();
+        b.reserve = if b.reserve < target {
+            (b.reserve + RESERVE_STEP).min(target)
+        } else {
+            target
+        };
+        self.put_ballast(&mut b);
     }
 
     /// `stats reset`.
