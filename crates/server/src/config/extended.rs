@@ -265,6 +265,7 @@ fn one(
                 )));
             }
             p.hashpower = Some(n);
+            c.hashpower_init = n;
             no_effect(c);
         }
         // The slab mover's and LRU's settings: shown by `stats settings` and changed by
@@ -308,6 +309,7 @@ fn one(
             if n < 10 {
                 return Err(fail("Cannot set tail_repair_time to less than 10 seconds"));
             }
+            c.tail_repair_time = n;
             no_effect(c);
         }
         "hash_algorithm" => {
@@ -410,6 +412,8 @@ fn one(
             c.tunables.lru_segmented = on;
             no_effect(c);
         }
+        // `stats sizes`' histogram, counted as items come and go.
+        "track_sizes" => c.track_sizes = true,
         "no_modern" => {
             if !p.slab_chunk_changed {
                 p.slab_chunk_max = SLAB_PAGE_SIZE;
@@ -441,7 +445,6 @@ fn one(
         | "no_hashexpand"
         | "lru_crawler"
         | "no_lru_crawler"
-        | "track_sizes"
         | "inline_ascii_resp"
         | "no_inline_ascii_resp"
         | "modern"
