@@ -1078,6 +1078,15 @@ impl Store {
         self.ceiling - self.ballast().reserve
     }
 
+    /// Is a `cache_memlimit` lowering still under way: the reserve still being paced in,
+    /// or the items still holding more than the capacity by over a step (the evictions
+    /// it asked for not applied yet)?
+    pub fn lowering(&self) -> bool {
+        let reserve = self.ballast().reserve;
+        reserve < self.reserve_target()
+            || self.charged_bytes() > self.ceiling - reserve + RESERVE_STEP
+    }
+
     fn ballast(&self) -> MutexGuard<'_, Ballast> {
         // Every writer leaves the record whole; a poisoned lock still holds a good one.
         self.ballast
