@@ -135,7 +135,6 @@ pub const MISSING: &[(&str, &str)] = &[
     ("slab_automove_freeratio", "no slabs"),
     ("ext_drop_unread", "no extstore"),
     ("num_napi_ids", "no NAPI id support"),
-    ("memory_file", "no restartable memory file"),
     // stats items, per class
     ("items:*:number_hot", "no segmented LRU"),
     ("items:*:number_warm", "no segmented LRU"),
