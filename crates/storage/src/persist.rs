@@ -186,6 +186,8 @@ impl Store {
     /// returns how many. Items stored while it runs may or may not be in the file: the server
     /// calls it once every connection is closed.
     pub fn save(&self, out: &mut impl Write) -> io::Result<SaveReport> {
+        // moka's logged writes and removals applied first, so the iterator sees them all.
+        self.cache.run_pending_tasks();
         let now = self.now();
         let started = self.times.process_started;
         let abs = |rel: u32| started + u64::from(rel);

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Warm restart (-e): memcached 1.6.45 (the reference build; $MEMCACHED_BIN overrides it) and
+# ferrocache, one at a time, each -m 1024 -t 2:
+#   1. start with -e <file>, fill with ITEMS keys of 100-byte values (`ferrobench --preload`),
+#      read VmRSS ("filled by clients");
+#   2. SIGUSR1, and time from the signal to the exit (the save: ferrocache also logs its own
+#      figure), and the file's size;
+#   3. start again with the same -e, and time from the start to the first accepted
+#      connection (the load: ferrocache also logs its own figure), then read curr_items,
+#      check a value, and read VmRSS 2 s later ("after loading").
+# memcached's -e file must be on a tmpfs (/dev/shm); ferrocache is measured there and on the
+# disk file system of the work tree (target/).
+# Writes bench/out/restart.md (and prints it).
+# Usage: scripts/bench-restart.sh [ITEMS]      (default 1000000)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+. scripts/common.sh
+
+items=${1:-1000000}
+mc=${MEMCACHED_BIN:-$(reference_memcached)}
+cargo build --release --quiet -p ferrocache-bench -p ferrocache-server
+mkdir -p bench/out
+
+python3 - "$items" "$mc" target/release/ferrocache target/release/ferrobench "$ROOT/target" "${user_flag[@]}" <<'PY' | tee bench/out/restart.md
+import os, re, signal, socket, subprocess, sys, time
+sys.path.insert(0, "scripts")
+from benchlib import free_port, rss
+items, mc, fc, fb, disk, user = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+MiB = 2**20
+SIZE = 100
+
+def start(binary, path, log):
+    port = free_port()
+    t0 = time.monotonic()
+    p = subprocess.Popen([binary, *user, "-l", "127.0.0.1", "-p", str(port), "-U", "0",
+                          "-m", "1024", "-t", "2", "-e", path, "-v"],
+                         stdout=subprocess.DEVNULL, stderr=open(log, "w"))
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            if p.poll() is not None:
+                raise SystemExit(f"{binary} exited: {open(log).read()}")
+            time.sleep(0.005)
+    return p, port, time.monotonic() - t0
+
+def ask(port, req, end=b"END\r\n"):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(req)
+    out = b""
+    while not out.endswith(end):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out
+
+def curr_items(port):
+    m = re.search(rb"STAT curr_items (\d+)", ask(port, b"stats\r\n"))
+    return int(m.group(1))
+
+def stop_gracefully(p):
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGUSR1)
+    p.wait()
+    return time.monotonic() - t0
+
+def run(label, binary, path):
+    for f in (path, path + ".meta"):
+        if os.path.exists(f):
+            os.remove(f)
+    log = f"bench/out/restart-{label}.log"
+    p, port, _ = start(binary, path, log)
+    subprocess.run([fb, "-s", f"127.0.0.1:{port}", "-c", "4", "-t", "2", "--preload",
+                    "--key-minimum", "1", "--key-maximum", str(items), "--data-size", str(SIZE),
+                    "--ratio", "0:1", "--requests", "1"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    time.sleep(2)
+    filled_items, filled_rss = curr_items(port), rss(p.pid)
+    save = stop_gracefully(p)
+    size = sum(os.path.getsize(f) for f in (path, path + ".meta") if os.path.exists(f))
+    p, port, load = start(binary, path, log + ".2")
+    loaded_items = curr_items(port)
+    value = ask(port, f"get key:{items // 2}\r\n".encode())
+    assert value.startswith(f"VALUE key:{items // 2} ".encode()), value[:80]
+    time.sleep(2)
+    loaded_rss = rss(p.pid)
+    p.terminate(); p.wait()
+    logged = open(log).read() + open(log + ".2").read()
+    own_save = re.search(r"\[restart\] saved \d+ items \(\d+ bytes\) to \S+ in (\d+) ms", logged)
+    own_load = re.search(r"\[restart\] loaded \d+ items from \S+ in (\d+) ms", logged)
+    for f in (path, path + ".meta"):
+        if os.path.exists(f):
+            os.remove(f)
+    return dict(label=label, filled_items=filled_items, filled_rss=filled_rss, save=save,
+                own_save=own_save and int(own_save.group(1)), size=size, load=load,
+                own_load=own_load and int(own_load.group(1)), loaded_items=loaded_items,
+                loaded_rss=loaded_rss)
+
+runs = [
+    run("memcached", mc, "/dev/shm/bench-restart-memcached"),
+    run("ferrocache", fc, "/dev/shm/bench-restart-ferrocache"),
+    run("ferrocache-disk", fc, os.path.join(disk, "bench-restart-ferrocache")),
+]
+ms = lambda v: "-" if v is None else f"{v:.0f}"
+print(f"{items} keys of {SIZE}-byte values, -m 1024 -t 2; load average "
+      f"{open('/proc/loadavg').read().split()[0]}\n")
+print("| server (-e on) | items filled | RSS filled MiB | SIGUSR1 to exit ms | own save ms | file MiB "
+      "| start to accept ms | own load ms | items loaded | RSS loaded MiB | RSS loaded/filled |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for r in runs:
+    where = "tmpfs" if r["label"] != "ferrocache-disk" else "disk"
+    name = r["label"].replace("-disk", "")
+    print(f"| {name} ({where}) | {r['filled_items']} | {r['filled_rss'] / MiB:.1f} | {ms(r['save'] * 1000)} "
+          f"| {ms(r['own_save'])} | {r['size'] / MiB:.1f} | {ms(r['load'] * 1000)} | {ms(r['own_load'])} "
+          f"| {r['loaded_items']} | {r['loaded_rss'] / MiB:.1f} | {r['loaded_rss'] / r['filled_rss']:.2f} |")
+mcr, fcr = runs[0], runs[1]
+print(f"\nferrocache/memcached (tmpfs): RSS filled {fcr['filled_rss'] / mcr['filled_rss']:.2f}x, "
+      f"RSS loaded {fcr['loaded_rss'] / mcr['loaded_rss']:.2f}x, "
+      f"stop {fcr['save'] / mcr['save']:.2f}x, start {fcr['load'] / mcr['load']:.2f}x")
+PY
