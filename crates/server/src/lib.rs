@@ -46,13 +46,14 @@ pub const MEMCACHED_VERSION: &str = "1.6.45";
 
 /// How a running server was asked to stop. Either way it stops accepting, lets each
 /// connection finish the request it is working on, and returns once all are closed; the two
-/// differ in what is printed, as memcached's do.
+/// differ in what is printed, as memcached's do, and only a graceful stop saves (`-e`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
     /// SIGTERM, SIGINT, or `shutdown` (with `-A`): memcached prints "Exiting normally" with
     /// `-v` and nothing without.
     Normal,
     /// SIGUSR1, or `shutdown graceful` (with `-A`): memcached prints "Gracefully stopping".
+    /// With `-e` the cache is saved once the connections are closed (see `restart`).
     Graceful,
 }
 
