@@ -415,7 +415,13 @@ impl Store {
                 cas
             };
             let item = Item {
-                value: Value::from(std::mem::take(&mut value)),
+                // A small value is copied into its own block and the buffer is kept for the
+                // next; a large one keeps the buffer it was read into.
+                value: if value_len <= Value::SMALL {
+                    Value::from(&value[..])
+                } else {
+                    Value::from(std::mem::take(&mut value))
+                },
                 flags,
                 exptime: if exptime == 0 {
                     0
