@@ -196,7 +196,7 @@ impl Store {
             crc: Hasher::new(),
             written: 0,
         };
-        let oldest_live = self.oldest_live.load(Ordering::Relaxed);
+        let oldest_live = self.epoch.oldest_live.load(Ordering::Relaxed);
         // Only a flush still to come matters: one that has passed made its items dead, and
         // dead items are not saved.
         let flush_at = if oldest_live > now {
@@ -313,7 +313,7 @@ impl Store {
         // Still to come: the pending flush, in this process's relative time.
         if flush_at > unix_now {
             let rel = u32::try_from(flush_at - started).unwrap_or(u32::MAX);
-            self.oldest_live.store(rel, Ordering::Relaxed);
+            self.epoch.oldest_live.store(rel, Ordering::Relaxed);
         }
         let cas_enabled = self.config.cas_enabled;
         let alloc_size = self.config.alloc_size;
