@@ -43,13 +43,14 @@
 //! server starts empty rather than with part of the cache.
 
 use crate::item::{weight, Item};
-use crate::key::Probe;
+use crate::key::{Key, Probe};
 use crate::value::Value;
 use crate::Store;
 use crc32fast::Hasher;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Mutex};
 
 /// The first bytes of every file.
 pub const MAGIC: [u8; 8] = *b"FERROCMF";
@@ -65,6 +66,10 @@ const SAVED_MARKS: u8 = Item::STALE | Item::WIN_SENT | Item::BINARY_KEY;
 /// The longest key a client can store.
 const KEY_MAX: usize = 250;
 const HEADER_LEN: usize = 40;
+/// Threads that link a loading file's items, at most.
+const LOAD_THREADS: usize = 4;
+/// Items handed to a linking thread at a time.
+const BATCH: usize = 256;
 const RECORD_FIXED: usize = 35;
 
 /// What [`Store::save`] wrote.
@@ -266,8 +271,42 @@ impl Store {
     ///
     /// On an error nothing stays linked: the store is empty, as if no file had been given.
     pub fn load(&self, input: &mut impl Read) -> Result<LoadReport, LoadError> {
+        // One thread reads and checks the file; up to LOAD_THREADS link its items. Why: moka's
+        // inserts (and its table growing from empty) are most of a load's time, and its
+        // table takes inserts from many threads at once.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(LOAD_THREADS);
+        let (tx, rx) = mpsc::sync_channel::<Vec<(Key, Item)>>(2 * threads);
+        let rx = Mutex::new(rx);
         let mut items = 0;
-        match self.load_items(input, &mut items) {
+        let result = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| scope.spawn(|| self.link_batches(&rx)))
+                .collect();
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut result = self.load_items(input, &mut items, &mut |key, item| {
+                batch.push((key, item));
+                if batch.len() == BATCH {
+                    // Fails only if every worker is gone, which a panic would report below.
+                    let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                }
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            drop(tx);
+            for worker in workers {
+                let (linked, refused) = worker.join().expect("a load thread panicked");
+                if let Ok(report) = &mut result {
+                    report.loaded += linked;
+                    report.no_memory += refused;
+                }
+            }
+            result
+        });
+        self.cache.run_pending_tasks();
+        match result {
             Ok(report) => Ok(report),
             Err(e) => {
                 if items > 0 {
@@ -278,7 +317,34 @@ impl Store {
         }
     }
 
-    fn load_items(&self, input: &mut impl Read, items: &mut u64) -> Result<LoadReport, LoadError> {
+    /// A load thread: links the batches it is sent until the reader is done. Returns how
+    /// many items it linked and how many `-M` refused.
+    fn link_batches(&self, batches: &Mutex<mpsc::Receiver<Vec<(Key, Item)>>>) -> (u64, u64) {
+        let (mut linked, mut refused) = (0, 0);
+        loop {
+            // The lock is held only to take the next batch.
+            let next = batches.lock().unwrap_or_else(|e| e.into_inner()).recv();
+            let Ok(batch) = next else {
+                return (linked, refused);
+            };
+            for (key, item) in batch {
+                let _guard = self.lock(&key);
+                if self.link(&key, item, None, false) {
+                    linked += 1;
+                } else {
+                    refused += 1;
+                }
+            }
+        }
+    }
+
+    /// Reads and checks the file, and hands each item to link to `link`.
+    fn load_items(
+        &self,
+        input: &mut impl Read,
+        items: &mut u64,
+        link: &mut impl FnMut(Key, Item),
+    ) -> Result<LoadReport, LoadError> {
         let mut r = CrcReader {
             inner: input,
             crc: Hasher::new(),
@@ -438,12 +504,7 @@ impl Store {
             if marks & FETCHED != 0 {
                 item.value.mark_fetched();
             }
-            let _guard = self.lock(&probe);
-            if self.link(&probe, item, None, false) {
-                report.loaded += 1;
-            } else {
-                report.no_memory += 1;
-            }
+            link(probe.to_owned_key(), item);
         }
         let mut end = [0u8; 8];
         if !r.fill(&mut end).map_err(LoadError::Io)? {
@@ -463,7 +524,6 @@ impl Store {
         if r.inner.read(&mut [0u8; 1]).map_err(LoadError::Io)? != 0 {
             return Err(corrupt(*items, "data after the end record"));
         }
-        self.cache.run_pending_tasks();
         Ok(report)
     }
 
