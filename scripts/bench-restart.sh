@@ -12,22 +12,24 @@
 # memcached's -e file must be on a tmpfs (/dev/shm); ferrocache is measured there and on the
 # disk file system of the work tree (target/).
 # Writes bench/out/restart.md (and prints it).
-# Usage: scripts/bench-restart.sh [ITEMS]      (default 1000000)
+# Usage: scripts/bench-restart.sh [ITEMS [ROUNDS]]      (defaults 1000000 and 3)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 . scripts/common.sh
 
 items=${1:-1000000}
+rounds=${2:-3}
 mc=${MEMCACHED_BIN:-$(reference_memcached)}
 cargo build --release --quiet -p ferrocache-bench -p ferrocache-server
 mkdir -p bench/out
 
-python3 - "$items" "$mc" target/release/ferrocache target/release/ferrobench "$ROOT/target" "${user_flag[@]}" <<'PY' | tee bench/out/restart.md
-import os, re, signal, socket, subprocess, sys, time
+python3 - "$items" "$rounds" "$mc" target/release/ferrocache target/release/ferrobench "$ROOT/target" "${user_flag[@]}" <<'PY' | tee bench/out/restart.md
+import os, re, signal, socket, statistics, subprocess, sys, time
 sys.path.insert(0, "scripts")
 from benchlib import free_port, rss
-items, mc, fc, fb, disk, user = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+items, rounds, mc, fc, fb, disk = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:7]
+user = sys.argv[7:]
 MiB = 2**20
 SIZE = 100
 
@@ -113,26 +115,36 @@ def run(label, binary, path):
                 own_load=own_load and int(own_load.group(1)), loaded_items=loaded_items,
                 loaded_rss=loaded_rss, readable=readable)
 
-runs = [
-    run("memcached", mc, "/dev/shm/bench-restart-memcached"),
-    run("ferrocache", fc, "/dev/shm/bench-restart-ferrocache"),
-    run("ferrocache-disk", fc, os.path.join(disk, "bench-restart-ferrocache")),
+servers = [
+    ("memcached", mc, "/dev/shm/bench-restart-memcached"),
+    ("ferrocache", fc, "/dev/shm/bench-restart-ferrocache"),
+    ("ferrocache-disk", fc, os.path.join(disk, "bench-restart-ferrocache")),
 ]
+# Rounds, the servers taking turns in each, so that what else runs on the machine falls on
+# all of them alike; the summary takes each figure's median over the rounds.
+runs = [dict(run(*server), round=n + 1) for n in range(rounds) for server in servers]
 ms = lambda v: "-" if v is None else f"{v:.0f}"
-print(f"{items} keys of {SIZE}-byte values, -m 1024 -t 2; load average "
-      f"{open('/proc/loadavg').read().split()[0]}\n")
-print("| server (-e on) | items filled | RSS filled MiB | SIGUSR1 to exit ms | own save ms | file MiB "
+print(f"{items} keys of {SIZE}-byte values, -m 1024 -t 2, {rounds} rounds; load average at the "
+      f"end {open('/proc/loadavg').read().split()[0]}\n")
+print("| round | server (-e on) | items filled | RSS filled MiB | SIGUSR1 to exit ms | own save ms | file MiB "
       "| start to first reply ms | own load ms | items loaded | RSS loaded MiB | RSS loaded/filled | a value read back |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+def name(label):
+    return "ferrocache (disk)" if label == "ferrocache-disk" else f"{label} (tmpfs)"
 for r in runs:
-    where = "tmpfs" if r["label"] != "ferrocache-disk" else "disk"
-    name = r["label"].replace("-disk", "")
-    print(f"| {name} ({where}) | {r['filled_items']} | {r['filled_rss'] / MiB:.1f} | {ms(r['save'] * 1000)} "
+    print(f"| {r['round']} | {name(r['label'])} | {r['filled_items']} | {r['filled_rss'] / MiB:.1f} | {ms(r['save'] * 1000)} "
           f"| {ms(r['own_save'])} | {r['size'] / MiB:.1f} | {ms(r['load'] * 1000)} | {ms(r['own_load'])} "
           f"| {r['loaded_items']} | {r['loaded_rss'] / MiB:.1f} | {r['loaded_rss'] / r['filled_rss']:.2f} "
           f"| {'yes' if r['readable'] else 'no'} |")
-mcr, fcr = runs[0], runs[1]
-print(f"\nferrocache/memcached (tmpfs): RSS filled {fcr['filled_rss'] / mcr['filled_rss']:.2f}x, "
-      f"RSS loaded {fcr['loaded_rss'] / mcr['loaded_rss']:.2f}x, "
-      f"stop {fcr['save'] / mcr['save']:.2f}x, start {fcr['load'] / mcr['load']:.2f}x")
+med = {label: {k: statistics.median(r[k] for r in runs if r["label"] == label)
+               for k in ("save", "load", "filled_rss", "loaded_rss")}
+       for label, _, _ in servers}
+print("\nMedians: " + "; ".join(
+    f"{name(label)} stop {m['save'] * 1000:.0f} ms, start {m['load'] * 1000:.0f} ms, "
+    f"RSS filled {m['filled_rss'] / MiB:.1f} MiB, loaded {m['loaded_rss'] / MiB:.1f} MiB"
+    for label, m in med.items()))
+m, f = med["memcached"], med["ferrocache"]
+print(f"\nferrocache/memcached (both on tmpfs, medians): stop {f['save'] / m['save']:.2f}x, "
+      f"start {f['load'] / m['load']:.2f}x, RSS filled {f['filled_rss'] / m['filled_rss']:.2f}x, "
+      f"RSS loaded {f['loaded_rss'] / m['loaded_rss']:.2f}x")
 PY
