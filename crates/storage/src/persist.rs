@@ -3,7 +3,8 @@
 //!
 //! The format is ferrocache's own (memcached's `-e` keeps its slab memory in a mmapped file
 //! and a `.meta` file beside it). Both directions stream: a save writes each item as moka's
-//! iterator yields it, and a load links each item as it is read, so neither ever holds a
+//! iterator yields it, and a load links each item as it is read (one thread reads and checks,
+//! up to four link, batches of 256 items in flight between them), so neither ever holds a
 //! second copy of the cache.
 //!
 //! # Layout, version 1
