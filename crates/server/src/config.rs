@@ -139,6 +139,9 @@ pub struct Config {
     /// The slab mover's and LRU's settings (`-o slab_automove`, `-o hot_lru_pct`, ...),
     /// which `slabs automove` and `lru` change at run time (see [`crate::admin`]).
     pub tunables: crate::admin::Tunables,
+    /// `-e`: the file the cache is saved to on a graceful stop and loaded from at start
+    /// (see `restart`).
+    pub memory_file: Option<PathBuf>,
     /// `-Z` and the `-o ssl_*` keys.
     pub tls: TlsSettings,
     /// Every `-o` pair as given, in order (a bare key has an empty value).
@@ -194,6 +197,7 @@ impl Default for Config {
             tail_repair_time: 0,
             enable_coredumps: false,
             tunables: crate::admin::Tunables::default(),
+            memory_file: None,
             tls: TlsSettings::default(),
             extended: Vec::new(),
             warnings: Vec::new(),
@@ -352,7 +356,9 @@ pub fn help_text() -> String {
 -W, --disable-watch       accepted; no effect (ferrocache has no watch commands)
 -Y, --auth-file=<file>    ascii authentication from user:pass lines; SIGHUP reads
                           the file again
--e, --memory-file=<file>  refused: ferrocache does not serve restartable caches yet
+-e, --memory-file=<file>  keep the cache across a restart: saved to <file> on a
+                          graceful stop (SIGUSR1, or shutdown graceful with -A),
+                          loaded (then removed) at start
 -Z, --enable-ssl          enable TLS/SSL on every TCP listener (rustls; see ssl_*)
 -o, --extended            comma-separated key=value options, memcached's:
    - idle_timeout:        close connections idle this many seconds (default: 0, never)
@@ -442,19 +448,9 @@ impl Config {
                 "ferrocache is licensed under MIT OR Apache-2.0.\n".into(),
             ));
         }
-        // Refused at once: a cache that keeps nothing across a restart in its place would
-        // silently lose what the flag asks for.
-        if let Some(file) = m.get_one::<String>("memory-file") {
-            return Err(invalid(
-                format!(
-                    "ferrocache does not serve restartable caches yet: -e {file} is refused \
-                     rather than ignored, as no item would survive a restart (see -h)."
-                ),
-                EX_USAGE,
-            ));
-        }
         let mut c = Config::default();
         c.tls.enabled = m.get_flag("enable-ssl");
+        c.memory_file = m.get_one::<String>("memory-file").map(PathBuf::from);
         // Ports are read with atoi, as memcached reads them: 0 is off, -1 a free port.
         if let Some(port) = atoi_flag(&m, "port") {
             c.port = port;
@@ -882,6 +878,8 @@ impl Config {
                 tls::version_name(self.tls.min_version).to_string(),
             ),
             ("num_napi_ids", self.napi_ids.to_string()),
+            // As memcached prints a null path (glibc's "(null)").
+            ("memory_file", path_or(&self.memory_file, "(null)")),
             // Client flags are 32 bits, as in memcached built without LARGE_CLIENT_FLAGS.
             ("client_flags_size", "4".to_string()),
         ]
@@ -1193,12 +1191,26 @@ mod tests {
         assert!(parse(&["-Y", "/etc/auth", "-B", "ascii"]).is_ok());
     }
 
-    /// Flags that would silently lose durability or capacity if ignored are refused.
+    /// `-e` is served now (it was refused), and `stats settings` shows it as memcached does.
     #[test]
-    fn restartable_caches_and_extstore_are_refused() {
+    fn memory_file_is_kept_and_shown() {
+        let c = parse(&["-e", "/dev/shm/memory_file"]).unwrap();
+        assert_eq!(c.memory_file, Some(PathBuf::from("/dev/shm/memory_file")));
+        let shown = |c: &Config| {
+            c.settings_stats()
+                .into_iter()
+                .find(|(name, _)| *name == "memory_file")
+                .map(|(_, value)| value)
+        };
+        assert_eq!(shown(&c).as_deref(), Some("/dev/shm/memory_file"));
+        assert_eq!(shown(&Config::default()).as_deref(), Some("(null)"));
+    }
+
+    /// Flags that would silently lose capacity if ignored are refused.
+    #[test]
+    fn extstore_is_refused() {
         for args in [
-            &["-e", "/dev/shm/memory_file"][..],
-            &["-o", "ext_path=/mnt/d1/extstore:1G"],
+            &["-o", "ext_path=/mnt/d1/extstore:1G"][..],
             &["-o", "ext_threads=4"],
         ] {
             match parse(args) {
@@ -1333,7 +1345,7 @@ mod tests {
                 );
             }
         }
-        assert!(help.contains("-e, --memory-file=<file>  refused"));
+        assert!(help.contains("-e, --memory-file=<file>  keep the cache across a restart"));
         assert!(help.contains("-Z, --enable-ssl          enable TLS"));
     }
 }
