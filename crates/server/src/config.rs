@@ -96,6 +96,14 @@ pub struct Config {
     pub auth_file: Option<PathBuf>,
     /// `-X`: no `stats cachedump`.
     pub disable_dumping: bool,
+    /// `-W`: refuse `watch` (`CLIENT_ERROR watch commands not allowed`).
+    pub disable_watch: bool,
+    /// `-o watcher_logbuf_size=KB` (in bytes here, as `stats settings` shows it): each
+    /// watcher's buffer of lines not yet written (default 256 KB).
+    pub watcher_logbuf_size: u32,
+    /// `-o worker_logbuf_size=KB` (in bytes): each worker thread's buffer of log lines not
+    /// yet passed on to the watchers (default 64 KB).
+    pub worker_logbuf_size: u32,
     /// `-o eviction=lru|tinylfu`
     pub eviction: Eviction,
     /// `-o idle_timeout=N`: close connections idle for N seconds (0: never).
@@ -167,6 +175,9 @@ impl Default for Config {
             sasl_pwdb: None,
             auth_file: None,
             disable_dumping: false,
+            disable_watch: false,
+            watcher_logbuf_size: crate::watch::WATCHER_BUF_DEFAULT as u32,
+            worker_logbuf_size: crate::watch::WORKER_BUF_DEFAULT as u32,
             eviction: Eviction::Lru,
             idle_timeout: 0,
             debug_clock: false,
@@ -334,7 +345,7 @@ pub fn help_text() -> String {
                           users come from the file named by MEMCACHED_SASL_PWDB)
 -F, --disable-flush-all   refuse the flush_all command
 -X, --disable-dumping     refuse stats cachedump
--W, --disable-watch       accepted; no effect (ferrocache has no watch commands)
+-W, --disable-watch       refuse the watch command (live log streams)
 -Y, --auth-file=<file>    ascii authentication from user:pass lines; SIGHUP reads
                           the file again
 -e, --memory-file=<file>  refused: ferrocache does not serve restartable caches yet
@@ -572,12 +583,9 @@ impl Config {
         c.sasl = m.get_flag("enable-sasl");
         c.disable_flush = m.get_flag("disable-flush-all");
         c.disable_dumping = m.get_flag("disable-dumping");
+        c.disable_watch = m.get_flag("disable-watch");
         c.auth_file = m.get_one::<String>("auth-file").map(PathBuf::from);
-        for (flag, what) in [
-            ("lock-memory", "-k"),
-            ("enable-largepages", "-L"),
-            ("disable-watch", "-W (ferrocache has no watch command)"),
-        ] {
+        for (flag, what) in [("lock-memory", "-k"), ("enable-largepages", "-L")] {
             if m.get_flag(flag) {
                 c.warnings.push(format!(
                     "{what} is accepted for compatibility and has no effect"
@@ -798,6 +806,8 @@ impl Config {
             ("flush_enabled", yes_no(!self.disable_flush)),
             ("dump_enabled", yes_no(!self.disable_dumping)),
             ("idle_timeout", self.idle_timeout.to_string()),
+            ("watcher_logbuf_size", self.watcher_logbuf_size.to_string()),
+            ("worker_logbuf_size", self.worker_logbuf_size.to_string()),
             // A TLS build of memcached shows these with or without -Z; NULL paths print as
             // glibc prints a null string.
             ("ssl_enabled", yes_no(self.tls.enabled)),

@@ -4,6 +4,7 @@ use crate::config::Protocol;
 use crate::listen::{Listener, Stream};
 use crate::out::Output;
 use crate::session::Session;
+use crate::watch::{CloseReason, Peer};
 use crate::workers::Workers;
 use crate::{auth, vlog, Counters, Shared};
 use bytes::Bytes;
@@ -47,6 +48,8 @@ pub(crate) struct ConnEntry {
     pub last_cmd: AtomicU64,
     /// What the connection waits for (see [`Waiting`]).
     pub waiting: AtomicU8,
+    /// Why it closed (a [`CloseReason`]), set as it ends, for `watch connevents`.
+    pub close_reason: AtomicU8,
     /// The connection's task while it waits to read, woken when the server stops
     /// ([`wake_all`]).
     ///
@@ -65,6 +68,7 @@ impl ConnEntry {
             is_listener: false,
             last_cmd: AtomicU64::new(shared.last_cmd_time()),
             waiting: AtomicU8::new(Waiting::Command as u8),
+            close_reason: AtomicU8::new(CloseReason::Error as u8),
             stop_waker: AtomicWaker::new(),
         }
     }
@@ -181,6 +185,7 @@ pub(crate) fn register_listener(shared: &Shared, listener: &Listener, protocol: 
         is_listener: true,
         last_cmd: AtomicU64::new(shared.last_cmd_time()),
         waiting: AtomicU8::default(),
+        close_reason: AtomicU8::new(CloseReason::Error as u8),
         stop_waker: AtomicWaker::new(),
     };
     lock(shared)
@@ -259,11 +264,10 @@ pub(crate) async fn accept_loop(
             };
             vlog::line('<', fd, text);
         }
-        let entry = Arc::new(ConnEntry::new(
-            &shared,
-            peer_addr(&stream),
-            listen_addr.clone(),
-        ));
+        let peer = peer_addr(&stream);
+        let log_peer = peer.map_or(Peer::Local, Peer::Tcp);
+        shared.logger.conn_new(log_peer, fd);
+        let entry = Arc::new(ConnEntry::new(&shared, peer, listen_addr.clone()));
         lock(&shared).entries.insert(fd, entry.clone());
         Counters::add(&shared.counters.curr_connections, 1);
         let shared = shared.clone();
@@ -299,6 +303,8 @@ pub(crate) async fn accept_loop(
             if let Err(e) = result {
                 tracing::debug!(fd, "connection ended: {e}");
             }
+            let reason = CloseReason::from_u8(entry.close_reason.load(Ordering::Relaxed));
+            shared.logger.conn_close(log_peer, fd, reason);
             if vlog::on(&shared) {
                 vlog::line('<', fd, b"connection closed.");
             }
@@ -313,6 +319,9 @@ pub(crate) enum Next {
     Continue,
     /// Write what is pending, then close.
     Close,
+    /// `watch` added the watcher in this slot of the logger: the connection now only
+    /// streams its log lines (what else the client sent is ignored, as memcached does).
+    Watch(usize),
 }
 
 /// Per-connection state that request handlers see.
@@ -327,6 +336,9 @@ pub(crate) struct ConnCtx<'a> {
     /// Boxed: set only around one large request, and every connection's future holds a
     /// `ConnCtx` (one word instead of four).
     pub backing: Option<Box<Bytes>>,
+    /// Why the connection closes if a request closes it (`quit`, `shutdown`, or an error),
+    /// for `watch connevents`.
+    pub close_reason: CloseReason,
 }
 
 impl<'a> ConnCtx<'a> {
@@ -338,6 +350,7 @@ impl<'a> ConnCtx<'a> {
             out: Output::default(),
             sasl: auth::SaslState::default(),
             backing: None,
+            close_reason: CloseReason::Error,
         }
     }
 
@@ -386,7 +399,24 @@ fn serve<'a>(
                 Counters::add(&shared.counters.bytes_written, n as u64);
             }
             if pass.close {
+                let reason = session.ctx.close_reason as u8;
+                entry.close_reason.store(reason, Ordering::Relaxed);
                 let _ = stream.shutdown().await;
+                return Ok(());
+            }
+            if let Some(slot) = pass.watch {
+                // Boxed: every connection's future would otherwise carry room for it.
+                if let Some(watcher) = shared.logger.watcher(slot) {
+                    let logger = &shared.logger;
+                    Box::pin(crate::watch::serve_watcher(
+                        stream,
+                        logger,
+                        slot,
+                        watcher,
+                        &shared.stop,
+                    ))
+                    .await;
+                }
                 return Ok(());
             }
             if pass.memory_wait {
@@ -446,6 +476,8 @@ fn serve<'a>(
                             Ok(read) => read?,
                             Err(_) => {
                                 idle_kick(shared, fd);
+                                let reason = CloseReason::IdleTimeout as u8;
+                                entry.close_reason.store(reason, Ordering::Relaxed);
                                 return Ok(());
                             }
                         }
@@ -458,6 +490,8 @@ fn serve<'a>(
                 }
             };
             if n == 0 {
+                let reason = CloseReason::Normal as u8;
+                entry.close_reason.store(reason, Ordering::Relaxed);
                 return Ok(());
             }
             Counters::add(&shared.counters.bytes_read, n as u64);

@@ -192,6 +192,12 @@ fn general(shared: &Shared, out: &mut Pairs) {
     // short of memory for a move and has no last busy status.
     stat(out, "slab_reassign_busy_nomem", 0);
     stat(out, "slab_reassign_last_busy_status", "none");
+    let log = &shared.logger;
+    stat(out, "log_worker_dropped", load(&log.worker_dropped));
+    stat(out, "log_worker_written", load(&log.worker_written));
+    stat(out, "log_watcher_skipped", load(&log.watcher_skipped));
+    stat(out, "log_watcher_sent", load(&log.watcher_sent));
+    stat(out, "log_watchers", log.watcher_count());
     // memcached's TLS counters, with -Z only; ssl_new_sessions with ssl_session_cache only.
     if let Some(tls) = &shared.tls {
         let t = &tls.counters;
@@ -308,6 +314,7 @@ fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
 
 fn reset(shared: &Shared) {
     shared.store.reset_stats();
+    shared.logger.reset_stats();
     shared.prefixes.clear();
     let c = &shared.counters;
     for counter in [
