@@ -408,7 +408,7 @@ fn serve<'a>(
                 // Boxed: every connection's future would otherwise carry room for it.
                 if let Some(watcher) = shared.logger.watcher(slot) {
                     let logger = &shared.logger;
-                    Box::pin(crate::watch::serve_watcher(
+                    let client_gone = Box::pin(crate::watch::serve_watcher(
                         stream,
                         logger,
                         slot,
@@ -416,6 +416,11 @@ fn serve<'a>(
                         &shared.stop,
                     ))
                     .await;
+                    // memcached's logger thread hands a watcher whose client went back to
+                    // its worker to close, and says so at -vv.
+                    if client_gone && vlog::on(shared) {
+                        vlog::line('<', fd, b"connection closing from side thread.");
+                    }
                 }
                 return Ok(());
             }

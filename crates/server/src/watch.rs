@@ -519,15 +519,15 @@ const _: () = assert!(
 );
 
 /// Runs a connection that has become a watcher: writes its lines, reads and ignores what
-/// the client sends, and ends (removing the watcher) when the client goes, a write fails,
-/// or the server stops.
+/// the client sends, and ends (removing the watcher) when the client goes or a write fails
+/// (`true`), or the server stops (`false`).
 pub(crate) async fn serve_watcher(
     stream: &mut Stream,
     logger: &Logger,
     slot: usize,
     watcher: Arc<Watcher>,
     stop: &tokio_util::sync::CancellationToken,
-) {
+) -> bool {
     // Removes the watcher however this ends (a dropped task included).
     struct Slot<'a>(&'a Logger, usize);
     impl Drop for Slot<'_> {
@@ -543,19 +543,19 @@ pub(crate) async fn serve_watcher(
             // The buffer is free for new lines while these are written; a client that
             // reads nothing holds at most this chunk and a full buffer.
             let written = tokio::select! {
-                _ = stop.cancelled() => return,
+                _ = stop.cancelled() => return false,
                 w = stream.write_all(&pending) => w.and(stream.flush().await),
             };
             if written.is_err() {
-                return;
+                return true;
             }
             continue;
         }
         tokio::select! {
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => return false,
             _ = watcher.ready.notified() => {}
             read = stream.read(&mut sink) => match read {
-                Ok(0) | Err(_) => return,
+                Ok(0) | Err(_) => return true,
                 Ok(_) => {}
             },
         }

@@ -991,7 +991,33 @@ impl Store {
                     item.marks |= Item::BINARY_KEY;
                 }
                 let new_cas = item.cas;
-                if self.link(key, item, None, true) {
+                // memcached stores the new item as an `add` (`do_store_item`), which looks
+                // the key up again: both show in `watch`.
+                let size = item.value.len();
+                self.tap.emit(tap::Event::ItemGet {
+                    key: key.bytes(),
+                    status: tap::GetStatus::NotFound,
+                    clsid: 0,
+                    size: 0,
+                });
+                let stored = self.link(key, item, None, true);
+                self.tap.emit(tap::Event::ItemStore {
+                    key: key.bytes(),
+                    status: if stored {
+                        tap::StoreStatus::Stored
+                    } else {
+                        tap::StoreStatus::NoMemory
+                    },
+                    cmd: "add",
+                    ttl: if exptime == 0 {
+                        0
+                    } else {
+                        exptime.wrapping_sub(now)
+                    },
+                    clsid: self.class_of(key.len(), 0, size),
+                    size,
+                });
+                if stored {
                     return (ArithOutcome::Value(value), new_cas, ttl(exptime));
                 }
                 return (ArithOutcome::NotStored, 0, 0);
