@@ -1069,8 +1069,6 @@ mod tests {
             "slab_reassign",
             "slab_automove=2",
             "track_sizes",
-            "watcher_logbuf_size=10",
-            "worker_logbuf_size=10",
             "hash_algorithm=jenkins",
             "maxconns_fast",
             "no_hashexpand",
@@ -1103,6 +1101,16 @@ mod tests {
         assert_eq!(parse(&["-o", "idle_timeout=-5"]).unwrap().idle_timeout, 0);
         assert_eq!(parse(&["-o", "idle_timeout=7"]).unwrap().idle_timeout, 7);
         assert_eq!(parse(&[]).unwrap().shutdown_grace, Duration::from_secs(1));
+        // watch's buffers: kilobytes, shown in bytes; -W turns watch off.
+        let c = parse(&["-o", "watcher_logbuf_size=10,worker_logbuf_size=3", "-W"]).unwrap();
+        assert_eq!((c.watcher_logbuf_size, c.worker_logbuf_size), (10240, 3072));
+        assert!(c.disable_watch && c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            (c.watcher_logbuf_size, c.worker_logbuf_size),
+            (262144, 65536)
+        );
+        assert!(!c.disable_watch);
         // The limit on requests still arriving: memcached's megabytes, 0 for none, and by
         // default a sixteenth of -m but at least two items of -I.
         let limit = |args: &[&str]| parse(args).unwrap().inflight_limit();

@@ -321,7 +321,7 @@ pub(crate) enum Next {
     Close,
     /// `watch` added the watcher in this slot of the logger: the connection now only
     /// streams its log lines (what else the client sent is ignored, as memcached does).
-    Watch(usize),
+    Watch(u8),
 }
 
 /// Per-connection state that request handlers see.
@@ -405,6 +405,7 @@ fn serve<'a>(
                 return Ok(());
             }
             if let Some(slot) = pass.watch {
+                let slot = usize::from(slot);
                 // Boxed: every connection's future would otherwise carry room for it.
                 if let Some(watcher) = shared.logger.watcher(slot) {
                     let logger = &shared.logger;

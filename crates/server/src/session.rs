@@ -40,8 +40,9 @@ pub(crate) struct Pass {
     /// that requests still arriving may hold is taken (see `Config::inflight_limit`): read
     /// nothing more until [`Session::room_available`], then run again.
     pub memory_wait: bool,
-    /// `watch` made the connection a watcher in this slot (see [`Next::Watch`]).
-    pub watch: Option<usize>,
+    /// `watch` made the connection a watcher in this slot (see [`Next::Watch`]). A byte:
+    /// every connection's future holds a `Pass` (there are 20 slots).
+    pub watch: Option<u8>,
 }
 
 /// A connection's state between reads.

@@ -272,7 +272,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 );
             } else if let Some(flags) = flags {
                 match shared.logger.add_watcher(flags) {
-                    Ok((slot, _)) => return Next::Watch(slot),
+                    Ok((slot, _)) => return Next::Watch(slot as u8),
                     Err(TooMany) => {
                         ctx.say(false, b"WATCHER_TOO_MANY log watcher limit reached\r\n");
                     }

@@ -265,7 +265,7 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
                     Next::Close => return run.close(),
                     // A datagram socket cannot become a stream: the watcher goes at once,
                     // and nothing is sent.
-                    Next::Watch(slot) => ctx.shared.logger.remove_watcher(slot),
+                    Next::Watch(slot) => ctx.shared.logger.remove_watcher(usize::from(slot)),
                     Next::Continue => {}
                 }
                 if flushes {

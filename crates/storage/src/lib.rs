@@ -781,6 +781,8 @@ impl Store {
         });
     }
 
+    // `store_with`'s arguments plus where to note the item memcached would log.
+    #[allow(clippy::too_many_arguments)]
     fn store_unlogged(
         &self,
         mode: StoreMode,
