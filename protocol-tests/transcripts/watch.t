@@ -101,3 +101,7 @@ sleep 1500
 === watch-logbuf-settings
 flags: -o watcher_logbuf_size=1,worker_logbuf_size=2
 > stats settings\r\n
+=== watch-stats-conns
+@b > watch\r\n
+sleep 200
+> stats conns\r\n

@@ -103,6 +103,8 @@ pub(crate) enum Waiting {
     Data = 1,
     /// The rest of a refused command's data block, to throw away (`conn_swallow`).
     Swallow = 2,
+    /// Nothing: the connection streams `watch` lines (`conn_watch`).
+    Watch = 3,
 }
 
 impl Waiting {
@@ -110,6 +112,7 @@ impl Waiting {
         match raw {
             1 => "conn_nread",
             2 => "conn_swallow",
+            3 => "conn_watch",
             _ => "conn_read",
         }
     }
@@ -406,6 +409,7 @@ fn serve<'a>(
             }
             if let Some(slot) = pass.watch {
                 let slot = usize::from(slot);
+                entry.waiting.store(Waiting::Watch as u8, Ordering::Relaxed);
                 // Boxed: every connection's future would otherwise carry room for it.
                 if let Some(watcher) = shared.logger.watcher(slot) {
                     let logger = &shared.logger;

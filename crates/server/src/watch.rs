@@ -142,6 +142,9 @@ pub(crate) struct Watcher {
 #[derive(Default)]
 struct WatcherOut {
     pending: Vec<u8>,
+    /// Bytes taken from `pending` and being written: they count against the buffer's size
+    /// until written, so a stuck client holds at most `-o watcher_logbuf_size` in all.
+    writing: usize,
     /// Lines lost since the last one given, announced before the next.
     skipped: u64,
 }
@@ -254,6 +257,7 @@ impl Logger {
             min_gid: self.gid.fetch_add(1, Ordering::Relaxed) + 1,
             out: Mutex::new(WatcherOut {
                 pending: b"OK\r\n".to_vec(),
+                writing: 0,
                 skipped: 0,
             }),
             ready: tokio::sync::Notify::new(),
@@ -320,6 +324,9 @@ impl Logger {
             if let Some((_, b)) = bufs.iter().find(|(id, _)| *id == self.id) {
                 return b.clone();
             }
+            // Buffers of loggers gone (servers started and stopped in one process, as
+            // tests do) are held by this thread alone: let them go.
+            bufs.retain(|(_, b)| Arc::strong_count(b) > 1);
             let b = Arc::new(Mutex::new(WorkerBuf::default()));
             lock(&self.buffers).push(b.clone());
             bufs.push((self.id, b.clone()));
@@ -383,7 +390,7 @@ impl Logger {
                 if w.flags & flag == 0 || *gid < w.min_gid {
                     continue;
                 }
-                if out.pending.len() + line.len() + SKIP_ROOM > self.watcher_cap {
+                if out.writing + out.pending.len() + line.len() + SKIP_ROOM > self.watcher_cap {
                     out.skipped += 1;
                     self.watcher_skipped.fetch_add(1, Ordering::Relaxed);
                     continue;
@@ -538,10 +545,13 @@ pub(crate) async fn serve_watcher(
     let _slot = Slot(logger, slot);
     let mut sink = [0u8; 64];
     loop {
-        let pending = std::mem::take(&mut lock(&watcher.out).pending);
+        let pending = {
+            let mut out = lock(&watcher.out);
+            let pending = std::mem::take(&mut out.pending);
+            out.writing = pending.len();
+            pending
+        };
         if !pending.is_empty() {
-            // The buffer is free for new lines while these are written; a client that
-            // reads nothing holds at most this chunk and a full buffer.
             let written = tokio::select! {
                 _ = stop.cancelled() => return false,
                 w = stream.write_all(&pending) => w.and(stream.flush().await),
