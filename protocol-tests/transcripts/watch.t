@@ -105,3 +105,9 @@ flags: -o watcher_logbuf_size=1,worker_logbuf_size=2
 @b > watch\r\n
 sleep 200
 > stats conns\r\n
+=== watch-stats-reset
+@b > watch fetchers\r\n
+> set a 0 0 1\r\n1\r\nget a\r\n
+sleep 1500
+@b >
+> stats reset\r\nstats\r\n

@@ -726,6 +726,33 @@ mod tests {
     }
 
     #[test]
+    fn a_watchers_lines_never_take_more_than_its_buffer() {
+        let cap = 2000;
+        let l = manual(WORKER_BUF_DEFAULT, cap);
+        let (_, w) = l.add_watcher(FETCHERS).unwrap();
+        // The client is writing 1,500 bytes it took from the buffer: they still count.
+        {
+            let mut out = lock(&w.out);
+            out.pending.clear();
+            out.writing = 1500;
+        }
+        for round in 0..50 {
+            for _ in 0..20 {
+                l.log(FETCHERS, |o| {
+                    write!(o, "line of round {round:050}").unwrap()
+                });
+            }
+            l.round();
+            let out = lock(&w.out);
+            assert!(out.writing + out.pending.len() <= cap, "round {round}");
+        }
+        let skipped = l.watcher_skipped.load(Ordering::Relaxed);
+        let sent = l.watcher_sent.load(Ordering::Relaxed);
+        assert_eq!(skipped + sent, 1000);
+        assert!(sent <= 5, "{sent}");
+    }
+
+    #[test]
     fn a_full_thread_buffer_drops_lines() {
         // Room for two requests of ENTRY_REQUEST.
         let l = manual(2 * ENTRY_REQUEST + 100, WATCHER_BUF_DEFAULT);
