@@ -134,6 +134,14 @@ pub struct Config {
     pub slab_chunk_max: u32,
     /// `-o slab_sizes=a-b-c`.
     pub slab_sizes: Option<Vec<u32>>,
+    /// `-o track_sizes`: `stats sizes` counts items by size.
+    pub track_sizes: bool,
+    /// `-o hashpower=N` as given (0: not given). Shown in `stats settings`; moka sizes its
+    /// own table.
+    pub hashpower_init: i32,
+    /// `-o tail_repair_time=N` as given (0: not given). Shown in `stats settings`;
+    /// ferrocache holds no item references that could get stuck and need repair.
+    pub tail_repair_time: i32,
     /// `-r`: raise the core file size limit, as memcached does.
     pub enable_coredumps: bool,
     /// `-Z` and the `-o ssl_*` keys.
@@ -189,6 +197,9 @@ impl Default for Config {
             slab_factor: 1.25,
             slab_chunk_max: 512 * 1024,
             slab_sizes: None,
+            track_sizes: false,
+            hashpower_init: 0,
+            tail_repair_time: 0,
             enable_coredumps: false,
             tls: TlsSettings::default(),
             extended: Vec::new(),
@@ -327,9 +338,9 @@ pub fn help_text() -> String {
 -i, --license             print the license and exit
 -V, --version             print the version and exit
 -P, --pidfile=<file>      write the pid to <file>, removed on a clean exit
--f, --slab-growth-factor=<num> checked as memcached checks it (> 1); ferrocache has
-                          no slabs, so it has no effect
--n, --slab-min-size=<bytes> checked as memcached checks it (> 0); no effect
+-f, --slab-growth-factor=<num> growth factor of memcached's slab classes, which
+                          stats items/slabs file items under (default: 1.25)
+-n, --slab-min-size=<bytes> room for key and value in the smallest class (default: 48)
 -L, --enable-largepages   accepted for compatibility; no effect
 -D <char>                 key prefix delimiter of the per-prefix statistics (\"stats
                           detail\"), which -D turns on (default: \":\")
@@ -354,10 +365,12 @@ pub fn help_text() -> String {
    - idle_timeout:        close connections idle this many seconds (default: 0, never)
    - sock_cookie_id:      SO_MARK of the listening TCP sockets, for firewalls
                           (default: 0, none)
+   - track_sizes:         keep stats sizes (items by size, in 32-byte steps)
+   - slab_chunk_max, slab_sizes: the slab class table stats items/slabs use
    - tuning keys (maxconns_fast, hashpower, hash_algorithm, lru_crawler,
-     lru_maintainer, slab_chunk_max, slab_reassign, slab_automove, track_sizes,
-     modern, no_modern, ...): their values are checked as memcached checks them;
-     they have no effect (ferrocache has no slabs or LRU threads)
+     lru_maintainer, slab_reassign, slab_automove, modern, no_modern, ...): their
+     values are checked as memcached checks them; they have no effect (ferrocache
+     keeps items in moka, not slab pages)
    - ssl_chain_cert:      certificate chain file in PEM format
    - ssl_key:             private key file
    - ssl_keyformat:       1 (PEM, default) or 2 (DER); no ENGINE keys
@@ -592,11 +605,7 @@ impl Config {
                 ));
             }
         }
-        for (id, what) in [
-            ("slab-growth-factor", "-f (ferrocache has no slabs)"),
-            ("slab-min-size", "-n (ferrocache has no slabs)"),
-            ("napi-ids", "-N"),
-        ] {
+        for (id, what) in [("napi-ids", "-N")] {
             if m.get_one::<String>(id).is_some() {
                 c.warnings.push(format!(
                     "{what} is accepted for compatibility and has no effect"
@@ -763,6 +772,8 @@ impl Config {
             ("udpport", self.udp_port.to_string()),
             ("inter", inter),
             ("verbosity", self.verbosity.to_string()),
+            // The flush epoch: the server fills it in (see `stats::settings`).
+            ("oldest", "0".to_string()),
             (
                 "evictions",
                 if self.disable_evictions { "off" } else { "on" }.to_string(),
@@ -775,6 +786,8 @@ impl Config {
             ),
             ("umask", format!("{:o}", self.unix_mask)),
             ("shutdown_command", yes_no(self.enable_shutdown)),
+            ("growth_factor", format!("{:.2}", self.slab_factor)),
+            ("chunk_size", self.slab_min_size.to_string()),
             ("num_threads", self.threads.to_string()),
             (
                 "num_threads_per_udp",
@@ -803,13 +816,41 @@ impl Config {
             ),
             ("item_size_max", self.item_size_max.to_string()),
             ("maxconns_fast", yes_no(true)),
+            ("hashpower_init", self.hashpower_init.to_string()),
+            ("slab_chunk_max", self.slab_chunk_max.to_string()),
+            ("tail_repair_time", self.tail_repair_time.to_string()),
             ("flush_enabled", yes_no(!self.disable_flush)),
             ("dump_enabled", yes_no(!self.disable_dumping)),
+            // The table is moka's, keyed with foldhash (see the storage crate).
+            ("hash_algorithm", "foldhash".to_string()),
+            // The housekeeper thread does moka's LRU upkeep; it always runs.
+            ("lru_maintainer_thread", yes_no(true)),
             ("idle_timeout", self.idle_timeout.to_string()),
             ("watcher_logbuf_size", self.watcher_logbuf_size.to_string()),
             ("worker_logbuf_size", self.worker_logbuf_size.to_string()),
+            // The limit in effect, in bytes as memcached prints it: ferrocache's default is a
+            // sixteenth of -m (memcached's none).
+            (
+                "read_buf_mem_limit",
+                self.inflight_limit().unwrap_or(0).to_string(),
+            ),
+            ("track_sizes", yes_no(self.track_sizes)),
+            // memcached 1.6.45 prints this dead setting as "no" always.
+            ("inline_ascii_response", "no".to_string()),
+            // extstore is refused at start (`-o ext_*`): memcached's defaults, as a memcached
+            // started without an ext_path prints them.
+            ("ext_item_size", "512".to_string()),
+            ("ext_item_age", u32::MAX.to_string()),
+            ("ext_low_ttl", "0".to_string()),
+            ("ext_recache_rate", "2000".to_string()),
+            ("ext_wbuf_size", (4 * 1024 * 1024).to_string()),
+            ("ext_compact_under", "0".to_string()),
+            ("ext_drop_under", "0".to_string()),
+            ("ext_max_sleep", "1000000".to_string()),
+            ("ext_max_frag", "0.80".to_string()),
             // A TLS build of memcached shows these with or without -Z; NULL paths print as
             // glibc prints a null string.
+            ("ext_drop_unread", yes_no(false)),
             ("ssl_enabled", yes_no(self.tls.enabled)),
             ("ssl_chain_cert", path_or(&self.tls.chain_cert, "(null)")),
             ("ssl_key", path_or(&self.tls.key, "(null)")),
@@ -830,6 +871,7 @@ impl Config {
                 "ssl_min_version",
                 tls::version_name(self.tls.min_version).to_string(),
             ),
+            ("num_napi_ids", self.napi_ids.to_string()),
             // Client flags are 32 bits, as in memcached built without LARGE_CLIENT_FLAGS.
             ("client_flags_size", "4".to_string()),
         ]
@@ -1055,6 +1097,22 @@ mod tests {
     /// Values memcached accepts are accepted, the knobs with a warning: among them every key
     /// memcached's own test suite starts its servers with.
     #[test]
+    fn track_sizes_and_the_slab_table_settings_are_kept() {
+        let c = parse(&["-o", "track_sizes", "-f", "1.5", "-n", "32"]).unwrap();
+        assert!(c.track_sizes && c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!((c.slab_factor, c.slab_min_size), (1.5, 32));
+        let c = parse(&["-o", "slab_chunk_max=16,slab_sizes=100-200"]).unwrap();
+        assert_eq!(
+            (c.slab_chunk_max, c.slab_sizes),
+            (16384, Some(vec![100, 200]))
+        );
+        let c = parse(&["-I", "2m"]).unwrap();
+        assert_eq!(c.slab_chunk_max, 512 * 1024);
+        let c = parse(&["-o", "no_modern"]).unwrap();
+        assert_eq!(c.slab_chunk_max, 1024 * 1024);
+    }
+
+    #[test]
     fn extended_options_memcached_accepts_are_accepted() {
         for option in [
             "relaxed_privileges",
@@ -1068,7 +1126,6 @@ mod tests {
             "slab_automove_window=3",
             "slab_reassign",
             "slab_automove=2",
-            "track_sizes",
             "hash_algorithm=jenkins",
             "maxconns_fast",
             "no_hashexpand",

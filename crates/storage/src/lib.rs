@@ -176,11 +176,64 @@ pub struct StoreStats {
     pub cmd_touch: u64,
     pub store_too_large: u64,
     pub store_no_memory: u64,
+    /// Rounds of moka's bookkeeping the housekeeper thread has run (memcached's
+    /// `lru_maintainer_juggles`).
+    pub housekeeper_rounds: u64,
+    /// The most items linked at once since start.
+    pub peak_items: u64,
 }
 
 /// Number of write locks. A power of two well above the number of threads, so two writers
 /// rarely share a stripe.
 const STRIPES: usize = 4096;
+
+/// memcached's flush epoch, and the last second a request saw.
+///
+/// Shared (in an `Arc`) by the store and moka's eviction listener: an item evicted for room
+/// while already expired or flushed is what memcached counts as `reclaimed` rather than
+/// `evicted`, and the listener has no store to ask. Relaxed atomics: each field is written
+/// whole by `flush_all` (or once a second) and a reader racing a flush sees it a moment
+/// early or late, as a reader racing memcached's flush does.
+#[derive(Default)]
+struct Epoch {
+    /// memcached's flush epoch: items last stored at or before `oldest_live` are gone once
+    /// `oldest_live` has passed (read as "flushed"). 0 means no flush.
+    oldest_live: AtomicU32,
+    /// What memcached's `flush_all` unlinks at once: the items that existed then (a CAS below
+    /// `oldest_cas`) stored at or after `unlinked_from`. They are gone for good (read as
+    /// plain misses), even if a later delayed flush moves `oldest_live` into the future.
+    oldest_cas: AtomicU64,
+    unlinked_from: AtomicU32,
+    /// The store's relative time as last read by a request.
+    now: AtomicU32,
+}
+
+impl Epoch {
+    /// Is the item gone by a `flush_all`, and how: memcached unlinks an immediate flush's
+    /// recent items at once (a later read is a plain miss) and the older ones when they are
+    /// next read (counted in `get_flushed`).
+    fn flushed(&self, item: &Item, now: u32) -> Flushed {
+        let oldest_cas = self.oldest_cas.load(Ordering::Relaxed);
+        if oldest_cas != 0
+            && item.cas != 0
+            && item.cas < oldest_cas
+            && item.time >= self.unlinked_from.load(Ordering::Relaxed)
+        {
+            return Flushed::Unlinked;
+        }
+        let oldest_live = self.oldest_live.load(Ordering::Relaxed);
+        if oldest_live != 0 && oldest_live <= now && item.time <= oldest_live {
+            return Flushed::OnRead;
+        }
+        Flushed::No
+    }
+
+    /// Is the item flushed or expired?
+    fn is_dead(&self, item: &Item, now: u32) -> bool {
+        !matches!(self.flushed(item, now), Flushed::No)
+            || (item.exptime != 0 && item.exptime <= now)
+    }
+}
 
 /// How `flush_all` took an item (see [`Store::flush_all`]).
 enum Flushed {
@@ -208,14 +261,8 @@ pub struct Store {
     /// The last CAS value handed out. memcached 1.6.45 starts it at 1 and hands out the next
     /// value, so the first item's CAS is 2.
     cas: AtomicU64,
-    /// memcached's flush epoch: items last stored at or before `oldest_live` are gone once
-    /// `oldest_live` has passed (read as "flushed"). 0 means no flush.
-    oldest_live: AtomicU32,
-    /// What memcached's `flush_all` unlinks at once: the items that existed then (a CAS below
-    /// `oldest_cas`) stored at or after `unlinked_from`. They are gone for good (read as
-    /// plain misses), even if a later delayed flush moves `oldest_live` into the future.
-    oldest_cas: AtomicU64,
-    unlinked_from: AtomicU32,
+    /// The flush epoch, shared with the eviction listener (see [`Epoch`]).
+    epoch: Arc<Epoch>,
     /// `-m`, changeable by `cache_memlimit`: the `-M` admission limit.
     limit: AtomicU64,
     config: StoreConfig,
@@ -274,6 +321,36 @@ fn ballast_keys(cache: &Shards) -> Vec<Key> {
     keys.into_iter().flatten().collect()
 }
 
+/// Counts an entry moka let go for room. As memcached's `lru_pull_tail` does, one that was
+/// already expired or flushed is `reclaimed` (and `expired_unfetched` if never read), a live
+/// one `evicted` (`evicted_unfetched` if never read). One evicted on a worker thread, not by
+/// the housekeeper, is a `direct_reclaim`: a request paid for it. Returns whether it was live.
+fn evicted(c: &Counters, k: &ClassCounters, epoch: &Epoch, item: &Item) -> bool {
+    let now = epoch.now.load(Ordering::Relaxed);
+    let live = !epoch.is_dead(item, now);
+    if !live {
+        bump(&k.reclaimed);
+        if !item.value.fetched() {
+            bump(&k.expired_unfetched);
+        }
+    } else {
+        bump(&c.evictions);
+        bump(&k.evicted);
+        if item.exptime != 0 {
+            bump(&k.evicted_nonzero);
+        }
+        if !item.value.fetched() {
+            bump(&k.evicted_unfetched);
+        }
+        k.evicted_time
+            .store(u64::from(now.saturating_sub(item.time)), Ordering::Relaxed);
+    }
+    if !housekeeper::on_this_thread() {
+        bump(&k.direct_reclaims);
+    }
+    live
+}
+
 /// Dead items readers remove per second at most (see `Store::removal_budget`).
 const READ_REMOVALS_PER_SECOND: u64 = 2_000;
 
@@ -291,12 +368,10 @@ impl Store {
             config.cas_enabled,
         ));
         let listener_classes = classes.clone();
+        let epoch = Arc::new(Epoch::default());
+        let listener_epoch = epoch.clone();
         let tap = Arc::new(tap::Tap::default());
         let listener_tap = tap.clone();
-        // The listener computes an evicted item's TTL and age as memcached's log line shows
-        // them, on memcached's relative clock.
-        let listener_clock = clock.clone();
-        let listener_times = Times::new(clock.unix_now());
         let cas_enabled = config.cas_enabled;
         let alloc_size = config.alloc_size;
         // With -M nothing may be evicted: the budget is enforced by `link`'s admission check
@@ -312,11 +387,8 @@ impl Store {
         let cache = Shards::build(count, capacity, |builder| {
             let c = listener_counters.clone();
             let classes = listener_classes.clone();
+            let epoch = listener_epoch.clone();
             let tap = listener_tap.clone();
-            let clock = listener_clock.clone();
-            let times = Times {
-                process_started: listener_times.process_started,
-            };
             builder
                 .weigher(move |key, item| item::weigh(key, item, alloc_size))
                 .eviction_policy(match config.policy {
@@ -340,17 +412,11 @@ impl Store {
                     );
                     let class = classes.count(key.len(), item.flags, item.value.len(), -1);
                     if cause == RemovalCause::Size {
-                        bump(&c.evictions);
-                        let k = classes.counters(class);
-                        bump(&k.evicted);
-                        if item.exptime != 0 {
-                            bump(&k.evicted_nonzero);
-                        }
-                        if !item.value.fetched() {
-                            bump(&k.evicted_unfetched);
-                        }
-                        if tap.wants(tap::EVICTIONS) {
-                            let now = times.current(clock.unix_now());
+                        let now = epoch.now.load(Ordering::Relaxed);
+                        let live = evicted(&c, classes.counters(class), &epoch, &item);
+                        // memcached logs the live items it evicts (not the dead ones it
+                        // reclaims), with TTL and age on its relative clock.
+                        if live && tap.wants(tap::EVICTIONS) {
                             tap.emit(tap::Event::Eviction {
                                 key: key.bytes(),
                                 fetched: item.value.fetched(),
@@ -385,9 +451,7 @@ impl Store {
             clock,
             times,
             cas: AtomicU64::new(1),
-            oldest_live: AtomicU32::new(0),
-            oldest_cas: AtomicU64::new(0),
-            unlinked_from: AtomicU32::new(0),
+            epoch,
             limit: AtomicU64::new(config.memory_limit),
             config,
             counters,
@@ -399,7 +463,18 @@ impl Store {
     }
 
     fn now(&self) -> u32 {
-        self.times.current(self.clock.unix_now())
+        let now = self.times.current(self.clock.unix_now());
+        // Read first: the line is written once a second, not by every request.
+        if self.epoch.now.load(Ordering::Relaxed) != now {
+            self.epoch.now.store(now, Ordering::Relaxed);
+        }
+        now
+    }
+
+    /// memcached's `settings.oldest_live` (`stats settings` `oldest`): the relative time of
+    /// the last `flush_all`, 0 for none.
+    pub fn oldest_live(&self) -> u32 {
+        self.epoch.oldest_live.load(Ordering::Relaxed)
     }
 
     /// Adds one to a counter of the class `item` is filed under.
@@ -438,43 +513,40 @@ impl Store {
         self.cas.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Is the item gone by a `flush_all`, and how: memcached unlinks an immediate flush's
-    /// recent items at once (a later read is a plain miss) and the older ones when they are
-    /// next read (counted in `get_flushed`).
     fn flushed(&self, item: &Item, now: u32) -> Flushed {
-        let oldest_cas = self.oldest_cas.load(Ordering::Relaxed);
-        if oldest_cas != 0
-            && item.cas != 0
-            && item.cas < oldest_cas
-            && item.time >= self.unlinked_from.load(Ordering::Relaxed)
-        {
-            return Flushed::Unlinked;
-        }
-        let oldest_live = self.oldest_live.load(Ordering::Relaxed);
-        if oldest_live != 0 && oldest_live <= now && item.time <= oldest_live {
-            return Flushed::OnRead;
-        }
-        Flushed::No
+        self.epoch.flushed(item, now)
     }
 
     /// Is the item flushed or expired? (No counter changes: for listings.)
     fn is_dead(&self, item: &Item, now: u32) -> bool {
-        !matches!(self.flushed(item, now), Flushed::No)
-            || (item.exptime != 0 && item.exptime <= now)
+        self.epoch.is_dead(item, now)
     }
 
     /// Looks a key up as memcached's `do_item_get` does: an expired or flushed item is
     /// counted, removed and reported missing. `locked` says whether the caller holds the
-    /// key's stripe lock.
-    /// Each lookup is an `item_get` event for `watch fetchers`, as memcached logs every
-    /// `do_item_get`.
+    /// key's stripe lock. Each lookup is an `item_get` event for `watch fetchers`, as
+    /// memcached logs every `do_item_get`.
     fn lookup(&self, key: &Key, now: u32, locked: bool) -> Option<Item> {
-        self.lookup_as(key, now, locked, true)
+        self.lookup_full(key, now, locked, false, true)
     }
 
-    /// [`Store::lookup`], with `log` false for the server's own peeks (the `-vv` trace),
-    /// which memcached does not log.
-    fn lookup_as(&self, key: &Key, now: u32, locked: bool, log: bool) -> Option<Item> {
+    /// [`Store::lookup`] by a caller about to store a new item under the key: a dead item
+    /// found there is `reclaimed`: its memory goes to the new one, as memcached's allocation
+    /// reuses a dead item from its LRU's tail.
+    fn lookup_storing(&self, key: &Key, now: u32) -> Option<Item> {
+        self.lookup_full(key, now, true, true, true)
+    }
+
+    /// [`Store::lookup`], with `storing` as for [`Store::lookup_storing`], and `log` false
+    /// for the server's own peeks (the `-vv` trace), which memcached does not log.
+    fn lookup_full(
+        &self,
+        key: &Key,
+        now: u32,
+        locked: bool,
+        storing: bool,
+        log: bool,
+    ) -> Option<Item> {
         let emit = |status: tap::GetStatus, item: Option<&Item>| {
             if log && self.tap.wants(tap::FETCHERS) {
                 self.tap.emit(tap::Event::ItemGet {
@@ -507,6 +579,14 @@ impl Store {
             return Some(item);
         };
         emit(status, None);
+        if storing {
+            let class = self.classes.item(key.len(), item.flags, item.value.len()).1;
+            let k = self.classes.counters(class);
+            bump(&k.reclaimed);
+            if !item.value.fetched() {
+                bump(&k.expired_unfetched);
+            }
+        }
         if locked {
             self.cache.invalidate(key);
         } else if self.removal_budget(now) {
@@ -551,7 +631,11 @@ impl Store {
             }
         }
         let c = &self.counters;
-        c.curr_items.fetch_add(1, Ordering::Relaxed);
+        let items = c.curr_items.fetch_add(1, Ordering::Relaxed) + 1;
+        // Read first: the peak moves rarely once a cache has filled.
+        if items > 0 && items as u64 > c.peak_items.load(Ordering::Relaxed) {
+            c.peak_items.fetch_max(items as u64, Ordering::Relaxed);
+        }
         c.bytes.fetch_add(
             ntotal(
                 key.len(),
@@ -817,7 +901,7 @@ impl Store {
         let now = self.now();
         logged.now = now;
         logged.exptime = self.times.realtime(exptime, now);
-        let old = self.lookup(key, now, true);
+        let old = self.lookup_storing(key, now);
         let c = &self.counters;
         let mut marks = if extra.binary_key {
             Item::BINARY_KEY
@@ -1091,17 +1175,18 @@ impl Store {
         } else {
             now
         };
+        let e = &self.epoch;
         if !self.config.cas_enabled {
-            self.oldest_live.store(new_oldest, Ordering::Relaxed);
+            e.oldest_live.store(new_oldest, Ordering::Relaxed);
             return;
         }
         // A flush time in the past reads as 0 here, which memcached takes as no flush.
         let oldest_live = new_oldest.wrapping_sub(1);
-        self.oldest_live.store(oldest_live, Ordering::Relaxed);
+        e.oldest_live.store(oldest_live, Ordering::Relaxed);
         if oldest_live != 0 && oldest_live <= now {
-            self.unlinked_from.store(oldest_live, Ordering::Relaxed);
+            e.unlinked_from.store(oldest_live, Ordering::Relaxed);
             let next = self.cas.load(Ordering::Relaxed) + 1;
-            self.oldest_cas.store(next, Ordering::Relaxed);
+            e.oldest_cas.store(next, Ordering::Relaxed);
         }
     }
 

@@ -9,7 +9,7 @@
 //! `slabs_clsid` looks it up. The counts per class are kept as items come and go
 //! ([`ClassCounters`]).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// memcached's `MAX_NUMBER_OF_SLAB_CLASSES`: classes 1 to 63 (0 is its page pool).
 pub const MAX_CLASSES: usize = 64;
@@ -18,6 +18,8 @@ const ITEM_HEADER: usize = 48;
 /// memcached's `sizeof(item_chunk)` on a 64-bit build: what each chunk of a large item
 /// spends on its own header.
 pub const CHUNK_HEADER: usize = 48;
+/// `stats sizes`' step.
+const SIZE_STEP: usize = 32;
 /// memcached's `CHUNK_ALIGN_BYTES`.
 const ALIGN: u32 = 8;
 
@@ -34,6 +36,8 @@ pub struct SlabConfig {
     pub page_size: u32,
     /// `-o slab_sizes=a-b-c`: the classes' sizes, given.
     pub sizes: Option<Vec<u32>>,
+    /// `-o track_sizes`: keep `stats sizes`' histogram.
+    pub track_sizes: bool,
 }
 
 impl Default for SlabConfig {
@@ -44,6 +48,7 @@ impl Default for SlabConfig {
             chunk_max: 512 * 1024,
             page_size: 1024 * 1024,
             sizes: None,
+            track_sizes: false,
         }
     }
 }
@@ -175,6 +180,8 @@ pub struct ClassCounters {
     pub crawler_reclaimed: AtomicU64,
     pub crawler_items_checked: AtomicU64,
     pub outofmemory: AtomicU64,
+    /// Evictions a request's own thread did, not the housekeeper.
+    pub direct_reclaims: AtomicU64,
     pub get_hits: AtomicU64,
     pub cmd_set: AtomicU64,
     pub delete_hits: AtomicU64,
@@ -183,6 +190,9 @@ pub struct ClassCounters {
     pub cas_hits: AtomicU64,
     pub cas_badval: AtomicU64,
     pub touch_hits: AtomicU64,
+    /// The relative store time of the class's oldest item, as the crawler last found it
+    /// (0: not known yet): `stats items`' `age`.
+    pub oldest: AtomicU32,
 }
 
 impl ClassCounters {
@@ -198,6 +208,7 @@ impl ClassCounters {
             &self.crawler_reclaimed,
             &self.crawler_items_checked,
             &self.outofmemory,
+            &self.direct_reclaims,
             &self.get_hits,
             &self.cmd_set,
             &self.delete_hits,
@@ -219,6 +230,8 @@ pub struct Classes {
     pub table: SlabClasses,
     counters: Box<[ClassCounters]>,
     cas_enabled: bool,
+    /// `-o track_sizes`: items by size, in 32-byte steps up to `-I` (`stats sizes`).
+    sizes: Option<Box<[AtomicI64]>>,
 }
 
 impl Classes {
@@ -227,7 +240,26 @@ impl Classes {
             table: SlabClasses::new(config, item_size_max),
             counters: (0..MAX_CLASSES).map(|_| ClassCounters::default()).collect(),
             cas_enabled,
+            sizes: config.track_sizes.then(|| {
+                (0..item_size_max / SIZE_STEP + 1)
+                    .map(|_| AtomicI64::new(0))
+                    .collect()
+            }),
         }
+    }
+
+    /// `stats sizes` with `-o track_sizes`: (size, items) for every 32-byte step that has
+    /// items, the size being the step's upper end as memcached prints it; `None` without.
+    pub fn sizes(&self) -> Option<Vec<(usize, u64)>> {
+        let sizes = self.sizes.as_ref()?;
+        Some(
+            sizes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i * SIZE_STEP, level(n)))
+                .filter(|&(_, n)| n > 0)
+                .collect(),
+        )
     }
 
     /// A class's counters (class 0 holds what fits no class; it stays empty).
@@ -251,6 +283,12 @@ impl Classes {
     pub fn count(&self, key_len: usize, flags: u32, value_len: usize, sign: i64) -> u8 {
         let (ntotal, class) = self.item(key_len, flags, value_len);
         let c = self.counters(class);
+        if let Some(sizes) = &self.sizes {
+            // memcached's bucket: the size rounded up to 32 bytes.
+            if let Some(n) = sizes.get(ntotal.div_ceil(SIZE_STEP)) {
+                n.fetch_add(sign, Ordering::Relaxed);
+            }
+        }
         c.number.fetch_add(sign, Ordering::Relaxed);
         c.requested
             .fetch_add(sign * ntotal as i64, Ordering::Relaxed);

@@ -265,6 +265,7 @@ fn one(
                 )));
             }
             p.hashpower = Some(n);
+            c.hashpower_init = n;
             no_effect(c);
         }
         "slab_automove" => {
@@ -305,6 +306,7 @@ fn one(
             if n < 10 {
                 return Err(fail("Cannot set tail_repair_time to less than 10 seconds"));
             }
+            c.tail_repair_time = n;
             no_effect(c);
         }
         "hash_algorithm" => {
@@ -404,6 +406,8 @@ fn one(
             p.lru_maintainer = false;
             no_effect(c);
         }
+        // `stats sizes`' histogram, counted as items come and go.
+        "track_sizes" => c.track_sizes = true,
         "no_modern" => {
             if !p.slab_chunk_changed {
                 p.slab_chunk_max = SLAB_PAGE_SIZE;
@@ -427,7 +431,6 @@ fn one(
         | "no_slab_automove"
         | "lru_crawler"
         | "no_lru_crawler"
-        | "track_sizes"
         | "inline_ascii_resp"
         | "no_inline_ascii_resp"
         | "modern"
