@@ -162,8 +162,12 @@ pub(crate) struct TooMany;
 /// - each watcher's buffer: a mutex between the logger thread and the watcher's task.
 /// - counters: relaxed atomics, read only by `stats`.
 pub(crate) struct Logger {
+    /// Tells this logger's per-thread buffers from other servers' in the same process.
     id: usize,
+    /// Which streams are watched, shared with the store (see [`Tap`]).
     tap: Arc<Tap>,
+    /// memcached's global log id: a relaxed `fetch_add`, since only uniqueness and each
+    /// thread's own order matter (the logger thread sorts a round's lines by it).
     gid: AtomicU64,
     worker_cap: usize,
     watcher_cap: usize,
