@@ -96,6 +96,14 @@ pub struct Config {
     pub auth_file: Option<PathBuf>,
     /// `-X`: no `stats cachedump`.
     pub disable_dumping: bool,
+    /// `-W`: refuse `watch` (`CLIENT_ERROR watch commands not allowed`).
+    pub disable_watch: bool,
+    /// `-o watcher_logbuf_size=KB` (in bytes here, as `stats settings` shows it): each
+    /// watcher's buffer of lines not yet written (default 256 KB).
+    pub watcher_logbuf_size: u32,
+    /// `-o worker_logbuf_size=KB` (in bytes): each worker thread's buffer of log lines not
+    /// yet passed on to the watchers (default 64 KB).
+    pub worker_logbuf_size: u32,
     /// `-o eviction=lru|tinylfu`
     pub eviction: Eviction,
     /// `-o idle_timeout=N`: close connections idle for N seconds (0: never).
@@ -178,6 +186,9 @@ impl Default for Config {
             sasl_pwdb: None,
             auth_file: None,
             disable_dumping: false,
+            disable_watch: false,
+            watcher_logbuf_size: crate::watch::WATCHER_BUF_DEFAULT as u32,
+            worker_logbuf_size: crate::watch::WORKER_BUF_DEFAULT as u32,
             eviction: Eviction::Lru,
             idle_timeout: 0,
             debug_clock: false,
@@ -349,7 +360,7 @@ pub fn help_text() -> String {
                           users come from the file named by MEMCACHED_SASL_PWDB)
 -F, --disable-flush-all   refuse the flush_all command
 -X, --disable-dumping     refuse stats cachedump
--W, --disable-watch       accepted; no effect (ferrocache has no watch commands)
+-W, --disable-watch       refuse the watch command (live log streams)
 -Y, --auth-file=<file>    ascii authentication from user:pass lines; SIGHUP reads
                           the file again
 -e, --memory-file=<file>  keep the cache across a restart: saved to <file> on a
@@ -581,12 +592,9 @@ impl Config {
         c.sasl = m.get_flag("enable-sasl");
         c.disable_flush = m.get_flag("disable-flush-all");
         c.disable_dumping = m.get_flag("disable-dumping");
+        c.disable_watch = m.get_flag("disable-watch");
         c.auth_file = m.get_one::<String>("auth-file").map(PathBuf::from);
-        for (flag, what) in [
-            ("lock-memory", "-k"),
-            ("enable-largepages", "-L"),
-            ("disable-watch", "-W (ferrocache has no watch command)"),
-        ] {
+        for (flag, what) in [("lock-memory", "-k"), ("enable-largepages", "-L")] {
             if m.get_flag(flag) {
                 c.warnings.push(format!(
                     "{what} is accepted for compatibility and has no effect"
@@ -814,6 +822,8 @@ impl Config {
             // The housekeeper thread does moka's LRU upkeep; it always runs.
             ("lru_maintainer_thread", yes_no(true)),
             ("idle_timeout", self.idle_timeout.to_string()),
+            ("watcher_logbuf_size", self.watcher_logbuf_size.to_string()),
+            ("worker_logbuf_size", self.worker_logbuf_size.to_string()),
             // The limit in effect, in bytes as memcached prints it: ferrocache's default is a
             // sixteenth of -m (memcached's none).
             (
@@ -1114,8 +1124,6 @@ mod tests {
             "slab_automove_window=3",
             "slab_reassign",
             "slab_automove=2",
-            "watcher_logbuf_size=10",
-            "worker_logbuf_size=10",
             "hash_algorithm=jenkins",
             "maxconns_fast",
             "no_hashexpand",
@@ -1148,6 +1156,16 @@ mod tests {
         assert_eq!(parse(&["-o", "idle_timeout=-5"]).unwrap().idle_timeout, 0);
         assert_eq!(parse(&["-o", "idle_timeout=7"]).unwrap().idle_timeout, 7);
         assert_eq!(parse(&[]).unwrap().shutdown_grace, Duration::from_secs(1));
+        // watch's buffers: kilobytes, shown in bytes; -W turns watch off.
+        let c = parse(&["-o", "watcher_logbuf_size=10,worker_logbuf_size=3", "-W"]).unwrap();
+        assert_eq!((c.watcher_logbuf_size, c.worker_logbuf_size), (10240, 3072));
+        assert!(c.disable_watch && c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            (c.watcher_logbuf_size, c.worker_logbuf_size),
+            (262144, 65536)
+        );
+        assert!(!c.disable_watch);
         // The limit on requests still arriving: memcached's megabytes, 0 for none, and by
         // default a sixteenth of -m but at least two items of -I.
         let limit = |args: &[&str]| parse(args).unwrap().inflight_limit();

@@ -21,6 +21,7 @@ mod text;
 pub mod tls;
 mod udp;
 mod vlog;
+mod watch;
 mod workers;
 
 pub use config::Config;
@@ -115,6 +116,9 @@ pub(crate) struct Shared {
     pub limits: ferrocache_protocol::Limits,
     /// `-o debug_clock`: the store's clock, which `debugtime` moves.
     pub debug_clock: Option<Arc<DebugClock>>,
+    /// `watch` log streams: the watchers, the per-thread line buffers and the logger thread
+    /// (see [`watch`] for how they are shared).
+    pub logger: Arc<watch::Logger>,
     /// `-Z`: the certificates, which `refresh_certs` and SIGHUP swap (see [`tls::Tls`] for
     /// how open connections keep theirs), and the TLS counters.
     pub tls: Option<Arc<tls::Tls>>,
@@ -132,7 +136,13 @@ impl Shared {
             Some(clock) => Store::with_clock(store_config(&config), clock.clone()),
             None => Store::new(store_config(&config)),
         };
+        let logger = watch::Logger::start(
+            store.tap().clone(),
+            config.worker_logbuf_size as usize,
+            config.watcher_logbuf_size as usize,
+        );
         Shared {
+            logger,
             auth: auth.map(auth::Reloadable::new),
             sasl,
             store,

@@ -40,6 +40,9 @@ pub(crate) struct Pass {
     /// that requests still arriving may hold is taken (see `Config::inflight_limit`): read
     /// nothing more until [`Session::room_available`], then run again.
     pub memory_wait: bool,
+    /// `watch` made the connection a watcher in this slot (see [`Next::Watch`]). A byte:
+    /// every connection's future holds a `Pass` (there are 20 slots).
+    pub watch: Option<u8>,
 }
 
 /// A connection's state between reads.
@@ -119,6 +122,9 @@ impl<'a> Session<'a> {
         let limits = &shared.limits;
         let fd = ctx.fd;
         let mut close = false;
+        let mut watch = None;
+        // The connection whose requests this thread runs, for `watch` lines' `cfd=`.
+        crate::watch::set_current_fd(fd);
         let mut handled = 0u32;
         // Set when the buffer ends in a storage command whose data block is still coming.
         let mut data_pending = false;
@@ -292,9 +298,16 @@ impl<'a> Session<'a> {
                     ctx.backing = Some(Box::new(whole.clone()));
                     let next = text::execute(ctx, request, swallow);
                     ctx.backing = None;
-                    if let Next::Close = next {
-                        close = true;
-                        break;
+                    match next {
+                        Next::Close => {
+                            close = true;
+                            break;
+                        }
+                        Next::Watch(slot) => {
+                            watch = Some(slot);
+                            break;
+                        }
+                        Next::Continue => {}
                     }
                 }
                 Parsed::Complete(request, used) => {
@@ -302,9 +315,16 @@ impl<'a> Session<'a> {
                     last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
                     let next = text::execute(ctx, request, swallow);
                     buf.advance(used);
-                    if let Next::Close = next {
-                        close = true;
-                        break;
+                    match next {
+                        Next::Close => {
+                            close = true;
+                            break;
+                        }
+                        Next::Watch(slot) => {
+                            watch = Some(slot);
+                            break;
+                        }
+                        Next::Continue => {}
                     }
                 }
                 Parsed::Incomplete(need) => {
@@ -348,6 +368,7 @@ impl<'a> Session<'a> {
         };
         Pass {
             close,
+            watch,
             yielded: replies_full || (handled >= shared.config.reqs_per_event && !buf.is_empty()),
             waiting,
             memory_wait,

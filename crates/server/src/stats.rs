@@ -244,6 +244,12 @@ fn general(shared: &Shared, out: &mut Pairs) {
     // memcached's LRU maintainer is ferrocache's housekeeper thread (moka's upkeep).
     stat(out, "lru_maintainer_juggles", s.housekeeper_rounds);
     stat(out, "malloc_fails", crate::alloc::large::refused());
+    let log = &shared.logger;
+    stat(out, "log_worker_dropped", load(&log.worker_dropped));
+    stat(out, "log_worker_written", load(&log.worker_written));
+    stat(out, "log_watcher_skipped", load(&log.watcher_skipped));
+    stat(out, "log_watcher_sent", load(&log.watcher_sent));
+    stat(out, "log_watchers", log.watcher_count());
     // memcached's TLS counters, with -Z only; ssl_new_sessions with ssl_session_cache only.
     if let Some(tls) = &shared.tls {
         let t = &tls.counters;
@@ -505,6 +511,7 @@ fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
 
 fn reset(shared: &Shared) {
     shared.store.reset_stats();
+    shared.logger.reset_stats();
     shared.prefixes.clear();
     let c = &shared.counters;
     for counter in [

@@ -201,6 +201,8 @@ pub(crate) fn run_datagram(
     replies: &mut Replies,
 ) {
     replies.clear();
+    // The socket whose datagram this thread runs, for `watch` lines' `cfd=`.
+    crate::watch::set_current_fd(ctx.fd);
     let per_event = i64::from(ctx.shared.config.reqs_per_event);
     let mut run = Run {
         replies,
@@ -259,8 +261,12 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
                 // `quit` writes nothing but keeps its response object: memcached sends it as
                 // a header alone when nothing precedes it.
                 run.replies.take(&mut ctx.out, !quit, &mut marks);
-                if let Next::Close = next {
-                    return run.close();
+                match next {
+                    Next::Close => return run.close(),
+                    // A datagram socket cannot become a stream: the watcher goes at once,
+                    // and nothing is sent.
+                    Next::Watch(slot) => ctx.shared.logger.remove_watcher(usize::from(slot)),
+                    Next::Continue => {}
                 }
                 if flushes {
                     run.flush();

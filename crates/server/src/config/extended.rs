@@ -366,10 +366,15 @@ fn one(
         }
         "watcher_logbuf_size" | "worker_logbuf_size" => {
             let v = needed(value, &format!("Missing {key} argument"))?;
-            if safe_strtoul(v).is_none() {
-                return Err(fail(format!("could not parse argument to {key}")));
+            let kb = safe_strtoul(v)
+                .ok_or_else(|| fail(format!("could not parse argument to {key}")))?;
+            // Kilobytes; memcached multiplies in its unsigned int, which wraps.
+            let bytes = kb.wrapping_mul(1024);
+            if key == "watcher_logbuf_size" {
+                c.watcher_logbuf_size = bytes;
+            } else {
+                c.worker_logbuf_size = bytes;
             }
-            no_effect(c);
         }
         "slab_sizes" => {
             p.slab_sizes = Some(value.unwrap_or_default().to_string());
