@@ -133,7 +133,7 @@ fn rusage() -> (f64, f64) {
     (secs(usage.ru_utime), secs(usage.ru_stime))
 }
 
-fn general(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     let c = &shared.counters;
     let s = shared.store.stats();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -208,7 +208,7 @@ fn general(shared: &Shared, out: &mut Pairs) {
     stat(out, "evictions", s.evictions);
 }
 
-fn settings(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn settings(shared: &Shared, out: &mut Pairs) {
     for (name, value) in shared.config.settings_stats() {
         // Some settings change at run time.
         let value = match name {
@@ -227,7 +227,7 @@ fn settings(shared: &Shared, out: &mut Pairs) {
 }
 
 /// ferrocache has no slab classes; all items are reported as one class, numbered 1.
-fn items(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn items(shared: &Shared, out: &mut Pairs) {
     let s = shared.store.stats();
     if s.curr_items == 0 {
         return;
@@ -238,7 +238,7 @@ fn items(shared: &Shared, out: &mut Pairs) {
     stat(out, "items:1:outofmemory", s.store_no_memory);
 }
 
-fn slabs(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn slabs(shared: &Shared, out: &mut Pairs) {
     let s = shared.store.stats();
     if s.curr_items > 0 {
         stat(out, "1:get_hits", s.get_hits);
