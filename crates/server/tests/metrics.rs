@@ -335,3 +335,51 @@ fn a_port_that_cannot_be_bound_stops_the_start_like_a_listener_error() {
         format!("failed to listen on metrics_listen {addr}: Address already in use")
     );
 }
+
+/// `GET /metrics` with blocking std I/O: the body.
+fn scrape_blocking(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = String::new();
+    s.read_to_string(&mut got).unwrap();
+    got.split_once("\r\n\r\n").unwrap().1.to_string()
+}
+
+#[test]
+fn udp_requests_are_timed_too() {
+    let (port, udp, metrics) = (free_port(), free_port(), free_port());
+    let option = format!("metrics_listen=127.0.0.1:{metrics}");
+    let mut child = std::process::Command::new(BIN)
+        .args(["-l", "127.0.0.1", "-u", "root", "-o", &option])
+        .args(["-p", &port.to_string(), "-U", &udp.to_string()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", metrics)).is_err() {
+        assert!(Instant::now() < deadline, "no metrics listener");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // memcached's UDP frame header: request id, sequence number, datagrams, reserved.
+    let mut datagram = vec![0, 7, 0, 0, 0, 1, 0, 0];
+    datagram.extend_from_slice(b"get nope\r\n");
+    sock.send_to(&datagram, ("127.0.0.1", udp)).unwrap();
+    let mut reply = [0u8; 64];
+    let n = sock.recv(&mut reply).unwrap();
+    assert_eq!(&reply[8..n], b"END\r\n");
+    let body = scrape_blocking(metrics);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(count(&body, "get", "ascii"), 1.0);
+    assert_eq!(
+        value(
+            &body,
+            "memcached_commands_total{command=\"get\",status=\"miss\"}"
+        ),
+        1.0
+    );
+}
