@@ -51,6 +51,9 @@ command -v perl >/dev/null && perl -MCache::Memcached::Fast -e1 2>/dev/null ||
 command -v prove >/dev/null || need perl
 command -v perl >/dev/null && perl -MIO::Socket::SSL -e1 2>/dev/null ||
     need libio-socket-ssl-perl
+# memcached 1.6.45's scripts/memcached-tool (protocol-tests/python/test_memcached_tool.py)
+# loads URI::Escape.
+command -v perl >/dev/null && perl -MURI::Escape -e1 2>/dev/null || need liburi-perl
 # TLS tests (protocol-tests/python/test_tls.py): certificates and s_client.
 command -v openssl >/dev/null || need openssl
 command -v node >/dev/null || need nodejs

@@ -9,6 +9,7 @@
 pub mod normalize;
 pub mod sasl;
 pub mod server;
+pub mod stats_table;
 pub mod tls;
 pub mod transcript;
 

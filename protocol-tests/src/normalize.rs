@@ -1,190 +1,23 @@
 //! What may differ between memcached and ferrocache, and nothing else.
 //!
-//! 1. Values of `stats` fields that are volatile by nature ([`VOLATILE`]): times, pids,
-//!    ports, byte counts that depend on when replies were written.
-//! 2. `stats` fields memcached has and ferrocache does not report, because ferrocache has no
-//!    such figure ([`MISSING`], each with its reason). ferrocache never reports a field that
-//!    memcached lacks: any such line is a difference.
-//! 3. File descriptor numbers in `stats conns`.
+//! 1. Values of `stats` fields that are volatile by nature, or ferrocache's own figure on
+//!    purpose: [`crate::stats_table`] lists every name with its status and reason.
+//! 2. `stats` fields memcached has and ferrocache does not report (missing in the same
+//!    table, each with its reason). ferrocache never reports a field that memcached lacks:
+//!    any such line is a difference.
+//! 3. File descriptor numbers in `stats conns`, and its volatile values ([`VOLATILE_CONNS`]).
 //!
 //! Every other byte must be equal, the version string included (both say 1.6.45), and every
 //! other `stats` value too.
 
-/// Stats fields whose value is volatile: (name, reason).
-pub const VOLATILE: &[(&str, &str)] = &[
-    ("pid", "process id"),
-    ("uptime", "seconds since start"),
-    ("time", "wall clock"),
-    ("rusage_user", "CPU time"),
-    ("rusage_system", "CPU time"),
-    (
-        "bytes_read",
-        "depends on earlier traffic only, but kept volatile for stats-reset timing",
-    ),
-    (
-        "bytes_written",
-        "counts replies when written, which a pipelined or split run does at other moments",
-    ),
-    ("tcpport", "each server gets its own free port"),
+/// `stats conns` fields whose value is volatile: (field, reason).
+pub const VOLATILE_CONNS: &[(&str, &str)] = &[
     ("secs_since_last_cmd", "timing"),
     ("addr", "the client's ephemeral port"),
     ("listen_addr", "each server gets its own free port"),
-    ("time_since_server_cert_refresh", "seconds"),
 ];
 
-/// Stats fields memcached reports and ferrocache does not: (name or pattern, reason).
-/// `items:N:x` and `N:x` (per slab class) patterns are written with `*` for the number.
-pub const MISSING: &[(&str, &str)] = &[
-    ("libevent", "ferrocache does not use libevent"),
-    (
-        "connection_structures",
-        "no preallocated connection structures",
-    ),
-    ("response_obj_oom", "no response object pool"),
-    ("response_obj_count", "no response object pool"),
-    ("response_obj_bytes", "no response object pool"),
-    ("read_buf_count", "no read buffer pool"),
-    ("read_buf_bytes", "no read buffer pool"),
-    ("read_buf_bytes_free", "no read buffer pool"),
-    ("read_buf_oom", "no read buffer pool"),
-    (
-        "reserved_fds",
-        "connection limit counts clients, not descriptors",
-    ),
-    ("listen_disabled_num", "listening is never disabled"),
-    ("time_in_listen_disabled_us", "listening is never disabled"),
-    (
-        "conn_yields",
-        "no -R request budget: tokio schedules connections",
-    ),
-    ("hash_power_level", "the hash table is moka's"),
-    ("hash_bytes", "the hash table is moka's"),
-    ("hash_is_expanding", "the hash table is moka's"),
-    ("slab_reassign_rescues", "no slabs"),
-    ("slab_reassign_chunk_rescues", "no slabs"),
-    ("slab_reassign_evictions_nomem", "no slabs"),
-    ("slab_reassign_inline_reclaim", "no slabs"),
-    ("slab_reassign_busy_items", "no slabs"),
-    ("slab_reassign_busy_deletes", "no slabs"),
-    ("slab_reassign_running", "no slabs"),
-    ("slabs_moved", "no slabs"),
-    (
-        "lru_crawler_running",
-        "no LRU crawler: expiry is checked on read",
-    ),
-    ("lru_crawler_starts", "no LRU crawler"),
-    ("lru_maintainer_juggles", "no LRU maintainer thread"),
-    ("malloc_fails", "not tracked"),
-    ("log_worker_dropped", "no watch/log streams"),
-    ("log_worker_written", "no watch/log streams"),
-    ("log_watcher_skipped", "no watch/log streams"),
-    ("log_watcher_sent", "no watch/log streams"),
-    ("log_watchers", "no watch/log streams"),
-    ("unexpected_napi_ids", "no NAPI id support"),
-    ("round_robin_fallback", "no NAPI id support"),
-    ("slab_global_page_pool", "no slabs"),
-    ("expired_unfetched", "fetched flag not tracked"),
-    ("evicted_unfetched", "fetched flag not tracked"),
-    ("evicted_active", "no segmented LRU"),
-    ("reclaimed", "memory is not reused in place"),
-    ("crawler_reclaimed", "no LRU crawler"),
-    ("crawler_items_checked", "no LRU crawler"),
-    ("lrutail_reflocked", "no segmented LRU"),
-    ("moves_to_cold", "no segmented LRU"),
-    ("moves_to_warm", "no segmented LRU"),
-    ("moves_within_lru", "no segmented LRU"),
-    ("direct_reclaims", "no segmented LRU"),
-    ("lru_bumps_dropped", "no segmented LRU"),
-    // stats settings
-    ("oldest", "flush epoch is internal"),
-    ("growth_factor", "no slabs"),
-    ("chunk_size", "no slabs"),
-    ("hashpower_init", "the hash table is moka's"),
-    ("slab_reassign", "no slabs"),
-    ("slab_automove", "no slabs"),
-    ("slab_automove_ratio", "no slabs"),
-    ("slab_automove_window", "no slabs"),
-    ("slab_chunk_max", "no slabs"),
-    ("lru_crawler", "no LRU crawler"),
-    ("lru_crawler_sleep", "no LRU crawler"),
-    ("lru_crawler_tocrawl", "no LRU crawler"),
-    ("tail_repair_time", "no LRU tail repair"),
-    ("hash_algorithm", "the hash table is moka's"),
-    ("lru_maintainer_thread", "no LRU maintainer thread"),
-    ("lru_segmented", "no segmented LRU"),
-    ("hot_lru_pct", "no segmented LRU"),
-    ("warm_lru_pct", "no segmented LRU"),
-    ("hot_max_factor", "no segmented LRU"),
-    ("warm_max_factor", "no segmented LRU"),
-    ("temp_lru", "no segmented LRU"),
-    ("temporary_ttl", "no segmented LRU"),
-    ("watcher_logbuf_size", "no watch/log streams"),
-    ("worker_logbuf_size", "no watch/log streams"),
-    ("read_buf_mem_limit", "no read buffer pool"),
-    ("track_sizes", "stats sizes not tracked"),
-    ("inline_ascii_response", "not applicable"),
-    ("ext_item_size", "no extstore"),
-    ("ext_item_age", "no extstore"),
-    ("ext_low_ttl", "no extstore"),
-    ("ext_recache_rate", "no extstore"),
-    ("ext_wbuf_size", "no extstore"),
-    ("ext_compact_under", "no extstore"),
-    ("ext_drop_under", "no extstore"),
-    ("ext_max_sleep", "no extstore"),
-    ("ext_max_frag", "no extstore"),
-    ("slab_automove_freeratio", "no slabs"),
-    ("ext_drop_unread", "no extstore"),
-    ("num_napi_ids", "no NAPI id support"),
-    ("memory_file", "no restartable memory file"),
-    // stats items, per class
-    ("items:*:number_hot", "no segmented LRU"),
-    ("items:*:number_warm", "no segmented LRU"),
-    ("items:*:number_cold", "no segmented LRU"),
-    ("items:*:age_hot", "no segmented LRU"),
-    ("items:*:age_warm", "no segmented LRU"),
-    ("items:*:age", "LRU age not tracked"),
-    ("items:*:evicted_nonzero", "not tracked"),
-    ("items:*:evicted_time", "not tracked"),
-    ("items:*:tailrepairs", "no LRU tail repair"),
-    ("items:*:reclaimed", "memory is not reused in place"),
-    ("items:*:expired_unfetched", "fetched flag not tracked"),
-    ("items:*:evicted_unfetched", "fetched flag not tracked"),
-    ("items:*:evicted_active", "no segmented LRU"),
-    ("items:*:crawler_reclaimed", "no LRU crawler"),
-    ("items:*:crawler_items_checked", "no LRU crawler"),
-    ("items:*:lrutail_reflocked", "no segmented LRU"),
-    ("items:*:moves_to_cold", "no segmented LRU"),
-    ("items:*:moves_to_warm", "no segmented LRU"),
-    ("items:*:moves_within_lru", "no segmented LRU"),
-    ("items:*:direct_reclaims", "no segmented LRU"),
-    ("items:*:hits_to_hot", "no segmented LRU"),
-    ("items:*:hits_to_warm", "no segmented LRU"),
-    ("items:*:hits_to_cold", "no segmented LRU"),
-    ("items:*:hits_to_temp", "no segmented LRU"),
-    // stats slabs, per class
-    ("*:chunk_size", "no slabs"),
-    ("*:chunks_per_page", "no slabs"),
-    ("*:total_pages", "no slabs"),
-    ("*:total_chunks", "no slabs"),
-    ("*:used_chunks", "no slabs"),
-    ("*:free_chunks", "no slabs"),
-    ("*:free_chunks_end", "no slabs"),
-    ("total_malloced", "no slab pages"),
-];
-
-/// Turns `items:3:number` into `items:*:number` and `3:chunk_size` into `*:chunk_size`.
-fn pattern(name: &str) -> String {
-    name.split(':')
-        .map(|part| {
-            if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
-                "*"
-            } else {
-                part
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(":")
-}
+use crate::stats_table::{status, Status};
 
 /// Escapes bytes for the readable logs.
 pub fn escape(bytes: &[u8]) -> Vec<u8> {
@@ -216,8 +49,8 @@ pub fn normalize(log: &[u8]) -> Vec<u8> {
             let body = text.trim_end_matches(['\r', '\n']);
             let ending = &text[body.len()..];
             let (name, value) = body.split_once(' ').unwrap_or((body, ""));
-            let pat = pattern(name);
-            if MISSING.iter().any(|(m, _)| *m == pat) {
+            let status = status(name);
+            if status == Some(Status::Missing) {
                 continue;
             }
             // In `stats conns`, names are "<fd>:field"; the fd is the server's own.
@@ -233,7 +66,8 @@ pub fn normalize(log: &[u8]) -> Vec<u8> {
                 }
                 _ => (name.to_string(), name.to_string()),
             };
-            let value = if VOLATILE.iter().any(|(v, _)| *v == field) {
+            let differs = matches!(status, Some(Status::Volatile | Status::Own));
+            let value = if differs || VOLATILE_CONNS.iter().any(|(v, _)| *v == field) {
                 "<v>".to_string()
             } else {
                 value.to_string()
@@ -252,11 +86,12 @@ mod tests {
 
     #[test]
     fn only_listed_things_are_normalised() {
-        let log = b"VERSION 1.6.45\r\nSTAT pid 12\r\nSTAT libevent 2.1\r\nSTAT cmd_get 3\r\nSTAT 23:addr tcp:127.0.0.1:5\r\nSTAT items:7:age_hot 1\r\nEND\r\n";
+        // Volatile (pid), own (libevent), missing (lru_bumps_dropped), same (cmd_get, and
+        // items:7:age_hot, reported as memcached's idle figure), and a conns address.
+        let log = b"VERSION 1.6.45\r\nSTAT pid 12\r\nSTAT libevent 2.1\r\nSTAT lru_bumps_dropped 0\r\nSTAT cmd_get 3\r\nSTAT 23:addr tcp:127.0.0.1:5\r\nSTAT items:7:age_hot 1\r\nEND\r\n";
         assert_eq!(
-            normalize(log),
-            b"VERSION 1.6.45\r\nSTAT pid <v>\r\nSTAT cmd_get 3\r\nSTAT <fd>:addr <v>\r\nEND\r\n"
-                .to_vec()
+            String::from_utf8(normalize(log)).unwrap(),
+            "VERSION 1.6.45\r\nSTAT pid <v>\r\nSTAT libevent <v>\r\nSTAT cmd_get 3\r\nSTAT <fd>:addr <v>\r\nSTAT items:7:age_hot 1\r\nEND\r\n"
         );
         assert_eq!(
             normalize(b"STAT cmd_get 4\r\n"),

@@ -66,3 +66,19 @@ flags: -X
 @b > set big 0 0 2000000\r\nxyz
 @c > version\r\n
 @d > stats conns\r\n
+=== stats-slabs-by-class
+# items of three classes, one of them chunked (its header and value chunks in other classes)
+> set a 0 0 1\r\n1\r\nset b 0 0 3000\r\n{x*3000}\r\nset c 0 0 600000\r\n{x*600000}\r\nget a b\r\nincr z 1\r\ntouch b 0\r\ncas a 0 0 1 1\r\n2\r\nstats slabs\r\nstats items\r\n
+=== stats-slabs-other-table
+# -f, -n and slab_chunk_max shape the class table as in memcached
+flags: -f 1.5 -n 32 -I 1m -o slab_chunk_max=256
+> set a 0 0 1\r\n1\r\nset b 0 0 2000\r\n{x*2000}\r\nstats slabs\r\nstats settings\r\n
+=== stats-slabs-given-sizes
+flags: -o slab_sizes=100-200-300
+> set a 0 0 1\r\n1\r\nset b 0 0 250\r\n{x*250}\r\nstats slabs\r\n
+=== stats-sizes-tracked
+flags: -o track_sizes
+> set a 0 0 1\r\n1\r\nset b 0 0 100\r\n{x*100}\r\nset c 0 0 101\r\n{x*101}\r\nstats sizes\r\nstats settings\r\n
+=== stats-general-names
+# every name of a fresh stats, after a few commands of each kind
+> set a 0 0 1\r\n1\r\nget a\r\ndelete a\r\nstats\r\n

@@ -11,6 +11,7 @@
 
 use bytes::BytesMut;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::thread::LocalKey;
 
 /// A read buffer starts this big, like memcached's.
@@ -34,26 +35,95 @@ thread_local! {
 pub(crate) struct Pool {
     size: usize,
     buffers: &'static LocalKey<Buffers>,
+    /// Buffers waiting in all threads' pools, for `stats` (memcached's `read_buf_bytes_free`
+    /// and the like). The pools themselves are per thread; only this count is shared.
+    pooled: AtomicI64,
+    /// Buffers connections hold now, and their bytes, as they report them ([`Held`]).
+    held: AtomicI64,
+    held_bytes: AtomicI64,
+}
+
+/// What one connection last reported holding of a pool's kind of buffer (see
+/// [`Pool::report`]). A connection's buffer is swapped, grown, frozen into a request and
+/// given back in many places; reporting its capacity at a few points keeps the shared
+/// figures right without following each move.
+#[derive(Default, Debug)]
+pub(crate) struct Held(u32);
+
+/// A pool's figures for `stats`: buffers (pooled and held), their bytes, and the bytes of
+/// the pooled ones.
+pub(crate) struct Figures {
+    pub count: u64,
+    pub bytes: u64,
+    pub free_bytes: u64,
 }
 
 /// Read buffers ([`READ_BUFFER`] bytes).
 pub(crate) static READ: Pool = Pool {
     size: READ_BUFFER,
     buffers: &READ_POOL,
+    pooled: AtomicI64::new(0),
+    held: AtomicI64::new(0),
+    held_bytes: AtomicI64::new(0),
 };
 
 /// Write buffers ([`WRITE_BUFFER`] bytes).
 pub(crate) static WRITE: Pool = Pool {
     size: WRITE_BUFFER,
     buffers: &WRITE_POOL,
+    pooled: AtomicI64::new(0),
+    held: AtomicI64::new(0),
+    held_bytes: AtomicI64::new(0),
 };
 
 impl Pool {
     /// An empty buffer of the pool's size: from this thread's pool, or new.
     pub(crate) fn take(&self) -> BytesMut {
-        self.buffers
-            .with(|pool| pool.borrow_mut().pop())
-            .unwrap_or_else(|| BytesMut::with_capacity(self.size))
+        match self.buffers.with(|pool| pool.borrow_mut().pop()) {
+            Some(buf) => {
+                self.pooled.fetch_sub(1, Ordering::Relaxed);
+                buf
+            }
+            None => BytesMut::with_capacity(self.size),
+        }
+    }
+
+    /// A connection's buffer now has `capacity` bytes (0: it holds none).
+    pub(crate) fn report(&self, held: &mut Held, capacity: usize) {
+        // A buffer holds one request at most (-I is under 4 GiB): u32 keeps every
+        // connection's future from growing for this.
+        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX);
+        if held.0 == capacity {
+            return;
+        }
+        let count = i64::from(capacity > 0) - i64::from(held.0 > 0);
+        if count != 0 {
+            self.held.fetch_add(count, Ordering::Relaxed);
+        }
+        self.held_bytes
+            .fetch_add(i64::from(capacity) - i64::from(held.0), Ordering::Relaxed);
+        held.0 = capacity;
+    }
+
+    /// One more (`1`) or one fewer (`-1`) buffer held, for an owner that counts buffers
+    /// rather than report sizes: its bytes count as the pool's size.
+    pub(crate) fn lend(&self, n: i64) {
+        self.held.fetch_add(n, Ordering::Relaxed);
+        self.held_bytes
+            .fetch_add(n * self.size as i64, Ordering::Relaxed);
+    }
+
+    /// Buffers pooled and held, for `stats`.
+    pub(crate) fn figures(&self) -> Figures {
+        let pooled = self.pooled.load(Ordering::Relaxed).max(0) as u64;
+        let held = self.held.load(Ordering::Relaxed).max(0) as u64;
+        let held_bytes = self.held_bytes.load(Ordering::Relaxed).max(0) as u64;
+        let free_bytes = pooled * self.size as u64;
+        Figures {
+            count: pooled + held,
+            bytes: held_bytes + free_bytes,
+            free_bytes,
+        }
     }
 
     /// Gives back an empty buffer. It is kept if it is the pool's size and wholly this
@@ -72,6 +142,7 @@ impl Pool {
             let mut pool = pool.borrow_mut();
             if pool.len() < POOL_MAX {
                 pool.push(buf);
+                self.pooled.fetch_add(1, Ordering::Relaxed);
             }
         });
     }

@@ -116,9 +116,24 @@ pub struct Config {
     /// `-N`: memcached's NAPI ID count (0: off). Checked as memcached checks it; ferrocache
     /// spreads connections over its workers as without it.
     pub napi_ids: u32,
-    /// `-n`: memcached's smallest slab chunk (default 48). ferrocache has no slabs; kept to
-    /// check `-o slab_sizes` as memcached checks it.
+    /// `-n`: memcached's smallest slab chunk (default 48). ferrocache keeps items in moka,
+    /// not slabs, but counts them by memcached's slab classes for `stats items`/`stats slabs`,
+    /// so `-n`, `-f`, `slab_chunk_max` and `slab_sizes` shape that table as in memcached.
     pub slab_min_size: u32,
+    /// `-f` (default 1.25).
+    pub slab_factor: f64,
+    /// memcached's `slab_chunk_size_max` once every option is read (default 512 KiB).
+    pub slab_chunk_max: u32,
+    /// `-o slab_sizes=a-b-c`.
+    pub slab_sizes: Option<Vec<u32>>,
+    /// `-o track_sizes`: `stats sizes` counts items by size.
+    pub track_sizes: bool,
+    /// `-o hashpower=N` as given (0: not given). Shown in `stats settings`; moka sizes its
+    /// own table.
+    pub hashpower_init: i32,
+    /// `-o tail_repair_time=N` as given (0: not given). Shown in `stats settings`;
+    /// ferrocache holds no item references that could get stuck and need repair.
+    pub tail_repair_time: i32,
     /// `-r`: raise the core file size limit, as memcached does.
     pub enable_coredumps: bool,
     /// `-Z` and the `-o ssl_*` keys.
@@ -171,6 +186,12 @@ impl Default for Config {
             sock_cookie_id: 0,
             napi_ids: 0,
             slab_min_size: 48,
+            slab_factor: 1.25,
+            slab_chunk_max: 512 * 1024,
+            slab_sizes: None,
+            track_sizes: false,
+            hashpower_init: 0,
+            tail_repair_time: 0,
             enable_coredumps: false,
             tls: TlsSettings::default(),
             metrics_listen: None,
@@ -542,9 +563,11 @@ impl Config {
                 .unwrap_or(0);
         }
         if let Some(f) = m.get_one::<String>("slab-growth-factor") {
-            if extended::atof(f) <= 1.0 {
+            let factor = extended::atof(f);
+            if factor <= 1.0 {
                 return Err(invalid("Factor must be greater than 1", 1));
             }
+            c.slab_factor = factor;
         }
         if let Some(n) = m.get_one::<String>("slab-min-size") {
             let n = extended::atoi(n);
@@ -579,11 +602,7 @@ impl Config {
                 ));
             }
         }
-        for (id, what) in [
-            ("slab-growth-factor", "-f (ferrocache has no slabs)"),
-            ("slab-min-size", "-n (ferrocache has no slabs)"),
-            ("napi-ids", "-N"),
-        ] {
+        for (id, what) in [("napi-ids", "-N")] {
             if m.get_one::<String>(id).is_some() {
                 c.warnings.push(format!(
                     "{what} is accepted for compatibility and has no effect"
@@ -623,6 +642,7 @@ impl Config {
             ));
         }
         extended::check(&c, &pending)?;
+        (c.slab_chunk_max, c.slab_sizes) = extended::slab_table(&c, &pending);
         if c.sasl {
             // memcached: SASL means the binary protocol, and no UDP.
             match m.get_one::<String>("protocol") {
@@ -749,6 +769,8 @@ impl Config {
             ("udpport", self.udp_port.to_string()),
             ("inter", inter),
             ("verbosity", self.verbosity.to_string()),
+            // The flush epoch: the server fills it in (see `stats::settings`).
+            ("oldest", "0".to_string()),
             (
                 "evictions",
                 if self.disable_evictions { "off" } else { "on" }.to_string(),
@@ -761,6 +783,8 @@ impl Config {
             ),
             ("umask", format!("{:o}", self.unix_mask)),
             ("shutdown_command", yes_no(self.enable_shutdown)),
+            ("growth_factor", format!("{:.2}", self.slab_factor)),
+            ("chunk_size", self.slab_min_size.to_string()),
             ("num_threads", self.threads.to_string()),
             (
                 "num_threads_per_udp",
@@ -789,11 +813,39 @@ impl Config {
             ),
             ("item_size_max", self.item_size_max.to_string()),
             ("maxconns_fast", yes_no(true)),
+            ("hashpower_init", self.hashpower_init.to_string()),
+            ("slab_chunk_max", self.slab_chunk_max.to_string()),
+            ("tail_repair_time", self.tail_repair_time.to_string()),
             ("flush_enabled", yes_no(!self.disable_flush)),
             ("dump_enabled", yes_no(!self.disable_dumping)),
+            // The table is moka's, keyed with foldhash (see the storage crate).
+            ("hash_algorithm", "foldhash".to_string()),
+            // The housekeeper thread does moka's LRU upkeep; it always runs.
+            ("lru_maintainer_thread", yes_no(true)),
             ("idle_timeout", self.idle_timeout.to_string()),
+            // The limit in effect, in bytes as memcached prints it: ferrocache's default is a
+            // sixteenth of -m (memcached's none).
+            (
+                "read_buf_mem_limit",
+                self.inflight_limit().unwrap_or(0).to_string(),
+            ),
+            ("track_sizes", yes_no(self.track_sizes)),
+            // memcached 1.6.45 prints this dead setting as "no" always.
+            ("inline_ascii_response", "no".to_string()),
+            // extstore is refused at start (`-o ext_*`): memcached's defaults, as a memcached
+            // started without an ext_path prints them.
+            ("ext_item_size", "512".to_string()),
+            ("ext_item_age", u32::MAX.to_string()),
+            ("ext_low_ttl", "0".to_string()),
+            ("ext_recache_rate", "2000".to_string()),
+            ("ext_wbuf_size", (4 * 1024 * 1024).to_string()),
+            ("ext_compact_under", "0".to_string()),
+            ("ext_drop_under", "0".to_string()),
+            ("ext_max_sleep", "1000000".to_string()),
+            ("ext_max_frag", "0.80".to_string()),
             // A TLS build of memcached shows these with or without -Z; NULL paths print as
             // glibc prints a null string.
+            ("ext_drop_unread", yes_no(false)),
             ("ssl_enabled", yes_no(self.tls.enabled)),
             ("ssl_chain_cert", path_or(&self.tls.chain_cert, "(null)")),
             ("ssl_key", path_or(&self.tls.key, "(null)")),
@@ -814,6 +866,7 @@ impl Config {
                 "ssl_min_version",
                 tls::version_name(self.tls.min_version).to_string(),
             ),
+            ("num_napi_ids", self.napi_ids.to_string()),
             // Client flags are 32 bits, as in memcached built without LARGE_CLIENT_FLAGS.
             ("client_flags_size", "4".to_string()),
         ]
@@ -1039,6 +1092,22 @@ mod tests {
     /// Values memcached accepts are accepted, the knobs with a warning: among them every key
     /// memcached's own test suite starts its servers with.
     #[test]
+    fn track_sizes_and_the_slab_table_settings_are_kept() {
+        let c = parse(&["-o", "track_sizes", "-f", "1.5", "-n", "32"]).unwrap();
+        assert!(c.track_sizes && c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!((c.slab_factor, c.slab_min_size), (1.5, 32));
+        let c = parse(&["-o", "slab_chunk_max=16,slab_sizes=100-200"]).unwrap();
+        assert_eq!(
+            (c.slab_chunk_max, c.slab_sizes),
+            (16384, Some(vec![100, 200]))
+        );
+        let c = parse(&["-I", "2m"]).unwrap();
+        assert_eq!(c.slab_chunk_max, 512 * 1024);
+        let c = parse(&["-o", "no_modern"]).unwrap();
+        assert_eq!(c.slab_chunk_max, 1024 * 1024);
+    }
+
+    #[test]
     fn extended_options_memcached_accepts_are_accepted() {
         for option in [
             "relaxed_privileges",
@@ -1052,7 +1121,6 @@ mod tests {
             "slab_automove_window=3",
             "slab_reassign",
             "slab_automove=2",
-            "track_sizes",
             "watcher_logbuf_size=10",
             "worker_logbuf_size=10",
             "hash_algorithm=jenkins",

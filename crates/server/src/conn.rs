@@ -219,9 +219,17 @@ pub(crate) async fn accept_loop(
         let mut stream = match accepted {
             Ok((stream, _peer)) => stream,
             Err(e) => {
-                // Out of file descriptors and similar: memcached keeps going too.
+                // Out of file descriptors and similar: memcached keeps going too, after a
+                // pause it counts as listening disabled.
                 tracing::warn!("accept failed: {e}");
+                let paused = std::time::Instant::now();
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                let c = &shared.counters;
+                Counters::add(&c.listen_disabled_num, 1);
+                Counters::add(
+                    &c.time_in_listen_disabled_us,
+                    paused.elapsed().as_micros() as u64,
+                );
                 continue;
             }
         };
@@ -265,7 +273,15 @@ pub(crate) async fn accept_loop(
             listen_addr.clone(),
         ));
         lock(&shared).entries.insert(fd, entry.clone());
-        Counters::add(&shared.counters.curr_connections, 1);
+        let open = shared
+            .counters
+            .curr_connections
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        shared
+            .counters
+            .peak_connections
+            .fetch_max(open + shared.listeners as u64, Ordering::Relaxed);
         let shared = shared.clone();
         let mut stream = stream;
         let connection = async move {

@@ -261,6 +261,18 @@ pub(crate) struct Counters {
     pub auth_errors: AtomicU64,
     /// Connections closed by `-o idle_timeout`.
     pub idle_kicks: AtomicU64,
+    /// Times accepting stopped for lack of descriptors (memcached's `listen_disabled_num`),
+    /// and for how long in all.
+    pub listen_disabled_num: AtomicU64,
+    pub time_in_listen_disabled_us: AtomicU64,
+    /// Requests that waited for read buffer room under `-o read_buf_mem_limit`.
+    pub read_buf_oom: AtomicU64,
+    /// Times a connection stopped running requests because replies waiting for slow clients
+    /// were over `-o read_buf_mem_limit` (memcached's `response_obj_oom`).
+    pub response_obj_oom: AtomicU64,
+    /// The most connections open at once, listeners included (memcached's
+    /// `connection_structures`, which it allocates once and keeps).
+    pub peak_connections: AtomicU64,
 }
 
 impl Counters {
@@ -280,6 +292,14 @@ pub(crate) fn store_config(config: &Config) -> StoreConfig {
             config::Eviction::TinyLfu => EvictionPolicy::TinyLfu,
         },
         alloc_size: alloc::allocated_size,
+        slabs: ferrocache_storage::slabs::SlabConfig {
+            chunk_size: config.slab_min_size,
+            factor: config.slab_factor,
+            chunk_max: config.slab_chunk_max,
+            page_size: 1024 * 1024,
+            sizes: config.slab_sizes.clone(),
+            track_sizes: config.track_sizes,
+        },
     }
 }
 

@@ -31,6 +31,17 @@ pub struct Output {
     boundaries: Option<Box<Vec<usize>>>,
 }
 
+/// For `stats` (`response_obj_*`), an output holds a write buffer while its tail has room:
+/// counted when it borrows one, uncounted when the tail gives it back, fills it whole, or
+/// goes (no field of its own: every connection's future holds an `Output`).
+impl Drop for Output {
+    fn drop(&mut self) {
+        if self.tail.capacity() > 0 {
+            bufpool::WRITE.lend(-1);
+        }
+    }
+}
+
 impl Output {
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -96,6 +107,7 @@ impl Output {
     fn borrow_buffer(&mut self) {
         if self.tail.capacity() == 0 {
             self.tail = bufpool::WRITE.take();
+            bufpool::WRITE.lend(1);
         }
     }
 
@@ -103,6 +115,9 @@ impl Output {
     /// its next request holds none.
     pub fn release(&mut self) {
         if self.len == 0 {
+            if self.tail.capacity() > 0 {
+                bufpool::WRITE.lend(-1);
+            }
             bufpool::WRITE.give(std::mem::take(&mut self.tail));
             if self.queue.capacity() > 0 {
                 self.queue = VecDeque::new();
@@ -118,6 +133,9 @@ impl Output {
         }
         if !self.tail.is_empty() {
             self.queue.push_back(self.tail.split().freeze());
+            if self.tail.capacity() == 0 {
+                bufpool::WRITE.lend(-1);
+            }
         }
         self.len += value.len();
         self.queue.push_back(Bytes::from_owner(value.clone()));

@@ -57,6 +57,8 @@ pub(crate) struct Session<'a> {
     swallow: usize,
     /// Set while `buf` is a buffer that `make_room` sized for the pending request alone.
     own_buffer: bool,
+    /// The read buffer as last reported for `stats` (`read_buf_*`).
+    held: bufpool::Held,
     /// Bytes of that buffer counted in `Shared::inflight`, given back when the buffer goes.
     charged: u64,
     /// The size of the request that waits for room (with [`Pass::memory_wait`]).
@@ -84,6 +86,7 @@ impl<'a> Session<'a> {
             last_cmd,
             swallow: 0,
             own_buffer: false,
+            held: bufpool::Held::default(),
             charged: 0,
             wanted: 0,
             replies_charged: 0,
@@ -107,6 +110,7 @@ impl<'a> Session<'a> {
             charged,
             wanted,
             replies_charged: _,
+            held: _,
             binary,
             authenticated,
             auth_state,
@@ -139,6 +143,7 @@ impl<'a> Session<'a> {
                 && !replies_fit(shared, ctx.out.len() as u64)
             {
                 replies_full = !buf.is_empty();
+                crate::Counters::add(&shared.counters.response_obj_oom, 1);
                 break;
             }
             if *swallow > 0 {
@@ -254,7 +259,10 @@ impl<'a> Session<'a> {
                             match make_room(shared, buf, total, charged) {
                                 Room::Own => *own_buffer = true,
                                 Room::Usual => {}
-                                Room::Wait => (memory_wait, *wanted) = (true, total as u64),
+                                Room::Wait => {
+                                    (memory_wait, *wanted) = (true, total as u64);
+                                    crate::Counters::add(&shared.counters.read_buf_oom, 1);
+                                }
                             }
                             data_pending = true;
                         }
@@ -315,7 +323,10 @@ impl<'a> Session<'a> {
                         match make_room(shared, buf, total, charged) {
                             Room::Own => *own_buffer = true,
                             Room::Usual => {}
-                            Room::Wait => (memory_wait, *wanted) = (true, total as u64),
+                            Room::Wait => {
+                                (memory_wait, *wanted) = (true, total as u64);
+                                crate::Counters::add(&shared.counters.read_buf_oom, 1);
+                            }
                         }
                         data_pending = true;
                     }
@@ -408,6 +419,7 @@ impl<'a> Session<'a> {
             uncharge(self.ctx.shared, &mut self.charged);
             bufpool::READ.give(std::mem::take(&mut self.buf));
         }
+        bufpool::READ.report(&mut self.held, self.buf.capacity());
     }
 
     /// Readies the read buffer for the next read: an empty one is borrowed from the
@@ -417,6 +429,7 @@ impl<'a> Session<'a> {
     pub fn make_room(&mut self) {
         if self.buf.capacity() == 0 {
             self.buf = bufpool::READ.take();
+            bufpool::READ.report(&mut self.held, self.buf.capacity());
             return;
         }
         if self.buf.capacity() > BIG_BUFFER && self.buf.len() < READ_BUFFER && !self.own_buffer {
@@ -427,6 +440,7 @@ impl<'a> Session<'a> {
         if self.buf.capacity() == self.buf.len() {
             self.buf.reserve(READ_BUFFER);
         }
+        bufpool::READ.report(&mut self.held, self.buf.capacity());
     }
 }
 
@@ -440,6 +454,7 @@ impl Drop for Session<'_> {
     fn drop(&mut self) {
         uncharge(self.ctx.shared, &mut self.charged);
         self.replies_written();
+        bufpool::READ.report(&mut self.held, 0);
     }
 }
 

@@ -4,8 +4,12 @@
 use crate::conn::{ConnCtx, Waiting};
 use crate::{Shared, MEMCACHED_VERSION};
 use ferrocache_protocol::text::{DetailCommand, StatsGroup};
+use ferrocache_storage::slabs::level;
 use std::sync::atomic::Ordering;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// memcached's cap on a `stats cachedump` reply.
+const CACHEDUMP_LIMIT: usize = 2 * 1024 * 1024;
 
 /// `stats` figures as (name, value) pairs, which each protocol then encodes.
 pub(crate) type Pairs = Vec<(String, String)>;
@@ -45,7 +49,7 @@ pub(crate) fn named_group(shared: &Shared, name: &[u8]) -> Option<Pairs> {
         match name {
             b"items" => items(shared, &mut out),
             b"slabs" => slabs(shared, &mut out),
-            b"sizes" => stat(&mut out, "sizes_status", "disabled"),
+            b"sizes" => sizes(shared, &mut out),
             _ => return None,
         }
     }
@@ -60,7 +64,7 @@ pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
         StatsGroup::Settings => settings(shared, &mut out),
         StatsGroup::Items => items(shared, &mut out),
         StatsGroup::Slabs => slabs(shared, &mut out),
-        StatsGroup::Sizes => stat(&mut out, "sizes_status", "disabled"),
+        StatsGroup::Sizes => sizes(shared, &mut out),
         StatsGroup::Conns => conns(shared, ctx.fd, &mut out),
         StatsGroup::Reset => {
             reset(shared);
@@ -93,13 +97,20 @@ pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
             return;
         }
         StatsGroup::Cachedump(Ok((class, limit))) => {
-            // All items are reported as class 1 (see `items`).
             let mut text = Vec::new();
-            if class == 1 {
-                for (key, len, expires) in shared.store.dump(limit as usize) {
-                    text.extend_from_slice(b"ITEM ");
-                    text.extend_from_slice(&key);
-                    text.extend_from_slice(format!(" [{len} b; {expires} s]\r\n").as_bytes());
+            if let Ok(class) = u8::try_from(class) {
+                for (key, len, expires) in shared.store.dump(class, limit as usize) {
+                    let line = [
+                        &b"ITEM "[..],
+                        &key,
+                        format!(" [{len} b; {expires} s]\r\n").as_bytes(),
+                    ]
+                    .concat();
+                    // memcached's listing is one 2 MB buffer, END and its NUL included.
+                    if text.len() + line.len() + 6 > CACHEDUMP_LIMIT {
+                        break;
+                    }
+                    text.extend_from_slice(&line);
                 }
             }
             text.extend_from_slice(b"END\r\n");
@@ -142,6 +153,8 @@ pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     stat(out, "uptime", shared.started.elapsed().as_secs());
     stat(out, "time", now_unix());
     stat(out, "version", MEMCACHED_VERSION);
+    // The event library: ferrocache's is tokio.
+    stat(out, "libevent", "tokio");
     stat(out, "pointer_size", usize::BITS);
     stat(out, "rusage_user", format!("{user:.6}"));
     stat(out, "rusage_system", format!("{system:.6}"));
@@ -151,6 +164,24 @@ pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     stat(out, "curr_connections", curr.saturating_sub(1));
     stat(out, "total_connections", load(&c.total_connections));
     stat(out, "rejected_connections", load(&c.rejected_connections));
+    stat(
+        out,
+        "connection_structures",
+        load(&c.peak_connections).max(shared.listeners as u64),
+    );
+    // memcached's response objects and read buffers are ferrocache's pooled write and read
+    // buffers (see `bufpool`); the `_oom` counts are the waits `-o read_buf_mem_limit` made.
+    let writes = crate::bufpool::WRITE.figures();
+    let reads = crate::bufpool::READ.figures();
+    stat(out, "response_obj_oom", load(&c.response_obj_oom));
+    stat(out, "response_obj_count", writes.count);
+    stat(out, "response_obj_bytes", writes.bytes);
+    stat(out, "read_buf_count", reads.count);
+    stat(out, "read_buf_bytes", reads.bytes);
+    stat(out, "read_buf_bytes_free", reads.free_bytes);
+    stat(out, "read_buf_oom", load(&c.read_buf_oom));
+    // `-c` counts client connections only: no descriptors are set aside from it.
+    stat(out, "reserved_fds", 0);
     stat(out, "cmd_get", s.cmd_get);
     stat(out, "cmd_set", s.cmd_set);
     stat(out, "cmd_flush", load(&c.cmd_flush));
@@ -186,12 +217,33 @@ pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
         shared.maxbytes.load(Ordering::Relaxed),
     );
     stat(out, "accepting_conns", 1);
+    stat(out, "listen_disabled_num", load(&c.listen_disabled_num));
+    stat(
+        out,
+        "time_in_listen_disabled_us",
+        load(&c.time_in_listen_disabled_us),
+    );
     stat(out, "threads", shared.config.threads);
     stat(out, "conn_yields", load(&c.conn_yields));
-    // memcached's slab mover, idle: ferrocache has no slab pages to move, so it is never
-    // short of memory for a move and has no last busy status.
+    let power = hash_power(shared.config.hashpower_init, s.peak_items);
+    stat(out, "hash_power_level", power);
+    stat(out, "hash_bytes", 8u64 << power);
+    // moka grows its table a piece at a time, never stopping a request for it.
+    stat(out, "hash_is_expanding", 0);
+    // memcached's slab mover, idle: ferrocache has no slab pages to move (items live in
+    // moka), so none is ever rescued, moved or busy.
+    stat(out, "slab_reassign_rescues", 0);
+    stat(out, "slab_reassign_chunk_rescues", 0);
+    stat(out, "slab_reassign_inline_reclaim", 0);
+    stat(out, "slab_reassign_busy_items", 0);
+    stat(out, "slab_reassign_busy_deletes", 0);
     stat(out, "slab_reassign_busy_nomem", 0);
     stat(out, "slab_reassign_last_busy_status", "none");
+    stat(out, "slab_reassign_running", 0);
+    stat(out, "slabs_moved", 0);
+    // memcached's LRU maintainer is ferrocache's housekeeper thread (moka's upkeep).
+    stat(out, "lru_maintainer_juggles", s.housekeeper_rounds);
+    stat(out, "malloc_fails", crate::alloc::large::refused());
     // memcached's TLS counters, with -Z only; ssl_new_sessions with ssl_session_cache only.
     if let Some(tls) = &shared.tls {
         let t = &tls.counters;
@@ -202,10 +254,74 @@ pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
         stat(out, "ssl_proto_errors", load(&t.proto_errors));
         stat(out, "time_since_server_cert_refresh", tls.since_refresh());
     }
-    stat(out, "bytes", s.bytes);
+    // NAPI ids: with -N ferrocache still spreads connections round robin.
+    stat(out, "unexpected_napi_ids", 0);
+    let round_robin = if shared.config.napi_ids > 0 {
+        load(&c.total_connections)
+    } else {
+        0
+    };
+    stat(out, "round_robin_fallback", round_robin);
+    // The memory items take against -m, ferrocache's per-item overhead included, so that
+    // bytes / limit_maxbytes reads how full the cache is (memcached counts item sizes).
+    stat(out, "bytes", shared.store.charged_bytes());
     stat(out, "curr_items", s.curr_items);
     stat(out, "total_items", s.total_items);
+    // Pages are not pooled: each class's figure is what its items fill (see `slabs`).
+    stat(out, "slab_global_page_pool", 0);
+    let t = class_totals(shared);
+    stat(out, "expired_unfetched", t.expired_unfetched);
+    stat(out, "evicted_unfetched", t.evicted_unfetched);
+    // One LRU, no active marks: nothing is evicted while marked active.
+    stat(out, "evicted_active", 0);
     stat(out, "evictions", s.evictions);
+    stat(out, "reclaimed", t.reclaimed);
+    stat(out, "crawler_reclaimed", t.crawler_reclaimed);
+    stat(out, "crawler_items_checked", t.crawler_items_checked);
+    // Readers hold items by reference count (`Arc`), which never blocks eviction.
+    stat(out, "lrutail_reflocked", 0);
+    // One LRU per moka cache, not memcached's HOT/WARM/COLD segments: no moves between them.
+    stat(out, "moves_to_cold", 0);
+    stat(out, "moves_to_warm", 0);
+    stat(out, "moves_within_lru", 0);
+    stat(out, "direct_reclaims", t.direct_reclaims);
+}
+
+/// memcached's hash table size for the items held: it starts at `-o hashpower` (16 by
+/// default) and doubles whenever the items pass 1.5 times its buckets, never shrinking.
+/// ferrocache's table is moka's; this is the level memcached would report for the most items
+/// ferrocache has held, so that capacity planning read from it carries over.
+fn hash_power(init: i32, peak_items: u64) -> u32 {
+    let mut power = if init > 0 { init as u32 } else { 16 };
+    while power < 32 && peak_items > (1u64 << power) * 3 / 2 {
+        power += 1;
+    }
+    power
+}
+
+/// The per-class counters summed (memcached's `item_stats_totals`).
+#[derive(Default)]
+struct Totals {
+    reclaimed: u64,
+    expired_unfetched: u64,
+    evicted_unfetched: u64,
+    crawler_reclaimed: u64,
+    crawler_items_checked: u64,
+    direct_reclaims: u64,
+}
+
+fn class_totals(shared: &Shared) -> Totals {
+    let mut t = Totals::default();
+    for (_, k) in shared.store.classes().all() {
+        let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        t.reclaimed += l(&k.reclaimed);
+        t.expired_unfetched += l(&k.expired_unfetched);
+        t.evicted_unfetched += l(&k.evicted_unfetched);
+        t.crawler_reclaimed += l(&k.crawler_reclaimed);
+        t.crawler_items_checked += l(&k.crawler_items_checked);
+        t.direct_reclaims += l(&k.direct_reclaims);
+    }
+    t
 }
 
 pub(crate) fn settings(shared: &Shared, out: &mut Pairs) {
@@ -213,6 +329,7 @@ pub(crate) fn settings(shared: &Shared, out: &mut Pairs) {
         // Some settings change at run time.
         let value = match name {
             "maxbytes" => shared.maxbytes.load(Ordering::Relaxed).to_string(),
+            "oldest" => shared.store.oldest_live().to_string(),
             "verbosity" => shared.verbosity.load(Ordering::Relaxed).to_string(),
             "detail_enabled" => if shared.prefixes.enabled() {
                 "yes"
@@ -226,31 +343,111 @@ pub(crate) fn settings(shared: &Shared, out: &mut Pairs) {
     }
 }
 
-/// ferrocache has no slab classes; all items are reported as one class, numbered 1.
+/// `stats items`: each class that holds items, as memcached lists it with its LRU
+/// maintainer running. ferrocache files items under memcached's slab classes (see
+/// `ferrocache_storage::slabs`) but keeps one LRU per moka cache, not HOT/WARM/COLD
+/// segments: every item counts as COLD, as in memcached without segmented LRUs.
 pub(crate) fn items(shared: &Shared, out: &mut Pairs) {
-    let s = shared.store.stats();
-    if s.curr_items == 0 {
-        return;
+    let classes = shared.store.classes();
+    let now = shared.store.current_time();
+    let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    for (class, k) in classes.all() {
+        let number = level(&k.number);
+        if number == 0 {
+            continue;
+        }
+        let mut put = |name: &str, value: &dyn std::fmt::Display| {
+            stat(out, &format!("items:{class}:{name}"), value);
+        };
+        put("number", &number);
+        put("number_hot", &0);
+        put("number_warm", &0);
+        put("number_cold", &number);
+        put("age_hot", &0);
+        put("age_warm", &0);
+        let oldest = k.oldest.load(Ordering::Relaxed);
+        let age = if oldest == 0 {
+            0
+        } else {
+            now.saturating_sub(oldest)
+        };
+        put("age", &age);
+        put("mem_requested", &level(&k.requested));
+        put("evicted", &l(&k.evicted));
+        put("evicted_nonzero", &l(&k.evicted_nonzero));
+        put("evicted_time", &l(&k.evicted_time));
+        put("outofmemory", &l(&k.outofmemory));
+        // No reference can get stuck on an item: nothing to repair.
+        put("tailrepairs", &0);
+        put("reclaimed", &l(&k.reclaimed));
+        put("expired_unfetched", &l(&k.expired_unfetched));
+        put("evicted_unfetched", &l(&k.evicted_unfetched));
+        put("evicted_active", &0);
+        put("crawler_reclaimed", &l(&k.crawler_reclaimed));
+        put("crawler_items_checked", &l(&k.crawler_items_checked));
+        put("lrutail_reflocked", &0);
+        put("moves_to_cold", &0);
+        put("moves_to_warm", &0);
+        put("moves_within_lru", &0);
+        put("direct_reclaims", &l(&k.direct_reclaims));
+        put("hits_to_hot", &0);
+        put("hits_to_warm", &0);
+        put("hits_to_cold", &l(&k.get_hits));
+        put("hits_to_temp", &0);
     }
-    stat(out, "items:1:number", s.curr_items);
-    stat(out, "items:1:mem_requested", s.bytes);
-    stat(out, "items:1:evicted", s.evictions);
-    stat(out, "items:1:outofmemory", s.store_no_memory);
 }
 
+/// `stats slabs`: each class whose items would fill at least part of a page in memcached,
+/// with its chunk figures derived from the items held now (pages are what those chunks
+/// fill, rounded up: ferrocache has no pages to keep once its items are gone), and the
+/// class's hit counters.
 pub(crate) fn slabs(shared: &Shared, out: &mut Pairs) {
-    let s = shared.store.stats();
-    if s.curr_items > 0 {
-        stat(out, "1:get_hits", s.get_hits);
-        stat(out, "1:cmd_set", s.cmd_set);
-        stat(out, "1:delete_hits", s.delete_hits);
-        stat(out, "1:incr_hits", s.incr_hits);
-        stat(out, "1:decr_hits", s.decr_hits);
-        stat(out, "1:cas_hits", s.cas_hits);
-        stat(out, "1:cas_badval", s.cas_badval);
-        stat(out, "1:touch_hits", s.touch_hits);
+    let classes = shared.store.classes();
+    let table = &classes.table;
+    let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let (mut active, mut malloced) = (0u64, 0u64);
+    for (class, k) in classes.all() {
+        let used = level(&k.chunks);
+        if class == 0 || used == 0 {
+            continue;
+        }
+        let per_page = u64::from(table.per_page(class));
+        let pages = used.div_ceil(per_page);
+        active += 1;
+        malloced += pages * u64::from(table.page_size());
+        let mut put = |name: &str, value: &dyn std::fmt::Display| {
+            stat(out, &format!("{class}:{name}"), value);
+        };
+        put("chunk_size", &table.chunk_size(class));
+        put("chunks_per_page", &per_page);
+        put("total_pages", &pages);
+        put("total_chunks", &(pages * per_page));
+        put("used_chunks", &used);
+        put("free_chunks", &(pages * per_page - used));
+        put("free_chunks_end", &0);
+        put("get_hits", &l(&k.get_hits));
+        put("cmd_set", &l(&k.cmd_set));
+        put("delete_hits", &l(&k.delete_hits));
+        put("incr_hits", &l(&k.incr_hits));
+        put("decr_hits", &l(&k.decr_hits));
+        put("cas_hits", &l(&k.cas_hits));
+        put("cas_badval", &l(&k.cas_badval));
+        put("touch_hits", &l(&k.touch_hits));
     }
-    stat(out, "active_slabs", u64::from(s.curr_items > 0));
+    stat(out, "active_slabs", active);
+    stat(out, "total_malloced", malloced);
+}
+
+/// `stats sizes`: with `-o track_sizes`, items by size in 32-byte steps.
+fn sizes(shared: &Shared, out: &mut Pairs) {
+    match shared.store.classes().sizes() {
+        Some(sizes) => {
+            for (size, items) in sizes {
+                stat(out, &size.to_string(), items);
+            }
+        }
+        None => stat(out, "sizes_status", "disabled"),
+    }
 }
 
 fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
@@ -321,6 +518,10 @@ fn reset(shared: &Shared) {
         &c.auth_cmds,
         &c.auth_errors,
         &c.idle_kicks,
+        &c.listen_disabled_num,
+        &c.time_in_listen_disabled_us,
+        &c.read_buf_oom,
+        &c.response_obj_oom,
     ] {
         counter.store(0, Ordering::Relaxed);
     }

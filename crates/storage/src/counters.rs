@@ -21,6 +21,8 @@ macro_rules! counters {
             /// Bytes ever charged: the volume of writes, which paces the housekeeper
             /// (see `housekeeper::commands`). Never reset.
             pub charged_total: AtomicU64,
+            /// The most items ever linked at once (sizes memcached's hash table).
+            pub peak_items: AtomicU64,
         }
 
         impl Counters {
@@ -29,6 +31,7 @@ macro_rules! counters {
                     $($name: self.$name.load(Ordering::Relaxed),)*
                     curr_items: self.curr_items.load(Ordering::Relaxed).max(0) as u64,
                     bytes: self.bytes.load(Ordering::Relaxed).max(0) as u64,
+                    peak_items: self.peak_items.load(Ordering::Relaxed),
 
                 }
             }
@@ -64,6 +67,7 @@ counters!(
     cmd_touch,
     store_too_large,
     store_no_memory,
+    housekeeper_rounds,
 );
 
 pub(crate) fn bump(counter: &AtomicU64) {

@@ -116,6 +116,17 @@ pub(crate) fn next_interval(interval: Duration, ops: u64) -> Duration {
     Duration::from_micros(micros).clamp(MIN_INTERVAL, MAX_INTERVAL)
 }
 
+thread_local! {
+    /// Set on the housekeeper thread: moka's eviction listener runs on whichever thread does
+    /// moka's pending work, and an eviction anywhere else is one a request paid for.
+    static ON_HOUSEKEEPER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Is this the housekeeper thread?
+pub(crate) fn on_this_thread() -> bool {
+    ON_HOUSEKEEPER.with(std::cell::Cell::get)
+}
+
 /// Starts the thread. `work` is one round of bookkeeping; an idle thread parks for at most
 /// `idle_sleep` ([`IDLE_SLEEP`]; a test passes longer).
 pub(crate) fn spawn(
@@ -129,10 +140,12 @@ pub(crate) fn spawn(
         .spawn(move || {
             // Before any park, so that a touch can always reach this thread.
             let _ = waker.thread.set(std::thread::current());
+            ON_HOUSEKEEPER.with(|on| on.set(true));
             let mut interval = MIN_INTERVAL;
             let mut seen = commands(&counters);
             while !waker.stop.load(Ordering::Relaxed) {
                 work();
+                counters.housekeeper_rounds.fetch_add(1, Ordering::Relaxed);
                 if interval >= IDLE_AFTER {
                     waker.parked.store(true, Ordering::SeqCst);
                     if !waker.busy.load(Ordering::SeqCst) {

@@ -32,6 +32,7 @@ mod item;
 mod key;
 mod meta;
 mod shards;
+pub mod slabs;
 mod value;
 
 pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
@@ -46,6 +47,7 @@ use item::{ntotal, weight, Item};
 use key::{Key, Probe};
 use moka::notification::RemovalCause;
 use shards::Shards;
+use slabs::{ClassCounters, Classes, SlabConfig};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -64,6 +66,9 @@ pub struct StoreConfig {
     pub policy: EvictionPolicy,
     /// The allocator's size classes, charged against `-m` (see [`AllocSize`]).
     pub alloc_size: AllocSize,
+    /// memcached's slab class table settings (`-n`, `-f`, `slab_chunk_max`, `slab_sizes`):
+    /// items are counted by class as memcached would file them (see [`slabs`]).
+    pub slabs: SlabConfig,
 }
 
 impl Default for StoreConfig {
@@ -75,6 +80,7 @@ impl Default for StoreConfig {
             cas_enabled: true,
             policy: EvictionPolicy::Lru,
             alloc_size: exact_size,
+            slabs: SlabConfig::default(),
         }
     }
 }
@@ -169,11 +175,64 @@ pub struct StoreStats {
     pub cmd_touch: u64,
     pub store_too_large: u64,
     pub store_no_memory: u64,
+    /// Rounds of moka's bookkeeping the housekeeper thread has run (memcached's
+    /// `lru_maintainer_juggles`).
+    pub housekeeper_rounds: u64,
+    /// The most items linked at once since start.
+    pub peak_items: u64,
 }
 
 /// Number of write locks. A power of two well above the number of threads, so two writers
 /// rarely share a stripe.
 const STRIPES: usize = 4096;
+
+/// memcached's flush epoch, and the last second a request saw.
+///
+/// Shared (in an `Arc`) by the store and moka's eviction listener: an item evicted for room
+/// while already expired or flushed is what memcached counts as `reclaimed` rather than
+/// `evicted`, and the listener has no store to ask. Relaxed atomics: each field is written
+/// whole by `flush_all` (or once a second) and a reader racing a flush sees it a moment
+/// early or late, as a reader racing memcached's flush does.
+#[derive(Default)]
+struct Epoch {
+    /// memcached's flush epoch: items last stored at or before `oldest_live` are gone once
+    /// `oldest_live` has passed (read as "flushed"). 0 means no flush.
+    oldest_live: AtomicU32,
+    /// What memcached's `flush_all` unlinks at once: the items that existed then (a CAS below
+    /// `oldest_cas`) stored at or after `unlinked_from`. They are gone for good (read as
+    /// plain misses), even if a later delayed flush moves `oldest_live` into the future.
+    oldest_cas: AtomicU64,
+    unlinked_from: AtomicU32,
+    /// The store's relative time as last read by a request.
+    now: AtomicU32,
+}
+
+impl Epoch {
+    /// Is the item gone by a `flush_all`, and how: memcached unlinks an immediate flush's
+    /// recent items at once (a later read is a plain miss) and the older ones when they are
+    /// next read (counted in `get_flushed`).
+    fn flushed(&self, item: &Item, now: u32) -> Flushed {
+        let oldest_cas = self.oldest_cas.load(Ordering::Relaxed);
+        if oldest_cas != 0
+            && item.cas != 0
+            && item.cas < oldest_cas
+            && item.time >= self.unlinked_from.load(Ordering::Relaxed)
+        {
+            return Flushed::Unlinked;
+        }
+        let oldest_live = self.oldest_live.load(Ordering::Relaxed);
+        if oldest_live != 0 && oldest_live <= now && item.time <= oldest_live {
+            return Flushed::OnRead;
+        }
+        Flushed::No
+    }
+
+    /// Is the item flushed or expired?
+    fn is_dead(&self, item: &Item, now: u32) -> bool {
+        !matches!(self.flushed(item, now), Flushed::No)
+            || (item.exptime != 0 && item.exptime <= now)
+    }
+}
 
 /// How `flush_all` took an item (see [`Store::flush_all`]).
 enum Flushed {
@@ -201,14 +260,8 @@ pub struct Store {
     /// The last CAS value handed out. memcached 1.6.45 starts it at 1 and hands out the next
     /// value, so the first item's CAS is 2.
     cas: AtomicU64,
-    /// memcached's flush epoch: items last stored at or before `oldest_live` are gone once
-    /// `oldest_live` has passed (read as "flushed"). 0 means no flush.
-    oldest_live: AtomicU32,
-    /// What memcached's `flush_all` unlinks at once: the items that existed then (a CAS below
-    /// `oldest_cas`) stored at or after `unlinked_from`. They are gone for good (read as
-    /// plain misses), even if a later delayed flush moves `oldest_live` into the future.
-    oldest_cas: AtomicU64,
-    unlinked_from: AtomicU32,
+    /// The flush epoch, shared with the eviction listener (see [`Epoch`]).
+    epoch: Arc<Epoch>,
     /// `-m`, changeable by `cache_memlimit`: the `-M` admission limit.
     limit: AtomicU64,
     config: StoreConfig,
@@ -219,6 +272,9 @@ pub struct Store {
     /// One key per moka cache for [`Store::set_ballast`]: 251 bytes, one more than any key a
     /// client can send, so no request reaches them.
     ballast_keys: Vec<Key>,
+    /// memcached's slab classes and each one's counters, shared with the eviction listener,
+    /// which counts items out as `link` counts them in.
+    classes: Arc<Classes>,
 }
 
 /// A key for each of `cache`'s moka caches, none of which a client can send (251 bytes).
@@ -240,6 +296,34 @@ fn ballast_keys(cache: &Shards) -> Vec<Key> {
     keys.into_iter().flatten().collect()
 }
 
+/// Counts an entry moka let go for room. As memcached's `lru_pull_tail` does, one that was
+/// already expired or flushed is `reclaimed` (and `expired_unfetched` if never read), a live
+/// one `evicted` (`evicted_unfetched` if never read). One evicted on a worker thread, not by
+/// the housekeeper, is a `direct_reclaim`: a request paid for it.
+fn evicted(c: &Counters, k: &ClassCounters, epoch: &Epoch, item: &Item) {
+    let now = epoch.now.load(Ordering::Relaxed);
+    if epoch.is_dead(item, now) {
+        bump(&k.reclaimed);
+        if !item.value.fetched() {
+            bump(&k.expired_unfetched);
+        }
+    } else {
+        bump(&c.evictions);
+        bump(&k.evicted);
+        if item.exptime != 0 {
+            bump(&k.evicted_nonzero);
+        }
+        if !item.value.fetched() {
+            bump(&k.evicted_unfetched);
+        }
+        k.evicted_time
+            .store(u64::from(now.saturating_sub(item.time)), Ordering::Relaxed);
+    }
+    if !housekeeper::on_this_thread() {
+        bump(&k.direct_reclaims);
+    }
+}
+
 /// Dead items readers remove per second at most (see `Store::removal_budget`).
 const READ_REMOVALS_PER_SECOND: u64 = 2_000;
 
@@ -251,6 +335,14 @@ impl Store {
     pub fn with_clock(config: StoreConfig, clock: Arc<dyn Clock>) -> Store {
         let counters = Arc::new(Counters::default());
         let listener_counters = counters.clone();
+        let classes = Arc::new(Classes::new(
+            &config.slabs,
+            config.item_size_max,
+            config.cas_enabled,
+        ));
+        let listener_classes = classes.clone();
+        let epoch = Arc::new(Epoch::default());
+        let listener_epoch = epoch.clone();
         let cas_enabled = config.cas_enabled;
         let alloc_size = config.alloc_size;
         // With -M nothing may be evicted: the budget is enforced by `link`'s admission check
@@ -265,6 +357,8 @@ impl Store {
         let count = Shards::count_for(config.memory_limit, config.item_size_max as u64);
         let cache = Shards::build(count, capacity, |builder| {
             let c = listener_counters.clone();
+            let classes = listener_classes.clone();
+            let epoch = listener_epoch.clone();
             builder
                 .weigher(move |key, item| item::weigh(key, item, alloc_size))
                 .eviction_policy(match config.policy {
@@ -286,8 +380,9 @@ impl Store {
                         i64::from(weight(key.len(), item.value.len(), alloc_size)),
                         Ordering::Relaxed,
                     );
+                    let class = classes.count(key.len(), item.flags, item.value.len(), -1);
                     if cause == RemovalCause::Size {
-                        bump(&c.evictions);
+                        evicted(&c, classes.counters(class), &epoch, &item);
                     }
                 })
         });
@@ -309,19 +404,40 @@ impl Store {
             clock,
             times,
             cas: AtomicU64::new(1),
-            oldest_live: AtomicU32::new(0),
-            oldest_cas: AtomicU64::new(0),
-            unlinked_from: AtomicU32::new(0),
+            epoch,
             limit: AtomicU64::new(config.memory_limit),
             config,
             counters,
             removal_window: AtomicU32::new(0),
             removals: AtomicU64::new(0),
+            classes,
         }
     }
 
     fn now(&self) -> u32 {
-        self.times.current(self.clock.unix_now())
+        let now = self.times.current(self.clock.unix_now());
+        // Read first: the line is written once a second, not by every request.
+        if self.epoch.now.load(Ordering::Relaxed) != now {
+            self.epoch.now.store(now, Ordering::Relaxed);
+        }
+        now
+    }
+
+    /// memcached's `settings.oldest_live` (`stats settings` `oldest`): the relative time of
+    /// the last `flush_all`, 0 for none.
+    pub fn oldest_live(&self) -> u32 {
+        self.epoch.oldest_live.load(Ordering::Relaxed)
+    }
+
+    /// Adds one to a counter of the class `item` is filed under.
+    fn class_bump(&self, key_len: usize, item: &Item, field: fn(&ClassCounters) -> &AtomicU64) {
+        let (_, class) = self.classes.item(key_len, item.flags, item.value.len());
+        bump(field(self.classes.counters(class)));
+    }
+
+    /// memcached's slab classes and their counters (`stats items`, `stats slabs`).
+    pub fn classes(&self) -> &Classes {
+        &self.classes
     }
 
     /// memcached's `current_time`: whole seconds since the store's (backdated) start.
@@ -339,29 +455,13 @@ impl Store {
         self.cas.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Is the item gone by a `flush_all`, and how: memcached unlinks an immediate flush's
-    /// recent items at once (a later read is a plain miss) and the older ones when they are
-    /// next read (counted in `get_flushed`).
     fn flushed(&self, item: &Item, now: u32) -> Flushed {
-        let oldest_cas = self.oldest_cas.load(Ordering::Relaxed);
-        if oldest_cas != 0
-            && item.cas != 0
-            && item.cas < oldest_cas
-            && item.time >= self.unlinked_from.load(Ordering::Relaxed)
-        {
-            return Flushed::Unlinked;
-        }
-        let oldest_live = self.oldest_live.load(Ordering::Relaxed);
-        if oldest_live != 0 && oldest_live <= now && item.time <= oldest_live {
-            return Flushed::OnRead;
-        }
-        Flushed::No
+        self.epoch.flushed(item, now)
     }
 
     /// Is the item flushed or expired? (No counter changes: for listings.)
     fn is_dead(&self, item: &Item, now: u32) -> bool {
-        !matches!(self.flushed(item, now), Flushed::No)
-            || (item.exptime != 0 && item.exptime <= now)
+        self.epoch.is_dead(item, now)
     }
 
     /// Looks a key up as memcached's `do_item_get` does: an expired or flushed item is
@@ -423,11 +523,16 @@ impl Store {
             let charged = self.counters.charged.load(Ordering::Relaxed);
             if charged - freed + w > self.limit.load(Ordering::Relaxed) as i64 {
                 bump(&self.counters.store_no_memory);
+                self.class_bump(key.len(), &item, |k| &k.outofmemory);
                 return false;
             }
         }
         let c = &self.counters;
-        c.curr_items.fetch_add(1, Ordering::Relaxed);
+        let items = c.curr_items.fetch_add(1, Ordering::Relaxed) + 1;
+        // Read first: the peak moves rarely once a cache has filled.
+        if items > 0 && items as u64 > c.peak_items.load(Ordering::Relaxed) {
+            c.peak_items.fetch_max(items as u64, Ordering::Relaxed);
+        }
         c.bytes.fetch_add(
             ntotal(
                 key.len(),
@@ -439,6 +544,8 @@ impl Store {
         );
         c.charged.fetch_add(w, Ordering::Relaxed);
         c.charged_total.fetch_add(w as u64, Ordering::Relaxed);
+        self.classes
+            .count(key.len(), item.flags, item.value.len(), 1);
         if count {
             bump(&c.total_items);
         }
@@ -483,6 +590,7 @@ impl Store {
         });
         if let Some(item) = &found {
             item.value.mark_fetched();
+            self.class_bump(key.len(), item, |k| &k.get_hits);
         }
         found.map(Item::view)
     }
@@ -509,6 +617,7 @@ impl Store {
             return None;
         };
         bump(&self.counters.touch_hits);
+        self.class_bump(key.len(), &item, |k| &k.touch_hits);
         let old = item.clone();
         item.exptime = self.times.realtime(exptime, now);
         item.value.mark_fetched();
@@ -590,6 +699,8 @@ impl Store {
             return (StoreOutcome::TooLarge, 0, 0);
         }
         bump(&self.counters.cmd_set);
+        let (_, class) = self.classes.item(key.len(), flags, value.len());
+        bump(&self.classes.counters(class).cmd_set);
         // memcached takes the new item's CAS value before it tries to store, so a store that
         // fails (NOT_STORED, EXISTS, NOT_FOUND) spends one too: later CAS values show it.
         let cas = match extra.new_cas {
@@ -635,6 +746,7 @@ impl Store {
                 if old.cas != unique || !self.config.cas_enabled =>
             {
                 bump(&c.cas_badval);
+                self.class_bump(key.len(), old, |k| &k.cas_badval);
                 return (StoreOutcome::Exists, 0, 0);
             }
             // `ms ... MA C<cas>`: appends honour a CAS too.
@@ -674,8 +786,9 @@ impl Store {
         if !self.link(key, item, old.as_ref(), true) {
             return (StoreOutcome::OutOfMemory, 0, 0);
         }
-        if let StoreMode::Cas(_) = mode {
+        if let (StoreMode::Cas(_), Some(old)) = (mode, &old) {
             bump(&c.cas_hits);
+            self.class_bump(key.len(), old, |k| &k.cas_hits);
         }
         (StoreOutcome::Stored, cas, len)
     }
@@ -695,6 +808,7 @@ impl Store {
             Some(item) if cas == 0 || cas == item.cas => {
                 self.cache.invalidate(key);
                 bump(&self.counters.delete_hits);
+                self.class_bump(key.len(), &item, |k| &k.delete_hits);
                 DeleteOutcome::Deleted
             }
             Some(_) => DeleteOutcome::Exists,
@@ -782,6 +896,11 @@ impl Store {
             current.saturating_sub(delta)
         };
         bump(if incr { &c.incr_hits } else { &c.decr_hits });
+        if incr {
+            self.class_bump(key.len(), &old, |k| &k.incr_hits);
+        } else {
+            self.class_bump(key.len(), &old, |k| &k.decr_hits);
+        }
         let mut text = new.to_string().into_bytes();
         let in_place = text.len() <= old.value.len();
         if in_place {
@@ -826,17 +945,18 @@ impl Store {
         } else {
             now
         };
+        let e = &self.epoch;
         if !self.config.cas_enabled {
-            self.oldest_live.store(new_oldest, Ordering::Relaxed);
+            e.oldest_live.store(new_oldest, Ordering::Relaxed);
             return;
         }
         // A flush time in the past reads as 0 here, which memcached takes as no flush.
         let oldest_live = new_oldest.wrapping_sub(1);
-        self.oldest_live.store(oldest_live, Ordering::Relaxed);
+        e.oldest_live.store(oldest_live, Ordering::Relaxed);
         if oldest_live != 0 && oldest_live <= now {
-            self.unlinked_from.store(oldest_live, Ordering::Relaxed);
+            e.unlinked_from.store(oldest_live, Ordering::Relaxed);
             let next = self.cas.load(Ordering::Relaxed) + 1;
-            self.oldest_cas.store(next, Ordering::Relaxed);
+            e.oldest_cas.store(next, Ordering::Relaxed);
         }
     }
 
@@ -878,6 +998,7 @@ impl Store {
     /// `stats reset`.
     pub fn reset_stats(&self) {
         self.counters.reset();
+        self.classes.reset();
     }
 
     pub fn stats(&self) -> StoreStats {

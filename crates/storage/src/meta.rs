@@ -200,9 +200,11 @@ impl Store {
         if touched {
             bump(&c.cmd_touch);
             bump(&c.touch_hits);
+            self.class_bump(key.len(), &item, |k| &k.touch_hits);
         } else {
             bump(&c.cmd_get);
             bump(&c.get_hits);
+            self.class_bump(key.len(), &item, |k| &k.get_hits);
         }
         let changed = match &old {
             None => true,
@@ -261,6 +263,7 @@ impl Store {
             }
         } else {
             bump(&self.counters.delete_hits);
+            self.class_bump(key.len(), &old, |k| &k.delete_hits);
             if !req.remove_value {
                 self.cache.invalidate(key);
                 return DeleteOutcome::Deleted;
@@ -270,10 +273,11 @@ impl Store {
         DeleteOutcome::Deleted
     }
 
-    /// `stats cachedump`: up to `limit` live items (all when 0), most recently stored first,
-    /// as (key, value length, expiry as a unix time or 0 for none), and no more than
-    /// memcached's 2 MB of listing. Walks the whole cache: a debugging command, as in memcached.
-    pub fn dump(&self, limit: usize) -> Vec<(Vec<u8>, usize, u64)> {
+    /// `stats cachedump <class>`: up to `limit` live items of the class (all when 0), most
+    /// recently stored first, as (key, value length, expiry as a unix time or 0 for none);
+    /// never more than fit in memcached's 2 MB of listing, which the caller cuts exactly.
+    /// Walks the whole cache: a debugging command, as in memcached.
+    pub fn dump(&self, class: u8, limit: usize) -> Vec<(Vec<u8>, usize, u64)> {
         /// memcached stops a dump at 2 MB of text; no line is shorter than this.
         const MIN_LINE: usize = 16;
         let cap = if limit == 0 {
@@ -285,7 +289,12 @@ impl Store {
         // Keep the `cap` newest (highest CAS) items seen so far.
         let mut newest = std::collections::BinaryHeap::new();
         for (key, item) in self.cache.iter() {
-            if self.is_dead(&item, now) || item.has(Item::BALLAST) {
+            // memcached leaves binary keys out of a dump.
+            if self.is_dead(&item, now)
+                || item.has(Item::BALLAST)
+                || item.has(Item::BINARY_KEY)
+                || self.classes.item(key.len(), item.flags, item.value.len()).1 != class
+            {
                 continue;
             }
             newest.push(std::cmp::Reverse((
@@ -303,12 +312,7 @@ impl Store {
         items.sort_by_key(|item| std::cmp::Reverse((item.0, item.1)));
         let started = self.times.process_started;
         let mut out = Vec::with_capacity(items.len());
-        let mut bytes = 0;
         for (_, _, key, len, exptime) in items {
-            bytes += key.len() + 30;
-            if bytes > 2 * 1024 * 1024 {
-                break;
-            }
             let expires = if exptime == 0 {
                 0
             } else {

@@ -537,7 +537,10 @@ fn ballast_makes_room_and_is_invisible() {
     assert!(after.curr_items > full.curr_items * 3 / 10);
     assert_eq!(value(&s, "k19999").as_deref(), Some(v.as_str()));
     assert!(s.charged_bytes() <= 4 << 20);
-    assert_eq!(s.dump(1_000_000).len() as u64, after.curr_items);
+    // Every key is one class (1,000-byte values).
+    let class = s.classes().item(6, 0, 1000).1;
+    assert_eq!(s.classes().item(2, 0, 1000).1, class);
+    assert_eq!(s.dump(class, 1_000_000).len() as u64, after.curr_items);
     // The ballast stays while new items come (it is put back on every call).
     for i in 20_000..30_000 {
         set(&s, &format!("k{i}"), &v, 0);
@@ -564,4 +567,119 @@ fn ballast_makes_room_and_is_invisible() {
         refilled.bytes / refilled.curr_items,
         full.bytes / full.curr_items
     );
+}
+
+/// Reads a class counter.
+fn class_stat(s: &Store, class: u8, field: fn(&ClassCounters) -> &AtomicU64) -> u64 {
+    field(s.classes().counters(class)).load(Ordering::Relaxed)
+}
+
+#[test]
+fn items_are_counted_under_memcacheds_classes_as_they_come_and_go() {
+    let (s, _) = store();
+    set(&s, "a", "1", 0);
+    set(&s, "b", &"x".repeat(3000), 0);
+    let (small, big) = (s.classes().item(1, 0, 1), s.classes().item(1, 0, 3000));
+    // memcached 1.6.45: a 1-byte value with a 1-byte key is 61 bytes, class 1; 3,000 bytes
+    // are 3,060, class 17 (3,632-byte chunks).
+    assert_eq!((small, big), ((61, 1), (3060, 17)));
+    s.sync();
+    let k = |class: u8| s.classes().counters(class);
+    assert_eq!(slabs::level(&k(1).number), 1);
+    assert_eq!(slabs::level(&k(1).requested), 61);
+    assert_eq!(slabs::level(&k(17).chunks), 1);
+    assert_eq!(value(&s, "a").as_deref(), Some("1"));
+    assert_eq!(class_stat(&s, 1, |k| &k.get_hits), 1);
+    assert_eq!(class_stat(&s, 17, |k| &k.cmd_set), 1);
+    assert!(s.delete(b"b"));
+    assert_eq!(class_stat(&s, 17, |k| &k.delete_hits), 1);
+    s.sync();
+    assert_eq!(slabs::level(&k(17).number), 0);
+    assert_eq!(slabs::level(&k(17).requested), 0);
+    assert_eq!(slabs::level(&k(17).chunks), 0);
+    s.reset_stats();
+    assert_eq!(class_stat(&s, 1, |k| &k.get_hits), 0);
+    assert_eq!(
+        slabs::level(&k(1).number),
+        1,
+        "stats reset keeps the contents"
+    );
+}
+
+#[test]
+fn a_large_item_takes_chunks_of_other_classes() {
+    let (s, _) = store();
+    let value = "x".repeat(600_000);
+    set(&s, "big", &value, 0);
+    s.sync();
+    let table = &s.classes().table;
+    let largest = table.largest();
+    let k = |class: u8| slabs::level(&s.classes().counters(class).chunks);
+    // Listed under the largest class, with one full chunk there, its header chunk and the
+    // rest of the value in smaller ones.
+    assert_eq!(slabs::level(&s.classes().counters(largest).number), 1);
+    assert_eq!(k(largest), 1);
+    let all: u64 = (0..=largest).map(k).sum();
+    assert_eq!(all, 3);
+}
+
+#[test]
+fn an_expired_item_evicted_for_room_is_reclaimed_not_evicted() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let s = Store::with_clock(
+        StoreConfig {
+            memory_limit: 200 * (ENTRY_OVERHEAD as u64 + 110),
+            ..StoreConfig::default()
+        },
+        clock.clone(),
+    );
+    let v = || Bytes::from(vec![b'v'; 100]);
+    // 100 items that expire, then 100 that do not, one of them read.
+    for i in 0..100 {
+        s.store(StoreMode::Set, format!("dead{i:03}").as_bytes(), 0, 5, v());
+    }
+    for i in 0..100 {
+        s.store(
+            StoreMode::Set,
+            format!("live{i:03}").as_bytes(),
+            0,
+            100,
+            v(),
+        );
+    }
+    assert!(s.get(b"live000").is_some());
+    clock.advance(10);
+    // Enough new items to push out everything stored before.
+    for i in 0..400 {
+        s.store(StoreMode::Set, format!("new{i:03}").as_bytes(), 0, 0, v());
+        s.sync();
+    }
+    let class = s.classes().item(7, 0, 100).1;
+    let reclaimed = class_stat(&s, class, |k| &k.reclaimed);
+    let evicted = class_stat(&s, class, |k| &k.evicted);
+    assert_eq!(reclaimed, 100, "the expired ones");
+    assert_eq!(class_stat(&s, class, |k| &k.expired_unfetched), 100);
+    assert!(evicted >= 100, "at least the live ones: {evicted}");
+    assert_eq!(s.stats().evictions, evicted);
+    assert_eq!(class_stat(&s, class, |k| &k.evicted_nonzero), 100);
+    assert_eq!(
+        class_stat(&s, class, |k| &k.evicted_unfetched),
+        evicted - 1,
+        "all but the one read"
+    );
+}
+
+#[test]
+fn track_sizes_counts_items_in_32_byte_steps() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let mut config = StoreConfig::default();
+    config.slabs.track_sizes = true;
+    let s = Store::with_clock(config, clock);
+    set(&s, "a", "1", 0); // 61 bytes: the 64-byte step
+    set(&s, "b", "2", 0);
+    set(&s, "c", &"x".repeat(100), 0); // 160 bytes
+    s.sync();
+    assert_eq!(s.classes().sizes(), Some(vec![(64, 2), (160, 1)]));
+    let (plain, _) = store();
+    assert_eq!(plain.classes().sizes(), None);
 }

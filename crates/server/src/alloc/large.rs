@@ -15,7 +15,7 @@
 //! [`set_pool_limit`] bytes; the memory guard empties it first ([`release`]).
 
 use std::alloc::Layout;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 const PAGE: usize = 4096;
@@ -152,6 +152,7 @@ pub unsafe fn realloc(block: *mut u8, size: usize, new_size: usize) -> *mut u8 {
     // SAFETY: the caller's promise: a mapping of `old` bytes.
     let moved = unsafe { libc::mremap(block.cast(), old, new, libc::MREMAP_MAYMOVE) };
     if moved == libc::MAP_FAILED {
+        REFUSED.fetch_add(1, Ordering::Relaxed);
         std::ptr::null_mut()
     } else {
         moved.cast()
@@ -187,10 +188,20 @@ fn map(len: usize) -> *mut u8 {
         )
     };
     if p == libc::MAP_FAILED {
+        REFUSED.fetch_add(1, Ordering::Relaxed);
         std::ptr::null_mut()
     } else {
         p.cast()
     }
+}
+
+/// Mappings the OS refused (each then served by mimalloc): memcached's `malloc_fails`
+/// counts the page allocations its OS refused.
+static REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// How many mappings the OS has refused.
+pub fn refused() -> u64 {
+    REFUSED.load(Ordering::Relaxed)
 }
 
 /// A pooled block of `pages` pages: one of up to an eighth more, with the excess unmapped, or

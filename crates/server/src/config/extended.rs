@@ -295,6 +295,7 @@ fn one(
                 )));
             }
             p.hashpower = Some(n);
+            c.hashpower_init = n;
             no_effect(c);
         }
         "slab_automove" => {
@@ -335,6 +336,7 @@ fn one(
             if n < 10 {
                 return Err(fail("Cannot set tail_repair_time to less than 10 seconds"));
             }
+            c.tail_repair_time = n;
             no_effect(c);
         }
         "hash_algorithm" => {
@@ -429,6 +431,8 @@ fn one(
             p.lru_maintainer = false;
             no_effect(c);
         }
+        // `stats sizes`' histogram, counted as items come and go.
+        "track_sizes" => c.track_sizes = true,
         "no_modern" => {
             if !p.slab_chunk_changed {
                 p.slab_chunk_max = SLAB_PAGE_SIZE;
@@ -452,7 +456,6 @@ fn one(
         | "no_slab_automove"
         | "lru_crawler"
         | "no_lru_crawler"
-        | "track_sizes"
         | "inline_ascii_resp"
         | "no_inline_ascii_resp"
         | "modern"
@@ -464,13 +467,29 @@ fn one(
     Ok(())
 }
 
+/// memcached's `slab_chunk_size_max` once every option is read.
+fn final_chunk_max(c: &Config, p: &Pending) -> i64 {
+    if c.item_size_max as i64 > SLAB_PAGE_SIZE && !p.slab_chunk_changed {
+        return SLAB_PAGE_SIZE / 2;
+    }
+    p.slab_chunk_max
+}
+
+/// The slab table's largest chunk and given sizes, once [`check`] has passed them.
+pub(super) fn slab_table(c: &Config, p: &Pending) -> (u32, Option<Vec<u32>>) {
+    let sizes = p.slab_sizes.as_ref().map(|text| {
+        text.split('-')
+            .filter(|s| !s.is_empty())
+            .filter_map(safe_strtoul)
+            .collect()
+    });
+    (final_chunk_max(c, p) as u32, sizes)
+}
+
 /// memcached's checks once every option is read (those about `-o`), in memcached's order.
 pub(super) fn check(c: &Config, p: &Pending) -> Result<(), ConfigError> {
     let item_size_max = c.item_size_max as i64;
-    let mut chunk_max = p.slab_chunk_max;
-    if item_size_max > SLAB_PAGE_SIZE && !p.slab_chunk_changed {
-        chunk_max = SLAB_PAGE_SIZE / 2;
-    }
+    let chunk_max = final_chunk_max(c, p);
     // memcached makes these checks whatever the flags: an -I its slabs cannot hold (under
     // 512k, or not a multiple of the largest chunk) is refused here as there, though
     // ferrocache has no slabs, so a configuration moves between the two unchanged.

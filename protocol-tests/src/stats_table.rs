@@ -1,0 +1,290 @@
+//! Every name memcached 1.6.45's `stats`, `stats settings`, `stats items` and `stats slabs`
+//! print, and what ferrocache answers for it.
+//!
+//! - [`Status::Same`]: ferrocache reports it, and the differential transcripts require the
+//!   same value as memcached. Where ferrocache has no such mechanism (memcached's slab
+//!   mover, hash table expansion, LRU segments), the value is the one memcached gives when
+//!   that mechanism is idle, and the note says why that is true of ferrocache; where the
+//!   figure is derived from ferrocache's own items, the note says how.
+//! - [`Status::Volatile`]: reported; the value depends on time, ports or scheduling, so the
+//!   transcripts compare only that the name is there.
+//! - [`Status::Own`]: reported with ferrocache's own figure, which differs from memcached's
+//!   on purpose (the note says what it counts and why).
+//! - [`Status::Missing`]: not reported, with the reason.
+//!
+//! `items:N:x` and `N:x` (per class) names are written with `*` for the number. The table is
+//! checked against live servers by `tests/stats_names.rs`: every name memcached prints is
+//! here, and ferrocache prints every name not marked missing, in memcached's order.
+
+/// What ferrocache answers for a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Same,
+    Volatile,
+    Own,
+    Missing,
+}
+use Status::*;
+
+/// One name of one group (`stats`, `settings`, `items`, `slabs`).
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    pub group: &'static str,
+    pub name: &'static str,
+    pub status: Status,
+    /// Why the value is true, or why it differs or is missing.
+    pub why: &'static str,
+}
+
+const fn stat(group: &'static str, name: &'static str, status: Status, why: &'static str) -> Stat {
+    Stat {
+        group,
+        name,
+        status,
+        why,
+    }
+}
+
+/// Turns `items:3:number` into `items:*:number` and `3:chunk_size` into `*:chunk_size`.
+pub fn pattern(name: &str) -> String {
+    name.split(':')
+        .map(|part| {
+            if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+                "*"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The status of a name as printed (any group: no name is in two groups with two statuses).
+pub fn status(name: &str) -> Option<Status> {
+    let pat = pattern(name);
+    STATS.iter().find(|s| s.name == pat).map(|s| s.status)
+}
+
+pub const STATS: &[Stat] = &[
+    stat("stats", "pid", Volatile, "process id"),
+    stat("stats", "uptime", Volatile, "seconds since start"),
+    stat("stats", "time", Volatile, "wall clock"),
+    stat("stats", "version", Same, ""),
+    stat("stats", "libevent", Own, "the event library: ferrocache's is tokio"),
+    stat("stats", "pointer_size", Same, ""),
+    stat("stats", "rusage_user", Volatile, "CPU time"),
+    stat("stats", "rusage_system", Volatile, "CPU time"),
+    stat("stats", "max_connections", Same, ""),
+    stat("stats", "curr_connections", Same, ""),
+    stat("stats", "total_connections", Same, ""),
+    stat("stats", "rejected_connections", Same, ""),
+    stat("stats", "connection_structures", Same, "the most connections open at once, listeners included: memcached allocates one structure per descriptor and keeps it"),
+    stat("stats", "response_obj_oom", Same, "passes a connection cut short because replies waiting for slow clients were over -o read_buf_mem_limit"),
+    stat("stats", "response_obj_count", Own, "ferrocache's pooled write buffers (held by connections plus pooled), not memcached's response objects"),
+    stat("stats", "response_obj_bytes", Own, "bytes of those write buffers"),
+    stat("stats", "read_buf_count", Own, "ferrocache's read buffers: held by connections plus pooled per thread"),
+    stat("stats", "read_buf_bytes", Own, "bytes of those read buffers (a large request's own buffer included)"),
+    stat("stats", "read_buf_bytes_free", Own, "bytes of the pooled read buffers"),
+    stat("stats", "read_buf_oom", Same, "requests that waited for buffer room under -o read_buf_mem_limit"),
+    stat("stats", "reserved_fds", Own, "0: -c counts client connections only, so no descriptors are set aside from it (memcached reserves 20)"),
+    stat("stats", "cmd_get", Same, ""),
+    stat("stats", "cmd_set", Same, ""),
+    stat("stats", "cmd_flush", Same, ""),
+    stat("stats", "cmd_touch", Same, ""),
+    stat("stats", "cmd_meta", Same, ""),
+    stat("stats", "get_hits", Same, ""),
+    stat("stats", "get_misses", Same, ""),
+    stat("stats", "get_expired", Same, ""),
+    stat("stats", "get_flushed", Same, ""),
+    stat("stats", "delete_misses", Same, ""),
+    stat("stats", "delete_hits", Same, ""),
+    stat("stats", "incr_misses", Same, ""),
+    stat("stats", "incr_hits", Same, ""),
+    stat("stats", "decr_misses", Same, ""),
+    stat("stats", "decr_hits", Same, ""),
+    stat("stats", "cas_misses", Same, ""),
+    stat("stats", "cas_hits", Same, ""),
+    stat("stats", "cas_badval", Same, ""),
+    stat("stats", "touch_hits", Same, ""),
+    stat("stats", "touch_misses", Same, ""),
+    stat("stats", "store_too_large", Same, ""),
+    stat("stats", "store_no_memory", Same, ""),
+    stat("stats", "auth_cmds", Same, ""),
+    stat("stats", "auth_errors", Same, ""),
+    stat("stats", "idle_kicks", Same, ""),
+    stat("stats", "bytes_read", Volatile, "depends on earlier traffic only, but kept volatile for stats-reset timing"),
+    stat("stats", "bytes_written", Volatile, "counts replies when written, which a pipelined or split run does at other moments"),
+    stat("stats", "limit_maxbytes", Same, ""),
+    stat("stats", "accepting_conns", Same, ""),
+    stat("stats", "listen_disabled_num", Same, "accept failures (out of descriptors) after which accepting paused"),
+    stat("stats", "time_in_listen_disabled_us", Same, "the length of those pauses"),
+    stat("stats", "threads", Same, ""),
+    stat("stats", "conn_yields", Own, "passes of a connection that -R cut short, each counted once; memcached runs one request more after a read before its first cut, so it counts one fewer for a pipeline that arrives in one read"),
+    stat("stats", "hash_power_level", Same, "derived: the level memcached's table would have grown to for the most items held (it starts at -o hashpower, 16, and doubles past 1.5 items per bucket); ferrocache's table is moka's"),
+    stat("stats", "hash_bytes", Same, "derived: 8 bytes per bucket of that table"),
+    stat("stats", "hash_is_expanding", Same, "0: idle mechanism; moka grows its table a piece at a time and no request waits for it"),
+    stat("stats", "slab_reassign_rescues", Same, "0: idle mechanism; items live in moka, so there are no slab pages to move"),
+    stat("stats", "slab_reassign_chunk_rescues", Same, "0: no slab pages to move"),
+    stat("stats", "slab_reassign_inline_reclaim", Same, "0: no slab pages to move"),
+    stat("stats", "slab_reassign_busy_items", Same, "0: no slab pages to move"),
+    stat("stats", "slab_reassign_busy_deletes", Same, "0: no slab pages to move"),
+    stat("stats", "slab_reassign_busy_nomem", Same, "0: no slab pages to move"),
+    stat("stats", "slab_reassign_last_busy_status", Same, "none: no slab pages to move"),
+    stat("stats", "slab_reassign_running", Same, "0: no slab pages to move"),
+    stat("stats", "slabs_moved", Same, "0: no slab pages to move"),
+    stat("stats", "lru_crawler_running", Missing, "not yet: the LRU crawler"),
+    stat("stats", "lru_crawler_starts", Missing, "not yet: the LRU crawler"),
+    stat("stats", "lru_maintainer_juggles", Volatile, "rounds of a background thread: memcached's LRU maintainer, ferrocache's housekeeper (moka's upkeep), each as often as its own load asks"),
+    stat("stats", "malloc_fails", Same, "mappings of large values the OS refused (each then served by mimalloc)"),
+    stat("stats", "log_worker_dropped", Missing, "not yet: watch"),
+    stat("stats", "log_worker_written", Missing, "not yet: watch"),
+    stat("stats", "log_watcher_skipped", Missing, "not yet: watch"),
+    stat("stats", "log_watcher_sent", Missing, "not yet: watch"),
+    stat("stats", "log_watchers", Missing, "not yet: watch"),
+    stat("stats", "ssl_new_sessions", Same, ""),
+    stat("stats", "ssl_handshake_errors", Same, ""),
+    stat("stats", "ssl_proto_errors", Same, ""),
+    stat("stats", "time_since_server_cert_refresh", Volatile, "seconds"),
+    stat("stats", "unexpected_napi_ids", Same, "0: with -N ferrocache spreads connections round robin and reads no NAPI ids"),
+    stat("stats", "round_robin_fallback", Same, "with -N, every connection (all are spread round robin); 0 without"),
+    stat("stats", "bytes", Own, "memory the items take against -m, ferrocache's per-item overhead included, so that bytes / limit_maxbytes reads how full the cache is; memcached counts item sizes (items:N:mem_requested keeps memcached's figure)"),
+    stat("stats", "curr_items", Same, ""),
+    stat("stats", "total_items", Same, ""),
+    stat("stats", "slab_global_page_pool", Same, "0: pages are derived per class from the items held (see stats slabs), none is pooled"),
+    stat("stats", "expired_unfetched", Same, "dead items never read, reclaimed by eviction or the crawler"),
+    stat("stats", "evicted_unfetched", Same, "live items never read, evicted"),
+    stat("stats", "evicted_active", Same, "0: one LRU with no active marks, so nothing is evicted while marked active"),
+    stat("stats", "evictions", Same, "live items evicted for room"),
+    stat("stats", "reclaimed", Same, "items moka let go for room that were already expired or flushed (memcached's lru_pull_tail reclaims those instead of evicting)"),
+    stat("stats", "crawler_reclaimed", Same, ""),
+    stat("stats", "crawler_items_checked", Same, ""),
+    stat("stats", "lrutail_reflocked", Same, "0: readers hold items by reference count, which never blocks eviction"),
+    stat("stats", "moves_to_cold", Own, "0: one LRU per moka cache, no HOT/WARM/COLD segments to move between; memcached moves every new item from HOT to COLD"),
+    stat("stats", "moves_to_warm", Own, "0: no HOT/WARM/COLD segments; memcached moves an item hit twice in COLD to WARM"),
+    stat("stats", "moves_within_lru", Same, "0: no maintainer moves inside an LRU"),
+    stat("stats", "direct_reclaims", Same, "evictions done on a worker thread (a request paid for moka's upkeep) rather than by the housekeeper"),
+    stat("stats", "lru_bumps_dropped", Missing, "moka records reads in a bounded buffer and drops some when it is full, silently: the count is not known"),
+    stat("settings", "maxbytes", Same, ""),
+    stat("settings", "maxconns", Same, ""),
+    stat("settings", "tcpport", Volatile, "each server gets its own free port"),
+    stat("settings", "udpport", Same, ""),
+    stat("settings", "inter", Same, ""),
+    stat("settings", "verbosity", Same, ""),
+    stat("settings", "oldest", Same, "the flush epoch (relative time of the last flush_all)"),
+    stat("settings", "evictions", Same, ""),
+    stat("settings", "domain_socket", Same, ""),
+    stat("settings", "umask", Same, ""),
+    stat("settings", "shutdown_command", Same, ""),
+    stat("settings", "growth_factor", Same, "-f: ferrocache files items under memcached's slab classes"),
+    stat("settings", "chunk_size", Same, "-n"),
+    stat("settings", "num_threads", Same, ""),
+    stat("settings", "num_threads_per_udp", Same, ""),
+    stat("settings", "stat_key_prefix", Same, ""),
+    stat("settings", "detail_enabled", Same, ""),
+    stat("settings", "reqs_per_event", Same, ""),
+    stat("settings", "cas_enabled", Same, ""),
+    stat("settings", "tcp_backlog", Same, ""),
+    stat("settings", "binding_protocol", Same, ""),
+    stat("settings", "auth_enabled_sasl", Same, ""),
+    stat("settings", "auth_enabled_ascii", Same, ""),
+    stat("settings", "item_size_max", Same, ""),
+    stat("settings", "maxconns_fast", Same, ""),
+    stat("settings", "hashpower_init", Same, "-o hashpower as given"),
+    stat("settings", "slab_reassign", Missing, "not yet: slabs commands"),
+    stat("settings", "slab_automove", Missing, "not yet: slabs commands"),
+    stat("settings", "slab_automove_ratio", Missing, "not yet: slabs commands"),
+    stat("settings", "slab_automove_window", Missing, "not yet: slabs commands"),
+    stat("settings", "slab_chunk_max", Same, "slab_chunk_max, as memcached derives it"),
+    stat("settings", "lru_crawler", Missing, "not yet: the LRU crawler"),
+    stat("settings", "lru_crawler_sleep", Missing, "not yet: the LRU crawler"),
+    stat("settings", "lru_crawler_tocrawl", Missing, "not yet: the LRU crawler"),
+    stat("settings", "tail_repair_time", Same, "-o tail_repair_time as given; nothing can get stuck to repair"),
+    stat("settings", "flush_enabled", Same, ""),
+    stat("settings", "dump_enabled", Same, ""),
+    stat("settings", "hash_algorithm", Own, "foldhash: moka's table and the stripe locks hash keys with it"),
+    stat("settings", "lru_maintainer_thread", Same, "yes: the housekeeper thread does moka's LRU upkeep"),
+    stat("settings", "lru_segmented", Missing, "not yet: lru commands"),
+    stat("settings", "hot_lru_pct", Missing, "not yet: lru commands"),
+    stat("settings", "warm_lru_pct", Missing, "not yet: lru commands"),
+    stat("settings", "hot_max_factor", Missing, "not yet: lru commands"),
+    stat("settings", "warm_max_factor", Missing, "not yet: lru commands"),
+    stat("settings", "temp_lru", Missing, "not yet: lru commands"),
+    stat("settings", "temporary_ttl", Missing, "not yet: lru commands"),
+    stat("settings", "idle_timeout", Same, ""),
+    stat("settings", "watcher_logbuf_size", Missing, "not yet: watch"),
+    stat("settings", "worker_logbuf_size", Missing, "not yet: watch"),
+    stat("settings", "read_buf_mem_limit", Own, "the limit in effect, in bytes: ferrocache's default is a sixteenth of -m (at least two -I items), memcached's none (0)"),
+    stat("settings", "track_sizes", Same, "-o track_sizes turns on stats sizes"),
+    stat("settings", "inline_ascii_response", Same, "no: memcached 1.6.45 prints this dead setting as no always"),
+    stat("settings", "ext_item_size", Same, ""),
+    stat("settings", "ext_item_age", Same, ""),
+    stat("settings", "ext_low_ttl", Same, ""),
+    stat("settings", "ext_recache_rate", Same, ""),
+    stat("settings", "ext_wbuf_size", Same, ""),
+    stat("settings", "ext_compact_under", Same, ""),
+    stat("settings", "ext_drop_under", Same, ""),
+    stat("settings", "ext_max_sleep", Same, ""),
+    stat("settings", "ext_max_frag", Same, ""),
+    stat("settings", "slab_automove_freeratio", Missing, "not yet: slabs commands"),
+    stat("settings", "ext_drop_unread", Same, ""),
+    stat("settings", "ssl_enabled", Same, ""),
+    stat("settings", "ssl_chain_cert", Same, ""),
+    stat("settings", "ssl_key", Same, ""),
+    stat("settings", "ssl_verify_mode", Same, ""),
+    stat("settings", "ssl_keyformat", Same, ""),
+    stat("settings", "ssl_ciphers", Same, ""),
+    stat("settings", "ssl_ca_cert", Same, ""),
+    stat("settings", "ssl_wbuf_size", Same, ""),
+    stat("settings", "ssl_session_cache", Same, ""),
+    stat("settings", "ssl_kernel_tls", Same, ""),
+    stat("settings", "ssl_min_version", Same, ""),
+    stat("settings", "num_napi_ids", Same, "-N"),
+    stat("settings", "memory_file", Missing, "not yet: warm restart"),
+    stat("settings", "client_flags_size", Same, ""),
+    stat("items", "items:*:number", Same, ""),
+    stat("items", "items:*:number_hot", Own, "0: every item counts as COLD (one LRU), as in memcached without segmented LRUs; memcached keeps a new item HOT for about a second"),
+    stat("items", "items:*:number_warm", Same, "0: as number_hot"),
+    stat("items", "items:*:number_cold", Own, "every item of the class (see number_hot)"),
+    stat("items", "items:*:number_temp", Missing, "not yet: lru commands (temp_lru)"),
+    stat("items", "items:*:age_hot", Same, "0: no HOT segment"),
+    stat("items", "items:*:age_warm", Same, "0: no WARM segment"),
+    stat("items", "items:*:age", Volatile, "seconds; memcached's oldest item in the class's COLD LRU, ferrocache's oldest item by store time as its crawler last found it"),
+    stat("items", "items:*:mem_requested", Same, "memcached's item sizes, counted per class as items come and go"),
+    stat("items", "items:*:evicted", Same, ""),
+    stat("items", "items:*:evicted_nonzero", Same, "evicted items that had an expiry time"),
+    stat("items", "items:*:evicted_time", Volatile, "seconds since the last evicted item was stored or read"),
+    stat("items", "items:*:outofmemory", Same, ""),
+    stat("items", "items:*:tailrepairs", Same, "0: nothing can get stuck to repair"),
+    stat("items", "items:*:reclaimed", Same, "as reclaimed, per class"),
+    stat("items", "items:*:expired_unfetched", Same, ""),
+    stat("items", "items:*:evicted_unfetched", Same, ""),
+    stat("items", "items:*:evicted_active", Same, "0: as evicted_active"),
+    stat("items", "items:*:crawler_reclaimed", Same, ""),
+    stat("items", "items:*:crawler_items_checked", Same, ""),
+    stat("items", "items:*:lrutail_reflocked", Same, "0: as lrutail_reflocked"),
+    stat("items", "items:*:moves_to_cold", Own, "0, as moves_to_cold"),
+    stat("items", "items:*:moves_to_warm", Own, "0, as moves_to_warm"),
+    stat("items", "items:*:moves_within_lru", Same, "0: no maintainer moves"),
+    stat("items", "items:*:direct_reclaims", Same, "as direct_reclaims, per class"),
+    stat("items", "items:*:hits_to_hot", Own, "0: every item counts as COLD (one LRU); memcached counts a hit on a new item as HOT"),
+    stat("items", "items:*:hits_to_warm", Same, "0: no WARM segment"),
+    stat("items", "items:*:hits_to_cold", Own, "the class's get hits: every item counts as COLD"),
+    stat("items", "items:*:hits_to_temp", Same, "0: no TEMP LRU"),
+    stat("slabs", "*:chunk_size", Same, "memcached's class table (-n, -f, slab_chunk_max, slab_sizes)"),
+    stat("slabs", "*:chunks_per_page", Same, "memcached's class table"),
+    stat("slabs", "*:total_pages", Same, "derived: the pages the class's chunks fill now, rounded up (memcached keeps a page once a class has it)"),
+    stat("slabs", "*:total_chunks", Same, "derived: total_pages times chunks_per_page"),
+    stat("slabs", "*:used_chunks", Same, "chunks memcached would use for the items held: one per item, a large item's header and value chunks under their own classes"),
+    stat("slabs", "*:free_chunks", Same, "derived: total_chunks less used_chunks"),
+    stat("slabs", "*:free_chunks_end", Same, "0: no page is partly carved"),
+    stat("slabs", "*:get_hits", Same, ""),
+    stat("slabs", "*:cmd_set", Same, ""),
+    stat("slabs", "*:delete_hits", Same, ""),
+    stat("slabs", "*:incr_hits", Same, ""),
+    stat("slabs", "*:decr_hits", Same, ""),
+    stat("slabs", "*:cas_hits", Same, ""),
+    stat("slabs", "*:cas_badval", Same, ""),
+    stat("slabs", "*:touch_hits", Same, ""),
+    stat("slabs", "active_slabs", Same, ""),
+    stat("slabs", "total_malloced", Same, "derived: the pages of every class"),
+];
