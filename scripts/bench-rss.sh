@@ -141,11 +141,15 @@ from benchlib import load_json
 def load(server, mb, vs):
     return load_json(f"bench/out/rss-{server}-{mb}-{vs}.json")
 MiB = 2**20
+def full(r):
+    """`stats` bytes / limit_maxbytes on the full cache: what a "cache nearly full" alert reads."""
+    return r["bytes"] / r["limit"] if r and r.get("limit") else None
 def ratio(a, b):
     return f"{a / b:.2f}x" if a is not None and b else "-"
 print("| -m | value | items mc | items fc | items fc/mc | RSS mc MiB | RSS fc MiB | RSS fc/mc "
-      "| RSS/-m mc | RSS/-m fc | RSS B/item mc | RSS B/item fc | B/item fc/mc |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+      "| RSS/-m mc | RSS/-m fc | RSS B/item mc | RSS B/item fc | B/item fc/mc "
+      "| bytes/-m mc | bytes/-m fc |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for mb in mbs:
     for vs in values:
         m, f = load("memcached", mb, vs), load("ferrocache", mb, vs)
@@ -157,7 +161,8 @@ for mb in mbs:
               f"| {fmt(rss_m and rss_m/MiB,'.1f')} | {fmt(rss_f and rss_f/MiB,'.1f')} | {ratio(rss_f, rss_m)} "
               f"| {fmt(g(m,'rss_over_limit'),'.3f')} | {fmt(g(f,'rss_over_limit'),'.3f')} "
               f"| {fmt(g(m,'rss_per_item'),'.0f')} | {fmt(g(f,'rss_per_item'),'.0f')} "
-              f"| {ratio(g(f,'rss_per_item'), g(m,'rss_per_item'))} |")
+              f"| {ratio(g(f,'rss_per_item'), g(m,'rss_per_item'))} "
+              f"| {fmt(full(m),'.3f')} | {fmt(full(f),'.3f')} |")
 print()
 print("mc = memcached " + str((load('memcached', mbs[0], values[0]) or {}).get('version')) +
       ", fc = ferrocache; both -t 2. RSS is VmRSS 2 s after the fill ended "

@@ -331,9 +331,9 @@ pub fn help_text() -> String {
 -i, --license             print the license and exit
 -V, --version             print the version and exit
 -P, --pidfile=<file>      write the pid to <file>, removed on a clean exit
--f, --slab-growth-factor=<num> checked as memcached checks it (> 1); ferrocache has
-                          no slabs, so it has no effect
--n, --slab-min-size=<bytes> checked as memcached checks it (> 0); no effect
+-f, --slab-growth-factor=<num> growth factor of memcached's slab classes, which
+                          stats items/slabs file items under (default: 1.25)
+-n, --slab-min-size=<bytes> room for key and value in the smallest class (default: 48)
 -L, --enable-largepages   accepted for compatibility; no effect
 -D <char>                 key prefix delimiter of the per-prefix statistics (\"stats
                           detail\"), which -D turns on (default: \":\")
@@ -358,10 +358,12 @@ pub fn help_text() -> String {
    - idle_timeout:        close connections idle this many seconds (default: 0, never)
    - sock_cookie_id:      SO_MARK of the listening TCP sockets, for firewalls
                           (default: 0, none)
+   - track_sizes:         keep stats sizes (items by size, in 32-byte steps)
+   - slab_chunk_max, slab_sizes: the slab class table stats items/slabs use
    - tuning keys (maxconns_fast, hashpower, hash_algorithm, lru_crawler,
-     lru_maintainer, slab_chunk_max, slab_reassign, slab_automove, track_sizes,
-     modern, no_modern, ...): their values are checked as memcached checks them;
-     they have no effect (ferrocache has no slabs or LRU threads)
+     lru_maintainer, slab_reassign, slab_automove, modern, no_modern, ...): their
+     values are checked as memcached checks them; they have no effect (ferrocache
+     keeps items in moka, not slab pages)
    - ssl_chain_cert:      certificate chain file in PEM format
    - ssl_key:             private key file
    - ssl_keyformat:       1 (PEM, default) or 2 (DER); no ENGINE keys

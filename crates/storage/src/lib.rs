@@ -468,6 +468,13 @@ impl Store {
     /// counted, removed and reported missing. `locked` says whether the caller holds the
     /// key's stripe lock.
     fn lookup(&self, key: &Key, now: u32, locked: bool) -> Option<Item> {
+        self.lookup_as(key, now, locked, false)
+    }
+
+    /// [`Store::lookup`]; with `storing`, the caller is about to store a new item under the
+    /// key, and a dead item found there is `reclaimed`: its memory goes to the new one, as
+    /// memcached's allocation reuses a dead item from its LRU's tail.
+    fn lookup_as(&self, key: &Key, now: u32, locked: bool, storing: bool) -> Option<Item> {
         let item = self.cache.get(key)?;
         let dead = match self.flushed(&item, now) {
             Flushed::OnRead => {
@@ -483,6 +490,14 @@ impl Store {
         };
         if !dead {
             return Some(item);
+        }
+        if storing {
+            let class = self.classes.item(key.len(), item.flags, item.value.len()).1;
+            let k = self.classes.counters(class);
+            bump(&k.reclaimed);
+            if !item.value.fetched() {
+                bump(&k.expired_unfetched);
+            }
         }
         if locked {
             self.cache.invalidate(key);
@@ -712,7 +727,7 @@ impl Store {
         let key: &Key = &probe;
         let _guard = self.lock(key);
         let now = self.now();
-        let old = self.lookup(key, now, true);
+        let old = self.lookup_as(key, now, true, true);
         let c = &self.counters;
         let mut marks = if extra.binary_key {
             Item::BINARY_KEY

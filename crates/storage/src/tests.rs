@@ -683,3 +683,25 @@ fn track_sizes_counts_items_in_32_byte_steps() {
     let (plain, _) = store();
     assert_eq!(plain.classes().sizes(), None);
 }
+
+#[test]
+fn a_store_over_a_dead_item_reclaims_it() {
+    let (s, clock) = store();
+    set(&s, "k", "v", 1);
+    set(&s, "f", "v", 0);
+    assert_eq!(value(&s, "f").as_deref(), Some("v"));
+    clock.advance(2);
+    s.flush_all(0);
+    clock.advance(1);
+    // Both dead: the expired one never read, the flushed one read once.
+    set(&s, "k", "new", 0);
+    set(&s, "f", "new", 0);
+    let class = s.classes().item(1, 0, 1).1;
+    assert_eq!(class_stat(&s, class, |k| &k.reclaimed), 2);
+    assert_eq!(class_stat(&s, class, |k| &k.expired_unfetched), 1);
+    // A delete or a read of a dead item is not a reclaim (memcached counts those apart).
+    set(&s, "d", "v", 1);
+    clock.advance(2);
+    assert!(!s.delete(b"d"));
+    assert_eq!(class_stat(&s, class, |k| &k.reclaimed), 2);
+}
