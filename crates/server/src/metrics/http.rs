@@ -19,8 +19,8 @@
 use crate::Shared;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 /// The longest request head read (request line and headers).
@@ -59,14 +59,25 @@ pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             let stop = shared.stop.clone();
             tokio::select! {
                 _ = stop.cancelled() => {}
-                _ = tokio::time::timeout(DEADLINE, exchange(stream, &shared)) => {}
+                _ = connection(stream, || super::scrape(&shared)) => {}
             }
         });
     }
 }
 
+/// One connection: its exchange, cut off at [`DEADLINE`] however far it got.
+async fn connection<S>(stream: S, body: impl FnOnce() -> String)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = tokio::time::timeout(DEADLINE, exchange(stream, body)).await;
+}
+
 /// Reads one request head, answers it, closes.
-async fn exchange(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
+async fn exchange<S>(mut stream: S, body: impl FnOnce() -> String) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut head = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
     let end = loop {
@@ -89,7 +100,7 @@ async fn exchange(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()>
         }
         head.extend_from_slice(&chunk[..n]);
     };
-    let reply = respond(&head[..end], || super::scrape(shared));
+    let reply = respond(&head[..end], body);
     stream.write_all(&reply).await?;
     stream.shutdown().await
 }
@@ -161,6 +172,7 @@ fn response(code: u16, reason: &str, content_type: &str, body: &[u8], with_body:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn text(head: &str) -> String {
         String::from_utf8(respond(head.as_bytes(), || "m 1\n".to_string())).unwrap()
@@ -207,6 +219,66 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// Runs [`connection`] against `client`, on paused time: how long it took.
+    async fn timed(
+        server: tokio::io::DuplexStream,
+        body: impl FnOnce() -> String,
+    ) -> std::time::Duration {
+        let t0 = tokio::time::Instant::now();
+        connection(server, body).await;
+        t0.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_sends_nothing_is_dropped_at_the_deadline() {
+        let (_client, server) = tokio::io::duplex(1024);
+        let took = timed(server, || unreachable!("no request")).await;
+        assert!(
+            took >= DEADLINE && took < DEADLINE + Duration::from_secs(1),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_reads_nothing_is_dropped_at_the_deadline() {
+        let (mut client, server) = tokio::io::duplex(1024);
+        client
+            .write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap();
+        // A reply far bigger than the pipe, which the client never reads.
+        let took = timed(server, || "x".repeat(1 << 20)).await;
+        assert!(
+            took >= DEADLINE && took < DEADLINE + Duration::from_secs(1),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_sent_a_byte_at_a_time_is_answered_and_closed() {
+        let (mut client, server) = tokio::io::duplex(1024);
+        let task = tokio::spawn(timed(server, || "m 1\n".to_string()));
+        for b in b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" {
+            client.write_all(&[*b]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(got.ends_with(b"\r\n\r\nm 1\n"));
+        assert!(task.await.unwrap() < DEADLINE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_over_the_limit_gets_431() {
+        let (mut client, server) = tokio::io::duplex(64 * 1024);
+        client.write_all(&vec![b'a'; MAX_HEAD + 10]).await.unwrap();
+        timed(server, || unreachable!("no request")).await;
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"));
     }
 
     #[test]
