@@ -19,6 +19,7 @@
 # Usage: scripts/bench-metrics.sh [--rounds N] [--secs S] [--quick] [--parts 1,2,3]
 #   --quick: 1 round of 3 s; --parts: only these parts (default all).
 #   memcached: $MEMCACHED_BIN, else 1.6.45 from scripts/common.sh's reference_memcached.
+#   MAIN_FERROCACHE=<release binary built from main>: part 1 runs it too (column "main").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . scripts/common.sh
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
         --secs) SECS=$2; shift ;;
         --quick) ROUNDS=1; SECS=3 ;;
         --parts) PARTS=,$2, ; shift ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -63,6 +64,7 @@ start_server() { # kind (memcached|ferrocache|ferrocache+metrics) -> PORT, PID, 
     local bin=$MEMCACHED extra=()
     case $1 in
         ferrocache) bin=$FERROCACHE ;;
+        main) bin=$MAIN_FERROCACHE ;;
         ferrocache+metrics)
             bin=$FERROCACHE
             METRICS_PORT=$(free_port)
@@ -132,7 +134,12 @@ base=(--threads 2 --clients 25 --ratio 1:10 --data-size 32 --key-maximum 100000 
 for round in $(seq 1 "$ROUNDS"); do
     # Part 1: CPU per request.
     kinds=(memcached ferrocache ferrocache+metrics)
-    if [ $((round % 2)) = 0 ]; then kinds=(ferrocache+metrics ferrocache memcached); fi
+    [ -z "${MAIN_FERROCACHE:-}" ] || kinds=(memcached main ferrocache ferrocache+metrics)
+    if [ $((round % 2)) = 0 ]; then
+        for ((i = 0, j = ${#kinds[@]} - 1; i < j; i++, j--)); do
+            k=${kinds[i]}; kinds[i]=${kinds[j]}; kinds[j]=$k
+        done
+    fi
     pipelines=(1 16)
     [[ $PARTS == *,1,* ]] || pipelines=()
     for pipeline in "${pipelines[@]}"; do
@@ -214,11 +221,11 @@ def fmt(v, digits=2):
     return "-" if v is None else f"{v:.{digits}f}"
 print(open(os.path.join(out, "machine.txt")).read())
 print("### Recording: server CPU per request (us), medians over the rounds\n")
-print("| pipeline | memcached | ferrocache | ferrocache + metrics | metrics/no metrics | ferrocache/memcached | ferrocache + metrics/memcached |")
-print("|---|---|---|---|---|---|---|")
+print("| pipeline | memcached | ferrocache | ferrocache + metrics | metrics/no metrics | ferrocache/memcached | ferrocache + metrics/memcached | main | metrics/main |")
+print("|---|---|---|---|---|---|---|---|---|")
 for p in (1, 16):
     cpu = {k: med([r["server_cpu_us_per_op"] for r in runs(f"cpu-p{p}-{k}-r*.json")])
-           for k in ("memcached", "ferrocache", "ferrocache+metrics")}
+           for k in ("memcached", "ferrocache", "ferrocache+metrics", "main")}
     ops = {k: med([r["totals"]["ops_per_sec"] for r in runs(f"cpu-p{p}-{k}-r*.json")])
            for k in cpu}
     ratio = lambda a, b: None if a is None or b is None else a / b
@@ -226,8 +233,9 @@ for p in (1, 16):
         continue
     print(f"| {p} | {fmt(cpu['memcached'], 3)} | {fmt(cpu['ferrocache'], 3)} | {fmt(cpu['ferrocache+metrics'], 3)} "
           f"| {fmt(ratio(cpu['ferrocache+metrics'], cpu['ferrocache']), 3)} "
-          f"| {fmt(ratio(cpu['ferrocache'], cpu['memcached']))} | {fmt(ratio(cpu['ferrocache+metrics'], cpu['memcached']))} |")
-    print(f"|  | {fmt(ops['memcached'], 0)} req/s | {fmt(ops['ferrocache'], 0)} req/s | {fmt(ops['ferrocache+metrics'], 0)} req/s | | | |")
+          f"| {fmt(ratio(cpu['ferrocache'], cpu['memcached']))} | {fmt(ratio(cpu['ferrocache+metrics'], cpu['memcached']))} "
+          f"| {fmt(cpu['main'], 3)} | {fmt(ratio(cpu['ferrocache+metrics'], cpu['main']), 3)} |")
+    print(f"|  | {fmt(ops['memcached'], 0)} req/s | {fmt(ops['ferrocache'], 0)} req/s | {fmt(ops['ferrocache+metrics'], 0)} req/s | | | | {fmt(ops['main'], 0)} req/s | |")
 print("\n### Scrapes: latency of 30k requests/s (us), medians over the rounds\n")
 print("| server | scrapes/s | scrapes done | scrape size (B) | scrape median (ms) | p50 | p99 | p99.9 | server CPU/req (us) |")
 print("|---|---|---|---|---|---|---|---|---|")
