@@ -239,7 +239,7 @@ pub const STATS: &[Stat] = &[
     stat("settings", "ssl_kernel_tls", Same, ""),
     stat("settings", "ssl_min_version", Same, ""),
     stat("settings", "num_napi_ids", Same, "-N"),
-    stat("settings", "memory_file", Missing, "not yet: warm restart"),
+    stat("settings", "memory_file", Same, "-e, or (null)"),
     stat("settings", "client_flags_size", Same, ""),
     stat("items", "items:*:number", Same, ""),
     stat("items", "items:*:number_hot", Own, "0: every item counts as COLD (one LRU), as in memcached without segmented LRUs; memcached keeps a new item HOT for about a second"),

@@ -136,6 +136,9 @@ pub struct Config {
     pub tail_repair_time: i32,
     /// `-r`: raise the core file size limit, as memcached does.
     pub enable_coredumps: bool,
+    /// `-e`: the file the cache is saved to on a graceful stop and loaded from at start
+    /// (see `restart`).
+    pub memory_file: Option<PathBuf>,
     /// `-Z` and the `-o ssl_*` keys.
     pub tls: TlsSettings,
     /// `-o metrics_listen=HOST:PORT`: serve Prometheus metrics at `http://HOST:PORT/metrics`
@@ -193,6 +196,7 @@ impl Default for Config {
             hashpower_init: 0,
             tail_repair_time: 0,
             enable_coredumps: false,
+            memory_file: None,
             tls: TlsSettings::default(),
             metrics_listen: None,
             extended: Vec::new(),
@@ -352,7 +356,9 @@ pub fn help_text() -> String {
 -W, --disable-watch       accepted; no effect (ferrocache has no watch commands)
 -Y, --auth-file=<file>    ascii authentication from user:pass lines; SIGHUP reads
                           the file again
--e, --memory-file=<file>  refused: ferrocache does not serve restartable caches yet
+-e, --memory-file=<file>  keep the cache across a restart: saved to <file> on a
+                          graceful stop (SIGUSR1, or shutdown graceful with -A),
+                          loaded (then removed) at start
 -Z, --enable-ssl          enable TLS/SSL on every TCP listener (rustls; see ssl_*)
 -o, --extended            comma-separated key=value options, memcached's:
    - idle_timeout:        close connections idle this many seconds (default: 0, never)
@@ -445,19 +451,9 @@ impl Config {
                 "ferrocache is licensed under MIT OR Apache-2.0.\n".into(),
             ));
         }
-        // Refused at once: a cache that keeps nothing across a restart in its place would
-        // silently lose what the flag asks for.
-        if let Some(file) = m.get_one::<String>("memory-file") {
-            return Err(invalid(
-                format!(
-                    "ferrocache does not serve restartable caches yet: -e {file} is refused \
-                     rather than ignored, as no item would survive a restart (see -h)."
-                ),
-                EX_USAGE,
-            ));
-        }
         let mut c = Config::default();
         c.tls.enabled = m.get_flag("enable-ssl");
+        c.memory_file = m.get_one::<String>("memory-file").map(PathBuf::from);
         // Ports are read with atoi, as memcached reads them: 0 is off, -1 a free port.
         if let Some(port) = atoi_flag(&m, "port") {
             c.port = port;
@@ -869,6 +865,8 @@ impl Config {
                 tls::version_name(self.tls.min_version).to_string(),
             ),
             ("num_napi_ids", self.napi_ids.to_string()),
+            // As memcached prints a null path (glibc's "(null)").
+            ("memory_file", path_or(&self.memory_file, "(null)")),
             // Client flags are 32 bits, as in memcached built without LARGE_CLIENT_FLAGS.
             ("client_flags_size", "4".to_string()),
         ]
@@ -1180,12 +1178,26 @@ mod tests {
         assert!(parse(&["-Y", "/etc/auth", "-B", "ascii"]).is_ok());
     }
 
-    /// Flags that would silently lose durability or capacity if ignored are refused.
+    /// `-e` is served now (it was refused), and `stats settings` shows it as memcached does.
     #[test]
-    fn restartable_caches_and_extstore_are_refused() {
+    fn memory_file_is_kept_and_shown() {
+        let c = parse(&["-e", "/dev/shm/memory_file"]).unwrap();
+        assert_eq!(c.memory_file, Some(PathBuf::from("/dev/shm/memory_file")));
+        let shown = |c: &Config| {
+            c.settings_stats()
+                .into_iter()
+                .find(|(name, _)| *name == "memory_file")
+                .map(|(_, value)| value)
+        };
+        assert_eq!(shown(&c).as_deref(), Some("/dev/shm/memory_file"));
+        assert_eq!(shown(&Config::default()).as_deref(), Some("(null)"));
+    }
+
+    /// Flags that would silently lose capacity if ignored are refused.
+    #[test]
+    fn extstore_is_refused() {
         for args in [
-            &["-e", "/dev/shm/memory_file"][..],
-            &["-o", "ext_path=/mnt/d1/extstore:1G"],
+            &["-o", "ext_path=/mnt/d1/extstore:1G"][..],
             &["-o", "ext_threads=4"],
         ] {
             match parse(args) {
@@ -1370,7 +1382,7 @@ mod tests {
                 );
             }
         }
-        assert!(help.contains("-e, --memory-file=<file>  refused"));
+        assert!(help.contains("-e, --memory-file=<file>  keep the cache across a restart"));
         assert!(help.contains("-Z, --enable-ssl          enable TLS"));
     }
 }

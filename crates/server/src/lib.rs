@@ -15,6 +15,7 @@ mod meta;
 mod metrics;
 mod out;
 mod prefix;
+mod restart;
 mod session;
 mod stats;
 mod text;
@@ -46,13 +47,14 @@ pub const MEMCACHED_VERSION: &str = "1.6.45";
 
 /// How a running server was asked to stop. Either way it stops accepting, lets each
 /// connection finish the request it is working on, and returns once all are closed; the two
-/// differ in what is printed, as memcached's do.
+/// differ in what is printed, as memcached's do, and only a graceful stop saves (`-e`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
     /// SIGTERM, SIGINT, or `shutdown` (with `-A`): memcached prints "Exiting normally" with
     /// `-v` and nothing without.
     Normal,
     /// SIGUSR1, or `shutdown graceful` (with `-A`): memcached prints "Gracefully stopping".
+    /// With `-e` the cache is saved once the connections are closed (see `restart`).
     Graceful,
 }
 
@@ -403,6 +405,15 @@ async fn serve(
     let mut shared = Shared::new(config, auth, sasl, sockets);
     shared.tls = tls;
     let shared = Arc::new(shared);
+    // -e: the cache saved by the last graceful stop comes back before any client is
+    // served (the listeners are bound, and connections wait in their backlog meanwhile).
+    if let Some(path) = shared.config.memory_file.clone() {
+        restart::check_writable(&path)?;
+        let loading = shared.clone();
+        tokio::task::spawn_blocking(move || restart::load(&loading.store, &path))
+            .await
+            .map_err(std::io::Error::other)??;
+    }
     // If this future is dropped before it returns, the accept loops (tasks of the caller's
     // runtime) stop too, and with them the last hold on the worker threads.
     let _stop_on_drop = shared.stop.clone().drop_guard();
@@ -474,6 +485,16 @@ async fn serve(
     if let Some(task) = metrics_task {
         // It returns at the stop; its listening socket is closed once it has.
         let _ = task.await;
+    }
+    // -e: saved only on a graceful stop, as memcached saves, and only now that every
+    // connection is closed, so that no write answered before the exit is missing from it.
+    if how == Stop::Graceful {
+        if let Some(path) = shared.config.memory_file.clone() {
+            let saving = shared.clone();
+            tokio::task::spawn_blocking(move || restart::save(&saving.store, &path))
+                .await
+                .map_err(std::io::Error::other)??;
+        }
     }
     Ok(how)
 }

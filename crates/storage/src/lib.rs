@@ -31,6 +31,7 @@ mod housekeeper;
 mod item;
 mod key;
 mod meta;
+mod persist;
 mod shards;
 pub mod slabs;
 mod value;
@@ -38,6 +39,7 @@ mod value;
 pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
 pub use item::{exact_size, AllocSize, ValueIn, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaDelete, MetaGet, MetaHit, MetaStore, MgOp};
+pub use persist::{LoadError, LoadReport, SaveReport};
 pub use value::Value;
 
 use clock::Times;
