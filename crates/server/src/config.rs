@@ -149,6 +149,9 @@ pub struct Config {
     pub memory_file: Option<PathBuf>,
     /// `-Z` and the `-o ssl_*` keys.
     pub tls: TlsSettings,
+    /// `-o metrics_listen=HOST:PORT`: serve Prometheus metrics at `http://HOST:PORT/metrics`
+    /// (off by default). Checked to be `HOST:PORT` here, bound by the server.
+    pub metrics_listen: Option<String>,
     /// Every `-o` pair as given, in order (a bare key has an empty value).
     pub extended: Vec<(String, String)>,
     /// Things the operator should know about the flags (flags and `-o` keys of features
@@ -206,6 +209,7 @@ impl Default for Config {
             enable_coredumps: false,
             memory_file: None,
             tls: TlsSettings::default(),
+            metrics_listen: None,
             extended: Vec::new(),
             warnings: Vec::new(),
         }
@@ -401,6 +405,9 @@ pub fn help_text() -> String {
                           take to finish it before it is closed (default: 1000)
    - debug_clock:         answer memcached's debug-build \"debugtime\" command, which
                           moves the clock (for memcached's test suite; never in production)
+   - metrics_listen:      HOST:PORT to serve Prometheus metrics on, at /metrics
+                          (memcached_exporter's names, and latency histograms); off
+                          by default (e.g. metrics_listen=127.0.0.1:9150)
 -N, --napi-ids=<num>      checked as memcached checks it (at most -t); no effect
 ",
         mc = crate::MEMCACHED_VERSION
@@ -1240,6 +1247,56 @@ mod tests {
         assert_eq!(code(&["--bogus"]), 1);
         assert!(matches!(parse(&["-h"]), Err(ConfigError::Help(_))));
         assert!(matches!(parse(&["-V"]), Err(ConfigError::Version(_))));
+    }
+
+    #[test]
+    fn metrics_listen_takes_host_and_port() {
+        assert_eq!(parse(&[]).unwrap().metrics_listen, None);
+        for good in [
+            "127.0.0.1:9150",
+            "[::1]:9150",
+            "localhost:9150",
+            "0.0.0.0:0",
+            "my-host.example:80",
+        ] {
+            let c = parse(&["-o", &format!("metrics_listen={good}")]).unwrap();
+            assert_eq!(c.metrics_listen.as_deref(), Some(good));
+            assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+            // Not a memcached setting: `stats settings` does not show it.
+            assert!(!c
+                .settings_stats()
+                .iter()
+                .any(|(n, _)| n.contains("metrics")));
+        }
+        for bad in [
+            "9150",
+            "127.0.0.1",
+            "127.0.0.1:",
+            ":9150",
+            "127.0.0.1:99999",
+            "127.0.0.1:91x",
+            "::1:9150",
+            "host name:9150",
+            "",
+        ] {
+            match parse(&["-o", &format!("metrics_listen={bad}")]) {
+                Err(ConfigError::Invalid { message, exit_code }) => {
+                    assert_eq!(exit_code, 1, "{bad:?}");
+                    assert_eq!(
+                        message,
+                        format!(
+                            "metrics_listen must be HOST:PORT, an address or host name and a \
+                             port (e.g. 127.0.0.1:9150 or [::1]:9150), not {bad}"
+                        )
+                    );
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            parse(&["-o", "metrics_listen"]),
+            Err(invalid("Missing metrics_listen argument", 1))
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod conn;
 pub mod listen;
 mod memguard;
 mod meta;
+mod metrics;
 mod out;
 mod prefix;
 mod restart;
@@ -122,6 +123,10 @@ pub(crate) struct Shared {
     /// `-Z`: the certificates, which `refresh_certs` and SIGHUP swap (see [`tls::Tls`] for
     /// how open connections keep theirs), and the TLS counters.
     pub tls: Option<Arc<tls::Tls>>,
+    /// `-o metrics_listen`: the per-command latency histograms of `/metrics`, which every
+    /// worker thread writes (sharded atomics, no lock: see [`metrics::latency`]). `None`
+    /// without the option, and then no request is timed.
+    pub latency: Option<metrics::Latency>,
 }
 
 impl Shared {
@@ -156,6 +161,10 @@ impl Shared {
                 cas_enabled: !config.disable_cas,
             },
             tls: None,
+            latency: config
+                .metrics_listen
+                .is_some()
+                .then(metrics::Latency::default),
             counters: Counters::default(),
             conns: Mutex::new(conn::Registry::default()),
             started: Instant::now(),
@@ -391,6 +400,12 @@ async fn serve(
     } else {
         None
     };
+    // `-o metrics_listen`: bound before anything starts, so a port that cannot be bound
+    // stops the server as one of its own listeners would (see `metrics::bind`).
+    let metrics_listener = match &config.metrics_listen {
+        Some(addr) => Some(metrics::bind(addr).await.map_err(std::io::Error::other)?),
+        None => None,
+    };
     // The UDP descriptors count as connections too.
     let sockets = listeners.len();
     let (udp, listeners): (Vec<Endpoint>, Vec<Endpoint>) = listeners
@@ -443,6 +458,10 @@ async fn serve(
         };
         udp::start(socket, &shared, &tracker, &workers)?;
     }
+    // On the caller's runtime (the main thread in the binary), away from the workers: a
+    // scrape or a bad HTTP client never holds up a cache connection's thread. It stops
+    // accepting when the server stops.
+    let metrics_task = metrics_listener.map(|l| tokio::spawn(metrics::serve(l, shared.clone())));
     if let Some(base) = memguard::rss_bytes() {
         tokio::spawn(memguard::follow_rss(shared.clone(), base));
     }
@@ -473,6 +492,10 @@ async fn serve(
         tracing::debug!("closing the connections still open after -o shutdown_grace_ms");
     }
     workers.stop().await;
+    if let Some(task) = metrics_task {
+        // It returns at the stop; its listening socket is closed once it has.
+        let _ = task.await;
+    }
     // -e: saved only on a graceful stop, as memcached saves, and only now that every
     // connection is closed, so that no write answered before the exit is missing from it.
     if how == Stop::Graceful {

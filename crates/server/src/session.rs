@@ -8,6 +8,7 @@
 
 use crate::config::Protocol;
 use crate::conn::{ConnCtx, Next, Waiting};
+use crate::metrics::{Laps, Op, Proto};
 use crate::{auth, binary, text, vlog, Counters, Shared};
 use bytes::{Buf, Bytes, BytesMut};
 use ferrocache_protocol::{Parsed, Reject};
@@ -131,6 +132,8 @@ impl<'a> Session<'a> {
         let mut memory_wait = false;
         // Set when the replies queued so far are to be written before the next request runs.
         let mut replies_full = false;
+        // `-o metrics_listen`'s latency histograms: one clock read per request.
+        let mut laps = Laps::start(shared.latency.as_ref());
         crate::alloc::note_busy();
         loop {
             if handled >= shared.config.reqs_per_event {
@@ -236,7 +239,9 @@ impl<'a> Session<'a> {
                             unreachable!("the same bytes parse the same way");
                         };
                         ctx.backing = Some(Box::new(whole.clone()));
+                        let op = Op::binary(request.header.opcode);
                         let next = binary::execute(ctx, request, swallow);
+                        laps.lap(Proto::Binary, op);
                         ctx.backing = None;
                         if let Next::Close = next {
                             close = true;
@@ -246,7 +251,9 @@ impl<'a> Session<'a> {
                     Parsed::Complete(request, used) => {
                         handled += 1;
                         last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                        let op = Op::binary(request.header.opcode);
                         let next = binary::execute(ctx, request, swallow);
+                        laps.lap(Proto::Binary, op);
                         buf.advance(used);
                         if let Next::Close = next {
                             close = true;
@@ -296,7 +303,9 @@ impl<'a> Session<'a> {
                         unreachable!("the same bytes parse the same way");
                     };
                     ctx.backing = Some(Box::new(whole.clone()));
+                    let op = Op::text(&request);
                     let next = text::execute(ctx, request, swallow);
+                    laps.lap(Proto::Ascii, op);
                     ctx.backing = None;
                     match next {
                         Next::Close => {
@@ -313,7 +322,9 @@ impl<'a> Session<'a> {
                 Parsed::Complete(request, used) => {
                     handled += 1;
                     last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                    let op = Op::text(&request);
                     let next = text::execute(ctx, request, swallow);
+                    laps.lap(Proto::Ascii, op);
                     buf.advance(used);
                     match next {
                         Next::Close => {
@@ -344,6 +355,7 @@ impl<'a> Session<'a> {
                 Parsed::Rejected(rejection, used) => {
                     handled += 1;
                     text::refused(ctx, &rejection);
+                    laps.lap(Proto::Ascii, Op::Other);
                     buf.advance(used);
                     // A refused request gives up its own buffer too (`reserve` would reuse it).
                     *own_buffer = false;

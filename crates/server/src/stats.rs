@@ -144,7 +144,7 @@ fn rusage() -> (f64, f64) {
     (secs(usage.ru_utime), secs(usage.ru_stime))
 }
 
-fn general(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     let c = &shared.counters;
     let s = shared.store.stats();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -330,7 +330,7 @@ fn class_totals(shared: &Shared) -> Totals {
     t
 }
 
-fn settings(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn settings(shared: &Shared, out: &mut Pairs) {
     for (name, value) in shared.config.settings_stats() {
         // Some settings change at run time.
         let value = match name {
@@ -353,7 +353,7 @@ fn settings(shared: &Shared, out: &mut Pairs) {
 /// maintainer running. ferrocache files items under memcached's slab classes (see
 /// `ferrocache_storage::slabs`) but keeps one LRU per moka cache, not HOT/WARM/COLD
 /// segments: every item counts as COLD, as in memcached without segmented LRUs.
-fn items(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn items(shared: &Shared, out: &mut Pairs) {
     let classes = shared.store.classes();
     let now = shared.store.current_time();
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -407,7 +407,7 @@ fn items(shared: &Shared, out: &mut Pairs) {
 /// with its chunk figures derived from the items held now (pages are what those chunks
 /// fill, rounded up: ferrocache has no pages to keep once its items are gone), and the
 /// class's hit counters.
-fn slabs(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn slabs(shared: &Shared, out: &mut Pairs) {
     let classes = shared.store.classes();
     let table = &classes.table;
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);

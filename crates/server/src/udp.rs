@@ -39,6 +39,7 @@
 //!   from whichever client sent it) as the missing data.
 
 use crate::conn::{ConnCtx, Next};
+use crate::metrics::{Laps, Op, Proto};
 use crate::out::Output;
 use crate::{binary, text, Counters, Shared};
 use ferrocache_protocol::binary::{opcode, REQUEST_MAGIC};
@@ -237,6 +238,8 @@ fn skip(at: &mut usize, payload: &[u8], swallow: usize) -> bool {
 
 fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut Run<'_>) -> End {
     let limits = limits(ctx.shared);
+    let shared = ctx.shared;
+    let mut laps = Laps::start(shared.latency.as_ref());
     let mut marks = Vec::new();
     let mut at = 0;
     while at < payload.len() {
@@ -254,7 +257,9 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
                     set_serving(ctx, Some(peer));
                 }
                 let mut swallow = 0;
+                let op = Op::text(&request);
                 let next = text::execute(ctx, request, &mut swallow);
+                laps.lap(Proto::Ascii, op);
                 if conns {
                     set_serving(ctx, None);
                 }
@@ -286,6 +291,7 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
                     return run.close();
                 }
                 text::refused(ctx, &rejection);
+                laps.lap(Proto::Ascii, Op::Other);
                 run.replies.take(&mut ctx.out, true, &mut marks);
                 if !skip(&mut at, payload, rejection.swallow) {
                     return run.close();
@@ -299,6 +305,8 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
 
 fn run_binary(ctx: &mut ConnCtx<'_>, payload: &[u8], run: &mut Run<'_>) -> End {
     let limits = limits(ctx.shared);
+    let shared = ctx.shared;
+    let mut laps = Laps::start(shared.latency.as_ref());
     let mut marks = Vec::new();
     let mut at = 0;
     while at < payload.len() {
@@ -312,7 +320,9 @@ fn run_binary(ctx: &mut ConnCtx<'_>, payload: &[u8], run: &mut Run<'_>) -> End {
                 at += used;
                 let noop = request.header.opcode == opcode::NOOP;
                 let mut swallow = 0;
+                let op = Op::binary(request.header.opcode);
                 let next = binary::execute(ctx, request, &mut swallow);
+                laps.lap(Proto::Binary, op);
                 let start = run.replies.bytes.len();
                 run.replies.take(&mut ctx.out, false, &mut marks);
                 if let Next::Close = next {
