@@ -96,6 +96,14 @@ pub struct Config {
     pub auth_file: Option<PathBuf>,
     /// `-X`: no `stats cachedump`.
     pub disable_dumping: bool,
+    /// `-W`: refuse `watch` (`CLIENT_ERROR watch commands not allowed`).
+    pub disable_watch: bool,
+    /// `-o watcher_logbuf_size=KB` (in bytes here, as `stats settings` shows it): each
+    /// watcher's buffer of lines not yet written (default 256 KB).
+    pub watcher_logbuf_size: u32,
+    /// `-o worker_logbuf_size=KB` (in bytes): each worker thread's buffer of log lines not
+    /// yet passed on to the watchers (default 64 KB).
+    pub worker_logbuf_size: u32,
     /// `-o eviction=lru|tinylfu`
     pub eviction: Eviction,
     /// `-o idle_timeout=N`: close connections idle for N seconds (0: never).
@@ -144,6 +152,9 @@ pub struct Config {
     pub memory_file: Option<PathBuf>,
     /// `-Z` and the `-o ssl_*` keys.
     pub tls: TlsSettings,
+    /// `-o metrics_listen=HOST:PORT`: serve Prometheus metrics at `http://HOST:PORT/metrics`
+    /// (off by default). Checked to be `HOST:PORT` here, bound by the server.
+    pub metrics_listen: Option<String>,
     /// Every `-o` pair as given, in order (a bare key has an empty value).
     pub extended: Vec<(String, String)>,
     /// Things the operator should know about the flags (flags and `-o` keys of features
@@ -181,6 +192,9 @@ impl Default for Config {
             sasl_pwdb: None,
             auth_file: None,
             disable_dumping: false,
+            disable_watch: false,
+            watcher_logbuf_size: crate::watch::WATCHER_BUF_DEFAULT as u32,
+            worker_logbuf_size: crate::watch::WORKER_BUF_DEFAULT as u32,
             eviction: Eviction::Lru,
             idle_timeout: 0,
             debug_clock: false,
@@ -199,6 +213,7 @@ impl Default for Config {
             tunables: crate::admin::Tunables::default(),
             memory_file: None,
             tls: TlsSettings::default(),
+            metrics_listen: None,
             extended: Vec::new(),
             warnings: Vec::new(),
         }
@@ -353,7 +368,7 @@ pub fn help_text() -> String {
                           users come from the file named by MEMCACHED_SASL_PWDB)
 -F, --disable-flush-all   refuse the flush_all command
 -X, --disable-dumping     refuse stats cachedump
--W, --disable-watch       accepted; no effect (ferrocache has no watch commands)
+-W, --disable-watch       refuse the watch command (live log streams)
 -Y, --auth-file=<file>    ascii authentication from user:pass lines; SIGHUP reads
                           the file again
 -e, --memory-file=<file>  keep the cache across a restart: saved to <file> on a
@@ -394,6 +409,9 @@ pub fn help_text() -> String {
                           take to finish it before it is closed (default: 1000)
    - debug_clock:         answer memcached's debug-build \"debugtime\" command, which
                           moves the clock (for memcached's test suite; never in production)
+   - metrics_listen:      HOST:PORT to serve Prometheus metrics on, at /metrics
+                          (memcached_exporter's names, and latency histograms); off
+                          by default (e.g. metrics_listen=127.0.0.1:9150)
 -N, --napi-ids=<num>      checked as memcached checks it (at most -t); no effect
 ",
         mc = crate::MEMCACHED_VERSION
@@ -585,12 +603,9 @@ impl Config {
         c.sasl = m.get_flag("enable-sasl");
         c.disable_flush = m.get_flag("disable-flush-all");
         c.disable_dumping = m.get_flag("disable-dumping");
+        c.disable_watch = m.get_flag("disable-watch");
         c.auth_file = m.get_one::<String>("auth-file").map(PathBuf::from);
-        for (flag, what) in [
-            ("lock-memory", "-k"),
-            ("enable-largepages", "-L"),
-            ("disable-watch", "-W (ferrocache has no watch command)"),
-        ] {
+        for (flag, what) in [("lock-memory", "-k"), ("enable-largepages", "-L")] {
             if m.get_flag(flag) {
                 c.warnings.push(format!(
                     "{what} is accepted for compatibility and has no effect"
@@ -832,6 +847,8 @@ impl Config {
             ("temp_lru", t("temp_lru")),
             ("temporary_ttl", t("temporary_ttl")),
             ("idle_timeout", self.idle_timeout.to_string()),
+            ("watcher_logbuf_size", self.watcher_logbuf_size.to_string()),
+            ("worker_logbuf_size", self.worker_logbuf_size.to_string()),
             // The limit in effect, in bytes as memcached prints it: ferrocache's default is a
             // sixteenth of -m (memcached's none).
             (
@@ -1134,8 +1151,6 @@ mod tests {
             "slab_automove_window=3",
             "slab_reassign",
             "slab_automove=2",
-            "watcher_logbuf_size=10",
-            "worker_logbuf_size=10",
             "hash_algorithm=jenkins",
             "maxconns_fast",
             "no_hashexpand",
@@ -1168,6 +1183,16 @@ mod tests {
         assert_eq!(parse(&["-o", "idle_timeout=-5"]).unwrap().idle_timeout, 0);
         assert_eq!(parse(&["-o", "idle_timeout=7"]).unwrap().idle_timeout, 7);
         assert_eq!(parse(&[]).unwrap().shutdown_grace, Duration::from_secs(1));
+        // watch's buffers: kilobytes, shown in bytes; -W turns watch off.
+        let c = parse(&["-o", "watcher_logbuf_size=10,worker_logbuf_size=3", "-W"]).unwrap();
+        assert_eq!((c.watcher_logbuf_size, c.worker_logbuf_size), (10240, 3072));
+        assert!(c.disable_watch && c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            (c.watcher_logbuf_size, c.worker_logbuf_size),
+            (262144, 65536)
+        );
+        assert!(!c.disable_watch);
         // The limit on requests still arriving: memcached's megabytes, 0 for none, and by
         // default a sixteenth of -m but at least two items of -I.
         let limit = |args: &[&str]| parse(args).unwrap().inflight_limit();
@@ -1242,6 +1267,56 @@ mod tests {
         assert_eq!(code(&["--bogus"]), 1);
         assert!(matches!(parse(&["-h"]), Err(ConfigError::Help(_))));
         assert!(matches!(parse(&["-V"]), Err(ConfigError::Version(_))));
+    }
+
+    #[test]
+    fn metrics_listen_takes_host_and_port() {
+        assert_eq!(parse(&[]).unwrap().metrics_listen, None);
+        for good in [
+            "127.0.0.1:9150",
+            "[::1]:9150",
+            "localhost:9150",
+            "0.0.0.0:0",
+            "my-host.example:80",
+        ] {
+            let c = parse(&["-o", &format!("metrics_listen={good}")]).unwrap();
+            assert_eq!(c.metrics_listen.as_deref(), Some(good));
+            assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+            // Not a memcached setting: `stats settings` does not show it.
+            assert!(!c
+                .settings_stats()
+                .iter()
+                .any(|(n, _)| n.contains("metrics")));
+        }
+        for bad in [
+            "9150",
+            "127.0.0.1",
+            "127.0.0.1:",
+            ":9150",
+            "127.0.0.1:99999",
+            "127.0.0.1:91x",
+            "::1:9150",
+            "host name:9150",
+            "",
+        ] {
+            match parse(&["-o", &format!("metrics_listen={bad}")]) {
+                Err(ConfigError::Invalid { message, exit_code }) => {
+                    assert_eq!(exit_code, 1, "{bad:?}");
+                    assert_eq!(
+                        message,
+                        format!(
+                            "metrics_listen must be HOST:PORT, an address or host name and a \
+                             port (e.g. 127.0.0.1:9150 or [::1]:9150), not {bad}"
+                        )
+                    );
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            parse(&["-o", "metrics_listen"]),
+            Err(invalid("Missing metrics_listen argument", 1))
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod conn;
 pub mod listen;
 mod memguard;
 mod meta;
+mod metrics;
 mod out;
 mod prefix;
 mod restart;
@@ -22,6 +23,7 @@ mod text;
 pub mod tls;
 mod udp;
 mod vlog;
+mod watch;
 mod workers;
 
 pub use config::Config;
@@ -120,9 +122,16 @@ pub(crate) struct Shared {
     pub limits: ferrocache_protocol::Limits,
     /// `-o debug_clock`: the store's clock, which `debugtime` moves.
     pub debug_clock: Option<Arc<DebugClock>>,
+    /// `watch` log streams: the watchers, the per-thread line buffers and the logger thread
+    /// (see [`watch`] for how they are shared).
+    pub logger: Arc<watch::Logger>,
     /// `-Z`: the certificates, which `refresh_certs` and SIGHUP swap (see [`tls::Tls`] for
     /// how open connections keep theirs), and the TLS counters.
     pub tls: Option<Arc<tls::Tls>>,
+    /// `-o metrics_listen`: the per-command latency histograms of `/metrics`, which every
+    /// worker thread writes (sharded atomics, no lock: see [`metrics::latency`]). `None`
+    /// without the option, and then no request is timed.
+    pub latency: Option<metrics::Latency>,
 }
 
 impl Shared {
@@ -137,7 +146,13 @@ impl Shared {
             Some(clock) => Store::with_clock(store_config(&config), clock.clone()),
             None => Store::new(store_config(&config)),
         };
+        let logger = watch::Logger::start(
+            store.tap().clone(),
+            config.worker_logbuf_size as usize,
+            config.watcher_logbuf_size as usize,
+        );
         Shared {
+            logger,
             auth: auth.map(auth::Reloadable::new),
             sasl,
             store,
@@ -151,6 +166,10 @@ impl Shared {
                 cas_enabled: !config.disable_cas,
             },
             tls: None,
+            latency: config
+                .metrics_listen
+                .is_some()
+                .then(metrics::Latency::default),
             counters: Counters::default(),
             conns: Mutex::new(conn::Registry::default()),
             started: Instant::now(),
@@ -405,6 +424,12 @@ async fn serve(
     } else {
         None
     };
+    // `-o metrics_listen`: bound before anything starts, so a port that cannot be bound
+    // stops the server as one of its own listeners would (see `metrics::bind`).
+    let metrics_listener = match &config.metrics_listen {
+        Some(addr) => Some(metrics::bind(addr).await.map_err(std::io::Error::other)?),
+        None => None,
+    };
     // The UDP descriptors count as connections too.
     let sockets = listeners.len();
     let (udp, listeners): (Vec<Endpoint>, Vec<Endpoint>) = listeners
@@ -457,6 +482,10 @@ async fn serve(
         };
         udp::start(socket, &shared, &tracker, &workers)?;
     }
+    // On the caller's runtime (the main thread in the binary), away from the workers: a
+    // scrape or a bad HTTP client never holds up a cache connection's thread. It stops
+    // accepting when the server stops.
+    let metrics_task = metrics_listener.map(|l| tokio::spawn(metrics::serve(l, shared.clone())));
     tokio::spawn(memguard::follow_rss(shared.clone(), memguard::rss_bytes()));
     let mut shutdown = std::pin::pin!(shutdown);
     let how = loop {
@@ -485,6 +514,10 @@ async fn serve(
         tracing::debug!("closing the connections still open after -o shutdown_grace_ms");
     }
     workers.stop().await;
+    if let Some(task) = metrics_task {
+        // It returns at the stop; its listening socket is closed once it has.
+        let _ = task.await;
+    }
     // -e: saved only on a graceful stop, as memcached saves, and only now that every
     // connection is closed, so that no write answered before the exit is missing from it.
     if how == Stop::Graceful {

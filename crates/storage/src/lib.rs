@@ -34,6 +34,7 @@ mod meta;
 mod persist;
 mod shards;
 pub mod slabs;
+pub mod tap;
 mod value;
 
 pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
@@ -292,6 +293,30 @@ pub struct Store {
     /// memcached's slab classes and each one's counters, shared with the eviction listener,
     /// which counts items out as `link` counts them in.
     classes: Arc<Classes>,
+    /// What `watch` log streams are told (see [`tap`]); shared with the eviction listener.
+    tap: Arc<tap::Tap>,
+}
+
+/// The item a store's `item_store` event describes: the request's, or for an append the
+/// joined one (memcached logs whichever it ends up holding).
+struct Logged {
+    flags: u32,
+    /// Relative expiry time (0 for none), and the time it is measured from.
+    exptime: u32,
+    now: u32,
+    size: usize,
+}
+
+/// memcached's name for a storage mode in its `item_store` log line.
+fn store_cmd(mode: StoreMode) -> &'static str {
+    match mode {
+        StoreMode::Set => "set",
+        StoreMode::Add => "add",
+        StoreMode::Replace => "replace",
+        StoreMode::Append => "append",
+        StoreMode::Prepend => "prepend",
+        StoreMode::Cas(_) => "cas",
+    }
 }
 
 /// `per_shard` keys for each of `cache`'s moka caches, none of which a client can send (251
@@ -337,10 +362,11 @@ pub const RESERVE_STEP: u64 = 8 << 20;
 /// Counts an entry moka let go for room. As memcached's `lru_pull_tail` does, one that was
 /// already expired or flushed is `reclaimed` (and `expired_unfetched` if never read), a live
 /// one `evicted` (`evicted_unfetched` if never read). One evicted on a worker thread, not by
-/// the housekeeper, is a `direct_reclaim`: a request paid for it.
-fn evicted(c: &Counters, k: &ClassCounters, epoch: &Epoch, item: &Item) {
+/// the housekeeper, is a `direct_reclaim`: a request paid for it. Returns whether it was live.
+fn evicted(c: &Counters, k: &ClassCounters, epoch: &Epoch, item: &Item) -> bool {
     let now = epoch.now.load(Ordering::Relaxed);
-    if epoch.is_dead(item, now) {
+    let live = !epoch.is_dead(item, now);
+    if !live {
         bump(&k.reclaimed);
         if !item.value.fetched() {
             bump(&k.expired_unfetched);
@@ -360,6 +386,7 @@ fn evicted(c: &Counters, k: &ClassCounters, epoch: &Epoch, item: &Item) {
     if !housekeeper::on_this_thread() {
         bump(&k.direct_reclaims);
     }
+    live
 }
 
 /// Dead items readers remove per second at most (see `Store::removal_budget`).
@@ -381,6 +408,8 @@ impl Store {
         let listener_classes = classes.clone();
         let epoch = Arc::new(Epoch::default());
         let listener_epoch = epoch.clone();
+        let tap = Arc::new(tap::Tap::default());
+        let listener_tap = tap.clone();
         let cas_enabled = config.cas_enabled;
         let alloc_size = config.alloc_size;
         // With -M nothing may be evicted: the budget is enforced by `link`'s admission check
@@ -406,6 +435,7 @@ impl Store {
             let classes = listener_classes.clone();
             let lost = lost.clone();
             let epoch = listener_epoch.clone();
+            let tap = listener_tap.clone();
             builder
                 .weigher(move |key, item| item::weigh(key, item, alloc_size))
                 .eviction_policy(match config.policy {
@@ -434,7 +464,24 @@ impl Store {
                     );
                     let class = classes.count(key.len(), item.flags, item.value.len(), -1);
                     if cause == RemovalCause::Size {
-                        evicted(&c, classes.counters(class), &epoch, &item);
+                        let now = epoch.now.load(Ordering::Relaxed);
+                        let live = evicted(&c, classes.counters(class), &epoch, &item);
+                        // memcached logs the live items it evicts (not the dead ones it
+                        // reclaims), with TTL and age on its relative clock.
+                        if live && tap.wants(tap::EVICTIONS) {
+                            tap.emit(tap::Event::Eviction {
+                                key: key.bytes(),
+                                fetched: item.value.fetched(),
+                                ttl: if item.exptime == 0 {
+                                    -1
+                                } else {
+                                    i64::from(item.exptime) - i64::from(now)
+                                },
+                                last_access: now.wrapping_sub(item.time),
+                                clsid: class,
+                                size: item.value.len(),
+                            });
+                        }
                     }
                 })
         });
@@ -470,6 +517,7 @@ impl Store {
             removal_window: AtomicU32::new(0),
             removals: AtomicU64::new(0),
             classes,
+            tap,
         };
         // The whole reserve at once, into the empty cache (nothing to evict), where moka
         // admits it whatever its policy.
@@ -500,6 +548,16 @@ impl Store {
     fn class_bump(&self, key_len: usize, item: &Item, field: fn(&ClassCounters) -> &AtomicU64) {
         let (_, class) = self.classes.item(key_len, item.flags, item.value.len());
         bump(field(self.classes.counters(class)));
+    }
+
+    /// Where `watch` log streams get the store's events (see [`tap`]).
+    pub fn tap(&self) -> &Arc<tap::Tap> {
+        &self.tap
+    }
+
+    /// The slab class an item of these sizes is filed under.
+    fn class_of(&self, key_len: usize, flags: u32, value_len: usize) -> u8 {
+        self.classes.item(key_len, flags, value_len).1
     }
 
     /// memcached's slab classes and their counters (`stats items`, `stats slabs`).
@@ -533,31 +591,61 @@ impl Store {
 
     /// Looks a key up as memcached's `do_item_get` does: an expired or flushed item is
     /// counted, removed and reported missing. `locked` says whether the caller holds the
-    /// key's stripe lock.
+    /// key's stripe lock. Each lookup is an `item_get` event for `watch fetchers`, as
+    /// memcached logs every `do_item_get`.
     fn lookup(&self, key: &Key, now: u32, locked: bool) -> Option<Item> {
-        self.lookup_as(key, now, locked, false)
+        self.lookup_full(key, now, locked, false, true)
     }
 
-    /// [`Store::lookup`]; with `storing`, the caller is about to store a new item under the
-    /// key, and a dead item found there is `reclaimed`: its memory goes to the new one, as
-    /// memcached's allocation reuses a dead item from its LRU's tail.
-    fn lookup_as(&self, key: &Key, now: u32, locked: bool, storing: bool) -> Option<Item> {
-        let item = self.cache.get(key)?;
+    /// [`Store::lookup`] by a caller about to store a new item under the key: a dead item
+    /// found there is `reclaimed`: its memory goes to the new one, as memcached's allocation
+    /// reuses a dead item from its LRU's tail.
+    fn lookup_storing(&self, key: &Key, now: u32) -> Option<Item> {
+        self.lookup_full(key, now, true, true, true)
+    }
+
+    /// [`Store::lookup`], with `storing` as for [`Store::lookup_storing`], and `log` false
+    /// for the server's own peeks (the `-vv` trace), which memcached does not log.
+    fn lookup_full(
+        &self,
+        key: &Key,
+        now: u32,
+        locked: bool,
+        storing: bool,
+        log: bool,
+    ) -> Option<Item> {
+        let emit = |status: tap::GetStatus, item: Option<&Item>| {
+            if log && self.tap.wants(tap::FETCHERS) {
+                self.tap.emit(tap::Event::ItemGet {
+                    key: key.bytes(),
+                    status,
+                    clsid: item.map_or(0, |i| self.class_of(key.len(), i.flags, i.value.len())),
+                    size: item.map_or(0, |i| i.value.len()),
+                });
+            }
+        };
+        let Some(item) = self.cache.get(key) else {
+            emit(tap::GetStatus::NotFound, None);
+            return None;
+        };
         let dead = match self.flushed(&item, now) {
             Flushed::OnRead => {
                 bump(&self.counters.get_flushed);
-                true
+                Some(tap::GetStatus::Flushed)
             }
-            Flushed::Unlinked => true,
+            // memcached unlinked it at the flush: its lookup finds nothing.
+            Flushed::Unlinked => Some(tap::GetStatus::NotFound),
             Flushed::No if item.exptime != 0 && item.exptime <= now => {
                 bump(&self.counters.get_expired);
-                true
+                Some(tap::GetStatus::Expired)
             }
-            Flushed::No => false,
+            Flushed::No => None,
         };
-        if !dead {
+        let Some(status) = dead else {
+            emit(tap::GetStatus::Found, Some(&item));
             return Some(item);
-        }
+        };
+        emit(status, None);
         if storing {
             let class = self.classes.item(key.len(), item.flags, item.value.len()).1;
             let k = self.classes.counters(class);
@@ -726,10 +814,28 @@ impl Store {
 
     /// Removes a key without counting a delete: what memcached does to the old value when a
     /// `set` fails, so a stale value does not outlive it.
+    ///
+    /// memcached finds the old item with `item_get` first, which `watch fetchers` shows;
+    /// so does this, and it counts an expired or flushed item found as memcached's lookup
+    /// does.
     pub fn unlink(&self, key: &[u8]) {
         let probe = Probe::new(key);
         let _guard = self.lock(&probe);
-        self.cache.invalidate(&probe);
+        if self.lookup(&probe, self.now(), true).is_some() {
+            self.cache.invalidate(&probe);
+        }
+    }
+
+    /// The `deleted` event of an item a delete removes.
+    fn log_deleted(&self, key: &Key, item: &Item, cmd: tap::DeleteCmd) {
+        if self.tap.wants(tap::DELETIONS) {
+            self.tap.emit(tap::Event::Deleted {
+                key: key.bytes(),
+                cmd,
+                clsid: self.class_of(key.len(), item.flags, item.value.len()),
+                size: item.value.len(),
+            });
+        }
     }
 
     /// A storage command. `exptime` is the client's raw number.
@@ -762,6 +868,9 @@ impl Store {
     /// A storage command with the meta protocol's extras (see [`MetaStore`]). Returns the
     /// outcome, the stored item's CAS and its value's length (the joined length after an
     /// append), or zeros when nothing was stored.
+    ///
+    /// Each call is an `item_store` event for `watch mutations`, with the request's item
+    /// (its key, value length, exptime and class), as memcached logs every `do_store_item`.
     pub fn store_with<'v>(
         &self,
         mode: StoreMode,
@@ -772,6 +881,69 @@ impl Store {
         extra: &MetaStore,
     ) -> (StoreOutcome, u64, usize) {
         let incoming = value.into();
+        let mut logged = Logged {
+            flags,
+            exptime: 0,
+            now: 0,
+            size: incoming.as_slice().len(),
+        };
+        let result = self.store_unlogged(mode, key, flags, exptime, incoming, extra, &mut logged);
+        if self.tap.wants(tap::MUTATIONS) {
+            let status = match result.0 {
+                StoreOutcome::Stored => tap::StoreStatus::Stored,
+                StoreOutcome::NotStored => tap::StoreStatus::NotStored,
+                StoreOutcome::Exists => tap::StoreStatus::Exists,
+                StoreOutcome::NotFound => tap::StoreStatus::NotFound,
+                StoreOutcome::TooLarge => tap::StoreStatus::TooLarge,
+                StoreOutcome::OutOfMemory => tap::StoreStatus::NoMemory,
+            };
+            if status == tap::StoreStatus::TooLarge {
+                // memcached logs a refused item with no item: size, TTL and class 0.
+                self.log_too_large(key, Some(mode));
+            } else {
+                self.tap.emit(tap::Event::ItemStore {
+                    key,
+                    status,
+                    cmd: store_cmd(mode),
+                    ttl: if logged.exptime == 0 {
+                        0
+                    } else {
+                        logged.exptime.wrapping_sub(logged.now)
+                    },
+                    clsid: self.class_of(key.len(), logged.flags, logged.size),
+                    size: logged.size,
+                });
+            }
+        }
+        result
+    }
+
+    /// The `item_store` event of a store refused for size before any item was made (see
+    /// [`Store::store_with`]). `mode` is `None` for the binary protocol's, which memcached
+    /// logs as `cmd=null`.
+    pub fn log_too_large(&self, key: &[u8], mode: Option<StoreMode>) {
+        self.tap.emit(tap::Event::ItemStore {
+            key,
+            status: tap::StoreStatus::TooLarge,
+            cmd: mode.map_or("null", store_cmd),
+            ttl: 0,
+            clsid: 0,
+            size: 0,
+        });
+    }
+
+    // `store_with`'s arguments plus where to note the item memcached would log.
+    #[allow(clippy::too_many_arguments)]
+    fn store_unlogged(
+        &self,
+        mode: StoreMode,
+        key: &[u8],
+        flags: u32,
+        exptime: i64,
+        incoming: ValueIn<'_>,
+        extra: &MetaStore,
+        logged: &mut Logged,
+    ) -> (StoreOutcome, u64, usize) {
         let value = incoming.as_slice();
         if !self.item_size_ok(key.len(), flags, value.len()) {
             self.note_too_large();
@@ -794,7 +966,9 @@ impl Store {
         let key: &Key = &probe;
         let _guard = self.lock(key);
         let now = self.now();
-        let old = self.lookup_as(key, now, true, true);
+        logged.now = now;
+        logged.exptime = self.times.realtime(exptime, now);
+        let old = self.lookup_storing(key, now);
         let c = &self.counters;
         let mut marks = if extra.binary_key {
             Item::BINARY_KEY
@@ -821,6 +995,7 @@ impl Store {
                 if extra.invalidate && unique < old.cas && self.config.cas_enabled =>
             {
                 marks |= Item::STALE | (old.marks & Item::WIN_SENT);
+                logged.exptime = old.exptime;
                 (incoming.into_value(), flags, old.exptime)
             }
             // With -C memcached never lets a cas through.
@@ -848,6 +1023,13 @@ impl Store {
                     return (StoreOutcome::NotStored, 0, 0);
                 }
                 let joined = Value::concat(first, second);
+                // memcached logs the joined item.
+                *logged = Logged {
+                    flags: old.flags,
+                    exptime: old.exptime,
+                    now,
+                    size: joined.len(),
+                };
                 (joined, old.flags, old.exptime)
             }
             _ => (
@@ -875,19 +1057,26 @@ impl Store {
         (StoreOutcome::Stored, cas, len)
     }
 
-    /// `delete`.
+    /// `delete`: a `deleted` event for `watch deletions` when it removes an item.
     pub fn delete(&self, key: &[u8]) -> bool {
-        self.delete_cas(key, 0) == DeleteOutcome::Deleted
+        self.delete_as(key, 0, true) == DeleteOutcome::Deleted
     }
 
     /// A delete that, with a non-zero `cas`, removes the item only if its CAS matches (the
-    /// binary protocol's delete).
+    /// binary protocol's delete, which memcached does not log as a deletion).
     pub fn delete_cas(&self, key: &[u8], cas: u64) -> DeleteOutcome {
+        self.delete_as(key, cas, false)
+    }
+
+    fn delete_as(&self, key: &[u8], cas: u64, log: bool) -> DeleteOutcome {
         let probe = Probe::new(key);
         let key: &Key = &probe;
         let _guard = self.lock(key);
         match self.lookup(key, self.now(), true) {
             Some(item) if cas == 0 || cas == item.cas => {
+                if log {
+                    self.log_deleted(key, &item, tap::DeleteCmd::Delete);
+                }
                 self.cache.invalidate(key);
                 bump(&self.counters.delete_hits);
                 self.class_bump(key.len(), &item, |k| &k.delete_hits);
@@ -955,7 +1144,33 @@ impl Store {
                     item.marks |= Item::BINARY_KEY;
                 }
                 let new_cas = item.cas;
-                if self.link(key, item, None, true) {
+                // memcached stores the new item as an `add` (`do_store_item`), which looks
+                // the key up again: both show in `watch`.
+                let size = item.value.len();
+                self.tap.emit(tap::Event::ItemGet {
+                    key: key.bytes(),
+                    status: tap::GetStatus::NotFound,
+                    clsid: 0,
+                    size: 0,
+                });
+                let stored = self.link(key, item, None, true);
+                self.tap.emit(tap::Event::ItemStore {
+                    key: key.bytes(),
+                    status: if stored {
+                        tap::StoreStatus::Stored
+                    } else {
+                        tap::StoreStatus::NoMemory
+                    },
+                    cmd: "add",
+                    ttl: if exptime == 0 {
+                        0
+                    } else {
+                        exptime.wrapping_sub(now)
+                    },
+                    clsid: self.class_of(key.len(), 0, size),
+                    size,
+                });
+                if stored {
                     return (ArithOutcome::Value(value), new_cas, ttl(exptime));
                 }
                 return (ArithOutcome::NotStored, 0, 0);

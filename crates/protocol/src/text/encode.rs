@@ -235,6 +235,14 @@ fn write_request(out: &mut Vec<u8>, request: &Request<'_>) -> std::io::Result<()
             out.extend_from_slice(b"refresh_certs");
             noreply(out, *nr);
         }
+        Request::Watch { flags } => {
+            out.extend_from_slice(b"watch");
+            match flags {
+                Some(flags) => super::watch::write_names(out, *flags),
+                // Not a stream's name, nor a prefix of one.
+                None => out.extend_from_slice(b" x"),
+            }
+        }
         Request::MetaNoop => out.extend_from_slice(b"mn"),
         Request::Meta(m) => {
             write_meta(out, m)?;

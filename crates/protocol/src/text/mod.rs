@@ -37,6 +37,7 @@ mod misc;
 mod stats;
 pub(crate) mod store;
 mod touch;
+mod watch;
 
 pub use admin::{AutomoveSetting, LruSetting, Real};
 pub use encode::encode;
@@ -44,6 +45,10 @@ pub use get::{GetKind, KeyIter};
 pub use misc::DebugTime;
 pub use stats::{DetailCommand, StatsGroup};
 pub use store::StoreMode;
+pub use watch::{
+    CONNEVENTS, DELETIONS, EVICTIONS, FETCHERS, MUTATIONS, PROXYEVENTS, PROXYREQS, PROXYUSER,
+    RAWCMDS, SYSEVENTS,
+};
 
 use crate::{Limits, Parsed, Reject, Rejection};
 
@@ -132,6 +137,10 @@ pub enum Request<'a> {
     DebugTime { change: DebugTime, noreply: bool },
     /// `stats [group]`
     Stats(StatsGroup),
+    /// `watch [streams...]` (see `watch`): `flags` is the union of the streams asked for,
+    /// or `None` when an argument is not a stream's name. memcached checks `-W` first, then
+    /// that no reply of the same read is still unsent, then the arguments.
+    Watch { flags: Option<u16> },
     /// `mn`
     MetaNoop,
     /// `mg`, `ms`, `md`, `ma`, `me` (see [`crate::meta`]).
@@ -361,6 +370,7 @@ fn parse_line(line: &[u8]) -> LineResult<'_> {
         b"stats" => stats::parse(&tokens(line)),
         b"version" => ready(Request::Version),
         b"quit" => ready(Request::Quit),
+        b"watch" => watch::parse(line),
         _ => unknown(&tokens(line)),
     }
 }

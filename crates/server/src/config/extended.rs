@@ -147,6 +147,25 @@ fn safe_strtol(text: &str) -> Option<i32> {
     strtol32(text.as_bytes())
 }
 
+/// `HOST:PORT` as `-o metrics_listen` takes it: an IP address and port (`[v6]:port` for
+/// IPv6), or a host name and port, resolved when it is bound. The port is a number.
+fn is_host_port(text: &str) -> bool {
+    if text.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return false;
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    host_ok
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_ok()
+}
+
 /// Reads one `-o` argument into `c`: comma-separated `key` or `key=value` items, as
 /// memcached's `getsubopt` splits them (nothing is trimmed but the argument's leading space;
 /// an empty item is refused, except after a last comma).
@@ -233,6 +252,17 @@ fn one(
                 ))
             })?;
             c.shutdown_grace = std::time::Duration::from_millis(ms);
+        }
+        // ferrocache's: see `Config::metrics_listen`.
+        "metrics_listen" => {
+            let text = needed(value, "Missing metrics_listen argument")?;
+            if !is_host_port(text) {
+                return Err(fail(format!(
+                    "metrics_listen must be HOST:PORT, an address or host name and a port \
+                     (e.g. 127.0.0.1:9150 or [::1]:9150), not {text}"
+                )));
+            }
+            c.metrics_listen = Some(text.to_string());
         }
         "sock_cookie_id" => {
             // memcached ignores a value it cannot read, leaving 0 (no mark).
@@ -378,10 +408,15 @@ fn one(
         }
         "watcher_logbuf_size" | "worker_logbuf_size" => {
             let v = needed(value, &format!("Missing {key} argument"))?;
-            if safe_strtoul(v).is_none() {
-                return Err(fail(format!("could not parse argument to {key}")));
+            let kb = safe_strtoul(v)
+                .ok_or_else(|| fail(format!("could not parse argument to {key}")))?;
+            // Kilobytes; memcached multiplies in its unsigned int, which wraps.
+            let bytes = kb.wrapping_mul(1024);
+            if key == "watcher_logbuf_size" {
+                c.watcher_logbuf_size = bytes;
+            } else {
+                c.worker_logbuf_size = bytes;
             }
-            no_effect(c);
         }
         "slab_sizes" => {
             p.slab_sizes = Some(value.unwrap_or_default().to_string());
