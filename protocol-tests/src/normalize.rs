@@ -7,6 +7,10 @@
 //!    any such line is a difference.
 //! 3. File descriptor numbers in `stats conns`, and its volatile values ([`VOLATILE_CONNS`]).
 //! 4. The unix times (`exp=`, `la=`) in `lru_crawler metadump` lines.
+//! 5. In `watch` log lines (`ts=<secs>.<usecs> gid=<n> type=...`): the time stamp, the
+//!    client's port (`rport=`), and the connections' descriptors (`cfd=`), which are
+//!    renamed `<fd1>`, `<fd2>`... in order of first appearance, so a line still has to name
+//!    the same connection as memcached's. `gid=` and everything else must be equal.
 //!
 //! Every other byte must be equal, the version string included (both say 1.6.45), and every
 //! other `stats` value too.
@@ -62,6 +66,7 @@ fn metadump_times(line: &[u8]) -> Option<Vec<u8>> {
 /// Applies the allowed normalisations to a transcript log.
 pub fn normalize(log: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(log.len());
+    let mut fds: Vec<String> = Vec::new();
     for line in log.split_inclusive(|&b| b == b'\n') {
         if line.starts_with(b"@") {
             // The log's own record of what was sent.
@@ -70,6 +75,10 @@ pub fn normalize(log: &[u8]) -> Vec<u8> {
         }
         if let Some(line) = metadump_times(line) {
             out.extend_from_slice(&line);
+            continue;
+        }
+        if let Some(text) = watch_line(line) {
+            out.extend_from_slice(normalize_watch_line(text, &mut fds).as_bytes());
             continue;
         }
         if let Some(rest) = line.strip_prefix(b"STAT ") {
@@ -108,6 +117,42 @@ pub fn normalize(log: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A `watch` log line: `ts=<digits>.<digits> gid=<digits> ...`.
+fn watch_line(line: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(line).ok()?;
+    let rest = text.strip_prefix("ts=")?;
+    let (ts, rest) = rest.split_once(' ')?;
+    let (secs, usecs) = ts.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let gid = rest.strip_prefix("gid=")?.split(' ').next()?;
+    (digits(secs) && digits(usecs) && digits(gid.trim_end())).then_some(text)
+}
+
+/// See the module's docs, item 4.
+fn normalize_watch_line(text: &str, fds: &mut Vec<String>) -> String {
+    let body = text.trim_end_matches(['\r', '\n']);
+    let ending = &text[body.len()..];
+    let fields: Vec<String> = body
+        .split(' ')
+        .map(|field| match field.split_once('=') {
+            Some(("ts", _)) => "ts=<ts>".to_string(),
+            Some(("rport", _)) => "rport=<port>".to_string(),
+            Some(("cfd", fd)) => {
+                let n = match fds.iter().position(|f| f == fd) {
+                    Some(n) => n,
+                    None => {
+                        fds.push(fd.to_string());
+                        fds.len() - 1
+                    }
+                };
+                format!("cfd=<fd{}>", n + 1)
+            }
+            _ => field.to_string(),
+        })
+        .collect();
+    format!("{}{ending}", fields.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +179,21 @@ mod tests {
         assert_eq!(
             normalize(b"STAT cmd_get 4\r\n"),
             b"STAT cmd_get 4\r\n".to_vec()
+        );
+    }
+
+    #[test]
+    fn watch_lines_keep_all_but_time_port_and_descriptor_numbers() {
+        let log = b"OK\r\nts=1765000000.51 gid=2 type=item_get key=a status=found clsid=1 cfd=29 size=1\n\
+ts=1765000000.123456 gid=3 type=conn_new rip=127.0.0.1 rport=4000 transport=tcp cfd=31\n\
+ts=1765000001.7 gid=4 type=item_get key=b status=not_found clsid=0 cfd=29 size=0\n\
+ts=x.1 gid=5 cfd=3\n";
+        assert_eq!(
+            String::from_utf8(normalize(log)).unwrap(),
+            "OK\r\nts=<ts> gid=2 type=item_get key=a status=found clsid=1 cfd=<fd1> size=1\n\
+ts=<ts> gid=3 type=conn_new rip=127.0.0.1 rport=<port> transport=tcp cfd=<fd2>\n\
+ts=<ts> gid=4 type=item_get key=b status=not_found clsid=0 cfd=<fd1> size=0\n\
+ts=x.1 gid=5 cfd=3\n"
         );
     }
 }

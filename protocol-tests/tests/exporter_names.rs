@@ -56,8 +56,8 @@ const GENERAL: &[&str] = &[
     "moves_within_lru",
     "accepting_conns",
 ];
-// It also reads `total_malloced` from `stats`, where memcached 1.6.45 has none (it is in
-// `stats slabs`): skipped for both servers alike.
+// It also reads `total_malloced` "from `stats`": its client (grobie/gomemcache) files the
+// global lines of `stats slabs` (`active_slabs`, `total_malloced`) with `stats`' own.
 /// `stats items`, per class: the ones it reads always, then its counter and gauge maps.
 const ITEMS: &[&str] = &[
     "number",
@@ -179,9 +179,21 @@ fn every_name_the_exporter_reads_is_there_and_parses() {
         items.entry(class.into()).or_default().insert(key.into(), v);
     }
     let mut slabs: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let globals = group(&mut s, "stats slabs\r\n");
+    if !globals
+        .iter()
+        .any(|(k, v)| k == "total_malloced" && number(v))
+    {
+        problems.push("stats slabs total_malloced missing".into());
+    }
     for (k, v) in group(&mut s, "stats slabs\r\n") {
-        if let Some((class, key)) = k.split_once(':') {
-            slabs.entry(class.into()).or_default().insert(key.into(), v);
+        match k.split_once(':') {
+            Some((class, key)) => {
+                slabs.entry(class.into()).or_default().insert(key.into(), v);
+            }
+            None if k == "total_malloced" && number(&v) => {}
+            None if k == "active_slabs" => {}
+            None => problems.push(format!("stats slabs {k}: {v}")),
         }
     }
     assert_eq!(items.len(), 2, "two classes hold items: {items:?}");

@@ -45,3 +45,9 @@ flags: -R 1
 === idle-timeout-in-settings
 flags: -o idle_timeout=7
 > stats settings\r\n
+=== memory-file-in-settings
+# -e: stats settings shows the path as given. memcached maps the file (so it sits on
+# /dev/shm) and preallocates every slab class with it, which needs -m 39 or more.
+flags: -m 40 -e /dev/shm/ferrocache-transcript-memory-file
+> stats settings\r\n
+> set k 0 0 1\r\nv\r\nget k\r\n

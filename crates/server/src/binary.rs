@@ -156,6 +156,8 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
             // memcached's binary protocol does not count these in `store_too_large` (its
             // text and meta protocols do), but `stats detail` counts the set.
             shared.prefixes.record(req.key, Op::Set);
+            // memcached logs it with no command (`cmd=null`).
+            store.log_too_large(req.key, None);
             if matches!(req.header.opcode, opcode::SET | opcode::SETQ) {
                 // As in the text protocol: a failed set must not leave the old value.
                 store.unlink(req.key);
@@ -284,6 +286,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, req: Request<'_>, swallow: &mut usi
         opcode::NOOP => ctx.bin_ok(&req, false, 0, &[]),
         opcode::VERSION => ctx.bin_ok(&req, false, 0, MEMCACHED_VERSION.as_bytes()),
         opcode::QUIT => {
+            ctx.close_reason = crate::watch::CloseReason::Normal;
             ctx.bin_ok(&req, quiet, 0, &[]);
             return Next::Close;
         }

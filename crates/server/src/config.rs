@@ -96,6 +96,14 @@ pub struct Config {
     pub auth_file: Option<PathBuf>,
     /// `-X`: no `stats cachedump`.
     pub disable_dumping: bool,
+    /// `-W`: refuse `watch` (`CLIENT_ERROR watch commands not allowed`).
+    pub disable_watch: bool,
+    /// `-o watcher_logbuf_size=KB` (in bytes here, as `stats settings` shows it): each
+    /// watcher's buffer of lines not yet written (default 256 KB).
+    pub watcher_logbuf_size: u32,
+    /// `-o worker_logbuf_size=KB` (in bytes): each worker thread's buffer of log lines not
+    /// yet passed on to the watchers (default 64 KB).
+    pub worker_logbuf_size: u32,
     /// `-o eviction=lru|tinylfu`
     pub eviction: Eviction,
     /// `-o idle_timeout=N`: close connections idle for N seconds (0: never).
@@ -146,8 +154,17 @@ pub struct Config {
     /// memcached's LRU maintainer, whose work here is the crawler's background reclaim of
     /// expired and flushed items (off with `-o no_lru_maintainer` or `no_modern`).
     pub lru_maintainer: bool,
+    /// The slab mover's and LRU's settings (`-o slab_automove`, `-o hot_lru_pct`, ...),
+    /// which `slabs automove` and `lru` change at run time (see [`crate::admin`]).
+    pub tunables: crate::admin::Tunables,
+    /// `-e`: the file the cache is saved to on a graceful stop and loaded from at start
+    /// (see `restart`).
+    pub memory_file: Option<PathBuf>,
     /// `-Z` and the `-o ssl_*` keys.
     pub tls: TlsSettings,
+    /// `-o metrics_listen=HOST:PORT`: serve Prometheus metrics at `http://HOST:PORT/metrics`
+    /// (off by default). Checked to be `HOST:PORT` here, bound by the server.
+    pub metrics_listen: Option<String>,
     /// Every `-o` pair as given, in order (a bare key has an empty value).
     pub extended: Vec<(String, String)>,
     /// Things the operator should know about the flags (flags and `-o` keys of features
@@ -185,6 +202,9 @@ impl Default for Config {
             sasl_pwdb: None,
             auth_file: None,
             disable_dumping: false,
+            disable_watch: false,
+            watcher_logbuf_size: crate::watch::WATCHER_BUF_DEFAULT as u32,
+            worker_logbuf_size: crate::watch::WORKER_BUF_DEFAULT as u32,
             eviction: Eviction::Lru,
             idle_timeout: 0,
             debug_clock: false,
@@ -204,7 +224,10 @@ impl Default for Config {
             lru_crawler_sleep: 100,
             lru_crawler_tocrawl: 0,
             lru_maintainer: true,
+            tunables: crate::admin::Tunables::default(),
+            memory_file: None,
             tls: TlsSettings::default(),
+            metrics_listen: None,
             extended: Vec::new(),
             warnings: Vec::new(),
         }
@@ -359,10 +382,12 @@ pub fn help_text() -> String {
                           users come from the file named by MEMCACHED_SASL_PWDB)
 -F, --disable-flush-all   refuse the flush_all command
 -X, --disable-dumping     refuse stats cachedump
--W, --disable-watch       accepted; no effect (ferrocache has no watch commands)
+-W, --disable-watch       refuse the watch command (live log streams)
 -Y, --auth-file=<file>    ascii authentication from user:pass lines; SIGHUP reads
                           the file again
--e, --memory-file=<file>  refused: ferrocache does not serve restartable caches yet
+-e, --memory-file=<file>  keep the cache across a restart: saved to <file> on a
+                          graceful stop (SIGUSR1, or shutdown graceful with -A),
+                          loaded (then removed) at start
 -Z, --enable-ssl          enable TLS/SSL on every TCP listener (rustls; see ssl_*)
 -o, --extended            comma-separated key=value options, memcached's:
    - idle_timeout:        close connections idle this many seconds (default: 0, never)
@@ -403,6 +428,9 @@ pub fn help_text() -> String {
                           take to finish it before it is closed (default: 1000)
    - debug_clock:         answer memcached's debug-build \"debugtime\" command, which
                           moves the clock (for memcached's test suite; never in production)
+   - metrics_listen:      HOST:PORT to serve Prometheus metrics on, at /metrics
+                          (memcached_exporter's names, and latency histograms); off
+                          by default (e.g. metrics_listen=127.0.0.1:9150)
 -N, --napi-ids=<num>      checked as memcached checks it (at most -t); no effect
 ",
         mc = crate::MEMCACHED_VERSION
@@ -457,19 +485,9 @@ impl Config {
                 "ferrocache is licensed under MIT OR Apache-2.0.\n".into(),
             ));
         }
-        // Refused at once: a cache that keeps nothing across a restart in its place would
-        // silently lose what the flag asks for.
-        if let Some(file) = m.get_one::<String>("memory-file") {
-            return Err(invalid(
-                format!(
-                    "ferrocache does not serve restartable caches yet: -e {file} is refused \
-                     rather than ignored, as no item would survive a restart (see -h)."
-                ),
-                EX_USAGE,
-            ));
-        }
         let mut c = Config::default();
         c.tls.enabled = m.get_flag("enable-ssl");
+        c.memory_file = m.get_one::<String>("memory-file").map(PathBuf::from);
         // Ports are read with atoi, as memcached reads them: 0 is off, -1 a free port.
         if let Some(port) = atoi_flag(&m, "port") {
             c.port = port;
@@ -604,12 +622,9 @@ impl Config {
         c.sasl = m.get_flag("enable-sasl");
         c.disable_flush = m.get_flag("disable-flush-all");
         c.disable_dumping = m.get_flag("disable-dumping");
+        c.disable_watch = m.get_flag("disable-watch");
         c.auth_file = m.get_one::<String>("auth-file").map(PathBuf::from);
-        for (flag, what) in [
-            ("lock-memory", "-k"),
-            ("enable-largepages", "-L"),
-            ("disable-watch", "-W (ferrocache has no watch command)"),
-        ] {
+        for (flag, what) in [("lock-memory", "-k"), ("enable-largepages", "-L")] {
             if m.get_flag(flag) {
                 c.warnings.push(format!(
                     "{what} is accepted for compatibility and has no effect"
@@ -777,6 +792,7 @@ impl Config {
     pub fn settings_stats(&self) -> Vec<(&'static str, String)> {
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
         let inter = self.inter.clone().unwrap_or_else(|| "NULL".to_string());
+        let t = |name: &str| self.tunables.stat(name).unwrap_or_default();
         vec![
             ("maxbytes", self.memory_limit_bytes().to_string()),
             ("maxconns", self.max_connections.to_string()),
@@ -829,6 +845,10 @@ impl Config {
             ("item_size_max", self.item_size_max.to_string()),
             ("maxconns_fast", yes_no(true)),
             ("hashpower_init", self.hashpower_init.to_string()),
+            ("slab_reassign", t("slab_reassign")),
+            ("slab_automove", t("slab_automove")),
+            ("slab_automove_ratio", t("slab_automove_ratio")),
+            ("slab_automove_window", t("slab_automove_window")),
             ("slab_chunk_max", self.slab_chunk_max.to_string()),
             // The crawler's settings change at run time: `stats` reads the store's.
             ("lru_crawler", yes_no(self.lru_crawler)),
@@ -839,9 +859,20 @@ impl Config {
             ("dump_enabled", yes_no(!self.disable_dumping)),
             // The table is moka's, keyed with foldhash (see the storage crate).
             ("hash_algorithm", "foldhash".to_string()),
-            // The housekeeper thread does moka's LRU upkeep; it always runs.
-            ("lru_maintainer_thread", yes_no(true)),
+            // The housekeeper thread does moka's LRU upkeep and always runs; this is
+            // memcached's switch, which `-o no_lru_maintainer` turns off (and with it `lru
+            // mode` and `lru temp_ttl`), as in memcached.
+            ("lru_maintainer_thread", t("lru_maintainer_thread")),
+            ("lru_segmented", t("lru_segmented")),
+            ("hot_lru_pct", t("hot_lru_pct")),
+            ("warm_lru_pct", t("warm_lru_pct")),
+            ("hot_max_factor", t("hot_max_factor")),
+            ("warm_max_factor", t("warm_max_factor")),
+            ("temp_lru", t("temp_lru")),
+            ("temporary_ttl", t("temporary_ttl")),
             ("idle_timeout", self.idle_timeout.to_string()),
+            ("watcher_logbuf_size", self.watcher_logbuf_size.to_string()),
+            ("worker_logbuf_size", self.worker_logbuf_size.to_string()),
             // The limit in effect, in bytes as memcached prints it: ferrocache's default is a
             // sixteenth of -m (memcached's none).
             (
@@ -862,6 +893,8 @@ impl Config {
             ("ext_drop_under", "0".to_string()),
             ("ext_max_sleep", "1000000".to_string()),
             ("ext_max_frag", "0.80".to_string()),
+            // Shown among the extstore settings; the slab mover's (see `crate::admin`).
+            ("slab_automove_freeratio", t("slab_automove_freeratio")),
             // A TLS build of memcached shows these with or without -Z; NULL paths print as
             // glibc prints a null string.
             ("ext_drop_unread", yes_no(false)),
@@ -886,6 +919,8 @@ impl Config {
                 tls::version_name(self.tls.min_version).to_string(),
             ),
             ("num_napi_ids", self.napi_ids.to_string()),
+            // As memcached prints a null path (glibc's "(null)").
+            ("memory_file", path_or(&self.memory_file, "(null)")),
             // Client flags are 32 bits, as in memcached built without LARGE_CLIENT_FLAGS.
             ("client_flags_size", "4".to_string()),
         ]
@@ -1135,8 +1170,6 @@ mod tests {
             "slab_automove_window=3",
             "slab_reassign",
             "slab_automove=2",
-            "watcher_logbuf_size=10",
-            "worker_logbuf_size=10",
             "hash_algorithm=jenkins",
             "maxconns_fast",
             "no_hashexpand",
@@ -1199,6 +1232,16 @@ mod tests {
         assert_eq!(parse(&["-o", "idle_timeout=-5"]).unwrap().idle_timeout, 0);
         assert_eq!(parse(&["-o", "idle_timeout=7"]).unwrap().idle_timeout, 7);
         assert_eq!(parse(&[]).unwrap().shutdown_grace, Duration::from_secs(1));
+        // watch's buffers: kilobytes, shown in bytes; -W turns watch off.
+        let c = parse(&["-o", "watcher_logbuf_size=10,worker_logbuf_size=3", "-W"]).unwrap();
+        assert_eq!((c.watcher_logbuf_size, c.worker_logbuf_size), (10240, 3072));
+        assert!(c.disable_watch && c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            (c.watcher_logbuf_size, c.worker_logbuf_size),
+            (262144, 65536)
+        );
+        assert!(!c.disable_watch);
         // The limit on requests still arriving: memcached's megabytes, 0 for none, and by
         // default a sixteenth of -m but at least two items of -I.
         let limit = |args: &[&str]| parse(args).unwrap().inflight_limit();
@@ -1222,12 +1265,26 @@ mod tests {
         assert!(parse(&["-Y", "/etc/auth", "-B", "ascii"]).is_ok());
     }
 
-    /// Flags that would silently lose durability or capacity if ignored are refused.
+    /// `-e` is served now (it was refused), and `stats settings` shows it as memcached does.
     #[test]
-    fn restartable_caches_and_extstore_are_refused() {
+    fn memory_file_is_kept_and_shown() {
+        let c = parse(&["-e", "/dev/shm/memory_file"]).unwrap();
+        assert_eq!(c.memory_file, Some(PathBuf::from("/dev/shm/memory_file")));
+        let shown = |c: &Config| {
+            c.settings_stats()
+                .into_iter()
+                .find(|(name, _)| *name == "memory_file")
+                .map(|(_, value)| value)
+        };
+        assert_eq!(shown(&c).as_deref(), Some("/dev/shm/memory_file"));
+        assert_eq!(shown(&Config::default()).as_deref(), Some("(null)"));
+    }
+
+    /// Flags that would silently lose capacity if ignored are refused.
+    #[test]
+    fn extstore_is_refused() {
         for args in [
-            &["-e", "/dev/shm/memory_file"][..],
-            &["-o", "ext_path=/mnt/d1/extstore:1G"],
+            &["-o", "ext_path=/mnt/d1/extstore:1G"][..],
             &["-o", "ext_threads=4"],
         ] {
             match parse(args) {
@@ -1259,6 +1316,56 @@ mod tests {
         assert_eq!(code(&["--bogus"]), 1);
         assert!(matches!(parse(&["-h"]), Err(ConfigError::Help(_))));
         assert!(matches!(parse(&["-V"]), Err(ConfigError::Version(_))));
+    }
+
+    #[test]
+    fn metrics_listen_takes_host_and_port() {
+        assert_eq!(parse(&[]).unwrap().metrics_listen, None);
+        for good in [
+            "127.0.0.1:9150",
+            "[::1]:9150",
+            "localhost:9150",
+            "0.0.0.0:0",
+            "my-host.example:80",
+        ] {
+            let c = parse(&["-o", &format!("metrics_listen={good}")]).unwrap();
+            assert_eq!(c.metrics_listen.as_deref(), Some(good));
+            assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+            // Not a memcached setting: `stats settings` does not show it.
+            assert!(!c
+                .settings_stats()
+                .iter()
+                .any(|(n, _)| n.contains("metrics")));
+        }
+        for bad in [
+            "9150",
+            "127.0.0.1",
+            "127.0.0.1:",
+            ":9150",
+            "127.0.0.1:99999",
+            "127.0.0.1:91x",
+            "::1:9150",
+            "host name:9150",
+            "",
+        ] {
+            match parse(&["-o", &format!("metrics_listen={bad}")]) {
+                Err(ConfigError::Invalid { message, exit_code }) => {
+                    assert_eq!(exit_code, 1, "{bad:?}");
+                    assert_eq!(
+                        message,
+                        format!(
+                            "metrics_listen must be HOST:PORT, an address or host name and a \
+                             port (e.g. 127.0.0.1:9150 or [::1]:9150), not {bad}"
+                        )
+                    );
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            parse(&["-o", "metrics_listen"]),
+            Err(invalid("Missing metrics_listen argument", 1))
+        );
     }
 
     #[test]
@@ -1362,7 +1469,7 @@ mod tests {
                 );
             }
         }
-        assert!(help.contains("-e, --memory-file=<file>  refused"));
+        assert!(help.contains("-e, --memory-file=<file>  keep the cache across a restart"));
         assert!(help.contains("-Z, --enable-ssl          enable TLS"));
     }
 }

@@ -4,6 +4,7 @@ use crate::config::Protocol;
 use crate::listen::{Listener, Stream};
 use crate::out::Output;
 use crate::session::Session;
+use crate::watch::{CloseReason, Peer};
 use crate::workers::Workers;
 use crate::{auth, vlog, Counters, Shared};
 use bytes::Bytes;
@@ -47,6 +48,8 @@ pub(crate) struct ConnEntry {
     pub last_cmd: AtomicU64,
     /// What the connection waits for (see [`Waiting`]).
     pub waiting: AtomicU8,
+    /// Why it closed (a [`CloseReason`]), set as it ends, for `watch connevents`.
+    pub close_reason: AtomicU8,
     /// The connection's task while it waits to read, woken when the server stops
     /// ([`wake_all`]).
     ///
@@ -65,6 +68,7 @@ impl ConnEntry {
             is_listener: false,
             last_cmd: AtomicU64::new(shared.last_cmd_time()),
             waiting: AtomicU8::new(Waiting::Command as u8),
+            close_reason: AtomicU8::new(CloseReason::Error as u8),
             stop_waker: AtomicWaker::new(),
         }
     }
@@ -99,6 +103,8 @@ pub(crate) enum Waiting {
     Data = 1,
     /// The rest of a refused command's data block, to throw away (`conn_swallow`).
     Swallow = 2,
+    /// Nothing: the connection streams `watch` lines (`conn_watch`).
+    Watch = 3,
 }
 
 impl Waiting {
@@ -106,6 +112,7 @@ impl Waiting {
         match raw {
             1 => "conn_nread",
             2 => "conn_swallow",
+            3 => "conn_watch",
             _ => "conn_read",
         }
     }
@@ -181,6 +188,7 @@ pub(crate) fn register_listener(shared: &Shared, listener: &Listener, protocol: 
         is_listener: true,
         last_cmd: AtomicU64::new(shared.last_cmd_time()),
         waiting: AtomicU8::default(),
+        close_reason: AtomicU8::new(CloseReason::Error as u8),
         stop_waker: AtomicWaker::new(),
     };
     lock(shared)
@@ -267,11 +275,10 @@ pub(crate) async fn accept_loop(
             };
             vlog::line('<', fd, text);
         }
-        let entry = Arc::new(ConnEntry::new(
-            &shared,
-            peer_addr(&stream),
-            listen_addr.clone(),
-        ));
+        let peer = peer_addr(&stream);
+        let log_peer = peer.map_or(Peer::Local, Peer::Tcp);
+        shared.logger.conn_new(log_peer, fd);
+        let entry = Arc::new(ConnEntry::new(&shared, peer, listen_addr.clone()));
         lock(&shared).entries.insert(fd, entry.clone());
         let open = shared
             .counters
@@ -317,6 +324,8 @@ pub(crate) async fn accept_loop(
             if let Err(e) = result {
                 tracing::debug!(fd, "connection ended: {e}");
             }
+            let reason = CloseReason::from_u8(entry.close_reason.load(Ordering::Relaxed));
+            shared.logger.conn_close(log_peer, fd, reason);
             if vlog::on(&shared) {
                 vlog::line('<', fd, b"connection closed.");
             }
@@ -331,6 +340,12 @@ pub(crate) enum Next {
     Continue,
     /// Write what is pending, then close.
     Close,
+    /// `watch` added the watcher in this slot of the logger: the connection now only
+    /// streams its log lines (what else the client sent is ignored, as memcached does).
+    Watch(u8),
+    /// `lru_crawler metadump|mgdump` started a dump, which waits in `Shared::dumps` for the
+    /// connection to stream it before it runs its next request (see `crawler`).
+    Dump,
 }
 
 /// Per-connection state that request handlers see.
@@ -345,10 +360,9 @@ pub(crate) struct ConnCtx<'a> {
     /// Boxed: set only around one large request, and every connection's future holds a
     /// `ConnCtx` (one word instead of four).
     pub backing: Option<Box<Bytes>>,
-    /// An `lru_crawler metadump|mgdump` waits in `Shared::dumps` for this connection to
-    /// stream it before it runs its next request (see `crawler`). A flag here, the dump
-    /// there: a bool fits the padding of every connection's future, a pointer would not.
-    pub dumping: bool,
+    /// Why the connection closes if a request closes it (`quit`, `shutdown`, or an error),
+    /// for `watch connevents`.
+    pub close_reason: CloseReason,
 }
 
 impl<'a> ConnCtx<'a> {
@@ -360,7 +374,7 @@ impl<'a> ConnCtx<'a> {
             out: Output::default(),
             sasl: auth::SaslState::default(),
             backing: None,
-            dumping: false,
+            close_reason: CloseReason::Error,
         }
     }
 
@@ -408,7 +422,7 @@ fn serve<'a>(
                 session.replies_written();
                 Counters::add(&shared.counters.bytes_written, n as u64);
             }
-            if std::mem::take(&mut session.ctx.dumping) {
+            if pass.dump {
                 // The replies before the dump are written; the requests after it wait.
                 if !Box::pin(crate::crawler::stream(stream, fd, shared)).await? {
                     let _ = stream.shutdown().await;
@@ -417,7 +431,31 @@ fn serve<'a>(
                 continue;
             }
             if pass.close {
+                let reason = session.ctx.close_reason as u8;
+                entry.close_reason.store(reason, Ordering::Relaxed);
                 let _ = stream.shutdown().await;
+                return Ok(());
+            }
+            if let Some(slot) = pass.watch {
+                let slot = usize::from(slot);
+                entry.waiting.store(Waiting::Watch as u8, Ordering::Relaxed);
+                // Boxed: every connection's future would otherwise carry room for it.
+                if let Some(watcher) = shared.logger.watcher(slot) {
+                    let logger = &shared.logger;
+                    let client_gone = Box::pin(crate::watch::serve_watcher(
+                        stream,
+                        logger,
+                        slot,
+                        watcher,
+                        &shared.stop,
+                    ))
+                    .await;
+                    // memcached's logger thread hands a watcher whose client went back to
+                    // its worker to close, and says so at -vv.
+                    if client_gone && vlog::on(shared) {
+                        vlog::line('<', fd, b"connection closing from side thread.");
+                    }
+                }
                 return Ok(());
             }
             if pass.memory_wait {
@@ -477,6 +515,8 @@ fn serve<'a>(
                             Ok(read) => read?,
                             Err(_) => {
                                 idle_kick(shared, fd);
+                                let reason = CloseReason::IdleTimeout as u8;
+                                entry.close_reason.store(reason, Ordering::Relaxed);
                                 return Ok(());
                             }
                         }
@@ -489,6 +529,8 @@ fn serve<'a>(
                 }
             };
             if n == 0 {
+                let reason = CloseReason::Normal as u8;
+                entry.close_reason.store(reason, Ordering::Relaxed);
                 return Ok(());
             }
             Counters::add(&shared.counters.bytes_read, n as u64);

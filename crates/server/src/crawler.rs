@@ -20,7 +20,7 @@
 //! background reclaim and every other connection go on. As in memcached, one crawl or dump
 //! runs at a time: another gets `BUSY`.
 
-use crate::conn::ConnCtx;
+use crate::conn::{ConnCtx, Next};
 use crate::listen::Stream;
 use crate::{Counters, Shared};
 use bytes::Bytes;
@@ -49,17 +49,32 @@ pub(crate) struct DumpStream {
     pieces: mpsc::Receiver<Piece>,
 }
 
-/// Runs `lru_crawler ...`.
-pub(crate) fn execute(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool) {
+/// Runs `lru_crawler ...`: `Next::Dump` once a dump waits for the connection to stream it.
+pub(crate) fn execute(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool) -> Next {
+    if answer(ctx, command, noreply) {
+        Next::Dump
+    } else {
+        Next::Continue
+    }
+}
+
+/// Answers the command; true when a dump was started instead.
+fn answer(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool) -> bool {
     let store = &ctx.shared.store;
     match command {
         LruCrawler::Crawl(list) => {
             if !store.crawler_enabled() {
-                return ctx.say(noreply, b"CLIENT_ERROR lru crawler disabled\r\n");
+                {
+                    ctx.say(noreply, b"CLIENT_ERROR lru crawler disabled\r\n");
+                    return false;
+                }
             }
             let reply = match target(list) {
                 Some(target) => store.lru_crawl(target),
-                None => return ctx.say(noreply, b"BADCLASS invalid class id\r\n"),
+                None => {
+                    ctx.say(noreply, b"BADCLASS invalid class id\r\n");
+                    return false;
+                }
             };
             ctx.say(noreply, reply_line(reply));
         }
@@ -69,14 +84,20 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool)
                 _ => DumpKind::Mg,
             };
             if !store.crawler_enabled() {
-                return ctx.say(noreply, b"CLIENT_ERROR lru crawler disabled\r\n");
+                {
+                    ctx.say(noreply, b"CLIENT_ERROR lru crawler disabled\r\n");
+                    return false;
+                }
             }
             if ctx.shared.config.disable_dumping {
                 let line: &[u8] = match kind {
                     DumpKind::Meta => b"ERROR metadump not allowed\r\n",
                     DumpKind::Mg => b"ERROR key dump not allowed\r\n",
                 };
-                return ctx.say(noreply, line);
+                {
+                    ctx.say(noreply, line);
+                    return false;
+                }
             }
             // memcached hands the connection to its crawler thread, which it cannot do with
             // replies to earlier requests of the same read still pending: so does ferrocache
@@ -86,10 +107,16 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool)
                     DumpKind::Meta => b"ERROR cannot pipeline other commands before metadump\r\n",
                     DumpKind::Mg => b"ERROR cannot pipeline other commands before mgdump\r\n",
                 };
-                return ctx.say(noreply, line);
+                {
+                    ctx.say(noreply, line);
+                    return false;
+                }
             }
             let Some(target) = target(list) else {
-                return ctx.say(noreply, b"BADCLASS invalid class id\r\n");
+                {
+                    ctx.say(noreply, b"BADCLASS invalid class id\r\n");
+                    return false;
+                }
             };
             let shared = ctx.shared;
             // Over UDP there is no stream to hand the listing to.
@@ -104,7 +131,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool)
                     Some(stream) => {
                         let mut dumps = shared.dumps.lock().unwrap_or_else(|e| e.into_inner());
                         dumps.insert(ctx.fd, stream);
-                        ctx.dumping = true;
+                        return true;
                     }
                     None => ctx.say(noreply, reply_line(CrawlReply::Error)),
                 },
@@ -133,6 +160,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, command: LruCrawler, noreply: bool)
             ctx.say(noreply, b"OK\r\n");
         }
     }
+    false
 }
 
 fn target(list: ClassList) -> Option<CrawlTarget> {

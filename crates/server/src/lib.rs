@@ -3,6 +3,7 @@
 //! [`run`] takes its listeners, configuration and a shutdown signal as inputs, so tests can
 //! start a server in-process on port 0.
 
+pub mod admin;
 pub mod alloc;
 mod auth;
 mod binary;
@@ -13,14 +14,17 @@ mod crawler;
 pub mod listen;
 mod memguard;
 mod meta;
+mod metrics;
 mod out;
 mod prefix;
+mod restart;
 mod session;
 mod stats;
 mod text;
 pub mod tls;
 mod udp;
 mod vlog;
+mod watch;
 mod workers;
 
 pub use config::Config;
@@ -46,13 +50,14 @@ pub const MEMCACHED_VERSION: &str = "1.6.45";
 
 /// How a running server was asked to stop. Either way it stops accepting, lets each
 /// connection finish the request it is working on, and returns once all are closed; the two
-/// differ in what is printed, as memcached's do.
+/// differ in what is printed, as memcached's do, and only a graceful stop saves (`-e`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stop {
     /// SIGTERM, SIGINT, or `shutdown` (with `-A`): memcached prints "Exiting normally" with
     /// `-v` and nothing without.
     Normal,
     /// SIGUSR1, or `shutdown graceful` (with `-A`): memcached prints "Gracefully stopping".
+    /// With `-e` the cache is saved once the connections are closed (see `restart`).
     Graceful,
 }
 
@@ -92,6 +97,10 @@ pub(crate) struct Shared {
     pub verbosity: AtomicU32,
     /// `cache_memlimit` changes it at run time (bytes).
     pub maxbytes: AtomicU64,
+    /// `slabs automove` and `lru` change these at run time. A mutex: admin commands on any
+    /// connection write them (`lru tune` four at once) and only `stats settings` reads them,
+    /// both rarely.
+    tunables: Mutex<admin::Tunables>,
     pub listeners: usize,
     /// `-Y`: the users of the authfile; connections must authenticate first. SIGHUP reads
     /// the file again and swaps the list (see [`auth::Reloadable`] for why it is shaped so).
@@ -114,9 +123,16 @@ pub(crate) struct Shared {
     pub limits: ferrocache_protocol::Limits,
     /// `-o debug_clock`: the store's clock, which `debugtime` moves.
     pub debug_clock: Option<Arc<DebugClock>>,
+    /// `watch` log streams: the watchers, the per-thread line buffers and the logger thread
+    /// (see [`watch`] for how they are shared).
+    pub logger: Arc<watch::Logger>,
     /// `-Z`: the certificates, which `refresh_certs` and SIGHUP swap (see [`tls::Tls`] for
     /// how open connections keep theirs), and the TLS counters.
     pub tls: Option<Arc<tls::Tls>>,
+    /// `-o metrics_listen`: the per-command latency histograms of `/metrics`, which every
+    /// worker thread writes (sharded atomics, no lock: see [`metrics::latency`]). `None`
+    /// without the option, and then no request is timed.
+    pub latency: Option<metrics::Latency>,
     /// `lru_crawler metadump|mgdump` listings started and not yet streamed, by connection
     /// (see `crawler`). Touched only by dumps, one at a time.
     pub dumps: Mutex<std::collections::HashMap<i32, crawler::DumpStream>>,
@@ -134,7 +150,13 @@ impl Shared {
             Some(clock) => Store::with_clock(store_config(&config), clock.clone()),
             None => Store::new(store_config(&config)),
         };
+        let logger = watch::Logger::start(
+            store.tap().clone(),
+            config.worker_logbuf_size as usize,
+            config.watcher_logbuf_size as usize,
+        );
         Shared {
+            logger,
             auth: auth.map(auth::Reloadable::new),
             sasl,
             store,
@@ -149,6 +171,10 @@ impl Shared {
                 cas_enabled: !config.disable_cas,
             },
             tls: None,
+            latency: config
+                .metrics_listen
+                .is_some()
+                .then(metrics::Latency::default),
             counters: Counters::default(),
             conns: Mutex::new(conn::Registry::default()),
             started: Instant::now(),
@@ -157,6 +183,7 @@ impl Shared {
             stop_deadline: std::sync::OnceLock::new(),
             verbosity: AtomicU32::new(u32::from(config.verbosity)),
             maxbytes: AtomicU64::new(config.memory_limit_bytes()),
+            tunables: Mutex::new(config.tunables.clone()),
             listeners,
             prefixes: prefix::PrefixStats::new(
                 config.prefix_delimiter as u8,
@@ -164,6 +191,14 @@ impl Shared {
             ),
             config,
         }
+    }
+
+    /// The run-time settings of `slabs automove` and `lru` (see [`admin`]).
+    pub fn tunables(&self) -> std::sync::MutexGuard<'_, admin::Tunables> {
+        // Every writer leaves the settings whole, so a poisoned lock still holds good ones.
+        self.tunables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The time a connection records as that of its last command: memcached's
@@ -280,6 +315,16 @@ impl Counters {
 pub(crate) fn store_config(config: &Config) -> StoreConfig {
     StoreConfig {
         memory_limit: config.memory_limit_bytes(),
+        // How far `cache_memlimit` can raise the budget: the machine's memory, past which
+        // a budget cannot be used anyway. Not with TinyLFU: moka sizes its frequency
+        // sketch once, from the entries it holds when half full, and the ballast that
+        // holds back the headroom would make it half full with no item in it (the sketch
+        // would stay at its 128-entry minimum); so there `cache_memlimit` lowers, and
+        // raises only back up to `-m`.
+        memory_ceiling: match config.eviction {
+            config::Eviction::Lru => memguard::physical_memory().unwrap_or(0),
+            config::Eviction::TinyLfu => 0,
+        },
         no_evict: config.disable_evictions,
         item_size_max: config.item_size_max,
         cas_enabled: !config.disable_cas,
@@ -390,6 +435,12 @@ async fn serve(
     } else {
         None
     };
+    // `-o metrics_listen`: bound before anything starts, so a port that cannot be bound
+    // stops the server as one of its own listeners would (see `metrics::bind`).
+    let metrics_listener = match &config.metrics_listen {
+        Some(addr) => Some(metrics::bind(addr).await.map_err(std::io::Error::other)?),
+        None => None,
+    };
     // The UDP descriptors count as connections too.
     let sockets = listeners.len();
     let (udp, listeners): (Vec<Endpoint>, Vec<Endpoint>) = listeners
@@ -399,6 +450,15 @@ async fn serve(
     let mut shared = Shared::new(config, auth, sasl, sockets);
     shared.tls = tls;
     let shared = Arc::new(shared);
+    // -e: the cache saved by the last graceful stop comes back before any client is
+    // served (the listeners are bound, and connections wait in their backlog meanwhile).
+    if let Some(path) = shared.config.memory_file.clone() {
+        restart::check_writable(&path)?;
+        let loading = shared.clone();
+        tokio::task::spawn_blocking(move || restart::load(&loading.store, &path))
+            .await
+            .map_err(std::io::Error::other)??;
+    }
     // If this future is dropped before it returns, the accept loops (tasks of the caller's
     // runtime) stop too, and with them the last hold on the worker threads.
     let _stop_on_drop = shared.stop.clone().drop_guard();
@@ -433,9 +493,11 @@ async fn serve(
         };
         udp::start(socket, &shared, &tracker, &workers)?;
     }
-    if let Some(base) = memguard::rss_bytes() {
-        tokio::spawn(memguard::follow_rss(shared.clone(), base));
-    }
+    // On the caller's runtime (the main thread in the binary), away from the workers: a
+    // scrape or a bad HTTP client never holds up a cache connection's thread. It stops
+    // accepting when the server stops.
+    let metrics_task = metrics_listener.map(|l| tokio::spawn(metrics::serve(l, shared.clone())));
+    tokio::spawn(memguard::follow_rss(shared.clone(), memguard::rss_bytes()));
     let mut shutdown = std::pin::pin!(shutdown);
     let how = loop {
         tokio::select! {
@@ -463,6 +525,20 @@ async fn serve(
         tracing::debug!("closing the connections still open after -o shutdown_grace_ms");
     }
     workers.stop().await;
+    if let Some(task) = metrics_task {
+        // It returns at the stop; its listening socket is closed once it has.
+        let _ = task.await;
+    }
+    // -e: saved only on a graceful stop, as memcached saves, and only now that every
+    // connection is closed, so that no write answered before the exit is missing from it.
+    if how == Stop::Graceful {
+        if let Some(path) = shared.config.memory_file.clone() {
+            let saving = shared.clone();
+            tokio::task::spawn_blocking(move || restart::save(&saving.store, &path))
+                .await
+                .map_err(std::io::Error::other)??;
+        }
+    }
     Ok(how)
 }
 

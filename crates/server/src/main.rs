@@ -162,6 +162,16 @@ async fn serve(config: Config, tls: Option<Arc<ferrocache_server::tls::Tls>>) ->
     let code =
         match ferrocache_server::run_controlled(listeners, Arc::new(config), tls, control).await {
             Ok(_) => 0,
+            // A listener `run` binds itself (`-o metrics_listen`): memcached's words and
+            // exit code for a listener it cannot make.
+            Err(e) if e.get_ref().is_some_and(|i| i.is::<listen::BindError>()) => {
+                let bind = e
+                    .into_inner()
+                    .and_then(|i| i.downcast::<listen::BindError>().ok())
+                    .expect("checked above");
+                eprintln!("{}", bind.message);
+                bind.exit_code
+            }
             Err(e) => {
                 tracing::error!("{e}");
                 1

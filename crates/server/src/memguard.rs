@@ -25,6 +25,10 @@ const CONNECTION_COST: u64 = 1024;
 /// How often RSS is read.
 const TICK: Duration = Duration::from_millis(10);
 
+/// Ticks the guard waits after a `cache_memlimit` lowering has been paced in before it
+/// judges RSS against the new limit (see [`follow_rss`]).
+const SETTLE_TICKS: u32 = 300;
+
 /// While RSS rises, the guard acts on where it will be this many ticks on: evictions take
 /// effect a few ticks after the ballast asks for them (the housekeeper applies them), and a
 /// change from 100-byte to 4 KB values raised RSS 6 MiB in 100 ms, past the bound before
@@ -66,6 +70,20 @@ pub(crate) fn next_ballast(ballast: u64, rss: u64, target: u64, limit: u64) -> u
     }
 }
 
+/// The machine's physical memory (`sysconf`), if the system says.
+pub(crate) fn physical_memory() -> Option<u64> {
+    // SAFETY: sysconf only reads constants of the system.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    u64::try_from(pages)
+        .ok()?
+        .checked_mul(u64::try_from(page).ok()?)
+}
+
 /// The process's resident memory, from `/proc/self/statm` (Linux); `None` elsewhere.
 pub(crate) fn rss_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
@@ -76,20 +94,40 @@ pub(crate) fn rss_bytes() -> Option<u64> {
 }
 
 /// Runs until the server stops (see the module's documentation). `base` is the empty
-/// server's RSS.
-pub(crate) async fn follow_rss(shared: Arc<Shared>, base: u64) {
+/// server's RSS, `None` where RSS cannot be read: then the loop only paces `cache_memlimit`
+/// (see `Store::set_memory_limit`).
+///
+/// The limit it keeps RSS to is the store's capacity: the `-m` or `cache_memlimit` budget.
+/// While a lowering is under way (the store evicting 8 MiB more per tick) and for
+/// [`SETTLE_TICKS`] after, the guard holds its ballast as it is: RSS does not follow the
+/// evictions at once, and a guard adding the excess every tick had evicted the cache down
+/// to a sixth, then (judging against what the items still held) a twentieth of the new
+/// budget (`scripts/bench-memlimit.sh`, -m 256 lowered to 64: 10 MB, then 3.2 MB of items
+/// left). Even so, RSS stays well above the items after a large lowering until new writes
+/// reuse the freed memory (109.5 MiB with 64 MiB of items, 3 s after; see
+/// bench/RESULTS.md, "cache_memlimit"), and the guard then evicts up to its cap.
+pub(crate) async fn follow_rss(shared: Arc<Shared>, base: Option<u64>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ballast = 0;
+    let mut settling = 0;
+    let base = base.unwrap_or(0);
     let (mut previous, mut last_rise) = (base, 0);
     loop {
         tokio::select! {
             _ = shared.stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let Some(now) = rss_bytes() else { return };
+        let Some(now) = rss_bytes() else {
+            shared.store.set_ballast(0);
+            continue;
+        };
         let rise = now.saturating_sub(previous);
-        let limit = shared.maxbytes.load(Ordering::Relaxed);
+        let store = &shared.store;
+        if store.lowering() {
+            settling = SETTLE_TICKS;
+        }
+        let limit = store.capacity();
         let mut rss = projected(now, rise, last_rise, base + limit);
         (previous, last_rise) = (now, rise);
         let target = target(
@@ -102,11 +140,15 @@ pub(crate) async fn follow_rss(shared: Arc<Shared>, base: u64) {
             // Freed large blocks kept for reuse go back first: they hold no item.
             rss -= crate::alloc::large::release((rss - target) as usize) as u64;
         }
-        let next = next_ballast(ballast, rss, target, limit);
-        if next > 0 || ballast > 0 {
-            // Put back even when unchanged: it must stay among the most recently used.
-            shared.store.set_ballast(next);
-        }
+        let next = if settling > 0 {
+            settling -= 1;
+            ballast
+        } else {
+            next_ballast(ballast, rss, target, limit)
+        };
+        // Every tick: the store puts the ballast back when items were written (it must
+        // stay among the most recently used) and takes the next step of a lowering.
+        shared.store.set_ballast(next);
         ballast = next;
     }
 }

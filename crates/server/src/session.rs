@@ -8,6 +8,7 @@
 
 use crate::config::Protocol;
 use crate::conn::{ConnCtx, Next, Waiting};
+use crate::metrics::{Laps, Op, Proto};
 use crate::{auth, binary, text, vlog, Counters, Shared};
 use bytes::{Buf, Bytes, BytesMut};
 use ferrocache_protocol::{Parsed, Reject};
@@ -40,6 +41,11 @@ pub(crate) struct Pass {
     /// that requests still arriving may hold is taken (see `Config::inflight_limit`): read
     /// nothing more until [`Session::room_available`], then run again.
     pub memory_wait: bool,
+    /// `watch` made the connection a watcher in this slot (see [`Next::Watch`]). A byte:
+    /// every connection's future holds a `Pass` (there are 20 slots).
+    pub watch: Option<u8>,
+    /// A dump is to be streamed before the next request runs (see [`Next::Dump`]).
+    pub dump: bool,
 }
 
 /// A connection's state between reads.
@@ -119,12 +125,18 @@ impl<'a> Session<'a> {
         let limits = &shared.limits;
         let fd = ctx.fd;
         let mut close = false;
+        let mut watch = None;
+        let mut dump = false;
+        // The connection whose requests this thread runs, for `watch` lines' `cfd=`.
+        crate::watch::set_current_fd(fd);
         let mut handled = 0u32;
         // Set when the buffer ends in a storage command whose data block is still coming.
         let mut data_pending = false;
         let mut memory_wait = false;
         // Set when the replies queued so far are to be written before the next request runs.
         let mut replies_full = false;
+        // `-o metrics_listen`'s latency histograms: one clock read per request.
+        let mut laps = Laps::start(shared.latency.as_ref());
         crate::alloc::note_busy();
         loop {
             if handled >= shared.config.reqs_per_event {
@@ -151,8 +163,7 @@ impl<'a> Session<'a> {
                     break;
                 }
             }
-            // A dump streams before any later request runs (see `crawler`).
-            if buf.is_empty() || ctx.dumping {
+            if buf.is_empty() {
                 break;
             }
             if !*authenticated {
@@ -231,7 +242,9 @@ impl<'a> Session<'a> {
                             unreachable!("the same bytes parse the same way");
                         };
                         ctx.backing = Some(Box::new(whole.clone()));
+                        let op = Op::binary(request.header.opcode);
                         let next = binary::execute(ctx, request, swallow);
+                        laps.lap(Proto::Binary, op);
                         ctx.backing = None;
                         if let Next::Close = next {
                             close = true;
@@ -241,7 +254,9 @@ impl<'a> Session<'a> {
                     Parsed::Complete(request, used) => {
                         handled += 1;
                         last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                        let op = Op::binary(request.header.opcode);
                         let next = binary::execute(ctx, request, swallow);
+                        laps.lap(Proto::Binary, op);
                         buf.advance(used);
                         if let Next::Close = next {
                             close = true;
@@ -291,21 +306,49 @@ impl<'a> Session<'a> {
                         unreachable!("the same bytes parse the same way");
                     };
                     ctx.backing = Some(Box::new(whole.clone()));
+                    let op = Op::text(&request);
                     let next = text::execute(ctx, request, swallow);
+                    laps.lap(Proto::Ascii, op);
                     ctx.backing = None;
-                    if let Next::Close = next {
-                        close = true;
-                        break;
+                    match next {
+                        Next::Close => {
+                            close = true;
+                            break;
+                        }
+                        Next::Watch(slot) => {
+                            watch = Some(slot);
+                            break;
+                        }
+                        // A dump streams before any later request runs (see `crawler`).
+                        Next::Dump => {
+                            dump = true;
+                            break;
+                        }
+                        Next::Continue => {}
                     }
                 }
                 Parsed::Complete(request, used) => {
                     handled += 1;
                     last_cmd.store(shared.last_cmd_time(), Ordering::Relaxed);
+                    let op = Op::text(&request);
                     let next = text::execute(ctx, request, swallow);
+                    laps.lap(Proto::Ascii, op);
                     buf.advance(used);
-                    if let Next::Close = next {
-                        close = true;
-                        break;
+                    match next {
+                        Next::Close => {
+                            close = true;
+                            break;
+                        }
+                        Next::Watch(slot) => {
+                            watch = Some(slot);
+                            break;
+                        }
+                        // A dump streams before any later request runs (see `crawler`).
+                        Next::Dump => {
+                            dump = true;
+                            break;
+                        }
+                        Next::Continue => {}
                     }
                 }
                 Parsed::Incomplete(need) => {
@@ -325,6 +368,7 @@ impl<'a> Session<'a> {
                 Parsed::Rejected(rejection, used) => {
                     handled += 1;
                     text::refused(ctx, &rejection);
+                    laps.lap(Proto::Ascii, Op::Other);
                     buf.advance(used);
                     // A refused request gives up its own buffer too (`reserve` would reuse it).
                     *own_buffer = false;
@@ -349,6 +393,8 @@ impl<'a> Session<'a> {
         };
         Pass {
             close,
+            watch,
+            dump,
             yielded: replies_full || (handled >= shared.config.reqs_per_event && !buf.is_empty()),
             waiting,
             memory_wait,

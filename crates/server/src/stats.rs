@@ -144,7 +144,7 @@ fn rusage() -> (f64, f64) {
     (secs(usage.ru_utime), secs(usage.ru_stime))
 }
 
-fn general(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     let c = &shared.counters;
     let s = shared.store.stats();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -249,6 +249,12 @@ fn general(shared: &Shared, out: &mut Pairs) {
     // memcached's LRU maintainer is ferrocache's housekeeper thread (moka's upkeep).
     stat(out, "lru_maintainer_juggles", s.housekeeper_rounds);
     stat(out, "malloc_fails", crate::alloc::large::refused());
+    let log = &shared.logger;
+    stat(out, "log_worker_dropped", load(&log.worker_dropped));
+    stat(out, "log_worker_written", load(&log.worker_written));
+    stat(out, "log_watcher_skipped", load(&log.watcher_skipped));
+    stat(out, "log_watcher_sent", load(&log.watcher_sent));
+    stat(out, "log_watchers", log.watcher_count());
     // memcached's TLS counters, with -Z only; ssl_new_sessions with ssl_session_cache only.
     if let Some(tls) = &shared.tls {
         let t = &tls.counters;
@@ -329,7 +335,7 @@ fn class_totals(shared: &Shared) -> Totals {
     t
 }
 
-fn settings(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn settings(shared: &Shared, out: &mut Pairs) {
     let crawler = shared.store.crawler_stats();
     for (name, value) in shared.config.settings_stats() {
         // Some settings change at run time.
@@ -346,7 +352,7 @@ fn settings(shared: &Shared, out: &mut Pairs) {
             "lru_crawler" => if crawler.enabled { "yes" } else { "no" }.to_string(),
             "lru_crawler_sleep" => crawler.sleep_us.to_string(),
             "lru_crawler_tocrawl" => crawler.tocrawl.to_string(),
-            _ => value,
+            _ => shared.tunables().stat(name).unwrap_or(value),
         };
         stat(out, name, value);
     }
@@ -356,7 +362,7 @@ fn settings(shared: &Shared, out: &mut Pairs) {
 /// maintainer running. ferrocache files items under memcached's slab classes (see
 /// `ferrocache_storage::slabs`) but keeps one LRU per moka cache, not HOT/WARM/COLD
 /// segments: every item counts as COLD, as in memcached without segmented LRUs.
-fn items(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn items(shared: &Shared, out: &mut Pairs) {
     let classes = shared.store.classes();
     let now = shared.store.current_time();
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -410,7 +416,7 @@ fn items(shared: &Shared, out: &mut Pairs) {
 /// with its chunk figures derived from the items held now (pages are what those chunks
 /// fill, rounded up: ferrocache has no pages to keep once its items are gone), and the
 /// class's hit counters.
-fn slabs(shared: &Shared, out: &mut Pairs) {
+pub(crate) fn slabs(shared: &Shared, out: &mut Pairs) {
     let classes = shared.store.classes();
     let table = &classes.table;
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
@@ -514,6 +520,7 @@ fn conns(shared: &Shared, me: i32, out: &mut Pairs) {
 
 fn reset(shared: &Shared) {
     shared.store.reset_stats();
+    shared.logger.reset_stats();
     shared.prefixes.clear();
     let c = &shared.counters;
     for counter in [

@@ -2,6 +2,7 @@
 
 use crate::conn::{ConnCtx, Next};
 use crate::prefix::Op;
+use crate::watch::{CloseReason, TooMany};
 use crate::{stats, vlog, Counters, MEMCACHED_VERSION};
 use ferrocache_protocol::response::value_header;
 use ferrocache_protocol::text::{DebugTime, Request, StoreMode};
@@ -41,6 +42,17 @@ pub(crate) fn refused(ctx: &mut ConnCtx<'_>, rejection: &Rejection) {
     }
     if !rejection.noreply {
         ctx.out.extend(&line);
+    }
+}
+
+fn store_mode(mode: StoreMode, cas: u64) -> Mode {
+    match mode {
+        StoreMode::Set => Mode::Set,
+        StoreMode::Add => Mode::Add,
+        StoreMode::Replace => Mode::Replace,
+        StoreMode::Append => Mode::Append,
+        StoreMode::Prepend => Mode::Prepend,
+        StoreMode::Cas => Mode::Cas(cas),
     }
 }
 
@@ -101,14 +113,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             value,
             noreply,
         } => {
-            let mode = match mode {
-                StoreMode::Set => Mode::Set,
-                StoreMode::Add => Mode::Add,
-                StoreMode::Replace => Mode::Replace,
-                StoreMode::Append => Mode::Append,
-                StoreMode::Prepend => Mode::Prepend,
-                StoreMode::Cas => Mode::Cas(cas),
-            };
+            let mode = store_mode(mode, cas);
             shared.prefixes.record(key, Op::Set);
             let value = ctx.value_in(value);
             let outcome = store.store(mode, key, flags, i64::from(exptime), value);
@@ -133,6 +138,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
         } => {
             shared.prefixes.record(key, Op::Set);
             store.note_too_large();
+            store.log_too_large(key, Some(store_mode(mode, 0)));
             if mode == StoreMode::Set {
                 // A failed set must not leave the old value behind.
                 store.unlink(key);
@@ -189,7 +195,10 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
         Request::Version => {
             ctx.say(false, format!("VERSION {MEMCACHED_VERSION}\r\n").as_bytes());
         }
-        Request::Quit => return Next::Close,
+        Request::Quit => {
+            ctx.close_reason = CloseReason::Normal;
+            return Next::Close;
+        }
         Request::Shutdown { graceful, noreply } => {
             if !shared.config.enable_shutdown {
                 ctx.say(noreply, b"SERVER_ERROR: shutdown not enabled\r\n");
@@ -197,6 +206,7 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 // memcached raises SIGINT for `shutdown` and SIGUSR1 for `shutdown graceful`,
                 // and prints what those signals print.
                 tracing::debug!(fd = ctx.fd, graceful, "shutdown requested by a client");
+                ctx.close_reason = CloseReason::Shutdown;
                 shared.request_stop(if graceful {
                     crate::Stop::Graceful
                 } else {
@@ -223,9 +233,16 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
             }
             ctx.say(noreply, b"OK\r\n");
         }
-        Request::SlabsAutomove { noreply, .. } | Request::Extstore { noreply } => {
-            // Checked and acknowledged as memcached does; ferrocache has no slab mover and
-            // no external storage for them to tune (see the README).
+        Request::SlabsAutomove { setting, noreply } => {
+            crate::admin::slabs_automove(ctx, setting, noreply)
+        }
+        Request::SlabsReassign { classes, noreply } => {
+            crate::admin::slabs_reassign(ctx, classes, noreply)
+        }
+        Request::Lru { setting, noreply } => crate::admin::lru(ctx, setting, noreply),
+        Request::Extstore { noreply } => {
+            // Checked and acknowledged as memcached does; ferrocache has no external
+            // storage for it to tune (see the README).
             ctx.say(noreply, b"OK\r\n");
         }
         Request::DebugTime { change, noreply } => match &shared.debug_clock {
@@ -249,12 +266,36 @@ pub(crate) fn execute(ctx: &mut ConnCtx<'_>, request: Request<'_>, swallow: &mut
                 Err(e) => ctx.reply(noreply, format!("{e}\r\n").as_bytes()),
             },
         },
-        Request::LruCrawler { command, noreply } => crate::crawler::execute(ctx, command, noreply),
+        Request::LruCrawler { command, noreply } => {
+            return crate::crawler::execute(ctx, command, noreply)
+        }
         Request::Stats(group) => stats::reply(ctx, group),
+        Request::Watch { flags } => {
+            // memcached's order: -W, then replies of the same read still unsent (it cannot
+            // hand the connection to its logger with those), then the arguments.
+            if shared.config.disable_watch {
+                ctx.say(false, b"CLIENT_ERROR watch commands not allowed\r\n");
+            } else if !ctx.out.is_empty() {
+                ctx.say(
+                    false,
+                    b"ERROR cannot pipeline other commands before watch\r\n",
+                );
+            } else if let Some(flags) = flags {
+                match shared.logger.add_watcher(flags) {
+                    Ok((slot, _)) => return Next::Watch(slot as u8),
+                    Err(TooMany) => {
+                        ctx.say(false, b"WATCHER_TOO_MANY log watcher limit reached\r\n");
+                    }
+                }
+            } else {
+                ctx.say(false, b"ERROR\r\n");
+            }
+        }
         Request::MetaNoop => ctx.say(false, b"MN\r\n"),
         Request::Meta(m) => return crate::meta::execute(ctx, m),
         Request::MetaTooLarge { key, swallow: data } => {
             store.note_too_large();
+            store.log_too_large(&key, Some(Mode::Set));
             // memcached's ms drops the old value whatever the mode, and says so even in
             // quiet mode.
             store.unlink(&key);

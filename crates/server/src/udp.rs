@@ -39,6 +39,7 @@
 //!   from whichever client sent it) as the missing data.
 
 use crate::conn::{ConnCtx, Next};
+use crate::metrics::{Laps, Op, Proto};
 use crate::out::Output;
 use crate::{binary, text, Counters, Shared};
 use ferrocache_protocol::binary::{opcode, REQUEST_MAGIC};
@@ -201,6 +202,8 @@ pub(crate) fn run_datagram(
     replies: &mut Replies,
 ) {
     replies.clear();
+    // The socket whose datagram this thread runs, for `watch` lines' `cfd=`.
+    crate::watch::set_current_fd(ctx.fd);
     let per_event = i64::from(ctx.shared.config.reqs_per_event);
     let mut run = Run {
         replies,
@@ -235,6 +238,8 @@ fn skip(at: &mut usize, payload: &[u8], swallow: usize) -> bool {
 
 fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut Run<'_>) -> End {
     let limits = limits(ctx.shared);
+    let shared = ctx.shared;
+    let mut laps = Laps::start(shared.latency.as_ref());
     let mut marks = Vec::new();
     let mut at = 0;
     while at < payload.len() {
@@ -252,15 +257,23 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
                     set_serving(ctx, Some(peer));
                 }
                 let mut swallow = 0;
+                let op = Op::text(&request);
                 let next = text::execute(ctx, request, &mut swallow);
+                laps.lap(Proto::Ascii, op);
                 if conns {
                     set_serving(ctx, None);
                 }
                 // `quit` writes nothing but keeps its response object: memcached sends it as
                 // a header alone when nothing precedes it.
                 run.replies.take(&mut ctx.out, !quit, &mut marks);
-                if let Next::Close = next {
-                    return run.close();
+                match next {
+                    Next::Close => return run.close(),
+                    // A datagram socket cannot become a stream: the watcher goes at once,
+                    // and nothing is sent.
+                    Next::Watch(slot) => ctx.shared.logger.remove_watcher(usize::from(slot)),
+                    // Refused over UDP (see `crawler`); were one started, it stops.
+                    Next::Dump => crate::crawler::forget(ctx.shared, ctx.fd),
+                    Next::Continue => {}
                 }
                 if flushes {
                     run.flush();
@@ -280,6 +293,7 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
                     return run.close();
                 }
                 text::refused(ctx, &rejection);
+                laps.lap(Proto::Ascii, Op::Other);
                 run.replies.take(&mut ctx.out, true, &mut marks);
                 if !skip(&mut at, payload, rejection.swallow) {
                     return run.close();
@@ -293,6 +307,8 @@ fn run_text(ctx: &mut ConnCtx<'_>, payload: &[u8], peer: SocketAddr, run: &mut R
 
 fn run_binary(ctx: &mut ConnCtx<'_>, payload: &[u8], run: &mut Run<'_>) -> End {
     let limits = limits(ctx.shared);
+    let shared = ctx.shared;
+    let mut laps = Laps::start(shared.latency.as_ref());
     let mut marks = Vec::new();
     let mut at = 0;
     while at < payload.len() {
@@ -306,7 +322,9 @@ fn run_binary(ctx: &mut ConnCtx<'_>, payload: &[u8], run: &mut Run<'_>) -> End {
                 at += used;
                 let noop = request.header.opcode == opcode::NOOP;
                 let mut swallow = 0;
+                let op = Op::binary(request.header.opcode);
                 let next = binary::execute(ctx, request, &mut swallow);
+                laps.lap(Proto::Binary, op);
                 let start = run.replies.bytes.len();
                 run.replies.take(&mut ctx.out, false, &mut marks);
                 if let Next::Close = next {

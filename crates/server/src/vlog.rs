@@ -139,7 +139,7 @@ impl ConnCtx<'_> {
     /// item has another CAS value: `CAS:  failure: expected <item's>, got <request's>`.
     pub(crate) fn trace_cas_failure(&self, key: &[u8], got: u64) {
         if on(self.shared) {
-            let expected = self.shared.store.debug(key).map_or(0, |d| d.cas);
+            let expected = self.shared.store.peek(key).map_or(0, |d| d.cas);
             write(format!("CAS:  failure: expected {expected}, got {got}\n").as_bytes());
         }
     }

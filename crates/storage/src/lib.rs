@@ -32,14 +32,17 @@ mod housekeeper;
 mod item;
 mod key;
 mod meta;
+mod persist;
 mod shards;
 pub mod slabs;
+pub mod tap;
 mod value;
 
 pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
 pub use crawler::{CrawlReply, CrawlTarget, CrawlerConfig, CrawlerStats, Dump, DumpKind};
 pub use item::{exact_size, AllocSize, ValueIn, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaDelete, MetaGet, MetaHit, MetaStore, MgOp};
+pub use persist::{LoadError, LoadReport, SaveReport};
 pub use value::Value;
 
 use clock::Times;
@@ -50,7 +53,7 @@ use key::{Key, Probe};
 use moka::notification::RemovalCause;
 use shards::Shards;
 use slabs::{ClassCounters, Classes, SlabConfig};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What the server passes at start-up (from memcached's `-m`, `-M`, `-I`, `-C`, `-o`).
@@ -58,6 +61,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct StoreConfig {
     /// `-m`, in bytes (default 64 MiB): a budget of real memory.
     pub memory_limit: u64,
+    /// The most [`Store::set_memory_limit`] (`cache_memlimit`) can raise the budget to, in
+    /// bytes: moka's caches are built this large, and the store holds back what the budget
+    /// does not lend to items as ballast (see [`Store::set_memory_limit`]). At or below
+    /// `memory_limit` (the default, 0), the budget cannot grow past `memory_limit`.
+    pub memory_ceiling: u64,
     /// `-M`: refuse to store (`OutOfMemory`) instead of evicting.
     pub no_evict: bool,
     /// `-I`, in bytes (default 1 MiB), counted as memcached counts items.
@@ -79,6 +87,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             memory_limit: 64 * 1024 * 1024,
+            memory_ceiling: 0,
             no_evict: false,
             item_size_max: 1024 * 1024,
             cas_enabled: true,
@@ -279,15 +288,26 @@ pub struct Core {
     limit: AtomicU64,
     config: StoreConfig,
     counters: Arc<Counters>,
+    /// Set by the eviction listener when moka evicted the ballast.
+    ballast_lost: Arc<AtomicBool>,
     /// The second `removals` counts reader removals in (see `removal_budget`).
     removal_window: AtomicU32,
     removals: AtomicU64,
-    /// One key per moka cache for [`Store::set_ballast`]: 251 bytes, one more than any key a
-    /// client can send, so no request reaches them.
+    /// Keys for the ballast ([`Store::set_ballast`]), the same number for each moka cache
+    /// (enough for its share of the ceiling: moka weighs an entry with a `u32`): 251 bytes,
+    /// one more than any key a client can send, so no request reaches them.
     ballast_keys: Vec<Key>,
+    /// What the ballast holds, behind a lock: the memory guard (every 10 ms) and
+    /// `cache_memlimit` (any connection) both change it, and each writes the whole ballast
+    /// from both parts, so two writers must not interleave.
+    ballast: Mutex<Ballast>,
+    /// moka's capacity: the most the budget can be raised to (see [`Store::set_memory_limit`]).
+    ceiling: u64,
     /// memcached's slab classes and each one's counters, shared with the eviction listener,
     /// which counts items out as `link` counts them in.
     classes: Arc<Classes>,
+    /// What `watch` log streams are told (see [`tap`]); shared with the eviction listener.
+    tap: Arc<tap::Tap>,
     /// The LRU crawler's settings, state and schedule (see `crawler`).
     crawler: crawler::Crawler,
 }
@@ -300,32 +320,76 @@ impl std::ops::Deref for Store {
     }
 }
 
-/// A key for each of `cache`'s moka caches, none of which a client can send (251 bytes).
-fn ballast_keys(cache: &Shards) -> Vec<Key> {
-    let mut keys: Vec<Option<Key>> = (0..cache.count()).map(|_| None).collect();
+/// The item a store's `item_store` event describes: the request's, or for an append the
+/// joined one (memcached logs whichever it ends up holding).
+struct Logged {
+    flags: u32,
+    /// Relative expiry time (0 for none), and the time it is measured from.
+    exptime: u32,
+    now: u32,
+    size: usize,
+}
+
+/// memcached's name for a storage mode in its `item_store` log line.
+fn store_cmd(mode: StoreMode) -> &'static str {
+    match mode {
+        StoreMode::Set => "set",
+        StoreMode::Add => "add",
+        StoreMode::Replace => "replace",
+        StoreMode::Append => "append",
+        StoreMode::Prepend => "prepend",
+        StoreMode::Cas(_) => "cas",
+    }
+}
+
+/// `per_shard` keys for each of `cache`'s moka caches, none of which a client can send (251
+/// bytes).
+fn ballast_keys(cache: &Shards, per_shard: usize) -> Vec<Key> {
+    let mut keys: Vec<Vec<Key>> = (0..cache.count()).map(|_| Vec::new()).collect();
     let mut bytes = vec![b'.'; 251];
     let name = b"\0ferrocache-ballast";
     bytes[..name.len()].copy_from_slice(name);
     let mut n = 0u64;
-    while keys.iter().any(Option::is_none) {
+    while keys.iter().any(|k| k.len() < per_shard) {
         bytes[240..248].copy_from_slice(&n.to_le_bytes());
         let probe = Probe::new(&bytes);
         let shard = cache.index(&probe);
-        if keys[shard].is_none() {
-            keys[shard] = Some(probe.to_owned_key());
+        if keys[shard].len() < per_shard {
+            keys[shard].push(probe.to_owned_key());
         }
         n += 1;
     }
     keys.into_iter().flatten().collect()
 }
 
+/// The weight the store holds in moka that is no item (see [`Store::set_ballast`]).
+#[derive(Debug, Default)]
+struct Ballast {
+    /// Held back from items because the budget is under the ceiling: `ceiling - limit`
+    /// once a lowering has been paced in ([`RESERVE_STEP`] at a time).
+    reserve: u64,
+    /// Held for the server's memory guard.
+    guard: u64,
+    /// What was last written into moka, and the write volume (`charged_total`) then.
+    held: u64,
+    writes: u64,
+}
+
+/// How much more the reserve may hold back per [`Store::set_ballast`] call (the memory
+/// guard calls it every 10 ms) when `cache_memlimit` lowers the budget. Every byte of it
+/// is items evicted by the housekeeper, in moka's maintenance, which writers wait for
+/// when their write log fills: a step at a time keeps each maintenance run short (see
+/// bench/RESULTS.md, "cache_memlimit").
+pub const RESERVE_STEP: u64 = 8 << 20;
+
 /// Counts an entry moka let go for room. As memcached's `lru_pull_tail` does, one that was
 /// already expired or flushed is `reclaimed` (and `expired_unfetched` if never read), a live
 /// one `evicted` (`evicted_unfetched` if never read). One evicted on a worker thread, not by
-/// the housekeeper, is a `direct_reclaim`: a request paid for it.
-fn evicted(c: &Counters, k: &ClassCounters, epoch: &Epoch, item: &Item) {
+/// the housekeeper, is a `direct_reclaim`: a request paid for it. Returns whether it was live.
+fn evicted(c: &Counters, k: &ClassCounters, epoch: &Epoch, item: &Item) -> bool {
     let now = epoch.now.load(Ordering::Relaxed);
-    if epoch.is_dead(item, now) {
+    let live = !epoch.is_dead(item, now);
+    if !live {
         bump(&k.reclaimed);
         if !item.value.fetched() {
             bump(&k.expired_unfetched);
@@ -345,6 +409,7 @@ fn evicted(c: &Counters, k: &ClassCounters, epoch: &Epoch, item: &Item) {
     if !housekeeper::on_this_thread() {
         bump(&k.direct_reclaims);
     }
+    live
 }
 
 /// Dead items readers remove per second at most (see `Store::removal_budget`).
@@ -366,22 +431,34 @@ impl Store {
         let listener_classes = classes.clone();
         let epoch = Arc::new(Epoch::default());
         let listener_epoch = epoch.clone();
+        let tap = Arc::new(tap::Tap::default());
+        let listener_tap = tap.clone();
         let cas_enabled = config.cas_enabled;
         let alloc_size = config.alloc_size;
         // With -M nothing may be evicted: the budget is enforced by `link`'s admission check
         // alone, and moka (whose shards each get a share of the capacity, and would evict in a
-        // busy one) is given room it never uses.
+        // busy one) is given room it never uses. Otherwise moka gets the ceiling, and the
+        // ballast holds back what `-m` does not lend to items.
+        let ceiling = if config.no_evict {
+            config.memory_limit
+        } else {
+            config.memory_limit.max(config.memory_ceiling)
+        };
         let capacity = if config.no_evict {
             u64::MAX / 4
         } else {
-            config.memory_limit
+            ceiling
         };
         // The count follows -m even with -M, where moka's own capacity is only a ceiling.
         let count = Shards::count_for(config.memory_limit, config.item_size_max as u64);
+        let ballast_lost = Arc::new(AtomicBool::new(false));
+        let lost = ballast_lost.clone();
         let cache = Shards::build(count, capacity, |builder| {
             let c = listener_counters.clone();
             let classes = listener_classes.clone();
+            let lost = lost.clone();
             let epoch = listener_epoch.clone();
+            let tap = listener_tap.clone();
             builder
                 .weigher(move |key, item| item::weigh(key, item, alloc_size))
                 .eviction_policy(match config.policy {
@@ -390,6 +467,11 @@ impl Store {
                 })
                 .eviction_listener(move |key: Arc<Key>, item: Item, cause| {
                     if item.has(Item::BALLAST) {
+                        // Evicted (it had become the least recently used): put back at
+                        // the next `set_ballast`. Replacing it is how it is refreshed.
+                        if cause == RemovalCause::Size {
+                            lost.store(true, Ordering::Relaxed);
+                        }
                         return;
                     }
                     // Every entry that leaves, for whatever reason, is uncounted here, and every
@@ -405,7 +487,24 @@ impl Store {
                     );
                     let class = classes.count(key.len(), item.flags, item.value.len(), -1);
                     if cause == RemovalCause::Size {
-                        evicted(&c, classes.counters(class), &epoch, &item);
+                        let now = epoch.now.load(Ordering::Relaxed);
+                        let live = evicted(&c, classes.counters(class), &epoch, &item);
+                        // memcached logs the live items it evicts (not the dead ones it
+                        // reclaims), with TTL and age on its relative clock.
+                        if live && tap.wants(tap::EVICTIONS) {
+                            tap.emit(tap::Event::Eviction {
+                                key: key.bytes(),
+                                fetched: item.value.fetched(),
+                                ttl: if item.exptime == 0 {
+                                    -1
+                                } else {
+                                    i64::from(item.exptime) - i64::from(now)
+                                },
+                                last_access: now.wrapping_sub(item.time),
+                                clsid: class,
+                                size: item.value.len(),
+                            });
+                        }
                     }
                 })
         });
@@ -419,11 +518,18 @@ impl Store {
             eprintln!("ferrocache: could not start the housekeeping thread: {e}");
         }
         let times = Times::new(clock.unix_now());
-        let ballast_keys = ballast_keys(&cache);
+        // moka weighs an entry with a u32: enough keys per cache to hold its whole share.
+        let per_shard = (ceiling / cache.count() as u64)
+            .div_ceil(u64::from(u32::MAX))
+            .max(1);
+        let ballast_keys = ballast_keys(&cache, per_shard as usize);
         let crawler = crawler::Crawler::new(&config.crawler);
         let core = Arc::new(Core {
             crawler,
             ballast_keys,
+            ballast: Mutex::new(Ballast::default()),
+            ballast_lost,
+            ceiling,
             cache,
             locks: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             clock,
@@ -436,9 +542,18 @@ impl Store {
             removal_window: AtomicU32::new(0),
             removals: AtomicU64::new(0),
             classes,
+            tap,
         });
         crawler::spawn(&core);
-        Store { core }
+        let store = Store { core };
+        // The whole reserve at once, into the empty cache (nothing to evict), where moka
+        // admits it whatever its policy.
+        {
+            let mut b = store.ballast();
+            b.reserve = store.reserve_target();
+            store.put_ballast(&mut b);
+        }
+        store
     }
 }
 
@@ -462,6 +577,16 @@ impl Core {
     fn class_bump(&self, key_len: usize, item: &Item, field: fn(&ClassCounters) -> &AtomicU64) {
         let (_, class) = self.classes.item(key_len, item.flags, item.value.len());
         bump(field(self.classes.counters(class)));
+    }
+
+    /// Where `watch` log streams get the store's events (see [`tap`]).
+    pub fn tap(&self) -> &Arc<tap::Tap> {
+        &self.tap
+    }
+
+    /// The slab class an item of these sizes is filed under.
+    fn class_of(&self, key_len: usize, flags: u32, value_len: usize) -> u8 {
+        self.classes.item(key_len, flags, value_len).1
     }
 
     /// memcached's slab classes and their counters (`stats items`, `stats slabs`).
@@ -497,31 +622,61 @@ impl Core {
 impl Store {
     /// Looks a key up as memcached's `do_item_get` does: an expired or flushed item is
     /// counted, removed and reported missing. `locked` says whether the caller holds the
-    /// key's stripe lock.
+    /// key's stripe lock. Each lookup is an `item_get` event for `watch fetchers`, as
+    /// memcached logs every `do_item_get`.
     fn lookup(&self, key: &Key, now: u32, locked: bool) -> Option<Item> {
-        self.lookup_as(key, now, locked, false)
+        self.lookup_full(key, now, locked, false, true)
     }
 
-    /// [`Store::lookup`]; with `storing`, the caller is about to store a new item under the
-    /// key, and a dead item found there is `reclaimed`: its memory goes to the new one, as
-    /// memcached's allocation reuses a dead item from its LRU's tail.
-    fn lookup_as(&self, key: &Key, now: u32, locked: bool, storing: bool) -> Option<Item> {
-        let item = self.cache.get(key)?;
+    /// [`Store::lookup`] by a caller about to store a new item under the key: a dead item
+    /// found there is `reclaimed`: its memory goes to the new one, as memcached's allocation
+    /// reuses a dead item from its LRU's tail.
+    fn lookup_storing(&self, key: &Key, now: u32) -> Option<Item> {
+        self.lookup_full(key, now, true, true, true)
+    }
+
+    /// [`Store::lookup`], with `storing` as for [`Store::lookup_storing`], and `log` false
+    /// for the server's own peeks (the `-vv` trace), which memcached does not log.
+    fn lookup_full(
+        &self,
+        key: &Key,
+        now: u32,
+        locked: bool,
+        storing: bool,
+        log: bool,
+    ) -> Option<Item> {
+        let emit = |status: tap::GetStatus, item: Option<&Item>| {
+            if log && self.tap.wants(tap::FETCHERS) {
+                self.tap.emit(tap::Event::ItemGet {
+                    key: key.bytes(),
+                    status,
+                    clsid: item.map_or(0, |i| self.class_of(key.len(), i.flags, i.value.len())),
+                    size: item.map_or(0, |i| i.value.len()),
+                });
+            }
+        };
+        let Some(item) = self.cache.get(key) else {
+            emit(tap::GetStatus::NotFound, None);
+            return None;
+        };
         let dead = match self.flushed(&item, now) {
             Flushed::OnRead => {
                 bump(&self.counters.get_flushed);
-                true
+                Some(tap::GetStatus::Flushed)
             }
-            Flushed::Unlinked => true,
+            // memcached unlinked it at the flush: its lookup finds nothing.
+            Flushed::Unlinked => Some(tap::GetStatus::NotFound),
             Flushed::No if item.exptime != 0 && item.exptime <= now => {
                 bump(&self.counters.get_expired);
-                true
+                Some(tap::GetStatus::Expired)
             }
-            Flushed::No => false,
+            Flushed::No => None,
         };
-        if !dead {
+        let Some(status) = dead else {
+            emit(tap::GetStatus::Found, Some(&item));
             return Some(item);
-        }
+        };
+        emit(status, None);
         if storing {
             let class = self.classes.item(key.len(), item.flags, item.value.len()).1;
             let k = self.classes.counters(class);
@@ -693,10 +848,28 @@ impl Store {
 
     /// Removes a key without counting a delete: what memcached does to the old value when a
     /// `set` fails, so a stale value does not outlive it.
+    ///
+    /// memcached finds the old item with `item_get` first, which `watch fetchers` shows;
+    /// so does this, and it counts an expired or flushed item found as memcached's lookup
+    /// does.
     pub fn unlink(&self, key: &[u8]) {
         let probe = Probe::new(key);
         let _guard = self.lock(&probe);
-        self.cache.invalidate(&probe);
+        if self.lookup(&probe, self.now(), true).is_some() {
+            self.cache.invalidate(&probe);
+        }
+    }
+
+    /// The `deleted` event of an item a delete removes.
+    fn log_deleted(&self, key: &Key, item: &Item, cmd: tap::DeleteCmd) {
+        if self.tap.wants(tap::DELETIONS) {
+            self.tap.emit(tap::Event::Deleted {
+                key: key.bytes(),
+                cmd,
+                clsid: self.class_of(key.len(), item.flags, item.value.len()),
+                size: item.value.len(),
+            });
+        }
     }
 
     /// A storage command. `exptime` is the client's raw number.
@@ -729,6 +902,9 @@ impl Store {
     /// A storage command with the meta protocol's extras (see [`MetaStore`]). Returns the
     /// outcome, the stored item's CAS and its value's length (the joined length after an
     /// append), or zeros when nothing was stored.
+    ///
+    /// Each call is an `item_store` event for `watch mutations`, with the request's item
+    /// (its key, value length, exptime and class), as memcached logs every `do_store_item`.
     pub fn store_with<'v>(
         &self,
         mode: StoreMode,
@@ -739,6 +915,69 @@ impl Store {
         extra: &MetaStore,
     ) -> (StoreOutcome, u64, usize) {
         let incoming = value.into();
+        let mut logged = Logged {
+            flags,
+            exptime: 0,
+            now: 0,
+            size: incoming.as_slice().len(),
+        };
+        let result = self.store_unlogged(mode, key, flags, exptime, incoming, extra, &mut logged);
+        if self.tap.wants(tap::MUTATIONS) {
+            let status = match result.0 {
+                StoreOutcome::Stored => tap::StoreStatus::Stored,
+                StoreOutcome::NotStored => tap::StoreStatus::NotStored,
+                StoreOutcome::Exists => tap::StoreStatus::Exists,
+                StoreOutcome::NotFound => tap::StoreStatus::NotFound,
+                StoreOutcome::TooLarge => tap::StoreStatus::TooLarge,
+                StoreOutcome::OutOfMemory => tap::StoreStatus::NoMemory,
+            };
+            if status == tap::StoreStatus::TooLarge {
+                // memcached logs a refused item with no item: size, TTL and class 0.
+                self.log_too_large(key, Some(mode));
+            } else {
+                self.tap.emit(tap::Event::ItemStore {
+                    key,
+                    status,
+                    cmd: store_cmd(mode),
+                    ttl: if logged.exptime == 0 {
+                        0
+                    } else {
+                        logged.exptime.wrapping_sub(logged.now)
+                    },
+                    clsid: self.class_of(key.len(), logged.flags, logged.size),
+                    size: logged.size,
+                });
+            }
+        }
+        result
+    }
+
+    /// The `item_store` event of a store refused for size before any item was made (see
+    /// [`Store::store_with`]). `mode` is `None` for the binary protocol's, which memcached
+    /// logs as `cmd=null`.
+    pub fn log_too_large(&self, key: &[u8], mode: Option<StoreMode>) {
+        self.tap.emit(tap::Event::ItemStore {
+            key,
+            status: tap::StoreStatus::TooLarge,
+            cmd: mode.map_or("null", store_cmd),
+            ttl: 0,
+            clsid: 0,
+            size: 0,
+        });
+    }
+
+    // `store_with`'s arguments plus where to note the item memcached would log.
+    #[allow(clippy::too_many_arguments)]
+    fn store_unlogged(
+        &self,
+        mode: StoreMode,
+        key: &[u8],
+        flags: u32,
+        exptime: i64,
+        incoming: ValueIn<'_>,
+        extra: &MetaStore,
+        logged: &mut Logged,
+    ) -> (StoreOutcome, u64, usize) {
         let value = incoming.as_slice();
         if !self.item_size_ok(key.len(), flags, value.len()) {
             self.note_too_large();
@@ -761,7 +1000,9 @@ impl Store {
         let key: &Key = &probe;
         let _guard = self.lock(key);
         let now = self.now();
-        let old = self.lookup_as(key, now, true, true);
+        logged.now = now;
+        logged.exptime = self.times.realtime(exptime, now);
+        let old = self.lookup_storing(key, now);
         let c = &self.counters;
         let mut marks = if extra.binary_key {
             Item::BINARY_KEY
@@ -788,6 +1029,7 @@ impl Store {
                 if extra.invalidate && unique < old.cas && self.config.cas_enabled =>
             {
                 marks |= Item::STALE | (old.marks & Item::WIN_SENT);
+                logged.exptime = old.exptime;
                 (incoming.into_value(), flags, old.exptime)
             }
             // With -C memcached never lets a cas through.
@@ -815,6 +1057,13 @@ impl Store {
                     return (StoreOutcome::NotStored, 0, 0);
                 }
                 let joined = Value::concat(first, second);
+                // memcached logs the joined item.
+                *logged = Logged {
+                    flags: old.flags,
+                    exptime: old.exptime,
+                    now,
+                    size: joined.len(),
+                };
                 (joined, old.flags, old.exptime)
             }
             _ => (
@@ -842,19 +1091,26 @@ impl Store {
         (StoreOutcome::Stored, cas, len)
     }
 
-    /// `delete`.
+    /// `delete`: a `deleted` event for `watch deletions` when it removes an item.
     pub fn delete(&self, key: &[u8]) -> bool {
-        self.delete_cas(key, 0) == DeleteOutcome::Deleted
+        self.delete_as(key, 0, true) == DeleteOutcome::Deleted
     }
 
     /// A delete that, with a non-zero `cas`, removes the item only if its CAS matches (the
-    /// binary protocol's delete).
+    /// binary protocol's delete, which memcached does not log as a deletion).
     pub fn delete_cas(&self, key: &[u8], cas: u64) -> DeleteOutcome {
+        self.delete_as(key, cas, false)
+    }
+
+    fn delete_as(&self, key: &[u8], cas: u64, log: bool) -> DeleteOutcome {
         let probe = Probe::new(key);
         let key: &Key = &probe;
         let _guard = self.lock(key);
         match self.lookup(key, self.now(), true) {
             Some(item) if cas == 0 || cas == item.cas => {
+                if log {
+                    self.log_deleted(key, &item, tap::DeleteCmd::Delete);
+                }
                 self.cache.invalidate(key);
                 bump(&self.counters.delete_hits);
                 self.class_bump(key.len(), &item, |k| &k.delete_hits);
@@ -922,7 +1178,33 @@ impl Store {
                     item.marks |= Item::BINARY_KEY;
                 }
                 let new_cas = item.cas;
-                if self.link(key, item, None, true) {
+                // memcached stores the new item as an `add` (`do_store_item`), which looks
+                // the key up again: both show in `watch`.
+                let size = item.value.len();
+                self.tap.emit(tap::Event::ItemGet {
+                    key: key.bytes(),
+                    status: tap::GetStatus::NotFound,
+                    clsid: 0,
+                    size: 0,
+                });
+                let stored = self.link(key, item, None, true);
+                self.tap.emit(tap::Event::ItemStore {
+                    key: key.bytes(),
+                    status: if stored {
+                        tap::StoreStatus::Stored
+                    } else {
+                        tap::StoreStatus::NoMemory
+                    },
+                    cmd: "add",
+                    ttl: if exptime == 0 {
+                        0
+                    } else {
+                        exptime.wrapping_sub(now)
+                    },
+                    clsid: self.class_of(key.len(), 0, size),
+                    size,
+                });
+                if stored {
                     return (ArithOutcome::Value(value), new_cas, ttl(exptime));
                 }
                 return (ArithOutcome::NotStored, 0, 0);
@@ -1012,24 +1294,73 @@ impl Store {
         self.crawler.note_flush();
     }
 
-    /// `cache_memlimit`: changes the budget that `-M` admission and `stats` use. moka's own
-    /// capacity is fixed when the cache is built, so eviction keeps the start-up budget
-    /// (documented in the README).
+    /// `cache_memlimit`: changes the budget, up to the ceiling ([`StoreConfig::memory_ceiling`]).
+    ///
+    /// moka cannot change a cache's capacity once built, so the caches are built with the
+    /// ceiling and the store holds the difference back as ballast (weight that is no item,
+    /// as for [`Store::set_ballast`]). Raising gives ballast back at once: nothing is
+    /// evicted. Lowering adds ballast [`RESERVE_STEP`] at a time, at each `set_ballast`
+    /// (every 10 ms in the server), so that moka evicts the least recently used items down
+    /// to the new budget a batch at a time instead of in one maintenance run that writers
+    /// would wait for. Budgets past the ceiling hold nothing back. With `-M` the budget is
+    /// `link`'s admission limit, and nothing is evicted.
     pub fn set_memory_limit(&self, bytes: u64) {
         self.limit.store(bytes, Ordering::Relaxed);
+        let mut b = self.ballast();
+        let target = self.reserve_target();
+        if target < b.reserve {
+            b.reserve = target;
+            self.put_ballast(&mut b);
+        }
     }
 
-    /// Holds `bytes` of weight in the store that are no item, so that moka keeps that much
-    /// less of the items (evicting the least recently used to make room); 0 gives it back.
-    ///
-    /// Why: the server follows its RSS with it. While a full cache changes from one value
-    /// size to another, the allocator's pages of the old size are half empty until their last
-    /// items go, and RSS runs past `-m` although the items fit it (bench/RESULTS.md, "Memory
-    /// under churn"); evicting sooner empties those pages sooner. The weight is re-inserted on
-    /// every call, so that it stays among the most recently used and is not evicted itself.
-    /// With `-o eviction=tinylfu` moka may refuse it.
-    pub fn set_ballast(&self, bytes: u64) {
-        let per = bytes / self.ballast_keys.len() as u64;
+    /// What the ballast must hold back for the budget once paced in.
+    fn reserve_target(&self) -> u64 {
+        if self.config.no_evict {
+            return 0;
+        }
+        self.ceiling
+            .saturating_sub(self.limit.load(Ordering::Relaxed))
+    }
+
+    /// What items may hold now: the budget, or during a lowering the part of the way the
+    /// reserve has come (before the memory guard's own ballast).
+    pub fn capacity(&self) -> u64 {
+        if self.config.no_evict {
+            return self.limit.load(Ordering::Relaxed);
+        }
+        self.ceiling - self.ballast().reserve
+    }
+
+    /// Is a `cache_memlimit` lowering still under way: the reserve still being paced in,
+    /// or the items still holding more than the capacity by over a step (the evictions
+    /// it asked for not applied yet)?
+    pub fn lowering(&self) -> bool {
+        let reserve = self.ballast().reserve;
+        reserve < self.reserve_target()
+            || self.charged_bytes() > self.ceiling - reserve + RESERVE_STEP
+    }
+
+    fn ballast(&self) -> MutexGuard<'_, Ballast> {
+        // Every writer leaves the record whole; a poisoned lock still holds a good one.
+        self.ballast
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the ballast into moka when what it should hold changed, or when items were
+    /// written since (the ballast must stay among the most recently used, or it is the
+    /// next to be evicted), or when moka evicted it. On an idle server nothing is written
+    /// and the housekeeper stays parked.
+    fn put_ballast(&self, b: &mut Ballast) {
+        let total = (b.reserve + b.guard).min(self.ceiling);
+        let writes = self.counters.charged_total.load(Ordering::Relaxed);
+        let lost = self.ballast_lost.swap(false, Ordering::Relaxed);
+        if total == b.held && (total == 0 || (writes == b.writes && !lost)) {
+            return;
+        }
+        (b.held, b.writes) = (total, writes);
+        let per = total / self.ballast_keys.len() as u64;
         for key in &self.ballast_keys {
             if per == 0 {
                 self.cache.invalidate(key);
@@ -1045,6 +1376,30 @@ impl Store {
             };
             self.cache.insert(key.to_owned_key(), item);
         }
+    }
+
+    /// Holds `bytes` of weight in the store that are no item, so that moka keeps that much
+    /// less of the items (evicting the least recently used to make room); 0 gives it back.
+    /// Also takes the next step of a `cache_memlimit` lowering (see
+    /// [`Store::set_memory_limit`]): the server calls it every 10 ms.
+    ///
+    /// Why: the server follows its RSS with it. While a full cache changes from one value
+    /// size to another, the allocator's pages of the old size are half empty until their last
+    /// items go, and RSS runs past `-m` although the items fit it (bench/RESULTS.md, "Memory
+    /// under churn"); evicting sooner empties those pages sooner. The weight is re-inserted
+    /// whenever items were written since the last call, so that it stays among the most
+    /// recently used and is not evicted itself (see `put_ballast`). With `-o
+    /// eviction=tinylfu` moka may refuse a ballast that had to be put back.
+    pub fn set_ballast(&self, bytes: u64) {
+        let mut b = self.ballast();
+        b.guard = bytes;
+        let target = self.reserve_target();
+        b.reserve = if b.reserve < target {
+            (b.reserve + RESERVE_STEP).min(target)
+        } else {
+            target
+        };
+        self.put_ballast(&mut b);
     }
 
     /// `stats reset`.

@@ -264,6 +264,7 @@ impl Store {
         } else {
             bump(&self.counters.delete_hits);
             self.class_bump(key.len(), &old, |k| &k.delete_hits);
+            self.log_deleted(key, &old, crate::tap::DeleteCmd::Md);
             if !req.remove_value {
                 self.cache.invalidate(key);
                 return DeleteOutcome::Deleted;
@@ -325,8 +326,18 @@ impl Store {
 
     /// `me`: an item's metadata, without marking it fetched.
     pub fn debug(&self, key: &[u8]) -> Option<DebugInfo> {
+        self.debug_as(key, true)
+    }
+
+    /// [`Store::debug`] for the server's own use (the `-vv` trace): not an `item_get` event
+    /// for `watch fetchers`, as memcached's trace reads no item.
+    pub fn peek(&self, key: &[u8]) -> Option<DebugInfo> {
+        self.debug_as(key, false)
+    }
+
+    fn debug_as(&self, key: &[u8], log: bool) -> Option<DebugInfo> {
         let now = self.now();
-        let item = self.lookup(&Probe::new(key), now, false)?;
+        let item = self.lookup_full(&Probe::new(key), now, false, false, log)?;
         Some(DebugInfo {
             exp: if item.exptime == 0 {
                 -1

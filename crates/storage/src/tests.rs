@@ -570,6 +570,127 @@ fn ballast_makes_room_and_is_invisible() {
     );
 }
 
+/// Stores `n` 1000-byte values under `prefix`, letting moka finish its evictions. Every 256
+/// stores it calls `set_ballast(0)`, as the server's memory guard does every 10 ms: that
+/// keeps the ballast among the most recently used.
+fn fill(s: &Store, prefix: &str, n: usize) {
+    for i in 0..n {
+        let v = Bytes::from(vec![b'v'; 1000]);
+        s.store(
+            StoreMode::Set,
+            format!("{prefix}{i:06}").as_bytes(),
+            0,
+            0,
+            v,
+        );
+        if i % 256 == 0 {
+            s.set_ballast(0);
+        }
+    }
+    for _ in 0..4 {
+        s.sync();
+    }
+}
+
+/// Lets moka apply its evictions: each maintenance run stops after 100 ms (with an
+/// eviction listener), so a large eviction takes several, as the housekeeper makes them.
+fn settle(s: &Store, limit: u64) {
+    for _ in 0..1000 {
+        if s.charged_bytes() <= limit {
+            return;
+        }
+        s.sync();
+    }
+}
+
+/// `cache_memlimit` changes what items may hold, down (paced, evicting the least recently
+/// used) and up (at once, to the ceiling moka was built with), not only the figure shown.
+#[test]
+fn memory_limit_changes_the_real_capacity_down_and_up() {
+    const MB: u64 = 1 << 20;
+    let s = Store::new(StoreConfig {
+        memory_limit: 8 * MB,
+        memory_ceiling: 32 * MB,
+        ..StoreConfig::default()
+    });
+    assert_eq!(s.capacity(), 8 * MB);
+    // Full at the start-up budget.
+    fill(&s, "a", 16_000);
+    let at_8 = s.stats().curr_items;
+    assert!(s.charged_bytes() <= 8 * MB, "{}", s.charged_bytes());
+    assert!(s.charged_bytes() > 7 * MB, "{}", s.charged_bytes());
+
+    // Up: more items fit than before, without waiting.
+    s.set_memory_limit(24 * MB);
+    assert_eq!(s.capacity(), 24 * MB);
+    fill(&s, "b", 40_000);
+    settle(&s, 24 * MB);
+    let at_24 = s.stats().curr_items;
+    assert!(
+        at_24 > at_8 * 29 / 10,
+        "{at_24} items at 24 MB, {at_8} at 8 MB"
+    );
+    assert!(s.charged_bytes() <= 24 * MB && s.charged_bytes() > 22 * MB);
+
+    // Down: a step per call, until the bytes are under the new budget.
+    let evicted = s.stats().evictions;
+    s.set_memory_limit(4 * MB);
+    assert_eq!(
+        s.capacity(),
+        24 * MB,
+        "nothing evicted by the command itself"
+    );
+    let mut steps = 0;
+    while s.capacity() > 4 * MB {
+        s.set_ballast(0);
+        s.sync();
+        steps += 1;
+        assert!(s.capacity() >= 4 * MB);
+    }
+    assert_eq!(steps, (20 * MB).div_ceil(RESERVE_STEP));
+    settle(&s, 4 * MB);
+    let st = s.stats();
+    assert!(s.charged_bytes() <= 4 * MB, "{}", s.charged_bytes());
+    assert!(s.charged_bytes() > 3 * MB, "{}", s.charged_bytes());
+    assert!(st.evictions - evicted > at_24 * 3 / 4, "{st:?}");
+    // New items keep it there, and the newest are the ones kept.
+    fill(&s, "c", 10_000);
+    settle(&s, 4 * MB);
+    assert!(s.charged_bytes() <= 4 * MB);
+    assert!(s.get(b"c009999").is_some());
+
+    // Past the ceiling: the ceiling.
+    s.set_memory_limit(1024 * MB);
+    assert_eq!(s.capacity(), 32 * MB);
+    fill(&s, "d", 40_000);
+    settle(&s, 32 * MB);
+    assert!(s.charged_bytes() <= 32 * MB && s.charged_bytes() > 30 * MB);
+}
+
+/// With `-M` the budget is the admission limit: lowering refuses new items and evicts none.
+#[test]
+fn memory_limit_with_no_evict_refuses_rather_than_evicts() {
+    const MB: u64 = 1 << 20;
+    let s = Store::new(StoreConfig {
+        memory_limit: 16 * MB,
+        memory_ceiling: 64 * MB,
+        no_evict: true,
+        ..StoreConfig::default()
+    });
+    fill(&s, "a", 8_000);
+    let before = s.stats().curr_items;
+    s.set_memory_limit(8 * MB);
+    s.set_ballast(0);
+    fill(&s, "b", 100);
+    let st = s.stats();
+    assert_eq!(st.evictions, 0);
+    assert_eq!(st.curr_items, before);
+    assert_eq!(st.store_no_memory, 100);
+    s.set_memory_limit(32 * MB);
+    fill(&s, "c", 8_000);
+    assert_eq!(s.stats().curr_items, before + 8_000);
+}
+
 /// Reads a class counter.
 fn class_stat(s: &Store, class: u8, field: fn(&ClassCounters) -> &AtomicU64) -> u64 {
     field(s.classes().counters(class)).load(Ordering::Relaxed)

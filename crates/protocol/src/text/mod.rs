@@ -38,14 +38,19 @@ mod misc;
 mod stats;
 pub(crate) mod store;
 mod touch;
+mod watch;
 
-pub use admin::AutomoveSetting;
+pub use admin::{AutomoveSetting, LruSetting, Real};
 pub use crawler::{ClassList, LruCrawler};
 pub use encode::encode;
 pub use get::{GetKind, KeyIter};
 pub use misc::DebugTime;
 pub use stats::{DetailCommand, StatsGroup};
 pub use store::StoreMode;
+pub use watch::{
+    CONNEVENTS, DELETIONS, EVICTIONS, FETCHERS, MUTATIONS, PROXYEVENTS, PROXYREQS, PROXYUSER,
+    RAWCMDS, SYSEVENTS,
+};
 
 use crate::{Limits, Parsed, Reject, Rejection};
 
@@ -118,6 +123,14 @@ pub enum Request<'a> {
         setting: AutomoveSetting,
         noreply: bool,
     },
+    /// `slabs reassign <src> <dst>`: the two class ids, `None` when either is unreadable
+    /// (memcached refuses that only after checking that reassignment is enabled).
+    SlabsReassign {
+        classes: Option<(i32, i32)>,
+        noreply: bool,
+    },
+    /// `lru tune|mode|temp_ttl ...` (see `admin`).
+    Lru { setting: LruSetting, noreply: bool },
     /// `extstore <setting> <value>`, with a value memcached accepts (see `admin`).
     Extstore { noreply: bool },
     /// `refresh_certs`
@@ -128,6 +141,10 @@ pub enum Request<'a> {
     LruCrawler { command: LruCrawler, noreply: bool },
     /// `stats [group]`
     Stats(StatsGroup),
+    /// `watch [streams...]` (see `watch`): `flags` is the union of the streams asked for,
+    /// or `None` when an argument is not a stream's name. memcached checks `-W` first, then
+    /// that no reply of the same read is still unsent, then the arguments.
+    Watch { flags: Option<u16> },
     /// `mn`
     MetaNoop,
     /// `mg`, `ms`, `md`, `ma`, `me` (see [`crate::meta`]).
@@ -357,6 +374,7 @@ fn parse_line(line: &[u8]) -> LineResult<'_> {
         b"stats" => stats::parse(&tokens(line)),
         b"version" => ready(Request::Version),
         b"quit" => ready(Request::Quit),
+        b"watch" => watch::parse(line),
         _ => unknown(&tokens(line)),
     }
 }
@@ -372,6 +390,7 @@ fn unknown<'a>(tokens: &Tokens<'a>) -> LineResult<'a> {
         b"verbosity" => return misc::verbosity(tokens),
         b"cache_memlimit" => return misc::cache_memlimit(tokens),
         b"slabs" => return admin::slabs(tokens),
+        b"lru" => return admin::lru(tokens),
         b"extstore" => return admin::extstore(tokens),
         b"refresh_certs" => return ready(Request::RefreshCerts { noreply }),
         b"debugtime" => return misc::debugtime(tokens),

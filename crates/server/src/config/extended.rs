@@ -147,6 +147,25 @@ fn safe_strtol(text: &str) -> Option<i32> {
     strtol32(text.as_bytes())
 }
 
+/// `HOST:PORT` as `-o metrics_listen` takes it: an IP address and port (`[v6]:port` for
+/// IPv6), or a host name and port, resolved when it is bound. The port is a number.
+fn is_host_port(text: &str) -> bool {
+    if text.parse::<std::net::SocketAddr>().is_ok() {
+        return true;
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return false;
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    host_ok
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_ok()
+}
+
 /// Reads one `-o` argument into `c`: comma-separated `key` or `key=value` items, as
 /// memcached's `getsubopt` splits them (nothing is trimmed but the argument's leading space;
 /// an empty item is refused, except after a last comma).
@@ -234,6 +253,17 @@ fn one(
             })?;
             c.shutdown_grace = std::time::Duration::from_millis(ms);
         }
+        // ferrocache's: see `Config::metrics_listen`.
+        "metrics_listen" => {
+            let text = needed(value, "Missing metrics_listen argument")?;
+            if !is_host_port(text) {
+                return Err(fail(format!(
+                    "metrics_listen must be HOST:PORT, an address or host name and a port \
+                     (e.g. 127.0.0.1:9150 or [::1]:9150), not {text}"
+                )));
+            }
+            c.metrics_listen = Some(text.to_string());
+        }
         "sock_cookie_id" => {
             // memcached ignores a value it cannot read, leaving 0 (no mark).
             c.sock_cookie_id = value.and_then(safe_strtoul).unwrap_or(0);
@@ -268,13 +298,15 @@ fn one(
             c.hashpower_init = n;
             no_effect(c);
         }
+        // The slab mover's and LRU's settings: shown by `stats settings` and changed by
+        // `slabs automove` and `lru`, as in memcached, but with no slabs and moka's own LRU
+        // they steer nothing (see `crate::admin`).
         "slab_automove" => {
-            if let Some(v) = value {
-                let n = atoi(v);
-                if !(0..=2).contains(&n) {
-                    return Err(fail("slab_automove must be between 0 and 2"));
-                }
+            let n = value.map_or(1, atoi);
+            if !(0..=2).contains(&n) {
+                return Err(fail("slab_automove must be between 0 and 2"));
             }
+            c.tunables.slab_automove = n as u32;
             no_effect(c);
         }
         "slab_automove_ratio" => {
@@ -282,6 +314,7 @@ fn one(
             if r <= 0.0 || r > 1.0 {
                 return Err(fail("slab_automove_ratio must be > 0 and < 1"));
             }
+            c.tunables.slab_automove_ratio = r;
             no_effect(c);
         }
         "slab_automove_window" => {
@@ -289,13 +322,13 @@ fn one(
             if !(3..=1800).contains(&n) {
                 return Err(fail("slab_automove_window must be > 2 and < 1800"));
             }
+            c.tunables.slab_automove_window = n as u32;
             no_effect(c);
         }
         "slab_automove_freeratio" => {
             let v = needed(value, "Missing slab_automove_freeratio argument")?;
-            if safe_strtod(v).is_none() {
-                return Err(fail("could not parse argument to slab_automove_freeratio"));
-            }
+            c.tunables.slab_automove_freeratio = safe_strtod(v)
+                .ok_or_else(|| fail("could not parse argument to slab_automove_freeratio"))?;
             no_effect(c);
         }
         "tail_repair_time" => {
@@ -341,8 +374,10 @@ fn one(
             }
             if key == "hot_lru_pct" {
                 p.hot_lru_pct = n;
+                c.tunables.hot_lru_pct = n as u32;
             } else {
                 p.warm_lru_pct = n;
+                c.tunables.warm_lru_pct = n as u32;
             }
             no_effect(c);
         }
@@ -351,11 +386,18 @@ fn one(
             if f <= 0.0 {
                 return Err(fail(format!("{key} must be > 0")));
             }
+            if key == "hot_max_factor" {
+                c.tunables.hot_max_factor = f;
+            } else {
+                c.tunables.warm_max_factor = f;
+            }
             no_effect(c);
         }
         "temporary_ttl" => {
-            needed(value, "Missing temporary_ttl argument")?;
+            let ttl = atoi(needed(value, "Missing temporary_ttl argument")?);
             p.temp_lru = true;
+            c.tunables.temp_lru = true;
+            c.tunables.temporary_ttl = ttl;
             no_effect(c);
         }
         "read_buf_mem_limit" => {
@@ -366,10 +408,15 @@ fn one(
         }
         "watcher_logbuf_size" | "worker_logbuf_size" => {
             let v = needed(value, &format!("Missing {key} argument"))?;
-            if safe_strtoul(v).is_none() {
-                return Err(fail(format!("could not parse argument to {key}")));
+            let kb = safe_strtoul(v)
+                .ok_or_else(|| fail(format!("could not parse argument to {key}")))?;
+            // Kilobytes; memcached multiplies in its unsigned int, which wraps.
+            let bytes = kb.wrapping_mul(1024);
+            if key == "watcher_logbuf_size" {
+                c.watcher_logbuf_size = bytes;
+            } else {
+                c.worker_logbuf_size = bytes;
             }
-            no_effect(c);
         }
         "slab_sizes" => {
             p.slab_sizes = Some(value.unwrap_or_default().to_string());
@@ -394,8 +441,12 @@ fn one(
             no_effect(c);
         }
         // The maintainer's work here is the crawler's background reclaim.
-        "lru_maintainer" => p.lru_maintainer = true,
-        "no_lru_maintainer" => p.lru_maintainer = false,
+        "lru_maintainer" | "no_lru_maintainer" => {
+            let on = key == "lru_maintainer";
+            p.lru_maintainer = on;
+            c.tunables.lru_maintainer = on;
+            c.tunables.lru_segmented = on;
+        }
         // `stats sizes`' histogram, counted as items come and go.
         "track_sizes" => c.track_sizes = true,
         "no_modern" => {
@@ -404,6 +455,9 @@ fn one(
             }
             p.lru_maintainer = false;
             c.lru_crawler = false;
+            let t = &mut c.tunables;
+            (t.slab_reassign, t.slab_automove) = (false, 0);
+            (t.lru_maintainer, t.lru_segmented) = (false, false);
         }
         "lru_crawler" => c.lru_crawler = true,
         "no_lru_crawler" => c.lru_crawler = false,
@@ -415,12 +469,17 @@ fn one(
         // disabled; the sandbox keys are those of a memcached built without seccomp, where
         // they do nothing either; relaxed_privileges is a debug-build key memcached's test
         // suite passes.
+        "slab_reassign" | "no_slab_reassign" => {
+            c.tunables.slab_reassign = key == "slab_reassign";
+            no_effect(c);
+        }
+        "no_slab_automove" => {
+            c.tunables.slab_automove = 0;
+            no_effect(c);
+        }
         "maxconns_fast"
         | "no_maxconns_fast"
         | "no_hashexpand"
-        | "slab_reassign"
-        | "no_slab_reassign"
-        | "no_slab_automove"
         | "inline_ascii_resp"
         | "no_inline_ascii_resp"
         | "modern"
