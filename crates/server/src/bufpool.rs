@@ -35,12 +35,40 @@ thread_local! {
 pub(crate) struct Pool {
     size: usize,
     buffers: &'static LocalKey<Buffers>,
-    /// Buffers waiting in all threads' pools, for `stats` (memcached's `read_buf_bytes_free`
-    /// and the like). The pools themselves are per thread; only this count is shared.
+    /// The pool's figures for `stats`, in shards: see [`Tally`].
+    tally: [Tally; SHARDS],
+}
+
+/// Shards of each pool's figures. Every request takes and gives back buffers, so one set of
+/// counters written by every worker thread would bounce its cache lines between the cores
+/// at every request; each thread writes the shard it picked once (round robin), and `stats`
+/// sums them.
+const SHARDS: usize = 16;
+
+static NEXT_SHARD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
+/// One shard of a pool's figures (its own cache lines).
+#[repr(align(128))]
+struct Tally {
+    /// Buffers waiting in pools (memcached's `read_buf_bytes_free` and the like).
     pooled: AtomicI64,
     /// Buffers connections hold now, and their bytes, as they report them ([`Held`]).
     held: AtomicI64,
     held_bytes: AtomicI64,
+}
+
+impl Tally {
+    const fn new() -> Tally {
+        Tally {
+            pooled: AtomicI64::new(0),
+            held: AtomicI64::new(0),
+            held_bytes: AtomicI64::new(0),
+        }
+    }
 }
 
 /// What one connection last reported holding of a pool's kind of buffer (see
@@ -62,18 +90,14 @@ pub(crate) struct Figures {
 pub(crate) static READ: Pool = Pool {
     size: READ_BUFFER,
     buffers: &READ_POOL,
-    pooled: AtomicI64::new(0),
-    held: AtomicI64::new(0),
-    held_bytes: AtomicI64::new(0),
+    tally: [const { Tally::new() }; SHARDS],
 };
 
 /// Write buffers ([`WRITE_BUFFER`] bytes).
 pub(crate) static WRITE: Pool = Pool {
     size: WRITE_BUFFER,
     buffers: &WRITE_POOL,
-    pooled: AtomicI64::new(0),
-    held: AtomicI64::new(0),
-    held_bytes: AtomicI64::new(0),
+    tally: [const { Tally::new() }; SHARDS],
 };
 
 impl Pool {
@@ -81,7 +105,7 @@ impl Pool {
     pub(crate) fn take(&self) -> BytesMut {
         match self.buffers.with(|pool| pool.borrow_mut().pop()) {
             Some(buf) => {
-                self.pooled.fetch_sub(1, Ordering::Relaxed);
+                self.mine().pooled.fetch_sub(1, Ordering::Relaxed);
                 buf
             }
             None => BytesMut::with_capacity(self.size),
@@ -97,27 +121,42 @@ impl Pool {
             return;
         }
         let count = i64::from(capacity > 0) - i64::from(held.0 > 0);
+        let t = self.mine();
         if count != 0 {
-            self.held.fetch_add(count, Ordering::Relaxed);
+            t.held.fetch_add(count, Ordering::Relaxed);
         }
-        self.held_bytes
+        t.held_bytes
             .fetch_add(i64::from(capacity) - i64::from(held.0), Ordering::Relaxed);
         held.0 = capacity;
+    }
+
+    /// This thread's shard of the figures.
+    fn mine(&self) -> &Tally {
+        &self.tally[SHARD.with(|s| *s)]
     }
 
     /// One more (`1`) or one fewer (`-1`) buffer held, for an owner that counts buffers
     /// rather than report sizes: its bytes count as the pool's size.
     pub(crate) fn lend(&self, n: i64) {
-        self.held.fetch_add(n, Ordering::Relaxed);
-        self.held_bytes
+        let t = self.mine();
+        t.held.fetch_add(n, Ordering::Relaxed);
+        t.held_bytes
             .fetch_add(n * self.size as i64, Ordering::Relaxed);
     }
 
     /// Buffers pooled and held, for `stats`.
     pub(crate) fn figures(&self) -> Figures {
-        let pooled = self.pooled.load(Ordering::Relaxed).max(0) as u64;
-        let held = self.held.load(Ordering::Relaxed).max(0) as u64;
-        let held_bytes = self.held_bytes.load(Ordering::Relaxed).max(0) as u64;
+        let sum = |f: fn(&Tally) -> &AtomicI64| {
+            let n: i64 = self
+                .tally
+                .iter()
+                .map(|t| f(t).load(Ordering::Relaxed))
+                .sum();
+            n.max(0) as u64
+        };
+        let pooled = sum(|t| &t.pooled);
+        let held = sum(|t| &t.held);
+        let held_bytes = sum(|t| &t.held_bytes);
         let free_bytes = pooled * self.size as u64;
         Figures {
             count: pooled + held,
@@ -142,7 +181,7 @@ impl Pool {
             let mut pool = pool.borrow_mut();
             if pool.len() < POOL_MAX {
                 pool.push(buf);
-                self.pooled.fetch_add(1, Ordering::Relaxed);
+                self.mine().pooled.fetch_add(1, Ordering::Relaxed);
             }
         });
     }
