@@ -231,23 +231,30 @@ pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     // moka grows its table a piece at a time, never stopping a request for it.
     stat(out, "hash_is_expanding", 0);
     // memcached's slab mover, idle: ferrocache has no slab pages to move (items live in
-    // moka), so none is ever rescued, moved or busy.
-    stat(out, "slab_reassign_rescues", 0);
-    stat(out, "slab_reassign_chunk_rescues", 0);
-    stat(out, "slab_reassign_inline_reclaim", 0);
-    stat(out, "slab_reassign_busy_items", 0);
-    stat(out, "slab_reassign_busy_deletes", 0);
-    stat(out, "slab_reassign_busy_nomem", 0);
-    stat(out, "slab_reassign_last_busy_status", "none");
-    stat(out, "slab_reassign_running", 0);
-    stat(out, "slabs_moved", 0);
+    // moka), so none is ever rescued, moved or busy. Shown, as in memcached, while
+    // `slab_reassign` is on.
+    if shared.tunables().slab_reassign {
+        stat(out, "slab_reassign_rescues", 0);
+        stat(out, "slab_reassign_chunk_rescues", 0);
+        stat(out, "slab_reassign_inline_reclaim", 0);
+        stat(out, "slab_reassign_busy_items", 0);
+        stat(out, "slab_reassign_busy_deletes", 0);
+        stat(out, "slab_reassign_busy_nomem", 0);
+        stat(out, "slab_reassign_last_busy_status", "none");
+        stat(out, "slab_reassign_running", 0);
+        stat(out, "slabs_moved", 0);
+    }
     let crawler = shared.store.crawler_stats();
     if crawler.enabled {
         stat(out, "lru_crawler_running", u32::from(crawler.running));
         stat(out, "lru_crawler_starts", crawler.starts);
     }
-    // memcached's LRU maintainer is ferrocache's housekeeper thread (moka's upkeep).
-    stat(out, "lru_maintainer_juggles", s.housekeeper_rounds);
+    // memcached's LRU maintainer is ferrocache's housekeeper thread (moka's upkeep). Its
+    // lines follow memcached's switch (`-o no_lru_maintainer`), as in memcached.
+    let maintainer = shared.config.lru_maintainer;
+    if maintainer {
+        stat(out, "lru_maintainer_juggles", s.housekeeper_rounds);
+    }
     stat(out, "malloc_fails", crate::alloc::large::refused());
     let log = &shared.logger;
     stat(out, "log_worker_dropped", load(&log.worker_dropped));
@@ -284,7 +291,9 @@ pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     stat(out, "expired_unfetched", t.expired_unfetched);
     stat(out, "evicted_unfetched", t.evicted_unfetched);
     // One LRU, no active marks: nothing is evicted while marked active.
-    stat(out, "evicted_active", 0);
+    if maintainer {
+        stat(out, "evicted_active", 0);
+    }
     stat(out, "evictions", s.evictions);
     stat(out, "reclaimed", t.reclaimed);
     stat(out, "crawler_reclaimed", t.crawler_reclaimed);
@@ -292,10 +301,12 @@ pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     // Readers hold items by reference count (`Arc`), which never blocks eviction.
     stat(out, "lrutail_reflocked", 0);
     // One LRU per moka cache, not memcached's HOT/WARM/COLD segments: no moves between them.
-    stat(out, "moves_to_cold", 0);
-    stat(out, "moves_to_warm", 0);
-    stat(out, "moves_within_lru", 0);
-    stat(out, "direct_reclaims", t.direct_reclaims);
+    if maintainer {
+        stat(out, "moves_to_cold", 0);
+        stat(out, "moves_to_warm", 0);
+        stat(out, "moves_within_lru", 0);
+        stat(out, "direct_reclaims", t.direct_reclaims);
+    }
 }
 
 /// memcached's hash table size for the items held: it starts at `-o hashpower` (16 by
@@ -365,6 +376,7 @@ pub(crate) fn settings(shared: &Shared, out: &mut Pairs) {
 pub(crate) fn items(shared: &Shared, out: &mut Pairs) {
     let classes = shared.store.classes();
     let now = shared.store.current_time();
+    let maintainer = shared.config.lru_maintainer;
     let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     for (class, k) in classes.all() {
         let number = level(&k.number);
@@ -375,11 +387,17 @@ pub(crate) fn items(shared: &Shared, out: &mut Pairs) {
             stat(out, &format!("items:{class}:{name}"), value);
         };
         put("number", &number);
-        put("number_hot", &0);
-        put("number_warm", &0);
-        put("number_cold", &number);
-        put("age_hot", &0);
-        put("age_warm", &0);
+        if maintainer {
+            put("number_hot", &0);
+            put("number_warm", &0);
+            put("number_cold", &number);
+            // No TEMP LRU: short-lived items share the one LRU.
+            if shared.tunables().temp_lru {
+                put("number_temp", &0);
+            }
+            put("age_hot", &0);
+            put("age_warm", &0);
+        }
         let oldest = k.oldest.load(Ordering::Relaxed);
         let age = if oldest == 0 {
             0
@@ -397,25 +415,28 @@ pub(crate) fn items(shared: &Shared, out: &mut Pairs) {
         put("reclaimed", &l(&k.reclaimed));
         put("expired_unfetched", &l(&k.expired_unfetched));
         put("evicted_unfetched", &l(&k.evicted_unfetched));
-        put("evicted_active", &0);
+        if maintainer {
+            put("evicted_active", &0);
+        }
         put("crawler_reclaimed", &l(&k.crawler_reclaimed));
         put("crawler_items_checked", &l(&k.crawler_items_checked));
         put("lrutail_reflocked", &0);
-        put("moves_to_cold", &0);
-        put("moves_to_warm", &0);
-        put("moves_within_lru", &0);
-        put("direct_reclaims", &l(&k.direct_reclaims));
-        put("hits_to_hot", &0);
-        put("hits_to_warm", &0);
-        put("hits_to_cold", &l(&k.get_hits));
-        put("hits_to_temp", &0);
+        if maintainer {
+            put("moves_to_cold", &0);
+            put("moves_to_warm", &0);
+            put("moves_within_lru", &0);
+            put("direct_reclaims", &l(&k.direct_reclaims));
+            put("hits_to_hot", &0);
+            put("hits_to_warm", &0);
+            put("hits_to_cold", &l(&k.get_hits));
+            put("hits_to_temp", &0);
+        }
     }
 }
 
-/// `stats slabs`: each class whose items would fill at least part of a page in memcached,
-/// with its chunk figures derived from the items held now (pages are what those chunks
-/// fill, rounded up: ferrocache has no pages to keep once its items are gone), and the
-/// class's hit counters.
+/// `stats slabs`: each class that has held items, with its chunk figures derived from the
+/// items held now (pages are what those chunks fill, rounded up, and at least the one page
+/// memcached keeps once a class has had it), and the class's hit counters.
 pub(crate) fn slabs(shared: &Shared, out: &mut Pairs) {
     let classes = shared.store.classes();
     let table = &classes.table;
@@ -423,11 +444,12 @@ pub(crate) fn slabs(shared: &Shared, out: &mut Pairs) {
     let (mut active, mut malloced) = (0u64, 0u64);
     for (class, k) in classes.all() {
         let used = level(&k.chunks);
-        if class == 0 || used == 0 {
+        if class == 0 || !k.ever_used.load(Ordering::Relaxed) {
             continue;
         }
         let per_page = u64::from(table.per_page(class));
-        let pages = used.div_ceil(per_page);
+        // A class keeps a page once it has had one, as in memcached.
+        let pages = used.div_ceil(per_page).max(1);
         active += 1;
         malloced += pages * u64::from(table.page_size());
         let mut put = |name: &str, value: &dyn std::fmt::Display| {

@@ -69,6 +69,9 @@ pub(crate) const GAP_FACTOR: u32 = 9;
 /// and reads it back finds it counted in `get_expired`; so it does here, even when the
 /// read comes a few milliseconds later.
 pub(crate) const MIN_AGE: u32 = 2;
+/// A background walk runs at least this often while the cache holds items, so that each
+/// class's oldest item (`stats items`' `age`) is known to within this.
+pub(crate) const CENSUS_EVERY: Duration = Duration::from_secs(60);
 /// How long the idle thread sleeps between looks at the schedule (a flush or a client's
 /// crawl wakes it at once).
 pub(crate) const IDLE_TICK: Duration = Duration::from_millis(100);
@@ -270,6 +273,8 @@ pub(crate) fn spawn(core: &Arc<Core>) {
 #[derive(Clone, Copy)]
 enum Walk {
     Background,
+    /// A background walk that removes nothing: it only notes the classes' ages.
+    Census,
     Client(CrawlTarget, u32),
 }
 
@@ -277,6 +282,8 @@ fn run(weak: Weak<Core>) {
     let mut flushes_seen = 0u64;
     // When a walk started by expiry times may run (see GAP_FACTOR).
     let mut next_walk = Instant::now();
+    // When the next walk for `age` is due (see CENSUS_EVERY); the first soon after start.
+    let mut next_census = Instant::now() + MIN_GAP;
     loop {
         let Some(core) = weak.upgrade() else {
             return;
@@ -298,6 +305,20 @@ fn run(weak: Weak<Core>) {
         let flush_due = flushes != flushes_seen && oldest_live <= now;
         let expiry_due =
             c.next_expiry.load(Ordering::Relaxed) <= now && Instant::now() >= next_walk;
+        // With reclaim off (`-o no_lru_maintainer`) no walk runs in the background at all.
+        let census_due = c.reclaim
+            && Instant::now() >= next_census
+            && Instant::now() >= next_walk
+            && core.counters.curr_items.load(Ordering::Relaxed) > 0;
+        if census_due && !(flush_due || expiry_due) {
+            // A walk that removes nothing, for the classes' ages.
+            let started = Instant::now();
+            core.walk(Walk::Census);
+            let took = started.elapsed();
+            next_walk = Instant::now() + (took * GAP_FACTOR).max(MIN_GAP);
+            next_census = Instant::now() + CENSUS_EVERY;
+            continue;
+        }
         if c.reclaim && (flush_due || expiry_due) {
             if flush_due {
                 flushes_seen = flushes;
@@ -306,6 +327,7 @@ fn run(weak: Weak<Core>) {
             core.walk(Walk::Background);
             let took = started.elapsed();
             next_walk = Instant::now() + (took * GAP_FACTOR).max(MIN_GAP);
+            next_census = Instant::now() + CENSUS_EVERY;
             continue;
         }
         drop(core);
@@ -323,6 +345,9 @@ impl Core {
             c.next_expiry.store(u32::MAX, Ordering::Relaxed);
         }
         let mut checked = [0u32; CLASSES as usize];
+        // Each class's oldest live item by store time: `stats items`' `age`, published when
+        // a whole background walk is done.
+        let mut oldest = [u32::MAX; CLASSES as usize];
         let mut now = self.now();
         let (mut scanned, mut removed, mut since_sleep) = (0usize, 0usize, 0u64);
         for (key, item) in self.cache.iter() {
@@ -340,12 +365,17 @@ impl Core {
                 since_sleep += 1;
             }
             scanned += 1;
-            if self.is_dead(&item, now) {
+            let dead = self.is_dead(&item, now);
+            if dead && !matches!(walk, Walk::Census) {
                 if self.reclaim(&key, walk) {
                     removed += 1;
                 }
-            } else if item.exptime != 0 {
-                c.note_expiry(item.exptime);
+            } else if !dead {
+                let first = &mut oldest[usize::from(class.min(CLASSES - 1))];
+                *first = (*first).min(item.time);
+                if item.exptime != 0 {
+                    c.note_expiry(item.exptime);
+                }
             }
             if let Walk::Client(..) = walk {
                 // memcached's client crawl sleeps `lru_crawler_sleep` every 1000 items.
@@ -364,6 +394,15 @@ impl Core {
                 }
                 (scanned, removed) = (0, 0);
                 now = self.now();
+            }
+        }
+        if let Walk::Background | Walk::Census = walk {
+            for (class, first) in oldest.iter().enumerate() {
+                let first = if *first == u32::MAX { 0 } else { *first };
+                self.classes
+                    .counters(class as u8)
+                    .oldest
+                    .store(first, Ordering::Relaxed);
             }
         }
     }
@@ -408,7 +447,7 @@ impl Core {
         let k = self.classes.counters(class);
         let unfetched = !current.value.fetched();
         match walk {
-            Walk::Background => {
+            Walk::Background | Walk::Census => {
                 bump(&k.reclaimed);
                 if unfetched {
                     bump(&k.expired_unfetched);

@@ -9,7 +9,7 @@
 //! `slabs_clsid` looks it up. The counts per class are kept as items come and go
 //! ([`ClassCounters`]).
 
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// memcached's `MAX_NUMBER_OF_SLAB_CLASSES`: classes 1 to 63 (0 is its page pool).
 pub const MAX_CLASSES: usize = 64;
@@ -190,6 +190,9 @@ pub struct ClassCounters {
     pub cas_hits: AtomicU64,
     pub cas_badval: AtomicU64,
     pub touch_hits: AtomicU64,
+    /// The class has held a chunk since start: memcached keeps a page once a class has one,
+    /// so `stats slabs` lists it from then on, with no chunk used if it is empty again.
+    pub ever_used: AtomicBool,
     /// The relative store time of the class's oldest item, as the crawler last found it
     /// (0: not known yet): `stats items`' `age`.
     pub oldest: AtomicU32,
@@ -297,9 +300,12 @@ impl Classes {
         let header = key_len + 1 + suffix + cas + ITEM_HEADER + CHUNK_HEADER;
         self.table
             .chunks(ntotal, header, value_len + 2, |chunk_class| {
-                self.counters(chunk_class)
-                    .chunks
-                    .fetch_add(sign, Ordering::Relaxed);
+                let k = self.counters(chunk_class);
+                k.chunks.fetch_add(sign, Ordering::Relaxed);
+                // Read first: written once per class, not by every store.
+                if sign > 0 && !k.ever_used.load(Ordering::Relaxed) {
+                    k.ever_used.store(true, Ordering::Relaxed);
+                }
             });
         class
     }

@@ -827,3 +827,26 @@ fn a_store_over_a_dead_item_reclaims_it() {
     assert!(!s.delete(b"d"));
     assert_eq!(class_stat(&s, class, |k| &k.reclaimed), 2);
 }
+
+/// The crawler's walks note each class's oldest item, which `stats items` shows as `age`.
+#[test]
+fn a_census_walk_finds_each_classs_oldest_item() {
+    // The crawler's background walks on (`store()` turns them off).
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let s = Store::with_clock(StoreConfig::default(), clock.clone());
+    set(&s, "old", "v", 0);
+    clock.advance(30);
+    set(&s, "new", "v", 0);
+    set(&s, "big", &"x".repeat(5000), 0);
+    let class = s.classes().item(3, 0, 1).1;
+    let big = s.classes().item(3, 0, 5000).1;
+    let oldest = |c: u8| s.classes().counters(c).oldest.load(Ordering::Relaxed);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while oldest(class) == 0 || oldest(big) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no census walk");
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let now = s.current_time();
+    assert_eq!(now - oldest(class), 30);
+    assert_eq!(now - oldest(big), 0);
+}
