@@ -3,59 +3,12 @@
 //! that pipelines). The replies themselves are checked against memcached in
 //! `protocol-tests/transcripts/lru_crawler.t`.
 
-use ferrocache_server::{listen, Config};
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl TestServer {
-    async fn start(args: &[&str]) -> TestServer {
-        let mut argv = vec!["ferrocache", "-l", "127.0.0.1", "-p", "-1"];
-        argv.extend_from_slice(args);
-        let config = Config::parse_from(argv).expect("test flags parse");
-        let listeners = listen::bind_all(&config).expect("bind");
-        let addr = match &listeners[0] {
-            listen::Listener::Tcp(l) => l.local_addr().unwrap(),
-            _ => unreachable!("TCP is bound first"),
-        };
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(ferrocache_server::run(
-            listeners,
-            Arc::new(config),
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        TestServer {
-            addr,
-            stop: Some(tx),
-            task,
-        }
-    }
-
-    async fn connect(&self) -> TcpStream {
-        TcpStream::connect(self.addr).await.unwrap()
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(5), self.task)
-            .await
-            .expect("server drains within 5 s")
-            .unwrap()
-            .unwrap();
-    }
-}
+mod common;
+use common::TestServer;
 
 /// Sends `req` and reads until the reply ends with `until`.
 async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> Vec<u8> {
@@ -118,7 +71,7 @@ async fn a_flush_of_5000_items_is_reclaimed_within_2_seconds() {
     assert_eq!(stat(&mut conn, "reclaimed").await, 5_000);
     assert_eq!(stat(&mut conn, "expired_unfetched").await, 5_000);
     assert_eq!(stat(&mut conn, "get_flushed").await, 0);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// A dump to a client that reads slowly: the listing comes whole and in order of lines, the
@@ -177,7 +130,7 @@ async fn a_dump_to_a_slow_reader_holds_up_nothing_else() {
     let reply = ask(&mut slow, b"lru_crawler mgdump 2\r\n", b"EN\r\n").await;
     assert_eq!(reply, b"OK\r\nEN\r\n");
     assert_eq!(stat(&mut other, "lru_crawler_running").await, 0);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// A client that leaves in the middle of a dump frees the crawler for the next.
@@ -204,7 +157,7 @@ async fn a_client_leaving_mid_dump_frees_the_crawler() {
         assert!(left.elapsed() < Duration::from_secs(5), "still busy");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 /// As memcached, a dump after other requests of the same read is refused ("ERROR cannot
@@ -236,5 +189,5 @@ async fn a_dump_and_pipelined_requests() {
         b"OK\r\nmg a\r\nEN\r\nVALUE a 0 1\r\nx\r\nEND\r\n\
           ERROR cannot pipeline other commands before mgdump\r\nMN\r\n"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }

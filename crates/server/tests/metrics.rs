@@ -3,20 +3,18 @@
 //! protocol-tests/python/test_metrics.py; these check what the endpoint does with load,
 //! with bad HTTP clients, and at shutdown.
 
-use ferrocache_server::{listen, Config};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
+mod common;
+
+/// A server with `-o metrics_listen` on a free port.
 struct TestServer {
+    server: common::TestServer,
     addr: SocketAddr,
     metrics: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
 }
 
 fn free_port() -> u16 {
@@ -31,21 +29,7 @@ impl TestServer {
     async fn start() -> TestServer {
         let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let option = format!("metrics_listen={metrics}");
-        let argv = ["ferrocache", "-l", "127.0.0.1", "-p", "-1", "-o", &option];
-        let config = Config::parse_from(argv).expect("test flags parse");
-        let listeners = listen::bind_all(&config).expect("bind");
-        let addr = match &listeners[0] {
-            listen::Listener::Tcp(l) => l.local_addr().unwrap(),
-            _ => unreachable!("TCP is bound first"),
-        };
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(ferrocache_server::run(
-            listeners,
-            Arc::new(config),
-            async move {
-                let _ = rx.await;
-            },
-        ));
+        let server = common::TestServer::start(&["-o", &option]).await;
         // `run` binds the metrics port as it starts.
         let deadline = Instant::now() + Duration::from_secs(5);
         while TcpStream::connect(metrics).await.is_err() {
@@ -53,19 +37,14 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         TestServer {
-            addr,
+            addr: server.addr,
+            server,
             metrics,
-            stop: Some(tx),
-            task,
         }
     }
 
-    async fn stop(mut self) -> std::io::Result<()> {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(5), self.task)
-            .await
-            .expect("server drains within 5 s")
-            .unwrap()
+    async fn stop(self) -> std::io::Result<()> {
+        self.server.stop().await
     }
 
     /// Sends `request` to the metrics port; the whole response.

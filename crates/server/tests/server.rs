@@ -2,58 +2,12 @@
 //! Byte-for-byte protocol behaviour is checked against real memcached in `protocol-tests/`;
 //! these cover what a transcript cannot: concurrency, shutdown, and connection limits.
 
-use ferrocache_server::{listen, Config};
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl TestServer {
-    async fn start(args: &[&str]) -> TestServer {
-        let mut argv = vec!["ferrocache", "-l", "127.0.0.1", "-p", "-1"];
-        argv.extend_from_slice(args);
-        let config = Config::parse_from(argv).expect("test flags parse");
-        let listeners = listen::bind_all(&config).expect("bind");
-        let addr = match &listeners[0] {
-            listen::Listener::Tcp(l) => l.local_addr().unwrap(),
-            _ => unreachable!("TCP is bound first"),
-        };
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(ferrocache_server::run(
-            listeners,
-            Arc::new(config),
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        TestServer {
-            addr,
-            stop: Some(tx),
-            task,
-        }
-    }
-
-    async fn connect(&self) -> TcpStream {
-        TcpStream::connect(self.addr).await.unwrap()
-    }
-
-    async fn stop(mut self) -> std::io::Result<()> {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(5), self.task)
-            .await
-            .expect("server drains within 5 s")
-            .unwrap()
-    }
-}
+mod common;
+use common::TestServer;
 
 /// `set KEY 0 0 LEN` with a value of LEN `v`s.
 fn set_request(key: &str, len: usize) -> Vec<u8> {

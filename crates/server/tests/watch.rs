@@ -4,59 +4,12 @@
 //! full worker buffer drops lines; at most 20 watchers; a `watch` after other requests of
 //! the same read is refused; evictions are logged.
 
-use ferrocache_server::{listen, Config};
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl TestServer {
-    async fn start(args: &[&str]) -> TestServer {
-        let mut argv = vec!["ferrocache", "-l", "127.0.0.1", "-p", "-1"];
-        argv.extend_from_slice(args);
-        let config = Config::parse_from(argv).expect("test flags parse");
-        let listeners = listen::bind_all(&config).expect("bind");
-        let addr = match &listeners[0] {
-            listen::Listener::Tcp(l) => l.local_addr().unwrap(),
-            _ => unreachable!("TCP is bound first"),
-        };
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(ferrocache_server::run(
-            listeners,
-            Arc::new(config),
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        TestServer {
-            addr,
-            stop: Some(tx),
-            task,
-        }
-    }
-
-    async fn connect(&self) -> TcpStream {
-        TcpStream::connect(self.addr).await.unwrap()
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(5), self.task)
-            .await
-            .expect("server drains within 5 s")
-            .unwrap()
-            .unwrap();
-    }
-}
+mod common;
+use common::TestServer;
 
 /// Sends `req` and reads until the reply ends with `until`.
 async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> String {
@@ -180,7 +133,7 @@ async fn a_watcher_that_reads_nothing_loses_lines_and_is_told_how_many() {
     eprintln!("200,001 lines: {written} kept by the workers ({dropped} dropped), {sent} given to the watcher, {announced} skipped");
     let given = lines.iter().filter(|l| !l.starts_with("skipped=")).count();
     assert_eq!(given as u64, sent);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +151,7 @@ async fn a_full_worker_buffer_drops_lines_and_counts_them() {
     let lines = read_until(&mut watcher, b"\n").await;
     assert!(lines.starts_with("ts="), "{lines}");
     assert_eq!(sent, written);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,7 +178,7 @@ async fn at_most_twenty_watchers() {
     drop(watchers.pop());
     wait_stat(&mut client, "log_watchers", |v| v == 19).await;
     assert_eq!(ask(&mut client, b"watch\r\n", b"\r\n").await, "OK\r\n");
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,7 +206,7 @@ async fn watch_after_other_requests_of_the_same_read_is_refused() {
         line.contains(" type=item_store key=b status=stored cmd=set ttl=0 clsid=1 "),
         "{line}"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,5 +235,5 @@ async fn evictions_are_logged() {
             || line.contains(" la=1 clsid=32 size=100000"),
         "{line}"
     );
-    server.stop().await;
+    server.stop().await.unwrap();
 }
