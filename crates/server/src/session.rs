@@ -310,21 +310,8 @@ impl<'a> Session<'a> {
                     let next = text::execute(ctx, request, swallow);
                     laps.lap(Proto::Ascii, op);
                     ctx.backing = None;
-                    match next {
-                        Next::Close => {
-                            close = true;
-                            break;
-                        }
-                        Next::Watch(slot) => {
-                            watch = Some(slot);
-                            break;
-                        }
-                        // A dump streams before any later request runs (see `crawler`).
-                        Next::Dump => {
-                            dump = true;
-                            break;
-                        }
-                        Next::Continue => {}
+                    if stops(next, &mut close, &mut watch, &mut dump) {
+                        break;
                     }
                 }
                 Parsed::Complete(request, used) => {
@@ -334,21 +321,8 @@ impl<'a> Session<'a> {
                     let next = text::execute(ctx, request, swallow);
                     laps.lap(Proto::Ascii, op);
                     buf.advance(used);
-                    match next {
-                        Next::Close => {
-                            close = true;
-                            break;
-                        }
-                        Next::Watch(slot) => {
-                            watch = Some(slot);
-                            break;
-                        }
-                        // A dump streams before any later request runs (see `crawler`).
-                        Next::Dump => {
-                            dump = true;
-                            break;
-                        }
-                        Next::Continue => {}
+                    if stops(next, &mut close, &mut watch, &mut dump) {
+                        break;
                     }
                 }
                 Parsed::Incomplete(need) => {
@@ -491,6 +465,19 @@ impl Drop for Session<'_> {
         self.replies_written();
         bufpool::READ.report(&mut self.held, 0);
     }
+}
+
+/// Whether a pass stops after a text request that returned `next`, and why: it closes, it
+/// became a watcher (in that logger slot), or a dump streams before any later request runs
+/// (see `crawler`).
+fn stops(next: Next, close: &mut bool, watch: &mut Option<u8>, dump: &mut bool) -> bool {
+    match next {
+        Next::Close => *close = true,
+        Next::Watch(slot) => *watch = Some(slot),
+        Next::Dump => *dump = true,
+        Next::Continue => return false,
+    }
+    true
 }
 
 /// What [`make_room`] did.

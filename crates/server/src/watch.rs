@@ -189,10 +189,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
 impl Logger {
-    /// A logger for a store whose events go to it, with its thread started. The thread
-    /// holds only a weak reference and ends within a second of the logger going.
-    pub fn start(tap: Arc<Tap>, worker_cap: usize, watcher_cap: usize) -> Arc<Logger> {
-        let logger = Arc::new(Logger {
+    /// A logger with no watcher and no thread yet.
+    fn new(tap: Arc<Tap>, worker_cap: usize, watcher_cap: usize) -> Logger {
+        Logger {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             tap,
             gid: AtomicU64::new(0),
@@ -205,7 +204,13 @@ impl Logger {
             worker_written: AtomicU64::new(0),
             watcher_skipped: AtomicU64::new(0),
             watcher_sent: AtomicU64::new(0),
-        });
+        }
+    }
+
+    /// A logger for a store whose events go to it, with its thread started. The thread
+    /// holds only a weak reference and ends within a second of the logger going.
+    pub fn start(tap: Arc<Tap>, worker_cap: usize, watcher_cap: usize) -> Arc<Logger> {
+        let logger = Arc::new(Logger::new(tap, worker_cap, watcher_cap));
         let weak = Arc::downgrade(&logger);
         logger.tap.set_sink({
             let weak = weak.clone();
@@ -672,20 +677,7 @@ mod tests {
 
     /// A logger whose thread is not started: rounds are run by hand.
     fn manual(worker_cap: usize, watcher_cap: usize) -> Logger {
-        Logger {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            tap: Arc::new(Tap::default()),
-            gid: AtomicU64::new(0),
-            worker_cap,
-            watcher_cap,
-            watchers: Mutex::new(Default::default()),
-            buffers: Mutex::new(Vec::new()),
-            thread: OnceLock::new(),
-            worker_dropped: AtomicU64::new(0),
-            worker_written: AtomicU64::new(0),
-            watcher_skipped: AtomicU64::new(0),
-            watcher_sent: AtomicU64::new(0),
-        }
+        Logger::new(Arc::new(Tap::default()), worker_cap, watcher_cap)
     }
 
     fn pending(w: &Watcher) -> String {
