@@ -68,10 +68,9 @@ pub(crate) fn load(store: &Store, path: &Path) -> io::Result<()> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            tracing::info!(
-                "[restart] no memory file {}, starting with a clean cache",
-                path.display()
-            );
+            // memcached's own line, word for word and whatever the verbosity: operators
+            // grep for it.
+            eprintln!("[restart] no metadata save file, starting with a clean cache");
             return Ok(());
         }
         Err(e) => {
@@ -114,6 +113,11 @@ pub(crate) fn load(store: &Store, path: &Path) -> io::Result<()> {
             true
         }
         Err(e) => {
+            if matches!(e, ferrocache_storage::LoadError::Foreign) {
+                // No save of ours: what memcached says when it finds no save of its own
+                // (its mmapped file, at this path, is such a foreign file).
+                eprintln!("[restart] no metadata save file, starting with a clean cache");
+            }
             tracing::warn!(
                 "[restart] refused the memory file {}: {e}; starting with a clean cache",
                 path.display()

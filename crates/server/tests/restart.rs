@@ -196,7 +196,8 @@ fn sigusr1_saves_and_the_next_start_loads_once() {
     assert_eq!(server.gets("new"), "END\r\n");
     let (_, log) = server.signal(libc::SIGINT);
     assert!(
-        log.contains("[restart] no memory file") && !file.exists(),
+        log.contains("[restart] no metadata save file, starting with a clean cache")
+            && !file.exists(),
         "{log}"
     );
 }
