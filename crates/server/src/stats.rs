@@ -24,6 +24,9 @@ fn stat(out: &mut Pairs, name: &str, value: impl std::fmt::Display) {
 /// `slabs` and `sizes` whole.
 pub(crate) fn named_group(shared: &Shared, name: &[u8]) -> Option<Pairs> {
     let mut out = Pairs::new();
+    if name.is_empty() || matches!(name, b"items" | b"slabs" | b"sizes") {
+        shared.store.sync();
+    }
     if name.is_empty() {
         general(shared, &mut out);
     } else if name.starts_with(b"reset") {
@@ -59,6 +62,12 @@ pub(crate) fn named_group(shared: &Shared, name: &[u8]) -> Option<Pairs> {
 pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
     let shared = ctx.shared;
     let mut out = Pairs::new();
+    if matches!(
+        group,
+        StatsGroup::General | StatsGroup::Items | StatsGroup::Slabs | StatsGroup::Sizes
+    ) {
+        shared.store.sync();
+    }
     match group {
         StatsGroup::General => general(shared, &mut out),
         StatsGroup::Settings => settings(shared, &mut out),

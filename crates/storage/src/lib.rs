@@ -1422,7 +1422,10 @@ impl Store {
         self.counters.charged.load(Ordering::Relaxed).max(0) as u64
     }
 
-    /// Lets moka finish its pending bookkeeping (evictions, counters). For tests.
+    /// Lets moka finish its pending bookkeeping (evictions, counters): `stats` calls it
+    /// first, so that its counts include the evictions of every write already answered, as
+    /// memcached's do (it evicts before it answers a set). The housekeeper keeps what is
+    /// pending small, so this is short.
     pub fn sync(&self) {
         self.cache.run_pending_tasks();
     }
