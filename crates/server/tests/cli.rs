@@ -1,19 +1,14 @@
 //! The `ferrocache` binary as an operator runs it: flags, help, signals, daemon mode.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrocache");
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::free_port;
 
 /// memcached refuses to run as root without -u, and so does ferrocache; tests pass it.
 fn base_args(port: u16) -> Vec<String> {

@@ -10,24 +10,9 @@ use tokio::net::TcpStream;
 mod common;
 use common::TestServer;
 
-/// Sends `req` and reads until the reply ends with `until`.
+/// Sends `req` and reads until the reply ends with `until` (each read within 10 s).
 async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> Vec<u8> {
-    conn.write_all(req).await.unwrap();
-    read_until(conn, until).await
-}
-
-async fn read_until(conn: &mut TcpStream, until: &[u8]) -> Vec<u8> {
-    let mut got = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
-    while !got.ends_with(until) {
-        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
-            .await
-            .expect("reply within 10 s")
-            .unwrap();
-        assert!(n > 0, "closed early after {} bytes", got.len());
-        got.extend_from_slice(&chunk[..n]);
-    }
-    got
+    common::ask(conn, req, until, Duration::from_secs(10)).await
 }
 
 /// A `stats` figure.

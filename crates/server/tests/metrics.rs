@@ -9,20 +9,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 mod common;
+use common::free_port;
+
+/// Sends `req` and reads until the reply ends with `until` (each read within 5 s).
+async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> Vec<u8> {
+    common::ask(conn, req, until, Duration::from_secs(5)).await
+}
 
 /// A server with `-o metrics_listen` on a free port.
 struct TestServer {
     server: common::TestServer,
     addr: SocketAddr,
     metrics: SocketAddr,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl TestServer {
@@ -76,21 +74,6 @@ fn value(body: &str, series: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {series} in\n{body}"))
         .parse()
         .unwrap()
-}
-
-async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> Vec<u8> {
-    conn.write_all(req).await.unwrap();
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !got.ends_with(until) {
-        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut chunk))
-            .await
-            .expect("reply within 5 s")
-            .unwrap();
-        assert!(n > 0, "closed early");
-        got.extend_from_slice(&chunk[..n]);
-    }
-    got
 }
 
 /// A binary request header and body.

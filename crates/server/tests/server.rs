@@ -9,32 +9,17 @@ use tokio::net::TcpStream;
 mod common;
 use common::TestServer;
 
+/// Sends `req` and reads until the reply ends with `until` (each read within 5 s).
+async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> Vec<u8> {
+    common::ask(conn, req, until, Duration::from_secs(5)).await
+}
+
 /// `set KEY 0 0 LEN` with a value of LEN `v`s.
 fn set_request(key: &str, len: usize) -> Vec<u8> {
     let mut req = format!("set {key} 0 0 {len}\r\n").into_bytes();
     req.extend(std::iter::repeat_n(b'v', len));
     req.extend_from_slice(b"\r\n");
     req
-}
-
-/// Sends `req` and reads until the reply ends with `until`.
-async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> Vec<u8> {
-    conn.write_all(req).await.unwrap();
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 4096];
-    while !got.ends_with(until) {
-        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut chunk))
-            .await
-            .expect("reply within 5 s")
-            .unwrap();
-        assert!(
-            n > 0,
-            "closed early; got {:?}",
-            String::from_utf8_lossy(&got)
-        );
-        got.extend_from_slice(&chunk[..n]);
-    }
-    got
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

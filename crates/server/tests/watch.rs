@@ -5,30 +5,19 @@
 //! the same read is refused; evictions are logged.
 
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 mod common;
 use common::TestServer;
 
-/// Sends `req` and reads until the reply ends with `until`.
+/// Sends `req` and reads until the reply ends with `until` (each read within 10 s).
 async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8]) -> String {
-    conn.write_all(req).await.unwrap();
-    read_until(conn, until).await
+    String::from_utf8(common::ask(conn, req, until, Duration::from_secs(10)).await).unwrap()
 }
 
 async fn read_until(conn: &mut TcpStream, until: &[u8]) -> String {
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 65536];
-    while !got.ends_with(until) {
-        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
-            .await
-            .unwrap_or_else(|_| panic!("no {until:?} within 10 s"))
-            .unwrap();
-        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&chunk[..n]);
-    }
-    String::from_utf8(got).unwrap()
+    String::from_utf8(common::read_until(conn, until, Duration::from_secs(10)).await).unwrap()
 }
 
 /// A figure of `stats`.

@@ -57,3 +57,41 @@ impl TestServer {
             .unwrap()
     }
 }
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends `req` and reads until the reply ends with `until`, each read within `within`.
+pub async fn ask(conn: &mut TcpStream, req: &[u8], until: &[u8], within: Duration) -> Vec<u8> {
+    use tokio::io::AsyncWriteExt;
+    conn.write_all(req).await.unwrap();
+    read_until(conn, until, within).await
+}
+
+/// Reads until what came ends with `until`, each read within `within`; the connection
+/// must stay open until then.
+pub async fn read_until(conn: &mut TcpStream, until: &[u8], within: Duration) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !got.ends_with(until) {
+        let n = tokio::time::timeout(within, conn.read(&mut chunk))
+            .await
+            .unwrap_or_else(|_| panic!("no {until:?} within {within:?}"))
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed early after {} bytes: {:?}",
+            got.len(),
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&chunk[..n]);
+    }
+    got
+}
