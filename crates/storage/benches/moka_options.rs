@@ -7,6 +7,11 @@
 //! MOKA_CRITERION=1 cargo bench -p ferrocache-storage --bench moka_options -- 'get hit'
 //! ```
 //!
+//! Environment: `MOKA_SIZES` (entries, comma-separated; default `100000,1000000`),
+//! `MOKA_ROUNDS` (5), `MOKA_OPS` (operations per measurement, 200000), `MOKA_VARIANTS` and
+//! `MOKA_ONLY_OPS` (names from the table, comma-separated), `MOKA_THP=1` (keep transparent
+//! huge pages, which the server turns off).
+//!
 //! The caches are built here directly, with moka 0.12 from crates.io, and with keys and values
 //! shaped as the store's: a 16-byte key holding its bytes inline and hashing as one `u32`
 //! (foldhash of the bytes, as `crates/storage/src/key.rs` does for keys of up to 14 bytes),
@@ -25,6 +30,8 @@
 //! Operations (uniform random keys over the whole key space, so that the table does not stay
 //! in the CPU cache):
 //! - `get hit`: a key the cache holds; `get miss`: a key it never held;
+//! - `contains_key hit`: the walk of a hit without recording the read or cloning the value
+//!   (moka's only read that records nothing; it returns no value);
 //! - `replace`: `insert` of a key the cache holds, with a new 100-byte value (made per call,
 //!   as a `set` makes one);
 //! - `insert new`: `insert` of a key never seen, on a full cache: each one evicts one;
@@ -335,7 +342,7 @@ fn specs() -> Vec<Spec> {
             ..OURS
         },
         Spec {
-            name: "bare (no w/l, mix)",
+            name: "bare",
             weigher: false,
             listener: false,
             hasher: Hasher_::Mix,
@@ -349,6 +356,7 @@ fn specs() -> Vec<Spec> {
 trait Store: Send + Sync {
     fn get(&self, key: &BKey) -> Option<Item>;
     fn insert(&self, key: BKey, item: Item);
+    fn contains_key(&self, key: &BKey) -> bool;
     fn run_pending_tasks(&self);
     fn entry_count(&self) -> u64;
 }
@@ -391,6 +399,15 @@ where
             cache.invalidate(&key);
         }
         cache.insert(key, item);
+    }
+    #[inline]
+    fn contains_key(&self, key: &BKey) -> bool {
+        if self.lookup {
+            let hash = key.hash32();
+            self.caches[self.index(hash)].contains_key(&Lookup { key, hash })
+        } else {
+            self.caches[self.index(key.hash32())].contains_key(key)
+        }
     }
     fn run_pending_tasks(&self) {
         for c in &self.caches {
@@ -530,6 +547,9 @@ enum Op {
     /// Make the key and hash it, no cache: what every row includes.
     Baseline,
     GetHit,
+    /// `contains_key` of a held key: the same walk as a hit, without recording the read and
+    /// without cloning the value.
+    ContainsHit,
     GetMiss,
     Replace,
     InsertNew,
@@ -538,9 +558,10 @@ enum Op {
 }
 /// In this order: the reads while the cache holds every key `0..entries`, and `InsertNew`
 /// last, since it evicts them.
-const OPS: [Op; 6] = [
+const OPS: [Op; 7] = [
     Op::Baseline,
     Op::GetHit,
+    Op::ContainsHit,
     Op::GetHit2,
     Op::GetMiss,
     Op::Replace,
@@ -550,6 +571,7 @@ fn op_name(op: Op) -> &'static str {
     match op {
         Op::Baseline => "key+hash only",
         Op::GetHit => "get hit",
+        Op::ContainsHit => "contains_key hit",
         Op::GetMiss => "get miss",
         Op::Replace => "replace",
         Op::InsertNew => "insert new",
@@ -580,6 +602,12 @@ fn run(
             for _ in 0..ops {
                 let k = BKey::of(rng.below(entries));
                 black_box(store.get(&k));
+            }
+        }
+        Op::ContainsHit => {
+            for _ in 0..ops {
+                let k = BKey::of(rng.below(entries));
+                black_box(store.contains_key(&k));
             }
         }
         Op::GetMiss => {
@@ -686,6 +714,7 @@ fn interleaved() {
     let rounds: usize = env_or("MOKA_ROUNDS", 5);
     let ops: u64 = env_or("MOKA_OPS", 200_000);
     let only: Option<String> = std::env::var("MOKA_VARIANTS").ok();
+    let only_ops: Option<String> = std::env::var("MOKA_ONLY_OPS").ok();
     let specs: Vec<Spec> = specs()
         .into_iter()
         .filter(|s| {
@@ -719,6 +748,12 @@ fn interleaved() {
                 let hk = spec.housekeeper.then(|| Housekeeper::spawn(store.clone()));
                 let mut next_new = 10 * entries;
                 for (o, &op) in OPS.iter().enumerate() {
+                    if only_ops
+                        .as_ref()
+                        .is_some_and(|f| !f.split(',').any(|n| n == op_name(op)))
+                    {
+                        continue;
+                    }
                     let seed = 0x1234_5678 ^ (round as u64) << 20 ^ o as u64;
                     // A short warm-up of the same operation (its pages, its branch history).
                     run(&*store, op, entries, ops / 10, seed ^ 0xff, &mut next_new);
@@ -744,6 +779,10 @@ fn interleaved() {
         for (v, spec) in specs.iter().enumerate() {
             print!("| {} |", spec.name);
             for (o, &op) in OPS.iter().enumerate() {
+                if results[v][o].is_empty() {
+                    print!(" - |");
+                    continue;
+                }
                 let mut p: Vec<f64> = results[v][o].iter().map(|r| r.0).collect();
                 let (lo, hi) = (
                     p.iter().cloned().fold(f64::MAX, f64::min),
@@ -758,6 +797,55 @@ fn interleaved() {
                 }
             }
             println!();
+        }
+        // The same, as ratios to `ours` measured in the same round: the load of a shared
+        // machine moves both alike, so the ratio is steadier than either figure.
+        let Some(base) = specs.iter().position(|s| s.name == OURS.name) else {
+            continue;
+        };
+        println!("\n### {entries} entries: CPU per operation / ours in the same round\n");
+        print!("| variant |");
+        for op in OPS {
+            print!(" {} |", op_name(op));
+        }
+        println!();
+        print!("|---|");
+        for _ in OPS {
+            print!("---|");
+        }
+        println!();
+        for (v, spec) in specs.iter().enumerate() {
+            print!("| {} |", spec.name);
+            for o in 0..OPS.len() {
+                let mut r: Vec<f64> = results[v][o]
+                    .iter()
+                    .zip(&results[base][o])
+                    .map(|(a, b)| a.0 / b.0)
+                    .collect();
+                if r.is_empty() {
+                    print!(" - |");
+                    continue;
+                }
+                let (lo, hi) = (
+                    r.iter().cloned().fold(f64::MAX, f64::min),
+                    r.iter().cloned().fold(0.0, f64::max),
+                );
+                print!(" {:.2} ({lo:.2}-{hi:.2}) |", median(&mut r));
+            }
+            println!();
+        }
+        // Every round's figure, for the record.
+        if std::env::var_os("MOKA_RAW").is_some() {
+            println!("\nraw (variant, op, per-round process ns/op):");
+            for (v, spec) in specs.iter().enumerate() {
+                for (o, &op) in OPS.iter().enumerate() {
+                    let r: Vec<String> = results[v][o]
+                        .iter()
+                        .map(|r| format!("{:.0}", r.0))
+                        .collect();
+                    println!("{} | {} | {}", spec.name, op_name(op), r.join(" "));
+                }
+            }
         }
     }
 }
@@ -791,6 +879,14 @@ fn criterion_benches(c: &mut Criterion) {
 }
 
 fn main() {
+    // As the server does (crates/server/src/alloc.rs): no transparent huge pages, which
+    // mimalloc would otherwise ask for; they make every dependent cache miss of moka's walk
+    // cheaper (fewer TLB misses), so figures with them would not be the server's.
+    // `MOKA_THP=1` keeps them, to measure that difference.
+    if std::env::var_os("MOKA_THP").is_none() {
+        // SAFETY: a plain prctl on this process, no pointers.
+        unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    }
     if std::env::var_os("MOKA_CRITERION").is_some() {
         let mut c = Criterion::default().configure_from_args();
         criterion_benches(&mut c);
