@@ -538,7 +538,7 @@ impl Rng {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) * n >> 32
+        ((self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) * n) >> 32
     }
 }
 
@@ -633,7 +633,7 @@ fn run(
             std::thread::scope(|s| {
                 for t in 0..2u64 {
                     s.spawn(move || {
-                        let mut rng = Rng((seed ^ (t + 1) * 0x9e37_79b9) | 1);
+                        let mut rng = Rng((seed ^ ((t + 1) * 0x9e37_79b9)) | 1);
                         for _ in 0..ops / 2 {
                             let k = BKey::of(rng.below(entries));
                             black_box(store.get(&k));
@@ -754,7 +754,7 @@ fn interleaved() {
                     {
                         continue;
                     }
-                    let seed = 0x1234_5678 ^ (round as u64) << 20 ^ o as u64;
+                    let seed = 0x1234_5678 ^ ((round as u64) << 20) ^ o as u64;
                     // A short warm-up of the same operation (its pages, its branch history).
                     run(&*store, op, entries, ops / 10, seed ^ 0xff, &mut next_new);
                     let r = run(&*store, op, entries, ops, seed, &mut next_new);
@@ -816,10 +816,10 @@ fn interleaved() {
         println!();
         for (v, spec) in specs.iter().enumerate() {
             print!("| {} |", spec.name);
-            for o in 0..OPS.len() {
-                let mut r: Vec<f64> = results[v][o]
+            for (rounds, base_rounds) in results[v].iter().zip(&results[base]) {
+                let mut r: Vec<f64> = rounds
                     .iter()
-                    .zip(&results[base][o])
+                    .zip(base_rounds)
                     .map(|(a, b)| a.0 / b.0)
                     .collect();
                 if r.is_empty() {
