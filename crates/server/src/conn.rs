@@ -420,7 +420,7 @@ fn serve<'a>(
                 session.count_replies();
                 let n = session.ctx.out.flush(stream).await?;
                 session.replies_written();
-                Counters::add(&shared.counters.bytes_written, n as u64);
+                Counters::add(&shared.counters.mine().bytes_written, n as u64);
             }
             if pass.dump {
                 // The replies before the dump are written; the requests after it wait.
@@ -533,7 +533,7 @@ fn serve<'a>(
                 entry.close_reason.store(reason, Ordering::Relaxed);
                 return Ok(());
             }
-            Counters::add(&shared.counters.bytes_read, n as u64);
+            Counters::add(&shared.counters.mine().bytes_read, n as u64);
         }
     }
 }

@@ -307,10 +307,9 @@ pub(crate) struct Counters {
     pub curr_connections: AtomicU64,
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
-    pub bytes_read: AtomicU64,
-    pub bytes_written: AtomicU64,
+    /// Added to by every request: per thread (see [`PerRequest`]).
+    pub hot: ferrocache_storage::Stripes<PerRequest>,
     pub cmd_flush: AtomicU64,
-    pub cmd_meta: AtomicU64,
     pub conn_yields: AtomicU64,
     pub auth_cmds: AtomicU64,
     pub auth_errors: AtomicU64,
@@ -334,6 +333,31 @@ impl Counters {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
+
+    /// The calling thread's copy of the counters every request adds to.
+    #[inline]
+    pub fn mine(&self) -> &PerRequest {
+        self.hot.mine()
+    }
+
+    /// One of those counters, summed over the threads.
+    pub fn sum(&self, field: fn(&PerRequest) -> &AtomicU64) -> u64 {
+        self.hot
+            .all()
+            .map(|c| field(c).load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+/// The server's counters that every request adds to, one copy per thread, summed for
+/// `stats`. Why: a single shared copy would move its cache line between the worker
+/// threads' cores on every request (see `ferrocache_storage::Stripes`).
+#[derive(Default)]
+#[repr(align(128))]
+pub(crate) struct PerRequest {
+    pub bytes_read: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub cmd_meta: AtomicU64,
 }
 
 pub(crate) fn store_config(config: &Config) -> StoreConfig {
