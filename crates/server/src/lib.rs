@@ -17,6 +17,8 @@ mod meta;
 mod metrics;
 mod out;
 mod prefix;
+#[doc(hidden)]
+pub mod replay;
 mod restart;
 mod session;
 mod stats;
