@@ -83,7 +83,7 @@ FERROCACHE=target/release/ferrocache
 BENCH=target/release/ferrobench
 # The servers of a round, in the order of round 1 (rotated by one each round).
 SERVERS=(mc45)
-MC45= MC18=
+MC45='' MC18=''
 if [ "$REPORT" = 0 ]; then
     cargo build --release --quiet -p ferrocache-server -p ferrocache-bench
     MC45=${MEMCACHED_BIN:-$(reference_memcached)}
@@ -109,7 +109,7 @@ CONNS=(--threads 2 --clients 25)   # 50 connections
 # Scenario N: sets NAME, MEM (-m), FC_MEM (ferrocache's -m when not MEM; both memcacheds
 # keep MEM), ITEM (-I), KIND (load|stall) and ARGS.
 scenario() {
-    MEM=1024 FC_MEM= ITEM=1m KIND=load
+    MEM=1024 FC_MEM='' ITEM=1m KIND=load
     local base=(--ratio 1:10 --data-size 32 --key-maximum 100000 --preload --test-time "$SECS")
     case $1 in
         1) NAME="text 1:10, 32 B"; ARGS=("${CONNS[@]}" "${base[@]}") ;;
@@ -216,19 +216,19 @@ run_ferrobench() {
     local s=$1 server=$2 round=$3 mem=$MEM
     [ "$server" = ferrocache ] && [ -n "$FC_MEM" ] && mem=$FC_MEM
     start_server "$server" "$mem" "$ITEM"
-    local base="$OUT/s$s-$server-r$round"
+    local stem="$OUT/s$s-$server-r$round"
     echo "== round $round/$LAST, scenario $s ($NAME): $server -m $mem -I $ITEM -t 2 (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     if [ "$KIND" = stall ]; then
-        "$BENCH" stall --server "127.0.0.1:$PORT" "${ARGS[@]}" --json "$base.json" >"$base.txt" 2>&1 \
-            || echo "scenario $s failed on $server (see $base.txt)" >&2
+        "$BENCH" stall --server "127.0.0.1:$PORT" "${ARGS[@]}" --json "$stem.json" >"$stem.txt" 2>&1 \
+            || echo "scenario $s failed on $server (see $stem.txt)" >&2
     else
         if [ "$s" = 8 ] || [ "$s" = 8e ]; then
             "$BENCH" fill --server "127.0.0.1:$PORT" --value-size 100 --pid "$PID" --settle 0 \
-                >"$base.fill.txt" 2>&1 || echo "fill failed on $server" >&2
+                >"$stem.fill.txt" 2>&1 || echo "fill failed on $server" >&2
         fi
-        "$BENCH" --server "127.0.0.1:$PORT" "${ARGS[@]}" --server-pid "$PID" --json "$base.json" \
-            >"$base.txt" 2>"$base.log" || echo "scenario $s failed on $server (see $base.log)" >&2
-        grep -E '^\| total|^hit ratio|^server CPU' "$base.txt" >&2 || true
+        "$BENCH" --server "127.0.0.1:$PORT" "${ARGS[@]}" --server-pid "$PID" --json "$stem.json" \
+            >"$stem.txt" 2>"$stem.log" || echo "scenario $s failed on $server (see $stem.log)" >&2
+        grep -E '^\| total|^hit ratio|^server CPU' "$stem.txt" >&2 || true
     fi
     stop_server
 }
@@ -246,27 +246,27 @@ run_memtier() {
         1r) mt=(--ratio 1:10 --rate-limiting 1200) ;;   # 60k requests/s over the 50 connections
     esac
     start_server "$server" 1024 1m
-    local base="$OUT/memtier-s$s-$server-r$round"
+    local stem="$OUT/memtier-s$s-$server-r$round"
     echo "== round $round/$LAST, memtier scenario $s: $server -m 1024 -I 1m -t 2 (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     # Preload keys memtier-1..memtier-100000 (memtier's own names; P:P splits the range among
     # the 50 connections and allkeys covers it) with the scenario's protocol and value size.
     # curr_items afterwards goes into the .preload.txt: the report checks it is 100000.
     memtier_benchmark -s 127.0.0.1 -p "$PORT" -P "$proto" -t 2 -c 25 --hide-histogram \
         --key-minimum 1 --key-maximum 100000 --key-pattern P:P --ratio 1:0 --requests allkeys -d "$dsize" \
-        >"$base.preload.txt" 2>&1 || echo "memtier preload failed on $server (see $base.preload.txt)" >&2
-    echo "curr_items $(curr_items "$PORT")" >>"$base.preload.txt"
+        >"$stem.preload.txt" 2>&1 || echo "memtier preload failed on $server (see $stem.preload.txt)" >&2
+    echo "curr_items $(curr_items "$PORT")" >>"$stem.preload.txt"
     local before after
     before=$(cpu_ticks "$PID")
     memtier_benchmark -s 127.0.0.1 -p "$PORT" -P "$proto" -t 2 -c 25 --hide-histogram \
         --distinct-client-seed --key-minimum 1 --key-maximum 100000 --key-pattern R:R \
         --test-time "$SECS" -d "$dsize" "${mt[@]}" --print-percentiles 50,99,99.9 \
-        --json-out-file "$base.json" >"$base.txt" 2>"$base.log" \
-        || echo "memtier failed on $server (see $base.log)" >&2
+        --json-out-file "$stem.json" >"$stem.txt" 2>"$stem.log" \
+        || echo "memtier failed on $server (see $stem.log)" >&2
     after=$(cpu_ticks "$PID")
     # total user kernel, in clock ticks, over the measured run.
     paste -d' ' <(tr ' ' '\n' <<<"$before") <(tr ' ' '\n' <<<"$after") | awk '{printf "%d ", $2 - $1} END {print ""}' \
-        >"$base.ticks"
-    grep -E '^Totals|^Gets' "$base.txt" >&2 || true
+        >"$stem.ticks"
+    grep -E '^Totals|^Gets' "$stem.txt" >&2 || true
     stop_server
 }
 
