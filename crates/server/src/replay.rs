@@ -65,7 +65,7 @@ impl Conn<'_> {
         }
         session.make_room();
         session.buf.extend_from_slice(bytes);
-        Counters::add(&shared.counters.bytes_read, bytes.len() as u64);
+        Counters::add(&shared.counters.mine().bytes_read, bytes.len() as u64);
         loop {
             let pass = session.run();
             if session.replies_ready() {
@@ -73,7 +73,10 @@ impl Conn<'_> {
                 let before = out.len();
                 session.ctx.out.drain_into(out, &mut self.marks);
                 session.replies_written();
-                Counters::add(&shared.counters.bytes_written, (out.len() - before) as u64);
+                Counters::add(
+                    &shared.counters.mine().bytes_written,
+                    (out.len() - before) as u64,
+                );
             }
             if pass.close {
                 return false;
