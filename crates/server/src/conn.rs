@@ -77,7 +77,7 @@ impl ConnEntry {
     fn poll_stopping(&self, shared: &Shared, cx: &mut std::task::Context<'_>) -> Poll<()> {
         // Registered before the check, so a stop between the two still wakes the task.
         self.stop_waker.register(cx.waker());
-        if shared.stop.is_cancelled() {
+        if shared.stopping() {
             Poll::Ready(())
         } else {
             Poll::Pending
@@ -420,7 +420,7 @@ fn serve<'a>(
                 session.count_replies();
                 let n = session.ctx.out.flush(stream).await?;
                 session.replies_written();
-                Counters::add(&shared.counters.bytes_written, n as u64);
+                Counters::add(&shared.counters.mine().bytes_written, n as u64);
             }
             if pass.dump {
                 // The replies before the dump are written; the requests after it wait.
@@ -462,7 +462,7 @@ fn serve<'a>(
                 // The request at the front needs a buffer of its own and requests still
                 // arriving hold all the memory they may: read nothing more (the client sees
                 // TCP flow control) until some is given back, then run again.
-                if shared.stop.is_cancelled() {
+                if shared.stopping() {
                     return Ok(());
                 }
                 let freed = shared.inflight_freed.notified();
@@ -488,7 +488,7 @@ fn serve<'a>(
                 entry.waiting.store(pass.waiting as u8, Ordering::Relaxed);
             }
             let idle = session.idle();
-            let n = if shared.stop.is_cancelled() {
+            let n = if shared.stopping() {
                 // Shutting down: an idle connection closes now; one in the middle of a request
                 // gets until the stop deadline (`-o shutdown_grace_ms`) to finish sending it.
                 if idle {
@@ -533,7 +533,7 @@ fn serve<'a>(
                 entry.close_reason.store(reason, Ordering::Relaxed);
                 return Ok(());
             }
-            Counters::add(&shared.counters.bytes_read, n as u64);
+            Counters::add(&shared.counters.mine().bytes_read, n as u64);
         }
     }
 }

@@ -221,7 +221,7 @@ pub(crate) async fn stream(out: &mut Stream, fd: i32, shared: &Shared) -> std::i
                         Ok(result) => result?,
                         Err(_) => return Ok(false),
                     }
-                    Counters::add(&shared.counters.bytes_written, bytes.len() as u64);
+                    Counters::add(&shared.counters.mine().bytes_written, bytes.len() as u64);
                 }
                 Piece::Done => {
                     out.flush().await?;

@@ -284,7 +284,7 @@ fn arith(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
 }
 
 fn debug(ctx: &mut ConnCtx<'_>, m: &MetaRequest<'_>) {
-    Counters::add(&ctx.shared.counters.cmd_meta, 1);
+    Counters::add(&ctx.shared.counters.mine().cmd_meta, 1);
     let Some(d) = ctx.shared.store.debug(&m.key) else {
         // memcached's `out_string`, so the `-vv` trace shows it (a hit is not shown).
         ctx.say(false, b"EN\r\n");

@@ -195,7 +195,7 @@ pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     stat(out, "cmd_set", s.cmd_set);
     stat(out, "cmd_flush", load(&c.cmd_flush));
     stat(out, "cmd_touch", s.cmd_touch);
-    stat(out, "cmd_meta", load(&c.cmd_meta));
+    stat(out, "cmd_meta", c.sum(|c| &c.cmd_meta));
     stat(out, "get_hits", s.get_hits);
     stat(out, "get_misses", s.get_misses);
     stat(out, "get_expired", s.get_expired);
@@ -218,8 +218,8 @@ pub(crate) fn general(shared: &Shared, out: &mut Pairs) {
     if shared.config.idle_timeout != 0 {
         stat(out, "idle_kicks", load(&c.idle_kicks));
     }
-    stat(out, "bytes_read", load(&c.bytes_read));
-    stat(out, "bytes_written", load(&c.bytes_written));
+    stat(out, "bytes_read", c.sum(|c| &c.bytes_read));
+    stat(out, "bytes_written", c.sum(|c| &c.bytes_written));
     stat(
         out,
         "limit_maxbytes",
@@ -437,7 +437,7 @@ pub(crate) fn items(shared: &Shared, out: &mut Pairs) {
             put("direct_reclaims", &l(&k.direct_reclaims));
             put("hits_to_hot", &0);
             put("hits_to_warm", &0);
-            put("hits_to_cold", &l(&k.get_hits));
+            put("hits_to_cold", &classes.hits(class).get_hits);
             put("hits_to_temp", &0);
         }
     }
@@ -449,7 +449,6 @@ pub(crate) fn items(shared: &Shared, out: &mut Pairs) {
 pub(crate) fn slabs(shared: &Shared, out: &mut Pairs) {
     let classes = shared.store.classes();
     let table = &classes.table;
-    let l = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let (mut active, mut malloced) = (0u64, 0u64);
     for (class, k) in classes.all() {
         let used = level(&k.chunks);
@@ -471,14 +470,15 @@ pub(crate) fn slabs(shared: &Shared, out: &mut Pairs) {
         put("used_chunks", &used);
         put("free_chunks", &(pages * per_page - used));
         put("free_chunks_end", &0);
-        put("get_hits", &l(&k.get_hits));
-        put("cmd_set", &l(&k.cmd_set));
-        put("delete_hits", &l(&k.delete_hits));
-        put("incr_hits", &l(&k.incr_hits));
-        put("decr_hits", &l(&k.decr_hits));
-        put("cas_hits", &l(&k.cas_hits));
-        put("cas_badval", &l(&k.cas_badval));
-        put("touch_hits", &l(&k.touch_hits));
+        let h = classes.hits(class);
+        put("get_hits", &h.get_hits);
+        put("cmd_set", &h.cmd_set);
+        put("delete_hits", &h.delete_hits);
+        put("incr_hits", &h.incr_hits);
+        put("decr_hits", &h.decr_hits);
+        put("cas_hits", &h.cas_hits);
+        put("cas_badval", &h.cas_badval);
+        put("touch_hits", &h.touch_hits);
     }
     stat(out, "active_slabs", active);
     stat(out, "total_malloced", malloced);
@@ -557,10 +557,7 @@ fn reset(shared: &Shared) {
     for counter in [
         &c.total_connections,
         &c.rejected_connections,
-        &c.bytes_read,
-        &c.bytes_written,
         &c.cmd_flush,
-        &c.cmd_meta,
         &c.conn_yields,
         &c.auth_cmds,
         &c.auth_errors,
@@ -571,6 +568,11 @@ fn reset(shared: &Shared) {
         &c.response_obj_oom,
     ] {
         counter.store(0, Ordering::Relaxed);
+    }
+    for stripe in c.hot.all() {
+        for counter in [&stripe.bytes_read, &stripe.bytes_written, &stripe.cmd_meta] {
+            counter.store(0, Ordering::Relaxed);
+        }
     }
     if let Some(tls) = &shared.tls {
         let t = &tls.counters;

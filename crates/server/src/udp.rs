@@ -460,7 +460,7 @@ pub(crate) async fn serve(
         };
         let got = &buf[..n];
         if n > HEADER_LEN {
-            Counters::add(&shared.counters.bytes_read, n as u64);
+            Counters::add(&shared.counters.mine().bytes_read, n as u64);
         }
         let Some(request_id) = accept(got) else {
             tracing::debug!(fd, %peer, len = n, "udp datagram dropped");
@@ -474,7 +474,7 @@ pub(crate) async fn serve(
             datagram.extend_from_slice(&head);
             datagram.extend_from_slice(&replies.bytes[range]);
             match socket.send_to(&datagram, peer).await {
-                Ok(sent) => Counters::add(&shared.counters.bytes_written, sent as u64),
+                Ok(sent) => Counters::add(&shared.counters.mine().bytes_written, sent as u64),
                 Err(e) => {
                     // memcached gives up on the rest of the reply too.
                     tracing::debug!(fd, %peer, "udp send failed: {e}");

@@ -3,15 +3,84 @@
 //! Every counter is a relaxed atomic: each is only ever added to (or zeroed by `stats reset`)
 //! and read for `stats`, so no ordering between counters is needed, and connections on
 //! different threads never wait on each other to count.
+//!
+//! The counters every request adds to (`cmd_get`, `get_hits`, ...) are kept in per-thread
+//! [`Stripes`], summed when `stats` reads them. Why: one shared copy puts their cache line
+//! in every worker thread's core in turn, an exchange between the cores on each request
+//! (memcached keeps its per-thread stats for the same reason).
 
 use crate::StoreStats;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+
+/// How many copies [`Stripes`] keeps. A thread takes the next one when it first counts; with
+/// more threads than stripes some share one, which is still correct, only slower.
+pub const STRIPES: usize = 8;
+
+/// [`STRIPES`] copies of `T`, one per thread (see the module's doc). `T` should be aligned
+/// to a cache line pair (`#[repr(align(128))]`), so that no two threads' copies share one.
+pub struct Stripes<T> {
+    stripes: Box<[T]>,
+}
+
+impl<T: Default> Default for Stripes<T> {
+    fn default() -> Self {
+        Stripes {
+            stripes: (0..STRIPES).map(|_| T::default()).collect(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Stripes<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stripes({})", self.stripes.len())
+    }
+}
+
+impl<T> Stripes<T> {
+    /// The calling thread's copy.
+    #[inline]
+    pub fn mine(&self) -> &T {
+        &self.stripes[stripe()]
+    }
+
+    /// Every copy, to sum or to zero.
+    pub fn all(&self) -> impl Iterator<Item = &T> {
+        self.stripes.iter()
+    }
+}
+
+/// The calling thread's stripe, given out round robin on first use.
+#[inline]
+pub fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|s| {
+        let mine = s.get();
+        if mine != usize::MAX {
+            return mine;
+        }
+        let mine = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+        s.set(mine);
+        mine
+    })
+}
 
 macro_rules! counters {
     ($($name:ident),* $(,)?) => {
+        /// One thread's copy of the counters requests add to.
+        #[derive(Default)]
+        #[repr(align(128))]
+        pub(crate) struct Hot {
+            $(pub $name: AtomicU64,)*
+        }
+
         #[derive(Default)]
         pub(crate) struct Counters {
-            $(pub $name: AtomicU64,)*
+            /// Added to by every request: per thread (see the module's doc).
+            hot: Stripes<Hot>,
             /// Items linked now, and their memcached-counted bytes. Signed, because an
             /// eviction may be reported before the insert that it balances is counted.
             pub curr_items: AtomicI64,
@@ -29,9 +98,20 @@ macro_rules! counters {
         }
 
         impl Counters {
+            /// The calling thread's copy of the counters requests add to.
+            #[inline]
+            pub fn mine(&self) -> &Hot {
+                self.hot.mine()
+            }
+
+            /// Every thread's copy, to sum.
+            pub fn stripes(&self) -> impl Iterator<Item = &Hot> {
+                self.hot.all()
+            }
+
             pub fn snapshot(&self) -> StoreStats {
                 StoreStats {
-                    $($name: self.$name.load(Ordering::Relaxed),)*
+                    $($name: self.hot.all().map(|h| h.$name.load(Ordering::Relaxed)).sum(),)*
                     curr_items: self.curr_items.load(Ordering::Relaxed).max(0) as u64,
                     bytes: self.bytes.load(Ordering::Relaxed).max(0) as u64,
                     peak_items: self.peak_items.load(Ordering::Relaxed),
@@ -41,7 +121,9 @@ macro_rules! counters {
 
             /// `stats reset`: zero what memcached zeroes (not the current contents).
             pub fn reset(&self) {
-                $(self.$name.store(0, Ordering::Relaxed);)*
+                for h in self.hot.all() {
+                    $(h.$name.store(0, Ordering::Relaxed);)*
+                }
             }
         }
     };

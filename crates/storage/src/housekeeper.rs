@@ -88,21 +88,21 @@ pub(crate) const BYTES_PER_COMMAND: u64 = 64 * 1024;
 /// round, and at `-m 64` 60% of new values took fresh (zeroed, faulted-in) memory.
 fn commands(c: &Counters) -> u64 {
     let written = c.charged_total.load(Ordering::Relaxed) / BYTES_PER_COMMAND;
-    [
-        &c.cmd_get,
-        &c.cmd_set,
-        &c.cmd_touch,
-        &c.delete_hits,
-        &c.delete_misses,
-        &c.incr_hits,
-        &c.incr_misses,
-        &c.decr_hits,
-        &c.decr_misses,
-        &c.reclaimed_total,
-    ]
-    .iter()
-    .fold(written, |sum, n| {
-        sum.wrapping_add(n.load(Ordering::Relaxed))
+    let reclaimed = c.reclaimed_total.load(Ordering::Relaxed);
+    c.stripes().fold(written.wrapping_add(reclaimed), |sum, h| {
+        [
+            &h.cmd_get,
+            &h.cmd_set,
+            &h.cmd_touch,
+            &h.delete_hits,
+            &h.delete_misses,
+            &h.incr_hits,
+            &h.incr_misses,
+            &h.decr_hits,
+            &h.decr_misses,
+        ]
+        .iter()
+        .fold(sum, |sum, n| sum.wrapping_add(n.load(Ordering::Relaxed)))
     })
 }
 
@@ -146,7 +146,10 @@ pub(crate) fn spawn(
             let mut seen = commands(&counters);
             while !waker.stop.load(Ordering::Relaxed) {
                 work();
-                counters.housekeeper_rounds.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .mine()
+                    .housekeeper_rounds
+                    .fetch_add(1, Ordering::Relaxed);
                 if interval >= IDLE_AFTER {
                     waker.parked.store(true, Ordering::SeqCst);
                     if !waker.busy.load(Ordering::SeqCst) {
@@ -216,7 +219,7 @@ mod tests {
     fn stored_bytes_count_as_commands() {
         let c = Counters::default();
         let before = commands(&c);
-        c.cmd_set.fetch_add(1, Ordering::Relaxed);
+        c.mine().cmd_set.fetch_add(1, Ordering::Relaxed);
         assert_eq!(commands(&c) - before, 1);
         c.charged_total
             .fetch_add(16 * BYTES_PER_COMMAND, Ordering::Relaxed);

@@ -39,6 +39,7 @@ pub mod tap;
 mod value;
 
 pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
+pub use counters::{stripe, Stripes};
 pub use crawler::{CrawlReply, CrawlTarget, CrawlerConfig, CrawlerStats, Dump, DumpKind};
 pub use item::{exact_size, AllocSize, ValueIn, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaDelete, MetaGet, MetaHit, MetaStore, MgOp};
@@ -52,7 +53,7 @@ use item::{ntotal, weight, Item};
 use key::{Key, Probe};
 use moka::notification::RemovalCause;
 use shards::Shards;
-use slabs::{ClassCounters, Classes, SlabConfig};
+use slabs::{ClassCounters, ClassHits, Classes, SlabConfig};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -395,7 +396,7 @@ fn evicted(c: &Counters, k: &ClassCounters, epoch: &Epoch, item: &Item) -> bool 
             bump(&k.expired_unfetched);
         }
     } else {
-        bump(&c.evictions);
+        bump(&c.mine().evictions);
         bump(&k.evicted);
         if item.exptime != 0 {
             bump(&k.evicted_nonzero);
@@ -574,9 +575,9 @@ impl Core {
     }
 
     /// Adds one to a counter of the class `item` is filed under.
-    fn class_bump(&self, key_len: usize, item: &Item, field: fn(&ClassCounters) -> &AtomicU64) {
+    fn class_bump(&self, key_len: usize, item: &Item, field: fn(&ClassHits) -> &AtomicU64) {
         let (_, class) = self.classes.item(key_len, item.flags, item.value.len());
-        bump(field(self.classes.counters(class)));
+        bump(field(self.classes.hit(class)));
     }
 
     /// Where `watch` log streams get the store's events (see [`tap`]).
@@ -661,13 +662,13 @@ impl Store {
         };
         let dead = match self.flushed(&item, now) {
             Flushed::OnRead => {
-                bump(&self.counters.get_flushed);
+                bump(&self.counters.mine().get_flushed);
                 Some(tap::GetStatus::Flushed)
             }
             // memcached unlinked it at the flush: its lookup finds nothing.
             Flushed::Unlinked => Some(tap::GetStatus::NotFound),
             Flushed::No if item.exptime != 0 && item.exptime <= now => {
-                bump(&self.counters.get_expired);
+                bump(&self.counters.mine().get_expired);
                 Some(tap::GetStatus::Expired)
             }
             Flushed::No => None,
@@ -723,8 +724,9 @@ impl Store {
             });
             let charged = self.counters.charged.load(Ordering::Relaxed);
             if charged - freed + w > self.limit.load(Ordering::Relaxed) as i64 {
-                bump(&self.counters.store_no_memory);
-                self.class_bump(key.len(), &item, |k| &k.outofmemory);
+                bump(&self.counters.mine().store_no_memory);
+                let class = self.class_of(key.len(), item.flags, item.value.len());
+                bump(&self.classes.counters(class).outofmemory);
                 return false;
             }
         }
@@ -748,7 +750,7 @@ impl Store {
         self.classes
             .count(key.len(), item.flags, item.value.len(), 1);
         if count {
-            bump(&c.total_items);
+            bump(&c.mine().total_items);
         }
         if item.exptime != 0 {
             self.crawler.note_expiry(item.exptime);
@@ -785,12 +787,12 @@ impl Store {
     pub fn get(&self, key: &[u8]) -> Option<ItemView> {
         let probe = Probe::new(key);
         let key: &Key = &probe;
-        bump(&self.counters.cmd_get);
+        bump(&self.counters.mine().cmd_get);
         let found = self.lookup(key, self.now(), false);
         bump(if found.is_some() {
-            &self.counters.get_hits
+            &self.counters.mine().get_hits
         } else {
-            &self.counters.get_misses
+            &self.counters.mine().get_misses
         });
         if let Some(item) = &found {
             item.value.mark_fetched();
@@ -813,14 +815,14 @@ impl Store {
     fn touch_item(&self, key: &[u8], exptime: i64) -> Option<Item> {
         let probe = Probe::new(key);
         let key: &Key = &probe;
-        bump(&self.counters.cmd_touch);
+        bump(&self.counters.mine().cmd_touch);
         let _guard = self.lock(key);
         let now = self.now();
         let Some(mut item) = self.lookup(key, now, true) else {
-            bump(&self.counters.touch_misses);
+            bump(&self.counters.mine().touch_misses);
             return None;
         };
-        bump(&self.counters.touch_hits);
+        bump(&self.counters.mine().touch_hits);
         self.class_bump(key.len(), &item, |k| &k.touch_hits);
         let old = item.clone();
         item.exptime = self.times.realtime(exptime, now);
@@ -843,7 +845,7 @@ impl Store {
 
     /// Counts a storage command refused for size before its data was read.
     pub fn note_too_large(&self) {
-        bump(&self.counters.store_too_large);
+        bump(&self.counters.mine().store_too_large);
     }
 
     /// Removes a key without counting a delete: what memcached does to the old value when a
@@ -986,9 +988,9 @@ impl Store {
             }
             return (StoreOutcome::TooLarge, 0, 0);
         }
-        bump(&self.counters.cmd_set);
+        bump(&self.counters.mine().cmd_set);
         let (_, class) = self.classes.item(key.len(), flags, value.len());
-        bump(&self.classes.counters(class).cmd_set);
+        bump(&self.classes.hit(class).cmd_set);
         // memcached takes the new item's CAS value before it tries to store, so a store that
         // fails (NOT_STORED, EXISTS, NOT_FOUND) spends one too: later CAS values show it.
         let cas = match extra.new_cas {
@@ -1020,7 +1022,7 @@ impl Store {
                 return (StoreOutcome::NotStored, 0, 0)
             }
             (StoreMode::Cas(_), None) => {
-                bump(&c.cas_misses);
+                bump(&c.mine().cas_misses);
                 return (StoreOutcome::NotFound, 0, 0);
             }
             // `ms ... I C<cas>`: a CAS older than the item's stores the value marked stale,
@@ -1036,7 +1038,7 @@ impl Store {
             (StoreMode::Cas(unique), Some(old))
                 if old.cas != unique || !self.config.cas_enabled =>
             {
-                bump(&c.cas_badval);
+                bump(&c.mine().cas_badval);
                 self.class_bump(key.len(), old, |k| &k.cas_badval);
                 return (StoreOutcome::Exists, 0, 0);
             }
@@ -1085,7 +1087,7 @@ impl Store {
             return (StoreOutcome::OutOfMemory, 0, 0);
         }
         if let (StoreMode::Cas(_), Some(old)) = (mode, &old) {
-            bump(&c.cas_hits);
+            bump(&c.mine().cas_hits);
             self.class_bump(key.len(), old, |k| &k.cas_hits);
         }
         (StoreOutcome::Stored, cas, len)
@@ -1112,13 +1114,13 @@ impl Store {
                     self.log_deleted(key, &item, tap::DeleteCmd::Delete);
                 }
                 self.cache.invalidate(key);
-                bump(&self.counters.delete_hits);
+                bump(&self.counters.mine().delete_hits);
                 self.class_bump(key.len(), &item, |k| &k.delete_hits);
                 DeleteOutcome::Deleted
             }
             Some(_) => DeleteOutcome::Exists,
             None => {
-                bump(&self.counters.delete_misses);
+                bump(&self.counters.mine().delete_misses);
                 DeleteOutcome::NotFound
             }
         }
@@ -1209,7 +1211,11 @@ impl Store {
                 }
                 return (ArithOutcome::NotStored, 0, 0);
             }
-            bump(if incr { &c.incr_misses } else { &c.decr_misses });
+            bump(if incr {
+                &c.mine().incr_misses
+            } else {
+                &c.mine().decr_misses
+            });
             return (ArithOutcome::NotFound, 0, 0);
         };
         if args.compare_cas.is_some_and(|want| want != old.cas) {
@@ -1226,7 +1232,11 @@ impl Store {
         } else {
             current.saturating_sub(delta)
         };
-        bump(if incr { &c.incr_hits } else { &c.decr_hits });
+        bump(if incr {
+            &c.mine().incr_hits
+        } else {
+            &c.mine().decr_hits
+        });
         if incr {
             self.class_bump(key.len(), &old, |k| &k.incr_hits);
         } else {

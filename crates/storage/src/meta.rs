@@ -150,8 +150,8 @@ impl Store {
                 (item, None)
             }
             None => {
-                bump(&c.cmd_get);
-                bump(&c.get_misses);
+                bump(&c.mine().cmd_get);
+                bump(&c.mine().get_misses);
                 return None;
             }
         };
@@ -198,12 +198,12 @@ impl Store {
             item.value.mark_fetched()
         };
         if touched {
-            bump(&c.cmd_touch);
-            bump(&c.touch_hits);
+            bump(&c.mine().cmd_touch);
+            bump(&c.mine().touch_hits);
             self.class_bump(key.len(), &item, |k| &k.touch_hits);
         } else {
-            bump(&c.cmd_get);
-            bump(&c.get_hits);
+            bump(&c.mine().cmd_get);
+            bump(&c.mine().get_hits);
             self.class_bump(key.len(), &item, |k| &k.get_hits);
         }
         let changed = match &old {
@@ -234,11 +234,11 @@ impl Store {
         let _guard = self.lock(key);
         let now = self.now();
         let Some(old) = self.lookup(key, now, true) else {
-            bump(&self.counters.delete_misses);
+            bump(&self.counters.mine().delete_misses);
             return DeleteOutcome::NotFound;
         };
         if req.compare_cas.is_some_and(|want| want != old.cas) {
-            bump(&self.counters.delete_misses);
+            bump(&self.counters.mine().delete_misses);
             return DeleteOutcome::Exists;
         }
         let ttl = req.ttl.map(|ttl| self.times.realtime(ttl, now));
@@ -262,7 +262,7 @@ impl Store {
                 item.exptime = exptime;
             }
         } else {
-            bump(&self.counters.delete_hits);
+            bump(&self.counters.mine().delete_hits);
             self.class_bump(key.len(), &old, |k| &k.delete_hits);
             self.log_deleted(key, &old, crate::tap::DeleteCmd::Md);
             if !req.remove_value {

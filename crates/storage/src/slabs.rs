@@ -9,6 +9,7 @@
 //! `slabs_clsid` looks it up. The counts per class are kept as items come and go
 //! ([`ClassCounters`]).
 
+use crate::counters::Stripes;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// memcached's `MAX_NUMBER_OF_SLAB_CLASSES`: classes 1 to 63 (0 is its page pool).
@@ -182,14 +183,6 @@ pub struct ClassCounters {
     pub outofmemory: AtomicU64,
     /// Evictions a request's own thread did, not the housekeeper.
     pub direct_reclaims: AtomicU64,
-    pub get_hits: AtomicU64,
-    pub cmd_set: AtomicU64,
-    pub delete_hits: AtomicU64,
-    pub incr_hits: AtomicU64,
-    pub decr_hits: AtomicU64,
-    pub cas_hits: AtomicU64,
-    pub cas_badval: AtomicU64,
-    pub touch_hits: AtomicU64,
     /// The class has held a chunk since start: memcached keeps a page once a class has one,
     /// so `stats slabs` lists it from then on, with no chunk used if it is empty again.
     pub ever_used: AtomicBool,
@@ -212,17 +205,49 @@ impl ClassCounters {
             &self.crawler_items_checked,
             &self.outofmemory,
             &self.direct_reclaims,
-            &self.get_hits,
-            &self.cmd_set,
-            &self.delete_hits,
-            &self.incr_hits,
-            &self.decr_hits,
-            &self.cas_hits,
-            &self.cas_badval,
-            &self.touch_hits,
         ] {
             c.store(0, Ordering::Relaxed);
         }
+    }
+}
+
+/// A class's counters that requests add to (`stats slabs`' `get_hits`, `cmd_set`, ...): kept
+/// per thread, each thread's for every class in a [`Stripes`] copy of its own, and summed by
+/// [`Classes::hits`]. Why: most traffic is of one or two sizes, so one shared copy would put
+/// the same line in every worker thread's core in turn on each request (see `counters`).
+#[derive(Default, Debug)]
+pub struct ClassHits {
+    pub get_hits: AtomicU64,
+    pub cmd_set: AtomicU64,
+    pub delete_hits: AtomicU64,
+    pub incr_hits: AtomicU64,
+    pub decr_hits: AtomicU64,
+    pub cas_hits: AtomicU64,
+    pub cas_badval: AtomicU64,
+    pub touch_hits: AtomicU64,
+}
+
+/// [`ClassHits`] summed over the threads, for `stats`.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassHitCounts {
+    pub get_hits: u64,
+    pub cmd_set: u64,
+    pub delete_hits: u64,
+    pub incr_hits: u64,
+    pub decr_hits: u64,
+    pub cas_hits: u64,
+    pub cas_badval: u64,
+    pub touch_hits: u64,
+}
+
+/// One thread's [`ClassHits`] for every class (aligned so that no two threads' copies share
+/// a cache line).
+#[repr(align(128))]
+pub struct HitsStripe([ClassHits; MAX_CLASSES]);
+
+impl Default for HitsStripe {
+    fn default() -> Self {
+        HitsStripe(std::array::from_fn(|_| ClassHits::default()))
     }
 }
 
@@ -232,6 +257,7 @@ impl ClassCounters {
 pub struct Classes {
     pub table: SlabClasses,
     counters: Box<[ClassCounters]>,
+    hits: Stripes<HitsStripe>,
     cas_enabled: bool,
     /// `-o track_sizes`: items by size, in 32-byte steps up to `-I` (`stats sizes`).
     sizes: Option<Box<[AtomicI64]>>,
@@ -242,6 +268,7 @@ impl Classes {
         Classes {
             table: SlabClasses::new(config, item_size_max),
             counters: (0..MAX_CLASSES).map(|_| ClassCounters::default()).collect(),
+            hits: Stripes::default(),
             cas_enabled,
             sizes: config.track_sizes.then(|| {
                 (0..item_size_max / SIZE_STEP + 1)
@@ -268,6 +295,32 @@ impl Classes {
     /// A class's counters (class 0 holds what fits no class; it stays empty).
     pub fn counters(&self, class: u8) -> &ClassCounters {
         &self.counters[usize::from(class)]
+    }
+
+    /// The calling thread's hit counters of a class.
+    #[inline]
+    pub fn hit(&self, class: u8) -> &ClassHits {
+        &self.hits.mine().0[usize::from(class)]
+    }
+
+    /// A class's hit counters, summed over the threads.
+    pub fn hits(&self, class: u8) -> ClassHitCounts {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        self.hits
+            .all()
+            .fold(ClassHitCounts::default(), |sum, stripe| {
+                let h = &stripe.0[usize::from(class)];
+                ClassHitCounts {
+                    get_hits: sum.get_hits + l(&h.get_hits),
+                    cmd_set: sum.cmd_set + l(&h.cmd_set),
+                    delete_hits: sum.delete_hits + l(&h.delete_hits),
+                    incr_hits: sum.incr_hits + l(&h.incr_hits),
+                    decr_hits: sum.decr_hits + l(&h.decr_hits),
+                    cas_hits: sum.cas_hits + l(&h.cas_hits),
+                    cas_badval: sum.cas_badval + l(&h.cas_badval),
+                    touch_hits: sum.touch_hits + l(&h.touch_hits),
+                }
+            })
     }
 
     /// Every class's counters, class 0 first.
@@ -313,6 +366,22 @@ impl Classes {
     /// `stats reset`.
     pub fn reset(&self) {
         self.counters.iter().for_each(ClassCounters::reset);
+        for stripe in self.hits.all() {
+            for h in &stripe.0 {
+                for c in [
+                    &h.get_hits,
+                    &h.cmd_set,
+                    &h.delete_hits,
+                    &h.incr_hits,
+                    &h.decr_hits,
+                    &h.cas_hits,
+                    &h.cas_badval,
+                    &h.touch_hits,
+                ] {
+                    c.store(0, Ordering::Relaxed);
+                }
+            }
+        }
     }
 }
 

@@ -696,6 +696,11 @@ fn class_stat(s: &Store, class: u8, field: fn(&ClassCounters) -> &AtomicU64) -> 
     field(s.classes().counters(class)).load(Ordering::Relaxed)
 }
 
+/// Reads a class's hit counters, summed over the threads.
+fn class_hits(s: &Store, class: u8) -> slabs::ClassHitCounts {
+    s.classes().hits(class)
+}
+
 #[test]
 fn items_are_counted_under_memcacheds_classes_as_they_come_and_go() {
     let (s, _) = store();
@@ -711,16 +716,16 @@ fn items_are_counted_under_memcacheds_classes_as_they_come_and_go() {
     assert_eq!(slabs::level(&k(1).requested), 61);
     assert_eq!(slabs::level(&k(17).chunks), 1);
     assert_eq!(value(&s, "a").as_deref(), Some("1"));
-    assert_eq!(class_stat(&s, 1, |k| &k.get_hits), 1);
-    assert_eq!(class_stat(&s, 17, |k| &k.cmd_set), 1);
+    assert_eq!(class_hits(&s, 1).get_hits, 1);
+    assert_eq!(class_hits(&s, 17).cmd_set, 1);
     assert!(s.delete(b"b"));
-    assert_eq!(class_stat(&s, 17, |k| &k.delete_hits), 1);
+    assert_eq!(class_hits(&s, 17).delete_hits, 1);
     s.sync();
     assert_eq!(slabs::level(&k(17).number), 0);
     assert_eq!(slabs::level(&k(17).requested), 0);
     assert_eq!(slabs::level(&k(17).chunks), 0);
     s.reset_stats();
-    assert_eq!(class_stat(&s, 1, |k| &k.get_hits), 0);
+    assert_eq!(class_hits(&s, 1).get_hits, 0);
     assert_eq!(
         slabs::level(&k(1).number),
         1,
@@ -849,4 +854,39 @@ fn a_census_walk_finds_each_classs_oldest_item() {
     let now = s.current_time();
     assert_eq!(now - oldest(class), 30);
     assert_eq!(now - oldest(big), 0);
+}
+
+/// The counters every request adds to are kept per thread (`counters::Stripes`): `stats`
+/// sums every thread's, more threads than stripes included, and `stats reset` zeroes them all.
+#[test]
+fn counters_of_many_threads_add_up_and_reset() {
+    let (s, _) = store();
+    set(&s, "k", "v", 0);
+    let class = s.classes().item(1, 0, 1).1;
+    let threads = 2 * crate::counters::STRIPES;
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let s = &s;
+            scope.spawn(move || {
+                for _ in 0..100 {
+                    assert!(s.get(b"k").is_some());
+                    assert!(s.get(b"nope").is_none());
+                }
+                set(s, &format!("t{t}"), "v", 0);
+            });
+        }
+    });
+    let st = s.stats();
+    let n = threads as u64 * 100;
+    assert_eq!((st.cmd_get, st.get_hits, st.get_misses), (2 * n, n, n));
+    assert_eq!(st.cmd_set, threads as u64 + 1);
+    let hits = s.classes().hits(class);
+    assert_eq!((hits.get_hits, hits.cmd_set), (n, threads as u64 + 1));
+    s.reset_stats();
+    let st = s.stats();
+    assert_eq!(
+        (st.cmd_get, st.get_hits, st.get_misses, st.cmd_set),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(s.classes().hits(class), Default::default());
 }
