@@ -41,7 +41,9 @@
 //! of moka's bookkeeping itself (every 64 reads or writes), so CPU per operation is all that
 //! moka spends on it. `ours + hk` runs a thread calling `run_pending_tasks` every millisecond,
 //! as the store's housekeeper does under load; its `thread` column is the calling thread's
-//! CPU only (`CLOCK_THREAD_CPUTIME_ID`), what leaves the request path.
+//! CPU only (`CLOCK_THREAD_CPUTIME_ID`), what leaves the request path. `ours + hk 50us` and
+//! `ours + hk spin` pause 50 µs or not at all between rounds (not in the default set: run
+//! them with `MOKA_VARIANTS`).
 
 use criterion::{black_box, Criterion};
 use ferrocache_storage::Value;
@@ -255,6 +257,9 @@ struct Spec {
     invalidation_closures: bool,
     /// A thread calling `run_pending_tasks` every millisecond, as the store's housekeeper.
     housekeeper: bool,
+    /// The housekeeper's pause between rounds: 1 ms as the store's under load; `ZERO` runs
+    /// round after round (yielding between them), the most a housekeeper can take off.
+    hk_interval: Duration,
 }
 
 const OURS: Spec = Spec {
@@ -270,6 +275,7 @@ const OURS: Spec = Spec {
     ttl: false,
     invalidation_closures: false,
     housekeeper: false,
+    hk_interval: Duration::from_millis(1),
 };
 
 fn specs() -> Vec<Spec> {
@@ -278,6 +284,18 @@ fn specs() -> Vec<Spec> {
         Spec {
             name: "ours + hk",
             housekeeper: true,
+            ..OURS
+        },
+        Spec {
+            name: "ours + hk 50us",
+            housekeeper: true,
+            hk_interval: Duration::from_micros(50),
+            ..OURS
+        },
+        Spec {
+            name: "ours + hk spin",
+            housekeeper: true,
+            hk_interval: Duration::ZERO,
             ..OURS
         },
         Spec {
@@ -653,13 +671,17 @@ struct Housekeeper {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 impl Housekeeper {
-    fn spawn(store: Arc<dyn Store>) -> Housekeeper {
+    fn spawn(store: Arc<dyn Store>, interval: Duration) -> Housekeeper {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 store.run_pending_tasks();
-                std::thread::sleep(Duration::from_millis(1));
+                if interval.is_zero() {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(interval);
+                }
             }
         });
         Housekeeper {
@@ -717,9 +739,10 @@ fn interleaved() {
     let only_ops: Option<String> = std::env::var("MOKA_ONLY_OPS").ok();
     let specs: Vec<Spec> = specs()
         .into_iter()
-        .filter(|s| {
-            only.as_ref()
-                .is_none_or(|o| o.split(',').any(|n| n == s.name))
+        .filter(|s| match &only {
+            Some(o) => o.split(',').any(|n| n == s.name),
+            // A housekeeper that never sleeps takes a core: only when asked for.
+            None => s.hk_interval == OURS.hk_interval,
         })
         .collect();
     println!(
@@ -745,7 +768,9 @@ fn interleaved() {
                     store.entry_count(),
                     entries
                 );
-                let hk = spec.housekeeper.then(|| Housekeeper::spawn(store.clone()));
+                let hk = spec
+                    .housekeeper
+                    .then(|| Housekeeper::spawn(store.clone(), spec.hk_interval));
                 let mut next_new = 10 * entries;
                 for (o, &op) in OPS.iter().enumerate() {
                     if only_ops
