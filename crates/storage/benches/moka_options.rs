@@ -791,16 +791,7 @@ fn interleaved() {
             eprintln!("  {entries} entries: round {} of {rounds} done", round + 1);
         }
         println!("\n### {entries} entries, uniform random keys\n");
-        print!("| variant |");
-        for op in OPS {
-            print!(" {} |", op_name(op));
-        }
-        println!();
-        print!("|---|");
-        for _ in OPS {
-            print!("---|");
-        }
-        println!();
+        print_header();
         for (v, spec) in specs.iter().enumerate() {
             print!("| {} |", spec.name);
             for (o, &op) in OPS.iter().enumerate() {
@@ -829,16 +820,7 @@ fn interleaved() {
             continue;
         };
         println!("\n### {entries} entries: CPU per operation / ours in the same round\n");
-        print!("| variant |");
-        for op in OPS {
-            print!(" {} |", op_name(op));
-        }
-        println!();
-        print!("|---|");
-        for _ in OPS {
-            print!("---|");
-        }
-        println!();
+        print_header();
         for (v, spec) in specs.iter().enumerate() {
             print!("| {} |", spec.name);
             for (rounds, base_rounds) in results[v].iter().zip(&results[base]) {
@@ -930,4 +912,18 @@ fn main() {
             println!("moka_options: smoke run done (use `cargo bench` for figures)");
         }
     }
+}
+
+/// A results table's header: one column per operation.
+fn print_header() {
+    print!("| variant |");
+    for op in OPS {
+        print!(" {} |", op_name(op));
+    }
+    println!();
+    print!("|---|");
+    for _ in OPS {
+        print!("---|");
+    }
+    println!();
 }
