@@ -245,7 +245,6 @@ impl Shared {
             .get_or_init(|| tokio::time::Instant::now() + self.config.shutdown_grace)
     }
 
-    /// How the server was asked to stop (`Normal` if it was not, or only by dropping).
     /// Has a stop been asked for? What every connection checks between reads.
     ///
     /// Why not `stop.is_cancelled()`: tokio-util's token answers that under a mutex that
@@ -256,6 +255,7 @@ impl Shared {
         self.stop_kind.load(Ordering::Acquire) != 0
     }
 
+    /// How the server was asked to stop (`Normal` if it was not, or only by dropping).
     fn stop_kind(&self) -> Stop {
         match self.stop_kind.load(Ordering::Acquire) {
             2 => Stop::Graceful,
