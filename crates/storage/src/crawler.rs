@@ -310,21 +310,20 @@ fn run(weak: Weak<Core>) {
             && Instant::now() >= next_census
             && Instant::now() >= next_walk
             && core.counters.curr_items.load(Ordering::Relaxed) > 0;
-        if census_due && !(flush_due || expiry_due) {
-            // A walk that removes nothing, for the classes' ages.
-            let started = Instant::now();
-            core.walk(Walk::Census);
-            let took = started.elapsed();
-            next_walk = Instant::now() + (took * GAP_FACTOR).max(MIN_GAP);
-            next_census = Instant::now() + CENSUS_EVERY;
-            continue;
-        }
-        if c.reclaim && (flush_due || expiry_due) {
+        let walk = if c.reclaim && (flush_due || expiry_due) {
             if flush_due {
                 flushes_seen = flushes;
             }
+            Some(Walk::Background)
+        } else if census_due {
+            // A walk that removes nothing, for the classes' ages.
+            Some(Walk::Census)
+        } else {
+            None
+        };
+        if let Some(walk) = walk {
             let started = Instant::now();
-            core.walk(Walk::Background);
+            core.walk(walk);
             let took = started.elapsed();
             next_walk = Instant::now() + (took * GAP_FACTOR).max(MIN_GAP);
             next_census = Instant::now() + CENSUS_EVERY;
