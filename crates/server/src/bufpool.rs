@@ -41,15 +41,10 @@ pub(crate) struct Pool {
 
 /// Shards of each pool's figures. Every request takes and gives back buffers, so one set of
 /// counters written by every worker thread would bounce its cache lines between the cores
-/// at every request; each thread writes the shard it picked once (round robin), and `stats`
-/// sums them.
-const SHARDS: usize = 16;
-
-static NEXT_SHARD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-thread_local! {
-    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
-}
+/// at every request; each thread writes its own stripe's shard (the store's counters'
+/// `ferrocache_storage::stripe`, given out round robin), and `stats` sums them. A fixed
+/// array rather than a `Stripes`: the pools are statics.
+const SHARDS: usize = ferrocache_storage::COUNTER_STRIPES;
 
 /// One shard of a pool's figures (its own cache lines).
 #[repr(align(128))]
@@ -132,7 +127,7 @@ impl Pool {
 
     /// This thread's shard of the figures.
     fn mine(&self) -> &Tally {
-        &self.tally[SHARD.with(|s| *s)]
+        &self.tally[ferrocache_storage::stripe()]
     }
 
     /// One more (`1`) or one fewer (`-1`) buffer held, for an owner that counts buffers

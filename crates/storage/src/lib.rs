@@ -39,7 +39,7 @@ pub mod tap;
 mod value;
 
 pub use clock::{Clock, DebugClock, ManualClock, SystemClock, REALTIME_MAXDELTA};
-pub use counters::Stripes;
+pub use counters::{stripe, Stripes, STRIPES as COUNTER_STRIPES};
 pub use crawler::{CrawlReply, CrawlTarget, CrawlerConfig, CrawlerStats, Dump, DumpKind};
 pub use item::{exact_size, AllocSize, ValueIn, ENTRY_OVERHEAD};
 pub use meta::{DebugInfo, MetaArith, MetaDelete, MetaGet, MetaHit, MetaStore, MgOp};
