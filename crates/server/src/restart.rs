@@ -61,6 +61,10 @@ fn timestamp() -> String {
     format!("{}.{}", now.as_secs(), now.subsec_micros())
 }
 
+/// memcached's line when it finds no save of its own to load, word for word and whatever
+/// the verbosity: operators grep for it.
+const NO_SAVE: &str = "[restart] no metadata save file, starting with a clean cache";
+
 /// Loads the file into a new store, before any client is served, and removes it. Any
 /// problem with the file is logged and the server starts empty; only a file that cannot be
 /// removed after a load is an error (see the module notes).
@@ -68,9 +72,7 @@ pub(crate) fn load(store: &Store, path: &Path) -> io::Result<()> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            // memcached's own line, word for word and whatever the verbosity: operators
-            // grep for it.
-            eprintln!("[restart] no metadata save file, starting with a clean cache");
+            eprintln!("{NO_SAVE}");
             return Ok(());
         }
         Err(e) => {
@@ -116,7 +118,7 @@ pub(crate) fn load(store: &Store, path: &Path) -> io::Result<()> {
             if matches!(e, ferrocache_storage::LoadError::Foreign) {
                 // No save of ours: what memcached says when it finds no save of its own
                 // (its mmapped file, at this path, is such a foreign file).
-                eprintln!("[restart] no metadata save file, starting with a clean cache");
+                eprintln!("{NO_SAVE}");
             }
             tracing::warn!(
                 "[restart] refused the memory file {}: {e}; starting with a clean cache",
