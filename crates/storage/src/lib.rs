@@ -28,6 +28,7 @@
 mod clock;
 mod counters;
 mod crawler;
+mod front;
 mod housekeeper;
 mod item;
 mod key;
@@ -454,7 +455,12 @@ impl Store {
         let count = Shards::count_for(config.memory_limit, config.item_size_max as u64);
         let ballast_lost = Arc::new(AtomicBool::new(false));
         let lost = ballast_lost.clone();
-        let cache = Shards::build(count, capacity, |builder| {
+        let front = Arc::new(front::Front::new(front::Front::pairs_for(
+            config.memory_limit,
+        )));
+        let listener_front = front.clone();
+        let cache = Shards::build(count, capacity, front, |builder| {
+            let front = listener_front.clone();
             let c = listener_counters.clone();
             let classes = listener_classes.clone();
             let lost = lost.clone();
@@ -467,6 +473,11 @@ impl Store {
                     EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
                 })
                 .eviction_listener(move |key: Arc<Key>, item: Item, cause| {
+                    // Whatever the cause, the front table must not keep a copy (see `front`).
+                    front.forget(&key);
+                    if cause == RemovalCause::Size {
+                        front.count_tail_removal();
+                    }
                     if item.has(Item::BALLAST) {
                         // Evicted (it had become the least recently used): put back at
                         // the next `set_ballast`. Replacing it is how it is refreshed.
@@ -656,7 +667,10 @@ impl Store {
                 });
             }
         };
-        let Some(item) = self.cache.get(key) else {
+        self.cache.front.tune(now, || {
+            self.counters.curr_items.load(Ordering::Relaxed).max(0) as u64
+        });
+        let Some(item) = self.cache.read(key, now) else {
             emit(tap::GetStatus::NotFound, None);
             return None;
         };
@@ -755,7 +769,7 @@ impl Store {
         if item.exptime != 0 {
             self.crawler.note_expiry(item.exptime);
         }
-        self.cache.insert(key.to_owned_key(), item);
+        self.cache.insert(key, item);
         true
     }
 
@@ -1384,7 +1398,7 @@ impl Store {
                 cas: 0,
                 marks: Item::BALLAST,
             };
-            self.cache.insert(key.to_owned_key(), item);
+            self.cache.insert(key, item);
         }
     }
 

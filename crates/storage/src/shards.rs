@@ -15,6 +15,7 @@
 //! Fewer shards for a small `-m`, and when `-I` is large against `-m` (see
 //! [`Shards::count_for`]).
 
+use crate::front::Front;
 use crate::housekeeper::Waker;
 use crate::item::Item;
 use crate::key::Key;
@@ -49,6 +50,10 @@ pub(crate) struct Shards {
     shift: u32,
     /// Wakes the housekeeper on any access once it has parked (see `housekeeper`).
     pub(crate) waker: Arc<Waker>,
+    /// Copies of recently read entries, which most reads find without asking moka (see
+    /// `front`). Every change made here is followed by a `forget` there; the eviction
+    /// listener makes one for every entry moka removes itself.
+    pub(crate) front: Arc<Front>,
     /// Each cache's hasher, which moka's sub-table choice depends on (for a test).
     #[cfg(test)]
     hashers: Vec<RandomState>,
@@ -78,6 +83,7 @@ impl Shards {
     pub(crate) fn build(
         count: usize,
         max_capacity: u64,
+        front: Arc<Front>,
         recipe: impl Fn(Builder) -> Builder,
     ) -> Shards {
         assert!(count.is_power_of_two() && count <= MAX_SHARDS);
@@ -91,6 +97,7 @@ impl Shards {
             caches,
             shift: 32 - count.trailing_zeros(),
             waker: Arc::default(),
+            front,
             #[cfg(test)]
             hashers,
         }
@@ -117,19 +124,38 @@ impl Shards {
     // Each access touches the waker after moka has logged it, so that the round it may
     // wake finds it.
 
+    /// moka's entry, read as moka reads (and records) it.
     pub(crate) fn get(&self, key: &Key) -> Option<Item> {
         let item = self.of(key).get(key);
         self.waker.touch();
         item
     }
 
+    /// A client's read: from the front table if a recent copy is there, else from moka (and
+    /// then copied there).
+    #[inline]
+    pub(crate) fn read(&self, key: &Key, now: u32) -> Option<Item> {
+        let generation = match self.front.get(key, now) {
+            Ok(item) => return Some(item),
+            Err(generation) => generation,
+        };
+        let item = self.get(key)?;
+        if !item.has(Item::BALLAST) {
+            self.front.fill(key, &item, now, generation);
+        }
+        Some(item)
+    }
+
     pub(crate) fn invalidate(&self, key: &Key) {
         self.of(key).invalidate(key);
+        self.front.forget(key);
         self.waker.touch();
     }
 
-    pub(crate) fn insert(&self, key: Key, item: Item) {
-        self.of(&key).insert(key, item);
+    /// Inserts a copy of `key` (moka keeps it).
+    pub(crate) fn insert(&self, key: &Key, item: Item) {
+        self.of(key).insert(key.to_owned_key(), item);
+        self.front.forget(key);
         self.waker.touch();
     }
 
@@ -156,7 +182,7 @@ mod tests {
     /// sub-table, and a segment's keys used only 64 / 8 of them.)
     #[test]
     fn every_shard_uses_every_moka_sub_table() {
-        let shards = Shards::build(MAX_SHARDS, 1 << 30, |b| b);
+        let shards = Shards::build(MAX_SHARDS, 1 << 30, Arc::new(Front::new(1024)), |b| b);
         let mut per_shard = [0usize; MAX_SHARDS];
         let mut sub_tables = vec![[false; 64]; MAX_SHARDS];
         let n = 80_000;
@@ -210,7 +236,7 @@ mod tests {
                     ))
             );
         }
-        let one = Shards::build(1, MB, |b| b);
+        let one = Shards::build(1, MB, Arc::new(Front::new(1024)), |b| b);
         assert_eq!(one.index(&Key::new(b"any")), 0);
     }
 }
