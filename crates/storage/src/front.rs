@@ -133,29 +133,58 @@ impl Front {
     /// Keeps `item`, just read from moka under `key` at `now`, if the bucket's generation is
     /// still `generation` (nothing under its keys changed since the read began).
     pub(crate) fn fill(&self, key: &Key, item: &Item, now: u32, generation: u32) {
-        if key.len() > MAX_KEY || self.bump_after.load(Ordering::Relaxed) == 0 {
+        self.keep(key, item, now, generation, false);
+    }
+
+    /// The generation of `key`'s bucket, for [`Front::put`] after a write to moka.
+    pub(crate) fn generation(&self, key: &Key) -> u32 {
+        self.bucket(key).generation
+    }
+
+    /// After `item` was stored in moka under `key` at `now`: keeps it, if nothing else
+    /// under the bucket's keys changed since the writer read `generation` (an eviction
+    /// between the insert and this call would have), and otherwise empties the key's slot.
+    /// Either way the generation moves, as in [`Front::forget`], so that a reader that
+    /// looked the key up in moka before the write does not fill the older item.
+    pub(crate) fn put(&self, key: &Key, item: &Item, now: u32, generation: u32) {
+        self.keep(key, item, now, generation, true);
+    }
+
+    fn keep(&self, key: &Key, item: &Item, now: u32, generation: u32, write: bool) {
+        if key.len() > MAX_KEY {
             return;
         }
+        let keep = self.bump_after.load(Ordering::Relaxed) != 0;
         let old;
         {
             let mut pair = self.bucket(key);
-            if pair.generation != generation {
+            let same = pair.generation == generation;
+            if !same && !write {
+                // A fill that raced a change: the slot is the change's to set.
                 return;
             }
-            // The key's own slot, else an empty one, else the one filled longer ago.
-            let i = pair.find(key).unwrap_or_else(|| match &pair.slots {
-                [None, _] => 0,
-                [_, None] => 1,
-                [Some(a), Some(b)] => {
-                    usize::from(now.wrapping_sub(b.filled) > now.wrapping_sub(a.filled))
-                }
-            });
-            let slot = Slot {
-                key: key.to_owned_key(),
-                item: item.clone(),
-                filled: now,
-            };
-            old = pair.slots[i].replace(slot);
+            if write {
+                pair.generation = pair.generation.wrapping_add(1);
+            }
+            let found = pair.find(key);
+            if !(same && keep) {
+                old = found.and_then(|i| pair.slots[i].take());
+            } else {
+                // The key's own slot, else an empty one, else the one filled longer ago.
+                let i = found.unwrap_or_else(|| match &pair.slots {
+                    [None, _] => 0,
+                    [_, None] => 1,
+                    [Some(a), Some(b)] => {
+                        usize::from(now.wrapping_sub(b.filled) > now.wrapping_sub(a.filled))
+                    }
+                });
+                let slot = Slot {
+                    key: key.to_owned_key(),
+                    item: item.clone(),
+                    filled: now,
+                };
+                old = pair.slots[i].replace(slot);
+            }
         }
         // Dropped unlocked: it may be the last reference to a value.
         drop(old);
@@ -264,6 +293,25 @@ mod tests {
         let g = f.get(&k, 1).unwrap_err();
         f.fill(&k, &item(1), 1, g);
         f.forget(&k);
+        assert!(f.get(&k, 1).is_err());
+    }
+
+    #[test]
+    fn a_write_keeps_its_item_unless_the_bucket_changed_meanwhile() {
+        let f = Front::new(MIN_PAIRS);
+        let k = key("a");
+        // A reader looks the key up in moka before the write.
+        let reader = f.get(&k, 1).unwrap_err();
+        let g = f.generation(&k);
+        f.put(&k, &item(2), 1, g);
+        assert_eq!(f.get(&k, 1).unwrap().cas, 2);
+        // The reader's older item is not filled over it.
+        f.fill(&k, &item(1), 1, reader);
+        assert_eq!(f.get(&k, 1).unwrap().cas, 2);
+        // An eviction between the writer's insert and its put: nothing is kept.
+        let g = f.generation(&k);
+        f.forget(&k);
+        f.put(&k, &item(3), 1, g);
         assert!(f.get(&k, 1).is_err());
     }
 

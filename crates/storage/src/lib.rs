@@ -473,8 +473,12 @@ impl Store {
                     EvictionPolicy::TinyLfu => moka::policy::EvictionPolicy::tiny_lfu(),
                 })
                 .eviction_listener(move |key: Arc<Key>, item: Item, cause| {
-                    // Whatever the cause, the front table must not keep a copy (see `front`).
-                    front.forget(&key);
+                    // The front table must not keep a copy (see `front`). A replaced item is
+                    // the one exception: every replacement is an insert of ours, which
+                    // updates the front table itself once moka has the new item.
+                    if cause != RemovalCause::Replaced {
+                        front.forget(&key);
+                    }
                     if cause == RemovalCause::Size {
                         front.count_tail_removal();
                     }
@@ -769,7 +773,8 @@ impl Store {
         if item.exptime != 0 {
             self.crawler.note_expiry(item.exptime);
         }
-        self.cache.insert(key, item);
+        self.cache
+            .store(key, item, self.epoch.now.load(Ordering::Relaxed));
         true
     }
 

@@ -159,6 +159,16 @@ impl Shards {
         self.waker.touch();
     }
 
+    /// A client's write, at `now`: [`Shards::insert`], and the item goes to the front table
+    /// too, so that the next read finds it there.
+    pub(crate) fn store(&self, key: &Key, item: Item, now: u32) {
+        let generation = self.front.generation(key);
+        let copy = item.clone();
+        self.of(key).insert(key.to_owned_key(), item);
+        self.front.put(key, &copy, now, generation);
+        self.waker.touch();
+    }
+
     pub(crate) fn run_pending_tasks(&self) {
         for cache in self.caches.iter() {
             cache.run_pending_tasks();

@@ -292,6 +292,79 @@ fn lru_keeps_the_value_just_stored_when_full() {
     assert!(st.curr_items <= 200, "{st:?}");
 }
 
+/// The front table (see `front`) never answers with an item older than the last write, nor
+/// with one that was deleted or that moka let go: writers read their own keys back while
+/// other threads read them (racing fills against the writes) and a small cache evicts.
+#[test]
+fn reads_through_the_front_table_see_the_last_write() {
+    // A clock that stands still: the front table keeps what it is given (its interval is
+    // tuned from the evictions of each new second).
+    let s = Store::with_clock(
+        StoreConfig {
+            memory_limit: 800 * (ENTRY_OVERHEAD as u64 + 40),
+            ..StoreConfig::default()
+        },
+        Arc::new(ManualClock::new(1_800_000_000)),
+    );
+    let done = AtomicBool::new(false);
+    // Few keys per writer, so that the readers often race a write to the same key; the
+    // padding keys (never read) make the evictions.
+    let key = |t: u32, n: u32| format!("t{t}:{}", n % 8);
+    thread::scope(|scope| {
+        let writers: Vec<_> = (0..3u32)
+            .map(|t| {
+                let (s, key) = (&s, &key);
+                scope.spawn(move || {
+                    for n in 0..30_000u32 {
+                        let k = key(t, n);
+                        let v = Bytes::from(n.to_string());
+                        assert_eq!(
+                            s.store(StoreMode::Set, k.as_bytes(), 0, 0, v.clone()),
+                            StoreOutcome::Stored
+                        );
+                        // Evicted already (None) is fine; an older value is not.
+                        if let Some(i) = s.get(k.as_bytes()) {
+                            assert_eq!(&i.value[..], &v[..], "{k} after storing {n}");
+                        }
+                        let pad = format!("pad{t}:{n}");
+                        s.store(StoreMode::Set, pad.as_bytes(), 0, 0, Bytes::from("p"));
+                        if n % 7 == 0 {
+                            s.delete(k.as_bytes());
+                            assert!(s.get(k.as_bytes()).is_none(), "{k} after delete");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for r in 0..2u32 {
+            let (s, key, done) = (&s, &key, &done);
+            scope.spawn(move || {
+                let mut n = r;
+                while !done.load(Ordering::Relaxed) {
+                    n = n.wrapping_mul(2_654_435_761).wrapping_add(1);
+                    s.get(key(n % 3, n >> 20).as_bytes());
+                }
+            });
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    s.sync();
+    let st = s.stats();
+    assert!(st.evictions > 1000, "{st:?}");
+    let readable = (0..3)
+        .flat_map(|t| (0..30_000).map(move |n| format!("pad{t}:{n}")))
+        .filter(|k| s.get(k.as_bytes()).is_some())
+        .count();
+    assert!(
+        readable as u64 <= st.curr_items,
+        "{readable} keys readable, {} items held",
+        st.curr_items
+    );
+}
+
 #[test]
 fn concurrent_increments_sum_exactly() {
     let (s, _) = store();
