@@ -24,9 +24,9 @@
 //! Why a bump interval that follows evictions: an entry read only here does not move up
 //! moka's LRU. Where nothing is evicted that costs nothing; where the LRU turns over in a
 //! few seconds (a full cache that keeps storing), a hot item must still be bumped more often
-//! than it takes to reach the LRU's tail. So the interval is half the time the LRU takes to
-//! turn over at the last second's eviction rate, at most 60 s, and 0 (every read goes to
-//! moka, as before this table) when that is under a second.
+//! than it takes to reach the LRU's tail. So the interval is a quarter of the time the LRU
+//! takes to turn over at the last second's eviction rate, at most 60 s, and 0 (every read
+//! goes to moka, as before this table) when that is under a second.
 
 use crate::item::Item;
 use crate::key::Key;
@@ -237,13 +237,15 @@ impl Front {
     }
 }
 
-/// Half the seconds that `rate` removals a second take to turn over `items`, at most
-/// [`MAX_BUMP_AFTER`].
+/// A quarter of the seconds that `rate` removals a second take to turn over `items`, at most
+/// [`MAX_BUMP_AFTER`]. (Half lost 0.1% of scenario 8's hit ratio, 0.7155-0.7157 against
+/// 0.7161-0.7163 without the table: an item read again within the interval stays where its
+/// first read put it in the LRU, a little nearer the tail than moka alone would keep it.)
 fn bump_after(items: u64, rate: u64) -> u32 {
     if rate == 0 {
         return MAX_BUMP_AFTER;
     }
-    (items / rate / 2).min(u64::from(MAX_BUMP_AFTER)) as u32
+    (items / rate / 4).min(u64::from(MAX_BUMP_AFTER)) as u32
 }
 
 #[cfg(test)]
@@ -352,10 +354,10 @@ mod tests {
         // Known answers: items, removals a second, interval.
         for (items, rate, after) in [
             (100_000, 0, 60),
-            (100_000, 1_000, 50),
-            (100_000, 500, 60),
-            (350_000, 30_000, 5),
-            (1_000, 1_000, 0),
+            (100_000, 2_000, 12),
+            (100_000, 400, 60),
+            (350_000, 30_000, 2),
+            (3_000, 1_000, 0),
         ] {
             assert_eq!(bump_after(items, rate), after, "{items} items, {rate}/s");
         }
@@ -369,7 +371,7 @@ mod tests {
         f.tune(1, || 1000);
         assert_eq!(f.bump_after(), MAX_BUMP_AFTER);
         f.tune(3, || 20_000);
-        assert_eq!(f.bump_after(), 5);
+        assert_eq!(f.bump_after(), 2);
         // With the interval at 0 nothing is kept.
         f.tune(4, || 0);
         assert_eq!(f.bump_after(), MAX_BUMP_AFTER);
