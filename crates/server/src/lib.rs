@@ -360,6 +360,15 @@ pub(crate) struct PerRequest {
     pub cmd_meta: AtomicU64,
 }
 
+impl PerRequest {
+    /// `stats reset`: memcached zeroes all three.
+    pub(crate) fn reset(&self) {
+        for counter in [&self.bytes_read, &self.bytes_written, &self.cmd_meta] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 pub(crate) fn store_config(config: &Config) -> StoreConfig {
     StoreConfig {
         memory_limit: config.memory_limit_bytes(),

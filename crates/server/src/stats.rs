@@ -24,15 +24,24 @@ fn stat(out: &mut Pairs, name: &str, value: impl std::fmt::Display) {
 /// `slabs` and `sizes` whole.
 pub(crate) fn named_group(shared: &Shared, name: &[u8]) -> Option<Pairs> {
     let mut out = Pairs::new();
-    if name.is_empty() || matches!(name, b"items" | b"slabs" | b"sizes") {
-        shared.store.sync();
-    }
-    if name.is_empty() {
-        general(shared, &mut out);
-    } else if name.starts_with(b"reset") {
-        reset(shared);
+    let group = if name.is_empty() {
+        Some(StatsGroup::General)
     } else if name.starts_with(b"settings") {
-        settings(shared, &mut out);
+        Some(StatsGroup::Settings)
+    } else {
+        match name {
+            b"items" => Some(StatsGroup::Items),
+            b"slabs" => Some(StatsGroup::Slabs),
+            b"sizes" => Some(StatsGroup::Sizes),
+            _ => None,
+        }
+    };
+    if let Some(group) = group {
+        listing(shared, &group, &mut out);
+        return Some(out);
+    }
+    if name.starts_with(b"reset") {
+        reset(shared);
     } else if let Some(sub) = name.strip_prefix(b"detail") {
         if shared.config.disable_dumping {
             return None;
@@ -49,31 +58,41 @@ pub(crate) fn named_group(shared: &Shared, name: &[u8]) -> Option<Pairs> {
             return None;
         }
     } else {
-        match name {
-            b"items" => items(shared, &mut out),
-            b"slabs" => slabs(shared, &mut out),
-            b"sizes" => sizes(shared, &mut out),
-            _ => return None,
-        }
+        return None;
     }
     Some(out)
+}
+
+/// The groups both protocols list alike: their pairs into `out`, after bringing the store's
+/// counts up to date (moka's pending evictions applied) for those that read them; false for
+/// any other group.
+fn listing(shared: &Shared, group: &StatsGroup, out: &mut Pairs) -> bool {
+    let list: fn(&Shared, &mut Pairs) = match group {
+        StatsGroup::General => general,
+        StatsGroup::Settings => settings,
+        StatsGroup::Items => items,
+        StatsGroup::Slabs => slabs,
+        StatsGroup::Sizes => sizes,
+        _ => return false,
+    };
+    if *group != StatsGroup::Settings {
+        shared.store.sync();
+    }
+    list(shared, out);
+    true
 }
 
 pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
     let shared = ctx.shared;
     let mut out = Pairs::new();
-    if matches!(
-        group,
-        StatsGroup::General | StatsGroup::Items | StatsGroup::Slabs | StatsGroup::Sizes
-    ) {
-        shared.store.sync();
-    }
     match group {
-        StatsGroup::General => general(shared, &mut out),
-        StatsGroup::Settings => settings(shared, &mut out),
-        StatsGroup::Items => items(shared, &mut out),
-        StatsGroup::Slabs => slabs(shared, &mut out),
-        StatsGroup::Sizes => sizes(shared, &mut out),
+        StatsGroup::General
+        | StatsGroup::Settings
+        | StatsGroup::Items
+        | StatsGroup::Slabs
+        | StatsGroup::Sizes => {
+            listing(shared, &group, &mut out);
+        }
         StatsGroup::Conns => conns(shared, ctx.fd, &mut out),
         StatsGroup::Reset => {
             reset(shared);
@@ -570,9 +589,7 @@ fn reset(shared: &Shared) {
         counter.store(0, Ordering::Relaxed);
     }
     for stripe in c.hot.all() {
-        for counter in [&stripe.bytes_read, &stripe.bytes_written, &stripe.cmd_meta] {
-            counter.store(0, Ordering::Relaxed);
-        }
+        stripe.reset();
     }
     if let Some(tls) = &shared.tls {
         let t = &tls.counters;
