@@ -21,6 +21,12 @@
 //! no fill) or after it (it empties the slot). moka is never called with a bucket locked, so
 //! the bucket locks are the innermost locks, and the listener may take them from any thread.
 //!
+//! Memory: 128 bytes per bucket of two slots, one bucket per 8 KiB of `-m` (1/64 of it,
+//! 128 KiB to 32 MiB), allocated at start, so it is part of the empty server's RSS that the
+//! memory guard counts as base; a key of 15 to 64 bytes costs a copy of its own while a slot
+//! holds it (at most as much again); longer keys are not kept. A slot's item shares its
+//! value with moka's, and is dropped as soon as moka lets the entry go.
+//!
 //! Why a bump interval that follows evictions: an entry read only here does not move up
 //! moka's LRU. Where nothing is evicted that costs nothing; where the LRU turns over in a
 //! few seconds (a full cache that keeps storing), a hot item must still be bumped more often
