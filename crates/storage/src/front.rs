@@ -44,7 +44,7 @@ use std::sync::{Mutex, MutexGuard};
 pub(crate) const MAX_BUMP_AFTER: u32 = 60;
 
 /// Keys longer than this are not kept: a short key lives inside the slot, a longer one costs
-/// an allocation of its own, and this bounds what those can cost (see [`Front::pairs_for`]).
+/// an allocation of its own, and this bounds what those can cost (see the module's doc).
 pub(crate) const MAX_KEY: usize = 64;
 
 /// Bytes of `-m` per bucket: the table takes at most about 1/64 of `-m` (128-byte buckets),
@@ -340,6 +340,16 @@ mod tests {
         // Forgetting a key leaves its neighbour.
         f.forget(&b);
         assert!(f.get(&b, 3).is_err() && f.get(&c, 3).is_ok());
+    }
+
+    /// The memory the module's doc and README give: two slots and the lock in 128 bytes
+    /// (more would double a bucket to the next multiple of its alignment).
+    #[test]
+    fn a_bucket_is_128_bytes() {
+        assert_eq!(std::mem::size_of::<Bucket>(), 128);
+        assert_eq!(Front::pairs_for(64 << 20) * 128, (64 << 20) / 64);
+        assert_eq!(Front::pairs_for(1 << 20), MIN_PAIRS);
+        assert_eq!(Front::pairs_for(1 << 40), MAX_PAIRS);
     }
 
     #[test]
