@@ -674,7 +674,7 @@ impl Store {
         self.cache.front.tune(now, || {
             self.counters.curr_items.load(Ordering::Relaxed).max(0) as u64
         });
-        let Some(item) = self.cache.read(key, now) else {
+        let Some(item) = self.cache.read(key, now, |i| !self.is_dead(i, now)) else {
             emit(tap::GetStatus::NotFound, None);
             return None;
         };

@@ -132,15 +132,21 @@ impl Shards {
     }
 
     /// A client's read: from the front table if a recent copy is there, else from moka (and
-    /// then copied there).
+    /// then copied there if `live` says the item is worth keeping: a dead item only takes a
+    /// live one's slot, and after a mass expiry every read would copy one).
     #[inline]
-    pub(crate) fn read(&self, key: &Key, now: u32) -> Option<Item> {
+    pub(crate) fn read(
+        &self,
+        key: &Key,
+        now: u32,
+        live: impl FnOnce(&Item) -> bool,
+    ) -> Option<Item> {
         let generation = match self.front.get(key, now) {
             Ok(item) => return Some(item),
             Err(generation) => generation,
         };
         let item = self.get(key)?;
-        if !item.has(Item::BALLAST) {
+        if !item.has(Item::BALLAST) && live(&item) {
             self.front.fill(key, &item, now, generation);
         }
         Some(item)

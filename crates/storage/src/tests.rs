@@ -365,6 +365,32 @@ fn reads_through_the_front_table_see_the_last_write() {
     );
 }
 
+/// A read that finds a dead item (expired here) does not copy it into the front table, where
+/// it would only take a live item's slot (after a mass expiry, every read would).
+#[test]
+fn dead_items_are_not_copied_to_the_front_table() {
+    let (s, clock) = store();
+    let keys: Vec<Key> = (0..2100)
+        .map(|i| Key::new(format!("k{i}").as_bytes()))
+        .collect();
+    for k in &keys {
+        s.store(StoreMode::Set, k.bytes(), 0, 10, Bytes::from("v"));
+        // Out of the front table, as if other keys had taken the slot since.
+        s.cache.front.forget(k);
+    }
+    clock.advance(11);
+    let now = s.now();
+    for k in &keys {
+        assert!(s.get(k.bytes()).is_none());
+    }
+    // Past the removal budget, reads left the dead items in moka, and read them from there.
+    let left = keys.iter().filter(|k| s.cache.get(k).is_some()).count();
+    assert!(left >= 100, "{left} dead items left");
+    for k in &keys {
+        assert!(s.cache.front.get(k, now).is_err(), "{:?} kept", k.bytes());
+    }
+}
+
 #[test]
 fn concurrent_increments_sum_exactly() {
     let (s, _) = store();
