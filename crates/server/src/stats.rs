@@ -63,23 +63,22 @@ pub(crate) fn named_group(shared: &Shared, name: &[u8]) -> Option<Pairs> {
     Some(out)
 }
 
-/// The groups both protocols list alike: their pairs into `out`, after bringing the store's
-/// counts up to date (moka's pending evictions applied) for those that read them; false for
-/// any other group.
-fn listing(shared: &Shared, group: &StatsGroup, out: &mut Pairs) -> bool {
+/// The groups both protocols list alike (general, settings, items, slabs, sizes): their
+/// pairs into `out`, after bringing the store's counts up to date (moka's pending evictions
+/// applied) for those that read them.
+fn listing(shared: &Shared, group: &StatsGroup, out: &mut Pairs) {
     let list: fn(&Shared, &mut Pairs) = match group {
         StatsGroup::General => general,
         StatsGroup::Settings => settings,
         StatsGroup::Items => items,
         StatsGroup::Slabs => slabs,
         StatsGroup::Sizes => sizes,
-        _ => return false,
+        _ => unreachable!("stats {group:?} is not a listing"),
     };
     if *group != StatsGroup::Settings {
         shared.store.sync();
     }
     list(shared, out);
-    true
 }
 
 pub(crate) fn reply(ctx: &mut ConnCtx<'_>, group: StatsGroup) {
